@@ -9,7 +9,7 @@
  *       (pipes, or a pty with process.terminal), writes FILE in the CRI log format, serves
  *       <state>/ctl.sock (protocol in control.h) and <state>/attach.sock (attach.h), and
  *       writes <state>/exit.json when the container exits, then exits itself.
- *       Files in the state dir: state.json {"pid","status","bundle","createdAt","startedAt"},
+ *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
  *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty]
  *       Runs the OCI process object in FILE inside the running container (see exec.c).
@@ -112,9 +112,9 @@ static void write_state(struct monitor *m)
 	char path[PATH_MAX], bundle[PATH_MAX * 2], buf[PATH_MAX * 3];
 	json_escape(m->c.bundle, bundle, sizeof bundle);
 	int n = snprintf(buf, sizeof buf,
-			 "{\"pid\":%d,\"status\":\"%s\",\"bundle\":\"%s\",\"createdAt\":%" PRId64 ",\"startedAt\":%" PRId64
-			 "}\n",
-			 (int)m->pid, status_names[m->status], bundle, m->created_ns, m->started_ns);
+			 "{\"pid\":%d,\"shimPid\":%d,\"status\":\"%s\",\"bundle\":\"%s\",\"createdAt\":%" PRId64
+			 ",\"startedAt\":%" PRId64 "}\n",
+			 (int)m->pid, (int)getpid(), status_names[m->status], bundle, m->created_ns, m->started_ns);
 	state_path(m, "state.json", path, sizeof path);
 	struct cerr e;
 	if (write_file_atomic(path, buf, (size_t)n, &e) < 0)

@@ -31,6 +31,6 @@ public final class OciJson {
     }
 
     public static <T> T read(Path file, Class<T> type) throws IOException {
-        return MAPPER.readValue(file.toFile(), type);
+        return MAPPER.readValue(Files.readAllBytes(file), type); // NoSuchFileException when absent
     }
 }

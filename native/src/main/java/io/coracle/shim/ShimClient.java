@@ -73,6 +73,11 @@ public record ShimClient(Path stateDir) {
         throw new ShimException("no shim answers at " + controlSocket() + " and there is no exit record");
     }
 
+    /** The shim's state file (written at create, start and exit). */
+    public ShimStateFile stateFile() throws IOException {
+        return OciJson.read(stateDir.resolve("state.json"), ShimStateFile.class);
+    }
+
     /** The exit record, once the container has exited. */
     public Optional<ExitRecord> exitRecord() throws IOException {
         try {
