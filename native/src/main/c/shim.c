@@ -446,32 +446,30 @@ static void report(int fd, const char *fmt, ...)
 		fprintf(stderr, "coracle-shim: report to the launcher: %s\n", strerror(errno));
 }
 
+/* recv on the sync socket, taking a passed file descriptor if one comes along. */
+static ssize_t recv_maybe_fd(int sock, char *buf, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], struct cerr *e)
 {
 	if (m->c.proc.terminal) {
-		int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (master < 0)
-			return fail(e, errno, "posix_openpt");
-		if (grantpt(master) < 0 || unlockpt(master) < 0) {
-			close(master);
-			return fail(e, errno, "unlockpt");
-		}
-		char name[128];
-		if (ptsname_r(master, name, sizeof name) != 0) {
-			close(master);
-			return fail(e, errno, "ptsname");
-		}
-		int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (slave < 0) {
-			close(master);
-			return fail(e, errno, "open %s", name);
-		}
-		const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
-		const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
-		if (h && w && h->is_integer && w->is_integer)
-			resize(master, (int)h->integer, (int)w->integer);
-		m->pty = m->out_fd = m->in_fd = master;
-		child_stdio[0] = child_stdio[1] = child_stdio[2] = slave;
+		/* The container makes its pty in its own devpts and sends us the master. */
+		if ((child_stdio[0] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			return fail(e, errno, "open /dev/null");
+		child_stdio[1] = child_stdio[2] = child_stdio[0];
 		return 0;
 	}
 	int out[2], err[2], in[2] = {-1, -1};
@@ -578,8 +576,18 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	char msg[1200];
 	ssize_t n = -1;
 	if (cgroup_enter(&m->cg, pid, &e) == 0) {
-		while ((n = recv(m->sync, msg, sizeof msg - 1, 0)) < 0 && errno == EINTR)
-			;
+		for (;;) {
+			n = recv_maybe_fd(m->sync, msg, sizeof msg - 1, &m->pty);
+			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
+				m->out_fd = m->in_fd = m->pty;
+				const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
+				const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
+				if (h && w && h->is_integer && w->is_integer)
+					resize(m->pty, (int)h->integer, (int)w->integer);
+				continue;
+			}
+			break;
+		}
 		if (n < 0)
 			fail(&e, errno, "recv from the container process");
 		else if (n == 0)

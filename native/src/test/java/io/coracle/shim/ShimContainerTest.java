@@ -329,4 +329,127 @@ class ShimContainerTest {
             assertTrue(e.getMessage().contains("'nope' not found in the image"), e.getMessage());
         }
     }
+
+    @Test
+    void twoContainersJoiningOnePauseShareItsNetIpcUtsAndPidNamespaces() throws Exception {
+        io.coracle.sys.PauseLauncher pauses = new io.coracle.sys.PauseLauncher(TestContainer.PROGRAMS);
+        int pause = pauses.launch(new java.util.LinkedHashSet<>(List.of("net", "ipc", "uts", "pid")), "the-pod", null,
+                Duration.ofSeconds(5));
+        try (TestContainer a = new TestContainer(lower); TestContainer b = new TestContainer(lower)) {
+            for (TestContainer c : List.of(a, b)) {
+                c.hostname = null;
+                c.namespaces.clear();
+                c.namespaces.add(TestContainer.ns("mount"));
+                for (String[] k : new String[][] {{"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"}, {"pid", "pid"}}) {
+                    c.namespaces.add(new Linux.Namespace(k[0], "/proc/" + pause + "/ns/" + k[1]));
+                }
+                c.args = List.of("sleep", "30");
+                c.create().start();
+            }
+            for (String kind : List.of("net", "ipc", "uts", "pid")) {
+                String want = Files.readSymbolicLink(Path.of("/proc/" + pause + "/ns/" + kind)).toString();
+                assertEquals(want, Files.readSymbolicLink(Path.of("/proc/" + a.created.pid() + "/ns/" + kind)).toString());
+                assertEquals(want, Files.readSymbolicLink(Path.of("/proc/" + b.created.pid() + "/ns/" + kind)).toString());
+            }
+            assertTrue(!Files.readSymbolicLink(Path.of("/proc/" + a.created.pid() + "/ns/mnt"))
+                    .equals(Files.readSymbolicLink(Path.of("/proc/" + b.created.pid() + "/ns/mnt"))));
+            // Inside: the pod's hostname, and the pause as PID 1 next to both sleeps.
+            ExecResult r = new ExecRunner(TestContainer.PROGRAMS).run(a.client(), new Process(false, null,
+                    new Process.User(0, 0, null, null), List.of("sh", "-c", "hostname; cat /proc/1/comm; cat /proc/[0-9]*/comm | grep -c sleep"),
+                    List.of("PATH=/bin"), "/", a.caps, null, true, null), Duration.ofSeconds(10));
+            assertEquals("the-pod\ncoracle-pause\n2\n", new String(r.stdout(), StandardCharsets.UTF_8),
+                    new String(r.stderr(), StandardCharsets.UTF_8));
+        } finally {
+            io.coracle.sys.Syscalls.kill(pause, 9);
+        }
+    }
+
+    @Test
+    void shimAndContainerSurviveKill9OfTheProcessThatLaunchedThem() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "60");
+            io.coracle.oci.OciJson.writeConfig(c.bundle, c.spec());
+            String shim = TestContainer.PROGRAMS.shim().toString();
+            // A stand-in daemon: creates and starts the container, then stays around to be killed.
+            java.lang.Process daemon = new ProcessBuilder("/bin/sh", "-c", shim + " create --bundle " + c.bundle
+                    + " --state " + c.state + " --log " + c.log + " && " + shim + " ctl --state " + c.state
+                    + " start && exec sleep 60").redirectErrorStream(true).start();
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (!(Files.exists(c.state.resolve("state.json")) && c.client().stateFile().status().equals("running"))
+                    && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            ShimStateFile sf = c.client().stateFile();
+            assertEquals("running", sf.status());
+            daemon.destroyForcibly(); // SIGKILL
+            assertTrue(daemon.waitFor(5, java.util.concurrent.TimeUnit.SECONDS));
+            Thread.sleep(200);
+            assertTrue(!TestContainer.gone(sf.shimPid()), "shim died with its launcher");
+            assertTrue(!TestContainer.gone(sf.pid()), "container died with the launcher");
+            // A new client (as after a daemon restart) still controls it.
+            assertEquals(new ContainerState("running", sf.pid()), c.client().state());
+            c.client().kill(9, false);
+            assertEquals(9, c.client().awaitExit(Duration.ofSeconds(5)).orElseThrow().signal());
+        }
+    }
+
+    @Test
+    void seccompFilterFromTheSpecIsEnforced() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.seccomp = new io.coracle.oci.Seccomp("SCMP_ACT_ALLOW", null, List.of("SCMP_ARCH_X86_64"),
+                    List.of(new io.coracle.oci.Seccomp.Syscall(List.of("mkdir", "mkdirat"), "SCMP_ACT_ERRNO", 1, null)));
+            c.args = sh("mkdir /d; echo rc=$?");
+            c.run();
+            assertEquals("rc=1\n", c.output("stdout"));
+            assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
+            c.seccomp = new io.coracle.oci.Seccomp("SCMP_ACT_BOGUS", null, null, null);
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("linux.seccomp.defaultAction"), e.getMessage());
+        }
+    }
+
+    @Test
+    void terminalContainerGetsAPtyAndAttachCarriesStdinAndOutput() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.terminal = true;
+            c.args = sh("tty; stty size; read line; echo got:$line");
+            ShimClient client = c.create();
+            client.resize(40, 100);
+            try (java.nio.channels.SocketChannel attach = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(client.attachSocket()))) {
+                client.start();
+                byte[] line = "hello\n".getBytes(StandardCharsets.UTF_8);
+                java.nio.ByteBuffer frame = java.nio.ByteBuffer.allocate(5 + line.length);
+                frame.put((byte) 0).putInt(line.length).put(line).flip();
+                attach.write(frame);
+                ExitRecord exit = client.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                assertEquals(0, exit.exitCode(), c.logText());
+                // What attach saw: framed stdout (type 1) only, since a pty merges the streams.
+                attach.configureBlocking(true);
+                java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+                java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(5);
+                while (attach.read(head) > 0 || head.position() > 0) {
+                    if (head.hasRemaining()) {
+                        continue;
+                    }
+                    head.flip();
+                    assertEquals(1, head.get());
+                    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(head.getInt());
+                    while (body.hasRemaining() && attach.read(body) > 0) {
+                        // read the frame
+                    }
+                    seen.write(body.array());
+                    head.clear();
+                }
+                String out = seen.toString(StandardCharsets.UTF_8);
+                assertTrue(out.contains("/dev/pts/0"), out);
+                assertTrue(out.contains("40 100"), out);
+                assertTrue(out.contains("got:hello"), out);
+            }
+            assertTrue(c.output("stdout").contains("got:hello"), c.logText());
+            assertEquals("", c.output("stderr"));
+        }
+    }
 }
