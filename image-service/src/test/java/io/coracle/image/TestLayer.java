@@ -53,6 +53,14 @@ final class TestLayer {
         }
     }
 
+    /** An entry whose name is written exactly as given (absolute paths kept). */
+    TestLayer raw(String name, String content) {
+        byte[] c = content.getBytes(StandardCharsets.UTF_8);
+        TarArchiveEntry e = new TarArchiveEntry(name, true);
+        e.setSize(c.length);
+        return put(e, c);
+    }
+
     TestLayer symlink(String name, String target) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK);
         e.setLinkName(target);
