@@ -121,10 +121,13 @@ public final class ImagePuller {
             LOG.info("pull done ref=" + ref + " id=" + stored.id() + " layers=" + layers.size() + " size=" + size
                     + " ms=" + (System.nanoTime() - start) / 1_000_000);
             return stored;
+        } catch (RuntimeException e) {
+            LOG.info("pull failed ref=" + ref + ": " + e.getMessage());
+            throw e;
         } finally {
             gc.releasePull(holder);
             if (!ok) {
-                LOG.info("pull failed ref=" + ref + "; collecting what it left");
+                LOG.fine(() -> "collecting what the failed pull of " + ref + " left");
                 gc.collect();
             }
         }
