@@ -239,7 +239,7 @@ public final class ImageImporter {
         ImageConfig config = ImageConfig.parse(content.read(configDigest), archive.toString());
         List<Digest> diffIds = config.rootfs().diffIds().stream().map(Digest::parse).toList();
         gc.leaseForPull(holder, SnapshotStore.chainIds(diffIds).stream().map(Digest::toString).toList(), allBlobs);
-        List<Digest> chains = snapshots.build(doc.layers(), diffIds, l -> {
+        List<Digest> chains = snapshots.build(doc.layers(), diffIds, (l, progress) -> {
             if (!content.contains(l.parsedDigest())) {
                 throw new ImageException(ImageException.Reason.NOT_FOUND, "layer " + l.digest() + " missing from " + archive);
             }

@@ -110,7 +110,7 @@ public final class ImagePuller {
             List<Digest> diffIds = config.rootfs().diffIds().stream().map(Digest::parse).toList();
             gc.leaseForPull(holder, io.coracle.image.store.SnapshotStore.chainIds(diffIds).stream().map(Digest::toString).toList(), blobs);
             List<Digest> chains = snapshots.build(layers, diffIds,
-                    l -> registry.pullBlob(ref, l.parsedDigest(), l.size(), creds), "pull " + ref);
+                    (l, progress) -> registry.pullBlob(ref, l.parsedDigest(), l.size(), creds, progress), "pull " + ref);
             long size = doc.config().size() + layers.stream().mapToLong(Descriptor::size).sum();
             ImageRecord record = new ImageRecord(configDigest.toString(),
                     ref.tag() != null ? List.of(ref.tagged()) : List.of(),

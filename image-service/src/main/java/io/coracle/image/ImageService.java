@@ -53,7 +53,7 @@ public final class ImageService implements AutoCloseable {
         this.leases = new ImageLeases(config.root());
         this.gc = new GarbageCollector(images, leases, content, snapshots);
         SnapshotBuilder builder = new SnapshotBuilder(content, snapshots, executor,
-                Math.max(2, Runtime.getRuntime().availableProcessors()), true);
+                Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()), true);
         this.puller = new ImagePuller(new RegistryClient(config, content), content, builder, images, gc, Platform.parse(config.platform()));
         this.importer = new ImageImporter(config.root(), content, builder, images, gc, Platform.parse(config.platform()));
         this.usage = new FilesystemUsage(config.root(), config.containerRoot());

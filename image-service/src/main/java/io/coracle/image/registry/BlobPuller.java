@@ -2,6 +2,7 @@ package io.coracle.image.registry;
 
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
+import io.coracle.image.content.BlobProgress;
 import io.coracle.image.content.ContentStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,13 +30,14 @@ final class BlobPuller {
         this.transport = transport;
     }
 
-    void pull(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds, ContentStore store) {
+    void pull(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds, ContentStore store,
+              BlobProgress progress) {
         String action = "pull blob " + endpoint.registry() + "/" + repository + "@" + digest + " from " + endpoint;
         Path partial = store.ingestPath(digest);
         int attempt = 0;
         while (true) {
             try {
-                if (fetchOnce(endpoint, repository, digest, size, creds, partial, action)) {
+                if (fetchOnce(endpoint, repository, digest, size, creds, partial, action, progress)) {
                     store.commitVerified(partial, digest);
                     return;
                 }
@@ -57,7 +59,7 @@ final class BlobPuller {
 
     /** One GET; returns true when {@code partial} holds the complete, verified blob. */
     private boolean fetchOnce(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds,
-                              Path partial, String action) throws IOException {
+                              Path partial, String action, BlobProgress progress) throws IOException {
         long offset = Files.exists(partial) ? Files.size(partial) : 0;
         if (size >= 0 && offset > size) {
             Files.delete(partial);
@@ -90,6 +92,9 @@ final class BlobPuller {
                 throw new ImageException(code >= 500 ? ImageException.Reason.UNAVAILABLE : ImageException.Reason.INVALID_ARGUMENT,
                         action + ": registry answered " + code);
             }
+            if (offset == 0) {
+                progress.restart();
+            }
             MessageDigest md = Digest.sha256();
             if (offset > 0) {
                 hashFile(partial, md);
@@ -110,6 +115,7 @@ final class BlobPuller {
                     while (bb.hasRemaining()) {
                         out.write(bb);
                     }
+                    progress.advance(total);
                 }
             }
             if (size >= 0 && total < size) {

@@ -4,6 +4,7 @@ import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import io.coracle.image.ImageReference;
 import io.coracle.image.ImageServiceConfig;
+import io.coracle.image.content.BlobProgress;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.MediaTypes;
 import java.io.IOException;
@@ -113,13 +114,20 @@ public final class RegistryClient {
 
     /** Ensures blob {@code digest} is in the content store, downloading it if needed. */
     public void pullBlob(ImageReference ref, Digest digest, long size, Credentials creds) {
+        pullBlob(ref, digest, size, creds, new BlobProgress());
+    }
+
+    /** As {@link #pullBlob(ImageReference, Digest, long, Credentials)}, reporting bytes to {@code progress}. */
+    public void pullBlob(ImageReference ref, Digest digest, long size, Credentials creds, BlobProgress progress) {
         if (store.contains(digest)) {
+            progress.abandon();
             return;
         }
         CompletableFuture<Void> mine = new CompletableFuture<>();
         CompletableFuture<Void> existing = inFlight.putIfAbsent(digest, mine);
         if (existing != null) {
             LOG.fine(() -> "blob download shared digest=" + digest);
+            progress.abandon();
             join(existing);
             return;
         }
@@ -127,13 +135,15 @@ public final class RegistryClient {
             if (!store.contains(digest)) {
                 downloads.acquireUninterruptibly();
                 try {
-                    pullBlobFromEndpoints(ref, digest, size, creds);
+                    pullBlobFromEndpoints(ref, digest, size, creds, progress);
                 } finally {
                     downloads.release();
                 }
             }
+            progress.finish();
             mine.complete(null);
         } catch (RuntimeException ex) {
+            progress.fail(ex);
             mine.completeExceptionally(ex);
             throw ex;
         } finally {
@@ -141,12 +151,12 @@ public final class RegistryClient {
         }
     }
 
-    private void pullBlobFromEndpoints(ImageReference ref, Digest digest, long size, Credentials creds) {
+    private void pullBlobFromEndpoints(ImageReference ref, Digest digest, long size, Credentials creds, BlobProgress progress) {
         List<ImageException> failures = new ArrayList<>();
         long start = System.nanoTime();
         for (RegistryEndpoint e : endpoints(ref.registry())) {
             try {
-                new BlobPuller(transport(e)).pull(e, ref.repository(), digest, size, credsFor(e, creds), store);
+                new BlobPuller(transport(e)).pull(e, ref.repository(), digest, size, credsFor(e, creds), store, progress);
                 LOG.info("blob pulled digest=" + digest + " size=" + size + " endpoint=" + e.base()
                         + " ms=" + (System.nanoTime() - start) / 1_000_000);
                 return;

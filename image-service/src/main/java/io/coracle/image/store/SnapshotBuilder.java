@@ -2,6 +2,7 @@ package io.coracle.image.store;
 
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
+import io.coracle.image.content.BlobProgress;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.Descriptor;
 import io.coracle.image.unpack.LayerUnpacker;
@@ -27,10 +28,10 @@ import java.util.logging.Logger;
 public final class SnapshotBuilder {
     private static final Logger LOG = Logger.getLogger(SnapshotBuilder.class.getName());
 
-    /** Gets a layer blob into the content store (download, or nothing for an import). */
+    /** Gets a layer blob into the content store (download, or nothing for an import), reporting progress. */
     @FunctionalInterface
     public interface BlobSource {
-        void ensure(Descriptor layer);
+        void ensure(Descriptor layer, BlobProgress progress);
     }
 
     private final ContentStore content;
@@ -105,14 +106,47 @@ public final class SnapshotBuilder {
         if (layer.mediaType() != null && layer.mediaType().contains("encrypted")) {
             throw new ImageException(ImageException.Reason.UNSUPPORTED, what + ": encrypted layers are not supported");
         }
-        source.ensure(layer);
+        Digest blob = layer.parsedDigest();
+        CompletableFuture<Void> download = null;
+        BlobProgress progress = new BlobProgress();
+        if (!content.contains(blob)) {
+            // Download and unpack at once: the unpacker follows the ingest file as it grows.
+            download = CompletableFuture.runAsync(() -> {
+                try {
+                    source.ensure(layer, progress);
+                    progress.finish();
+                } catch (RuntimeException | Error e) {
+                    progress.fail(e);
+                    throw e;
+                }
+            }, executor);
+        }
         unpacks.acquireUninterruptibly();
         Path temp = snapshots.newTemp();
         long start = System.nanoTime();
-        try (InputStream in = Files.newInputStream(content.path(layer.parsedDigest()))) {
-            LayerUnpacker.Result r = LayerUnpacker.unpack(in, temp, diffId, () -> lowerDirs(below), what);
+        try {
+            LayerUnpacker.Result r;
+            if (download == null) {
+                r = unpackFile(blob, temp, diffId, below, what);
+            } else {
+                try (InputStream in = progress.openTail(content.ingestPath(blob), content.path(blob))) {
+                    r = LayerUnpacker.unpack(in, temp, diffId, () -> lowerDirs(below), what);
+                } catch (ImageException e) {
+                    awaitDownload(download, what);
+                    if (e.reason() != ImageException.Reason.IO) {
+                        throw e;
+                    }
+                    // The stream broke (restart, shared download): unpack again from the verified blob.
+                    LOG.info(what + ": streaming unpack interrupted (" + e.getMessage() + "), unpacking from the stored blob");
+                    snapshots.discard(temp);
+                    temp = snapshots.newTemp();
+                    r = unpackFile(blob, temp, diffId, below, what);
+                }
+                // Commit only once the blob itself is verified.
+                awaitDownload(download, what);
+            }
             if (sync) {
-                io.coracle.image.unpack.LayerUnpacker.syncfs(temp);
+                LayerUnpacker.syncfs(temp);
             }
             snapshots.commit(temp, chain);
             LOG.info("layer unpacked chainId=" + chain + " digest=" + layer.digest() + " entries=" + r.entries()
@@ -123,18 +157,44 @@ public final class SnapshotBuilder {
             throw new ImageException(ImageException.Reason.IO, what + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             snapshots.discard(temp);
+            if (download != null) {
+                download.exceptionally(t -> null).join();
+            }
             throw e;
         } finally {
             unpacks.release();
         }
     }
 
-    /** Lower snapshots, top first; waits for the ones still being unpacked. */
-    private static List<Path> lowerDirs(List<CompletableFuture<Path>> below) {
-        List<Path> out = new ArrayList<>();
-        for (int i = below.size() - 1; i >= 0; i--) {
-            out.add(below.get(i).join());
+    private LayerUnpacker.Result unpackFile(Digest blob, Path temp, Digest diffId, List<CompletableFuture<Path>> below, String what)
+            throws IOException {
+        try (InputStream in = Files.newInputStream(content.path(blob))) {
+            return LayerUnpacker.unpack(in, temp, diffId, () -> lowerDirs(below), what);
         }
-        return out;
+    }
+
+    private static void awaitDownload(CompletableFuture<Void> download, String what) {
+        try {
+            download.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof ImageException ie) {
+                throw new ImageException(ie.reason(), ie.getMessage(), ie);
+            }
+            throw new ImageException(ImageException.Reason.IO, what + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** Lower snapshots, top first; waits for the ones still being unpacked, without holding an unpack slot. */
+    private List<Path> lowerDirs(List<CompletableFuture<Path>> below) {
+        unpacks.release();
+        try {
+            List<Path> out = new ArrayList<>();
+            for (int i = below.size() - 1; i >= 0; i--) {
+                out.add(below.get(i).join());
+            }
+            return out;
+        } finally {
+            unpacks.acquireUninterruptibly();
+        }
     }
 }
