@@ -1,0 +1,34 @@
+package io.coracle.image;
+
+/** The one failure type of the image service; {@link Reason} says what went wrong. */
+public final class ImageException extends RuntimeException {
+
+    /** Why an image operation failed; the CRI layer maps each reason to a gRPC status. */
+    public enum Reason {
+        INVALID_ARGUMENT,
+        NOT_FOUND,
+        UNAUTHORIZED,
+        DIGEST_MISMATCH,
+        UNAVAILABLE,
+        HOSTILE_LAYER,
+        UNSUPPORTED,
+        IN_USE,
+        IO
+    }
+
+    private final Reason reason;
+
+    public ImageException(Reason reason, String message) {
+        super(message);
+        this.reason = reason;
+    }
+
+    public ImageException(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

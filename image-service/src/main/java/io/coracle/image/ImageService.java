@@ -1,0 +1,162 @@
+package io.coracle.image;
+
+import io.coracle.image.content.ContentStore;
+import io.coracle.image.content.ImageConfig;
+import io.coracle.image.registry.Credentials;
+import io.coracle.image.registry.RegistryClient;
+import io.coracle.image.store.GarbageCollector;
+import io.coracle.image.store.ImageLeases;
+import io.coracle.image.store.ImageRecord;
+import io.coracle.image.store.ImageStore;
+import io.coracle.image.store.SnapshotBuilder;
+import io.coracle.image.store.SnapshotStore;
+import io.coracle.image.unpack.LayerUnpacker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.logging.Logger;
+
+/**
+ * The image service as the daemon and the container code see it: pull, import, look up, remove
+ * images; the image config and overlay lowerdirs of an image; leases for containers.
+ */
+public final class ImageService implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(ImageService.class.getName());
+
+    private final ImageServiceConfig config;
+    private final ContentStore content;
+    private final SnapshotStore snapshots;
+    private final ImageStore images;
+    private final ImageLeases leases;
+    private final GarbageCollector gc;
+    private final ImagePuller puller;
+    private final ImageImporter importer;
+    private final FilesystemUsage usage;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+
+    public ImageService(ImageServiceConfig config) {
+        this.config = config;
+        try {
+            Files.createDirectories(config.root());
+        } catch (IOException e) {
+            throw new ImageException(ImageException.Reason.IO, "cannot create image root " + config.root() + ": " + e.getMessage(), e);
+        }
+        this.content = new ContentStore(config.root());
+        content.cleanIngest();
+        this.snapshots = new SnapshotStore(config.root());
+        this.images = new ImageStore(config.root());
+        this.leases = new ImageLeases(config.root());
+        this.gc = new GarbageCollector(images, leases, content, snapshots);
+        SnapshotBuilder builder = new SnapshotBuilder(content, snapshots, executor,
+                Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()), true);
+        this.puller = new ImagePuller(new RegistryClient(config, content), content, builder, images, gc, Platform.parse(config.platform()));
+        this.importer = new ImageImporter(config.root(), content, builder, images, gc, Platform.parse(config.platform()));
+        this.usage = new FilesystemUsage(config.root(), config.containerRoot());
+        LOG.info("image service ready root=" + config.root() + " images=" + images.list().size());
+    }
+
+    public ImageServiceConfig config() {
+        return config;
+    }
+
+    /** Pulls {@code reference} (normalized like the kubelet does) and returns its record. */
+    public ImageRecord pull(String reference, Credentials credentials) {
+        return puller.pull(reference, credentials);
+    }
+
+    /** Loads an OCI image layout archive or a {@code docker save} archive; returns the imported images. */
+    public List<ImageRecord> importArchive(Path archive) {
+        return importer.importArchive(archive);
+    }
+
+    /** By ID, unique ID prefix, tag or repo digest. */
+    public Optional<ImageRecord> find(String refOrId) {
+        return images.find(refOrId);
+    }
+
+    public List<ImageRecord> list() {
+        return images.list();
+    }
+
+    /**
+     * Removes a tag (the image stays while it has other tags) or a whole image (by ID, digest, or its
+     * last tag), then collects unreferenced blobs and snapshots. Nothing to remove is not an error.
+     */
+    public void remove(String refOrId) {
+        Optional<ImageRecord> removed = images.remove(refOrId);
+        if (removed.isPresent()) {
+            gc.collect();
+        }
+    }
+
+    /** Whether the image is in the configured pinned list (e.g. the pause image). */
+    public boolean isPinned(ImageRecord r) {
+        for (String p : config.pinnedImages()) {
+            Optional<ImageRecord> hit = images.find(p);
+            if (hit.isPresent() && hit.get().id().equals(r.id())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The image config (Entrypoint, Cmd, Env, WorkingDir, User, StopSignal, ExposedPorts, Volumes, Labels). */
+    public ImageConfig imageConfig(String refOrId) {
+        ImageRecord r = require(refOrId);
+        return ImageConfig.parse(content.read(Digest.parse(r.id())), r.id());
+    }
+
+    /** The raw config JSON of an image. */
+    public byte[] imageConfigJson(String refOrId) {
+        return content.read(Digest.parse(require(refOrId).id()));
+    }
+
+    /** Overlayfs lowerdirs of an image, top layer first, as {@code lowerdir=} wants them. */
+    public List<Path> lowerDirs(String refOrId) {
+        ImageRecord r = require(refOrId);
+        List<Path> out = new ArrayList<>();
+        for (String chain : r.chainIds().reversed()) {
+            out.add(snapshots.path(Digest.parse(chain)));
+        }
+        return out;
+    }
+
+    /** Keeps an image's layers and blobs alive for {@code holder} (a container ID) until {@link #release}; persisted. */
+    public void hold(String holder, String imageId) {
+        leases.hold(holder, require(imageId));
+    }
+
+    public void release(String holder) {
+        leases.release(holder);
+        gcIfUnreferenced();
+    }
+
+    private void gcIfUnreferenced() {
+        gc.collect();
+    }
+
+    /** Bytes and inodes of the image store (and the container root when it is elsewhere). */
+    public FilesystemUsage.Report usage() {
+        return usage.report();
+    }
+
+    private ImageRecord require(String refOrId) {
+        return images.find(refOrId).orElseThrow(() ->
+                new ImageException(ImageException.Reason.NOT_FOUND, "image \"" + refOrId + "\" not found"));
+    }
+
+    /** Deletes a directory tree without following symlinks (for the container code's upper dirs too). */
+    public static void deleteTree(Path p) throws IOException {
+        LayerUnpacker.deleteTree(p);
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+}

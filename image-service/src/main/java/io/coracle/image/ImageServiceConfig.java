@@ -1,0 +1,77 @@
+package io.coracle.image;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the image service needs from the daemon's configuration.
+ *
+ * @param root                   state directory: blobs, snapshots, image records, leases
+ * @param mirrors                registry host → endpoints tried in order before the registry itself,
+ *                               e.g. {@code "docker.io" → [http://127.0.0.1:5000]}
+ * @param insecureRegistries     registry hosts reached over plain HTTP (localhost and 127/8 always are)
+ * @param caFiles                registry host → PEM file of CA certificates trusted for it
+ * @param maxConcurrentDownloads blob downloads in flight at once, over all pulls
+ * @param pinnedImages           references reported as pinned (never GC'd by the kubelet), e.g. the pause image
+ * @param containerRoot          where container writable layers live, for ImageFsInfo; null if unknown
+ * @param platform               the node platform, e.g. {@code linux/amd64} or {@code linux/arm64/v8}
+ * @param requestTimeout         per-request timeout for registry calls (headers; not a whole blob)
+ * @param maxRetries             retries of a registry request after 5xx or a broken connection
+ */
+public record ImageServiceConfig(
+        Path root,
+        Map<String, List<URI>> mirrors,
+        Set<String> insecureRegistries,
+        Map<String, Path> caFiles,
+        int maxConcurrentDownloads,
+        List<String> pinnedImages,
+        Path containerRoot,
+        String platform,
+        Duration requestTimeout,
+        int maxRetries) {
+
+    public ImageServiceConfig {
+        mirrors = Map.copyOf(mirrors);
+        insecureRegistries = Set.copyOf(insecureRegistries);
+        caFiles = Map.copyOf(caFiles);
+        pinnedImages = List.copyOf(pinnedImages);
+        if (maxConcurrentDownloads < 1) {
+            throw new IllegalArgumentException("maxConcurrentDownloads must be >= 1");
+        }
+    }
+
+    /** Defaults for a root: no mirrors, 3 concurrent downloads, the running platform. */
+    public static ImageServiceConfig defaults(Path root) {
+        return new ImageServiceConfig(root, Map.of(), Set.of(), Map.of(), 3, List.of(), null,
+                Platform.current().toString(), Duration.ofSeconds(30), 5);
+    }
+
+    public ImageServiceConfig withMirrors(Map<String, List<URI>> m) {
+        return new ImageServiceConfig(root, m, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
+                containerRoot, platform, requestTimeout, maxRetries);
+    }
+
+    public ImageServiceConfig withInsecureRegistries(Set<String> s) {
+        return new ImageServiceConfig(root, mirrors, s, caFiles, maxConcurrentDownloads, pinnedImages,
+                containerRoot, platform, requestTimeout, maxRetries);
+    }
+
+    public ImageServiceConfig withMaxRetries(int n) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
+                containerRoot, platform, requestTimeout, n);
+    }
+
+    public ImageServiceConfig withPinnedImages(List<String> p) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, p,
+                containerRoot, platform, requestTimeout, maxRetries);
+    }
+
+    public ImageServiceConfig withPlatform(String p) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
+                containerRoot, p, requestTimeout, maxRetries);
+    }
+}

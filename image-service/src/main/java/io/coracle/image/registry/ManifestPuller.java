@@ -1,0 +1,52 @@
+package io.coracle.image.registry;
+
+import io.coracle.image.Digest;
+import io.coracle.image.ImageException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpResponse;
+import java.util.Map;
+
+/** Pulls one manifest or index by tag or digest, negotiating OCI and Docker schema 2 media types. */
+final class ManifestPuller {
+    /** Manifests larger than this are refused (OCI suggests registries accept at least 4 MiB). */
+    static final int MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+    /** A pulled manifest: raw bytes (what the digest covers), its media type and digest. */
+    record Pulled(byte[] bytes, String mediaType, Digest digest) {
+    }
+
+    private final RegistryTransport transport;
+
+    ManifestPuller(RegistryTransport transport) {
+        this.transport = transport;
+    }
+
+    Pulled pull(RegistryEndpoint endpoint, String repository, String reference, String accept, Credentials creds) {
+        String action = "pull manifest " + endpoint.registry() + "/" + repository + ":" + reference + " from " + endpoint;
+        HttpResponse<InputStream> r = transport.get(endpoint, repository, "/v2/" + repository + "/manifests/" + reference,
+                Map.of("Accept", accept), creds, action, true);
+        try (InputStream in = r.body()) {
+            int code = r.statusCode();
+            if (code == 404) {
+                throw new ImageException(ImageException.Reason.NOT_FOUND, action + ": manifest unknown");
+            }
+            if (code != 200) {
+                throw new ImageException(code >= 500 ? ImageException.Reason.UNAVAILABLE : ImageException.Reason.INVALID_ARGUMENT,
+                        action + ": registry answered " + code);
+            }
+            byte[] body = in.readNBytes(MAX_MANIFEST_BYTES + 1);
+            if (body.length > MAX_MANIFEST_BYTES) {
+                throw new ImageException(ImageException.Reason.UNSUPPORTED, action + ": manifest larger than " + MAX_MANIFEST_BYTES + " bytes");
+            }
+            Digest actual = Digest.of(body);
+            if (Digest.isDigest(reference) && !actual.toString().equals(reference)) {
+                throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, action + ": content has digest " + actual);
+            }
+            String type = r.headers().firstValue("Content-Type").map(t -> t.split(";")[0].trim()).orElse(null);
+            return new Pulled(body, type, actual);
+        } catch (IOException e) {
+            throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": " + e, e);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package io.coracle.image.registry;
+
+import io.coracle.image.Digest;
+import io.coracle.image.ImageException;
+import io.coracle.image.ImageReference;
+import io.coracle.image.ImageServiceConfig;
+import io.coracle.image.content.BlobProgress;
+import io.coracle.image.content.ContentStore;
+import io.coracle.image.content.MediaTypes;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.logging.Logger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * The registry facade the image service uses: resolves a registry to its endpoints (configured
+ * mirrors in order, then the registry itself), and pulls manifests and blobs with fallback across
+ * them. Blob downloads are bounded globally, and concurrent requests for one blob share one download.
+ */
+public final class RegistryClient {
+    private static final Logger LOG = Logger.getLogger(RegistryClient.class.getName());
+
+    private final ImageServiceConfig config;
+    private final ContentStore store;
+    private final Semaphore downloads;
+    private final Map<String, RegistryTransport> transports = new ConcurrentHashMap<>();
+    private final Map<Digest, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
+    private final Duration backoff;
+
+    public RegistryClient(ImageServiceConfig config, ContentStore store) {
+        this(config, store, Duration.ofMillis(200));
+    }
+
+    RegistryClient(ImageServiceConfig config, ContentStore store, Duration backoff) {
+        this.config = config;
+        this.store = store;
+        this.downloads = new Semaphore(config.maxConcurrentDownloads(), true);
+        this.backoff = backoff;
+    }
+
+    /** A pulled manifest or index. */
+    public record Manifest(byte[] bytes, String mediaType, Digest digest) {
+    }
+
+    /** Endpoints for a registry: mirrors first, then the registry itself. */
+    public List<RegistryEndpoint> endpoints(String registry) {
+        List<RegistryEndpoint> out = new ArrayList<>();
+        for (URI mirror : config.mirrors().getOrDefault(registry, List.of())) {
+            out.add(new RegistryEndpoint(registry, mirror, true));
+        }
+        String host = registry.equals(ImageReference.DOCKER_HUB) ? "registry-1.docker.io" : registry;
+        String scheme = isPlainHttp(registry) ? "http" : "https";
+        out.add(new RegistryEndpoint(registry, URI.create(scheme + "://" + host), false));
+        return out;
+    }
+
+    boolean isPlainHttp(String registry) {
+        if (config.insecureRegistries().contains(registry)) {
+            return true;
+        }
+        String host = registry.replaceFirst(":[0-9]+$", "");
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        if (host.equals("localhost")) {
+            return true;
+        }
+        if (host.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+            try {
+                return InetAddress.getByName(host).isLoopbackAddress();
+            } catch (UnknownHostException e) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** Pulls the manifest {@code reference} (tag or digest) of {@code ref}'s repository. */
+    public Manifest pullManifest(ImageReference ref, String reference, Credentials creds) {
+        List<ImageException> failures = new ArrayList<>();
+        for (RegistryEndpoint e : endpoints(ref.registry())) {
+            try {
+                ManifestPuller.Pulled p = new ManifestPuller(transport(e)).pull(e, ref.repository(), reference, MediaTypes.MANIFEST_ACCEPT, credsFor(e, creds));
+                LOG.info("manifest pulled ref=" + ref.name() + ":" + reference + " digest=" + p.digest() + " endpoint=" + e.base());
+                return new Manifest(p.bytes(), p.mediaType(), p.digest());
+            } catch (ImageException ex) {
+                failures.add(ex);
+                if (e.mirror()) {
+                    LOG.info("mirror failed, falling back: " + ex.getMessage());
+                }
+            }
+        }
+        throw combined(failures);
+    }
+
+    /** Ensures blob {@code digest} is in the content store, downloading it if needed. */
+    public void pullBlob(ImageReference ref, Digest digest, long size, Credentials creds) {
+        pullBlob(ref, digest, size, creds, new BlobProgress());
+    }
+
+    /** As {@link #pullBlob(ImageReference, Digest, long, Credentials)}, reporting bytes to {@code progress}. */
+    public void pullBlob(ImageReference ref, Digest digest, long size, Credentials creds, BlobProgress progress) {
+        if (store.contains(digest)) {
+            progress.abandon();
+            return;
+        }
+        CompletableFuture<Void> mine = new CompletableFuture<>();
+        CompletableFuture<Void> existing = inFlight.putIfAbsent(digest, mine);
+        if (existing != null) {
+            LOG.fine(() -> "blob download shared digest=" + digest);
+            progress.abandon();
+            join(existing);
+            return;
+        }
+        try {
+            if (!store.contains(digest)) {
+                downloads.acquireUninterruptibly();
+                try {
+                    pullBlobFromEndpoints(ref, digest, size, creds, progress);
+                } finally {
+                    downloads.release();
+                }
+            }
+            progress.finish();
+            mine.complete(null);
+        } catch (RuntimeException ex) {
+            progress.fail(ex);
+            mine.completeExceptionally(ex);
+            throw ex;
+        } finally {
+            inFlight.remove(digest, mine);
+        }
+    }
+
+    private void pullBlobFromEndpoints(ImageReference ref, Digest digest, long size, Credentials creds, BlobProgress progress) {
+        List<ImageException> failures = new ArrayList<>();
+        long start = System.nanoTime();
+        for (RegistryEndpoint e : endpoints(ref.registry())) {
+            try {
+                new BlobPuller(transport(e)).pull(e, ref.repository(), digest, size, credsFor(e, creds), store, progress);
+                LOG.info("blob pulled digest=" + digest + " size=" + size + " endpoint=" + e.base()
+                        + " ms=" + (System.nanoTime() - start) / 1_000_000);
+                return;
+            } catch (ImageException ex) {
+                failures.add(ex);
+                if (e.mirror()) {
+                    LOG.info("mirror failed, falling back: " + ex.getMessage());
+                }
+            }
+        }
+        throw combined(failures);
+    }
+
+    /** Credentials go to the registry itself; mirrors are asked anonymously. */
+    private static Credentials credsFor(RegistryEndpoint e, Credentials creds) {
+        return e.mirror() ? Credentials.ANONYMOUS : creds;
+    }
+
+    private static ImageException combined(List<ImageException> failures) {
+        ImageException last = failures.getLast();
+        if (failures.size() == 1) {
+            return last;
+        }
+        StringBuilder msg = new StringBuilder(last.getMessage());
+        for (int i = 0; i < failures.size() - 1; i++) {
+            msg.append("; earlier: ").append(failures.get(i).getMessage());
+        }
+        // Report the upstream's reason; an unauthorized upstream says more than a mirror's 404.
+        return new ImageException(last.reason(), msg.toString(), last);
+    }
+
+    private static void join(CompletableFuture<Void> f) {
+        try {
+            f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof ImageException ie) {
+                throw new ImageException(ie.reason(), ie.getMessage(), ie);
+            }
+            throw e;
+        }
+    }
+
+    private RegistryTransport transport(RegistryEndpoint e) {
+        return transports.computeIfAbsent(e.base().getScheme() + "://" + e.host(), k -> {
+            HttpClient.Builder b = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(config.requestTimeout())
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .executor(Executors.newVirtualThreadPerTaskExecutor());
+            Path ca = config.caFiles().get(e.registry());
+            if (ca == null) {
+                ca = config.caFiles().get(e.host());
+            }
+            if (ca != null) {
+                b.sslContext(sslContextFor(ca));
+            }
+            return new RegistryTransport(b.build(), config.requestTimeout(), config.maxRetries(), backoff);
+        });
+    }
+
+    /** An SSL context trusting exactly the CA certificates of a PEM file. */
+    static SSLContext sslContextFor(Path pem) {
+        try (InputStream in = Files.newInputStream(pem)) {
+            KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+            ks.load(null, null);
+            int i = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                ks.setCertificateEntry("ca" + i++, c);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ks);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (IOException | GeneralSecurityException e) {
+            throw new ImageException(ImageException.Reason.INVALID_ARGUMENT, "cannot load CA file " + pem + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package io.coracle.image.registry;
+
+import io.coracle.image.ImageException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * Sends one registry request for an endpoint: adds cached authorization, answers 401 challenges,
+ * follows redirects itself (dropping credentials when the host changes, as blob stores need),
+ * and retries 5xx/429 and broken connections with exponential backoff.
+ */
+final class RegistryTransport {
+    private static final Logger LOG = Logger.getLogger(RegistryTransport.class.getName());
+    private static final int MAX_REDIRECTS = 5;
+
+    private final HttpClient http;
+    private final RegistryAuthenticator authenticator;
+    private final Duration timeout;
+    private final int maxRetries;
+    private final Duration backoff;
+    /** Authorization header per endpoint+repository+credentials. */
+    private final Map<String, String> authCache = new ConcurrentHashMap<>();
+
+    RegistryTransport(HttpClient http, Duration timeout, int maxRetries, Duration backoff) {
+        this.http = http;
+        this.timeout = timeout;
+        this.maxRetries = maxRetries;
+        this.backoff = backoff;
+        this.authenticator = new RegistryAuthenticator(http, timeout);
+    }
+
+    int maxRetries() {
+        return maxRetries;
+    }
+
+    /** Sleeps before retry {@code attempt} (1-based): backoff * 2^(attempt-1). */
+    void pause(int attempt) {
+        try {
+            Thread.sleep(backoff.multipliedBy(1L << Math.min(attempt - 1, 6)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ImageException(ImageException.Reason.UNAVAILABLE, "interrupted while waiting to retry", e);
+        }
+    }
+
+    /**
+     * GETs {@code path} on the endpoint. Returns the final response (2xx, 404, 416 are returned; the
+     * caller closes the body). With {@code retry}, 5xx and I/O failures are retried here.
+     */
+    HttpResponse<InputStream> get(RegistryEndpoint endpoint, String repository, String path, Map<String, String> headers,
+                                  Credentials creds, String action, boolean retry) {
+        int attempt = 0;
+        while (true) {
+            try {
+                HttpResponse<InputStream> r = getOnce(endpoint, repository, path, headers, creds, action);
+                int code = r.statusCode();
+                if ((code >= 500 || code == 429) && retry && attempt < maxRetries) {
+                    r.body().close();
+                    attempt++;
+                    LOG.info(action + ": " + endpoint + " answered " + code + ", retry " + attempt + "/" + maxRetries);
+                    pause(attempt);
+                    continue;
+                }
+                return r;
+            } catch (IOException e) {
+                if (!retry || attempt >= maxRetries) {
+                    throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": " + endpoint + " failed: " + e, e);
+                }
+                attempt++;
+                LOG.info(action + ": " + endpoint + " failed (" + e + "), retry " + attempt + "/" + maxRetries);
+                pause(attempt);
+            }
+        }
+    }
+
+    private HttpResponse<InputStream> getOnce(RegistryEndpoint endpoint, String repository, String path,
+                                             Map<String, String> headers, Credentials creds, String action) throws IOException {
+        String cacheKey = endpoint.base() + "|" + repository + "|" + Objects.hashCode(creds);
+        URI uri = endpoint.route(path);
+        boolean challenged = false;
+        int redirects = 0;
+        String authorization = authCache.get(cacheKey);
+        while (true) {
+            HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout).GET();
+            headers.forEach(b::header);
+            boolean sameHost = Objects.equals(uri.getAuthority(), endpoint.base().getAuthority());
+            if (authorization != null && sameHost) {
+                b.header("Authorization", authorization);
+            }
+            HttpResponse<InputStream> r;
+            try {
+                r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": interrupted", e);
+            }
+            int code = r.statusCode();
+            if (code == 401 && sameHost && !challenged) {
+                String challenge = r.headers().firstValue("WWW-Authenticate").orElse(null);
+                r.body().close();
+                authorization = authenticator.authorize(challenge, repository, creds, action);
+                authCache.put(cacheKey, authorization);
+                challenged = true;
+                continue;
+            }
+            if (code == 401 || code == 403) {
+                r.body().close();
+                authCache.remove(cacheKey);
+                throw new ImageException(ImageException.Reason.UNAUTHORIZED,
+                        action + ": " + endpoint + " refused access (" + code + ")" + (creds.isAnonymous() ? "; no credentials were given" : "; check the credentials"));
+            }
+            if (code >= 300 && code < 400 && code != 304) {
+                String location = r.headers().firstValue("Location").orElse(null);
+                r.body().close();
+                if (location == null || ++redirects > MAX_REDIRECTS) {
+                    throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": bad redirect from " + uri);
+                }
+                uri = uri.resolve(location);
+                continue;
+            }
+            return r;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.coracle.image;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An HTTP proxy in front of the test registry that counts blob requests and injects faults:
+ * corrupted blob bytes, or one connection cut in the middle of a blob.
+ */
+final class FaultProxy implements AutoCloseable {
+    private final HttpServer server;
+    private final URI upstream;
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .followRedirects(HttpClient.Redirect.NEVER).build();
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    final Map<String, AtomicInteger> blobGets = new ConcurrentHashMap<>();
+    final List<String> rangeRequests = new CopyOnWriteArrayList<>();
+    volatile boolean corruptBlobs;
+    /** When > 0: the next blob response larger than this is cut after this many bytes. */
+    final AtomicInteger cutOnceAfter = new AtomicInteger();
+
+    FaultProxy(URI upstream) throws IOException {
+        this.upstream = upstream;
+        this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        server.createContext("/", this::handle);
+        server.setExecutor(executor);
+        server.start();
+    }
+
+    URI base() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    int blobGetsTotal() {
+        return blobGets.values().stream().mapToInt(AtomicInteger::get).sum();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try {
+            String path = ex.getRequestURI().toString();
+            boolean blob = path.contains("/blobs/sha256:");
+            HttpRequest.Builder b = HttpRequest.newBuilder(upstream.resolve(path)).method(ex.getRequestMethod(),
+                    HttpRequest.BodyPublishers.ofByteArray(ex.getRequestBody().readAllBytes()));
+            for (String h : List.of("Accept", "Authorization", "Range", "Content-Type")) {
+                String v = ex.getRequestHeaders().getFirst(h);
+                if (v != null) {
+                    b.header(h, v);
+                }
+            }
+            if (blob && ex.getRequestMethod().equals("GET")) {
+                blobGets.computeIfAbsent(path.substring(path.lastIndexOf('/') + 1), k -> new AtomicInteger()).incrementAndGet();
+                if (ex.getRequestHeaders().getFirst("Range") != null) {
+                    rangeRequests.add(ex.getRequestHeaders().getFirst("Range"));
+                }
+            }
+            HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            for (String h : List.of("Content-Type", "Docker-Content-Digest", "WWW-Authenticate", "Location", "Content-Range", "Accept-Ranges")) {
+                r.headers().firstValue(h).ifPresent(v -> ex.getResponseHeaders().set(h, v));
+            }
+            byte[] body = r.body();
+            if (blob && corruptBlobs && body.length > 0 && r.statusCode() / 100 == 2) {
+                body = body.clone();
+                body[body.length / 2] ^= 0x5a;
+            }
+            int cut = cutOnceAfter.get();
+            if (blob && cut > 0 && body.length > cut && r.statusCode() / 100 == 2 && cutOnceAfter.compareAndSet(cut, 0)) {
+                ex.sendResponseHeaders(r.statusCode(), body.length);
+                OutputStream out = ex.getResponseBody();
+                out.write(body, 0, cut);
+                out.flush();
+                // Drop the connection with the body unfinished.
+                ex.getHttpContext().getServer();
+                throw new IOException("cut");
+            }
+            ex.sendResponseHeaders(r.statusCode(), body.length == 0 || ex.getRequestMethod().equals("HEAD") ? -1 : body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            ex.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,121 @@
+package io.coracle.image;
+
+import com.github.luben.zstd.Zstd;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+
+/** Builds a layer tar in memory. */
+final class TestLayer {
+    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    private final TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes);
+
+    TestLayer() {
+        tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+        tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+    }
+
+    TestLayer dir(String name) {
+        return dir(name, 0755);
+    }
+
+    TestLayer dir(String name, int mode) {
+        TarArchiveEntry e = new TarArchiveEntry(name.endsWith("/") ? name : name + "/");
+        e.setMode(TarArchiveEntry.DEFAULT_DIR_MODE & ~0777 | mode);
+        return put(e, null);
+    }
+
+    TestLayer file(String name, String content) {
+        return file(name, content.getBytes(StandardCharsets.UTF_8), 0644, 0, 0);
+    }
+
+    TestLayer file(String name, byte[] content, int mode, int uid, int gid) {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(content.length);
+        e.setMode(TarArchiveEntry.DEFAULT_FILE_MODE & ~0777 | mode);
+        e.setUserId(uid);
+        e.setGroupId(gid);
+        return put(e, content);
+    }
+
+    TestLayer copy(String name, Path source) {
+        try {
+            return file(name, Files.readAllBytes(source), 0755, 0, 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** An entry whose name is written exactly as given (absolute paths kept). */
+    TestLayer raw(String name, String content) {
+        byte[] c = content.getBytes(StandardCharsets.UTF_8);
+        TarArchiveEntry e = new TarArchiveEntry(name, true);
+        e.setSize(c.length);
+        return put(e, c);
+    }
+
+    TestLayer symlink(String name, String target) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK);
+        e.setLinkName(target);
+        return put(e, null);
+    }
+
+    TestLayer hardlink(String name, String target) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_LINK);
+        e.setLinkName(target);
+        return put(e, null);
+    }
+
+    TestLayer xattrFile(String name, String content, String xattr, String value) {
+        byte[] c = content.getBytes(StandardCharsets.UTF_8);
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(c.length);
+        e.addPaxHeader("SCHILY.xattr." + xattr, value);
+        return put(e, c);
+    }
+
+    private TestLayer put(TarArchiveEntry e, byte[] content) {
+        try {
+            e.setModTime(1_700_000_000_000L);
+            tar.putArchiveEntry(e);
+            if (content != null) {
+                tar.write(content);
+            }
+            tar.closeArchiveEntry();
+            return this;
+        } catch (IOException ex) {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    byte[] tar() {
+        try {
+            tar.finish();
+            tar.close();
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static byte[] gzip(byte[] raw) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
+            gz.write(raw);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    static byte[] zstd(byte[] raw) {
+        return Zstd.compress(raw, 3);
+    }
+}
