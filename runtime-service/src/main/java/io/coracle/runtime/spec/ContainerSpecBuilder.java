@@ -1,0 +1,28 @@
+package io.coracle.runtime.spec;
+
+import io.coracle.oci.Spec;
+import java.util.List;
+
+/** Builds a container's OCI spec from its CRI config, image and pod, one named step after another. */
+public final class ContainerSpecBuilder {
+    private static final List<SpecStep> STEPS = List.of(
+            new ProcessStep(),
+            new UserStep(),
+            new NamespaceStep(),
+            new MountStep(),
+            new DeviceStep(),
+            new SecurityStep(),
+            new ResourceStep(),
+            new RootfsStep());
+
+    private ContainerSpecBuilder() {
+    }
+
+    public static Spec build(ContainerSpecInput input) throws InvalidContainerConfigException {
+        SpecDraft draft = new SpecDraft();
+        for (SpecStep step : STEPS) {
+            step.apply(input, draft);
+        }
+        return draft.toSpec();
+    }
+}

@@ -1,0 +1,26 @@
+package io.coracle.runtime.spec;
+
+import io.coracle.cri.v1.ContainerConfig;
+import io.coracle.image.content.ImageConfig;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything a container's spec is built from.
+ *
+ * @param config     the CRI container config
+ * @param image      the image's process defaults
+ * @param pod        the pod it joins
+ * @param lowerDirs  image layers for the overlay rootfs, top first
+ * @param upperDir   the container's writable layer
+ * @param workDir    overlayfs' work directory (same file system as upperDir)
+ * @param cgroupsPath the container's cgroup, relative to each hierarchy's root
+ * @param cgroupV2   whether the node runs pure cgroup v2
+ */
+public record ContainerSpecInput(String containerId, ContainerConfig config, ImageConfig.Settings image, PodContext pod,
+                                 List<Path> lowerDirs, Path upperDir, Path workDir, String cgroupsPath,
+                                 boolean cgroupV2) {
+    public ContainerSpecInput {
+        lowerDirs = List.copyOf(lowerDirs);
+    }
+}

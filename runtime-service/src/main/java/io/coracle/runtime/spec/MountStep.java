@@ -1,0 +1,78 @@
+package io.coracle.runtime.spec;
+
+import io.coracle.cri.v1.Mount;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The container's file systems: /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and the cgroup
+ * tree; the pod's resolv.conf, hosts and hostname; then the CRI mounts (host paths bound with
+ * their read-only flag and propagation).
+ */
+public final class MountStep implements SpecStep {
+
+    @Override
+    public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
+        boolean privileged = in.config().getLinux().getSecurityContext().getPrivileged();
+        List<io.coracle.oci.Mount> m = new ArrayList<>();
+        m.add(mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"));
+        m.add(mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"));
+        m.add(mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
+        if (in.pod().shm() != null) {
+            m.add(mount("/dev/shm", "bind", in.pod().shm().toString(), "rbind", "nosuid", "noexec", "nodev"));
+        } else {
+            m.add(mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"));
+        }
+        m.add(mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"));
+        m.add(mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", privileged ? "rw" : "ro"));
+        m.add(mount("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime",
+                privileged ? "rw" : "ro"));
+        addPodFile(m, "/etc/resolv.conf", in.pod().resolvConf());
+        addPodFile(m, "/etc/hosts", in.pod().hosts());
+        addPodFile(m, "/etc/hostname", in.pod().hostnameFile());
+
+        for (Mount cri : in.config().getMountsList()) {
+            String dest = cri.getContainerPath();
+            if (!dest.startsWith("/") || List.of(dest.split("/")).contains("..")) {
+                throw new InvalidContainerConfigException("mounts: container_path '" + dest
+                        + "' must be an absolute path without '..'");
+            }
+            if (cri.hasImage() && !cri.getImage().getImage().isEmpty()) {
+                throw new InvalidContainerConfigException("mounts: image volumes (" + dest + ") are not supported");
+            }
+            if (cri.getHostPath().isEmpty()) {
+                throw new InvalidContainerConfigException("mounts: " + dest + " has no host_path");
+            }
+            Path host;
+            try {
+                // The mount binds what the path resolves to now; resolving here makes that explicit.
+                host = Path.of(cri.getHostPath()).toRealPath();
+            } catch (IOException e) {
+                throw new InvalidContainerConfigException("mounts: host_path '" + cri.getHostPath() + "' for "
+                        + dest + " does not exist");
+            }
+            List<String> options = new ArrayList<>(List.of("rbind"));
+            options.add(cri.getReadonly() ? "ro" : "rw");
+            options.add(switch (cri.getPropagation()) {
+                case PROPAGATION_HOST_TO_CONTAINER -> "rslave";
+                case PROPAGATION_BIDIRECTIONAL -> "rshared";
+                default -> "rprivate";
+            });
+            m.removeIf(existing -> existing.destination().equals(dest));
+            m.add(new io.coracle.oci.Mount(dest, "bind", host.toString(), options));
+        }
+        spec.mounts = m;
+    }
+
+    private static void addPodFile(List<io.coracle.oci.Mount> m, String dest, Path file) {
+        if (file != null) {
+            m.add(new io.coracle.oci.Mount(dest, "bind", file.toString(), List.of("rbind", "rprivate", "rw")));
+        }
+    }
+
+    private static io.coracle.oci.Mount mount(String dest, String type, String source, String... options) {
+        return new io.coracle.oci.Mount(dest, type, source, List.of(options));
+    }
+}

@@ -1,0 +1,43 @@
+package io.coracle.runtime.spec;
+
+import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
+import io.coracle.oci.Linux;
+
+/**
+ * The namespaces: a new mount namespace always; the pod's network, IPC and UTS joined (the host's
+ * when the pod uses them); PID per the container's mode: the pod's, a new one, or the host's.
+ */
+public final class NamespaceStep implements SpecStep {
+
+    @Override
+    public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
+        PodContext pod = in.pod();
+        NamespaceOption ns = in.config().getLinux().getSecurityContext().getNamespaceOptions();
+        spec.namespaces.add(new Linux.Namespace("mount", null));
+        if (pod.netns() != null) {
+            spec.namespaces.add(new Linux.Namespace("network", pod.netns().toString()));
+        }
+        if (pod.ipcns() != null) {
+            spec.namespaces.add(new Linux.Namespace("ipc", pod.ipcns().toString()));
+        }
+        if (pod.utsns() != null) {
+            spec.namespaces.add(new Linux.Namespace("uts", pod.utsns().toString()));
+        }
+        switch (ns.getPid()) {
+            case POD -> {
+                if (pod.pidns() != null) {
+                    spec.namespaces.add(new Linux.Namespace("pid", pod.pidns().toString()));
+                }
+            }
+            case CONTAINER -> spec.namespaces.add(new Linux.Namespace("pid", null));
+            case NODE -> { }
+            case TARGET -> throw new InvalidContainerConfigException(
+                    "namespace_options.pid TARGET (sharing another container's PID namespace) is not supported");
+            default -> throw new InvalidContainerConfigException("namespace_options.pid: unknown mode " + ns.getPidValue());
+        }
+        if (ns.getNetwork() == NamespaceMode.UNRECOGNIZED || ns.getIpc() == NamespaceMode.UNRECOGNIZED) {
+            throw new InvalidContainerConfigException("namespace_options: unknown network or ipc mode");
+        }
+    }
+}

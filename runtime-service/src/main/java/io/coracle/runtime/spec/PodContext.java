@@ -1,0 +1,23 @@
+package io.coracle.runtime.spec;
+
+import java.nio.file.Path;
+
+/**
+ * What a container takes from its pod: the namespaces to join (null path: use the host's, or a new
+ * one for pid in CONTAINER mode), the pod's cgroup, its files, and its hostname.
+ *
+ * @param netns        the pod's network namespace file; null for a host-network pod
+ * @param ipcns        the pod's IPC namespace file; null when the pod uses the host's
+ * @param utsns        the pod's UTS namespace file; null for a host-network pod
+ * @param pidns        the pod's PID namespace file (POD mode); null when the pod uses the host's
+ * @param cgroupParent the pod cgroup, as a path relative to each hierarchy's root
+ * @param resolvConf   the pod's resolv.conf, bind-mounted at /etc/resolv.conf (null: none)
+ * @param hosts        the pod's hosts file (null: none)
+ * @param hostnameFile the pod's hostname file (null: none)
+ * @param shm          the pod's /dev/shm directory (null: a private tmpfs)
+ * @param logDirectory the pod's log directory from its CRI config ("" when none)
+ */
+public record PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns,
+                         String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
+                         String logDirectory) {
+}
