@@ -1,0 +1,171 @@
+package io.coracle.runtime.container;
+
+import io.coracle.cri.v1.ContainerConfig;
+import io.coracle.cri.v1.ContainerEventType;
+import io.coracle.cri.v1.CreateContainerRequest;
+import io.coracle.cri.v1.Signal;
+import io.coracle.image.ImageException;
+import io.coracle.image.content.ImageConfig;
+import io.coracle.image.store.ImageRecord;
+import io.coracle.oci.OciJson;
+import io.coracle.oci.Spec;
+import io.coracle.runtime.spec.ContainerSpecBuilder;
+import io.coracle.runtime.spec.ContainerSpecInput;
+import io.coracle.runtime.spec.InvalidContainerConfigException;
+import io.coracle.runtime.spec.PodContext;
+import io.coracle.shim.CreateRequest;
+import io.coracle.shim.ShimException;
+import io.coracle.shim.ShimLauncher;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.logging.Logger;
+
+/** CreateContainer: resolves pod and image, reserves the name, writes the bundle, and has a shim create the process. */
+public final class ContainerCreator {
+    private static final Logger LOG = Logger.getLogger(ContainerCreator.class.getName());
+    private static final SecureRandom RANDOM = new SecureRandom();
+    static final Duration CREATE_TIMEOUT = Duration.ofSeconds(30);
+
+    private final ContainerRuntimeParts parts;
+
+    public ContainerCreator(ContainerRuntimeParts parts) {
+        this.parts = parts;
+    }
+
+    public String create(CreateContainerRequest request) throws StatusException {
+        ContainerConfig config = request.getConfig();
+        if (request.getPodSandboxId().isEmpty()) {
+            throw invalid("pod_sandbox_id is empty");
+        }
+        if (!request.hasConfig() || !config.hasMetadata() || config.getMetadata().getName().isEmpty()) {
+            throw invalid("config.metadata.name is empty");
+        }
+        if (config.getImage().getImage().isEmpty()) {
+            throw invalid("config.image.image is empty");
+        }
+        PodContext pod = parts.pods().find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("pod sandbox " + request.getPodSandboxId() + " not found").asException());
+        if (!parts.pods().ready(pod.podId())) {
+            throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId()
+                    + " is not ready: its containers cannot be created").asException();
+        }
+        ImageRecord image = parts.images().find(config.getImage().getImage()).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("image \"" + config.getImage().getImage() + "\" is not present: pull it first")
+                .asException());
+
+        String id = newId();
+        String name = config.getMetadata().getName();
+        int attempt = config.getMetadata().getAttempt();
+        String reserved = ContainerRecord.reservedName(pod.podId(), name, attempt);
+        Optional<String> holder = parts.store().reserve(reserved, id);
+        if (holder.isPresent()) {
+            throw Status.ALREADY_EXISTS.withDescription("container name \"" + name + "\" (attempt " + attempt
+                    + ") is already used in pod " + pod.podId() + " by container " + holder.get()).asException();
+        }
+        Path dir = parts.store().containerDir(id);
+        Path stateDir = parts.stateDir().resolve("ctr").resolve(id.substring(0, 16));
+        boolean held = false;
+        ShimLauncher.Created created = null;
+        try {
+            Path bundle = dir.resolve("bundle");
+            Files.createDirectories(bundle.resolve("rootfs"));
+            Path upper = Files.createDirectories(dir.resolve("upper"));
+            Path work = Files.createDirectories(dir.resolve("work"));
+            ImageConfig.Settings settings = parts.images().imageConfig(image.id()).settings();
+            List<Path> lowerDirs = parts.images().lowerDirs(image.id());
+            String cgroupPath = pod.cgroupParent() + "/" + id;
+            Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
+                    work, cgroupPath, parts.cgroups().v2()));
+            OciJson.writeConfig(bundle, spec);
+
+            Path logPath = null;
+            if (!pod.logDirectory().isEmpty() && !config.getLogPath().isEmpty()) {
+                logPath = Path.of(pod.logDirectory()).resolve(config.getLogPath()).normalize();
+                if (!logPath.startsWith(Path.of(pod.logDirectory()))) {
+                    throw invalid("log_path '" + config.getLogPath() + "' leaves the pod's log directory");
+                }
+                Files.createDirectories(logPath.getParent());
+            }
+            parts.images().hold(id, image.id());
+            held = true;
+            created = parts.shims().create(new CreateRequest(bundle, stateDir, logPath, config.getStdin()), CREATE_TIMEOUT);
+
+            ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),
+                    image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),
+                    System.currentTimeMillis() * 1_000_000L, logPath == null ? "" : logPath.toString(), stateDir,
+                    cgroupPath, stopSignal(config, settings), config.toByteArray(),
+                    config.getLinux().getResources().toByteArray());
+            parts.store().put(record);
+            LOG.info("container " + id + " created: name=" + name + " pod=" + pod.podId() + " image=" + image.id()
+                    + " pid=" + created.pid());
+            parts.events().publish(id, ContainerEventType.CONTAINER_CREATED_EVENT, null, List.of());
+            return id;
+        } catch (InvalidContainerConfigException e) {
+            undo(id, reserved, dir, stateDir, held, created);
+            throw invalid(e.getMessage());
+        } catch (ImageException e) {
+            undo(id, reserved, dir, stateDir, held, created);
+            throw Status.NOT_FOUND.withDescription(e.getMessage()).asException();
+        } catch (ShimException e) {
+            undo(id, reserved, dir, stateDir, held, created);
+            // The shim names the failing call or the spec field; a missing command is the user's to fix.
+            boolean userError = e.getMessage().contains("config.json") || e.getMessage().contains("executable")
+                    || e.getMessage().contains("not found") || e.getMessage().contains("No such file");
+            throw (userError ? Status.INVALID_ARGUMENT : Status.INTERNAL)
+                    .withDescription("create container " + name + ": " + e.getMessage()).asException();
+        } catch (IOException | RuntimeException e) {
+            undo(id, reserved, dir, stateDir, held, created);
+            LOG.warning("container " + id + " create failed: " + e);
+            throw Status.INTERNAL.withDescription("create container " + name + ": " + e.getMessage()).withCause(e)
+                    .asException();
+        } catch (StatusException e) {
+            undo(id, reserved, dir, stateDir, held, created);
+            throw e;
+        }
+    }
+
+    private void undo(String id, String reserved, Path dir, Path stateDir, boolean held, ShimLauncher.Created created) {
+        try {
+            if (created != null) {
+                ContainerCleanup.killAndReap(created.client(), Duration.ofSeconds(10));
+            }
+            ContainerCleanup.deleteTree(stateDir);
+            ContainerCleanup.deleteTree(dir);
+            if (held) {
+                parts.images().release(id);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("container " + id + ": cleanup after failed create incomplete: " + e);
+        } finally {
+            parts.store().unreserve(reserved, id);
+        }
+    }
+
+    static String stopSignal(ContainerConfig config, ImageConfig.Settings image) {
+        if (config.getStopSignal() != Signal.RUNTIME_DEFAULT && config.getStopSignal() != Signal.UNRECOGNIZED) {
+            return config.getStopSignal().name();
+        }
+        if (image.stopSignal() != null && Signals.parse(image.stopSignal()) > 0) {
+            return image.stopSignal();
+        }
+        return "SIGTERM";
+    }
+
+    static String newId() {
+        byte[] b = new byte[32];
+        RANDOM.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private static StatusException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asException();
+    }
+}

@@ -1,0 +1,153 @@
+package io.coracle.runtime.container;
+
+import io.coracle.cri.v1.ContainerEventType;
+import io.coracle.cri.v1.ContainerState;
+import io.coracle.shim.ExitRecord;
+import io.coracle.shim.ShimClient;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.logging.Logger;
+
+/**
+ * StartContainer, StopContainer and RemoveContainer, and the watchers that notice a container's
+ * exit (one virtual thread per running container, blocked on its shim's wait).
+ */
+public final class ContainerLifecycle {
+    private static final Logger LOG = Logger.getLogger(ContainerLifecycle.class.getName());
+    private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+
+    private final ContainerRuntimeParts parts;
+
+    public ContainerLifecycle(ContainerRuntimeParts parts) {
+        this.parts = parts;
+    }
+
+    public void start(String containerId) throws StatusException {
+        ContainerRecord r = find(containerId);
+        ContainerStates s = ContainerStates.of(r);
+        if (s.state() != ContainerState.CONTAINER_CREATED) {
+            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is "
+                    + stateName(s.state()) + ", not created: it cannot be started").asException();
+        }
+        try {
+            new ShimClient(r.stateDir()).start();
+        } catch (IOException e) {
+            throw Status.INTERNAL.withDescription("start container " + r.id() + ": " + e.getMessage()).asException();
+        }
+        LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
+        parts.events().publish(r.id(), ContainerEventType.CONTAINER_STARTED_EVENT, null, List.of());
+        watchExit(r);
+    }
+
+    /** Watches a started container until it exits, then publishes the stopped event. */
+    public void watchExit(ContainerRecord r) {
+        Thread.ofVirtual().name("exit-watch-" + r.id().substring(0, 12)).start(() -> {
+            ShimClient shim = new ShimClient(r.stateDir());
+            try {
+                Optional<ExitRecord> exit = Optional.empty();
+                while (exit.isEmpty() && parts.store().get(r.id()).isPresent()) {
+                    exit = shim.awaitExit(Duration.ofMinutes(10));
+                }
+                exit.ifPresent(e -> {
+                    LOG.info("container " + r.id() + " exited: code=" + e.exitCode()
+                            + (e.oomKilled() ? " (OOM-killed)" : ""));
+                    parts.events().publish(r.id(), ContainerEventType.CONTAINER_STOPPED_EVENT, null, List.of());
+                });
+            } catch (IOException e) {
+                LOG.fine("container " + r.id() + ": exit watch ended: " + e.getMessage());
+            }
+        });
+    }
+
+    /** Sends the stop signal, then SIGKILL once {@code timeoutSeconds} pass; stopping a stopped container is fine. */
+    public void stop(String containerId, long timeoutSeconds) throws StatusException {
+        ContainerRecord r = find(containerId);
+        ShimClient shim = new ShimClient(r.stateDir());
+        ContainerStates s = ContainerStates.of(r);
+        if (s.state() == ContainerState.CONTAINER_EXITED || s.state() == ContainerState.CONTAINER_UNKNOWN) {
+            return;
+        }
+        try {
+            if (s.state() == ContainerState.CONTAINER_RUNNING && timeoutSeconds > 0) {
+                int signal = Signals.parse(r.stopSignal());
+                shim.kill(signal > 0 ? signal : Signals.SIGTERM, false);
+                if (shim.awaitExit(Duration.ofSeconds(timeoutSeconds)).isPresent()) {
+                    LOG.info("container " + r.id() + " stopped by " + r.stopSignal());
+                    return;
+                }
+                LOG.info("container " + r.id() + " ignored " + r.stopSignal() + " for " + timeoutSeconds
+                        + "s; killing it");
+            }
+            shim.kill(Signals.SIGKILL, true);
+            if (shim.awaitExit(KILL_WAIT).isEmpty()) {
+                throw Status.INTERNAL.withDescription("container " + r.id() + " did not exit within "
+                        + KILL_WAIT.toSeconds() + "s of SIGKILL").asException();
+            }
+            LOG.info("container " + r.id() + " killed");
+        } catch (IOException e) {
+            if (ContainerStates.of(r).state() == ContainerState.CONTAINER_EXITED) {
+                return; // it exited while we were signalling
+            }
+            throw Status.INTERNAL.withDescription("stop container " + r.id() + ": " + e.getMessage()).asException();
+        }
+    }
+
+    /** Force-stops and deletes everything of the container; removing an unknown container is fine. */
+    public void remove(String containerId) throws StatusException {
+        Optional<ContainerRecord> found = parts.store().find(containerId);
+        if (found.isEmpty()) {
+            return;
+        }
+        ContainerRecord r = found.get();
+        try {
+            ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
+            parts.store().delete(r);
+            ContainerCleanup.deleteTree(r.stateDir());
+            ContainerCleanup.deleteTree(parts.store().containerDir(r.id()));
+            parts.cgroups().remove(r.cgroupPath());
+            parts.images().release(r.id());
+        } catch (IOException | RuntimeException e) {
+            throw Status.INTERNAL.withDescription("remove container " + r.id() + ": " + e.getMessage()).asException();
+        }
+        LOG.info("container " + r.id() + " removed");
+        parts.events().publish(r.id(), ContainerEventType.CONTAINER_DELETED_EVENT, null, List.of());
+    }
+
+    /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */
+    public void stopAllInPod(String podId, long timeoutSeconds) throws StatusException {
+        for (ContainerRecord r : parts.store().list()) {
+            if (r.podId().equals(podId)) {
+                stop(r.id(), timeoutSeconds);
+            }
+        }
+    }
+
+    public void removeAllInPod(String podId) throws StatusException {
+        for (ContainerRecord r : parts.store().list()) {
+            if (r.podId().equals(podId)) {
+                remove(r.id());
+            }
+        }
+    }
+
+    private ContainerRecord find(String id) throws StatusException {
+        if (id.isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+        }
+        return parts.store().find(id).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("container " + id + " not found").asException());
+    }
+
+    static String stateName(ContainerState s) {
+        return switch (s) {
+            case CONTAINER_CREATED -> "created";
+            case CONTAINER_RUNNING -> "running";
+            case CONTAINER_EXITED -> "exited";
+            default -> "in an unknown state";
+        };
+    }
+}

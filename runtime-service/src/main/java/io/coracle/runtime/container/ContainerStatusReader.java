@@ -1,0 +1,134 @@
+package io.coracle.runtime.container;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.coracle.cri.v1.Container;
+import io.coracle.cri.v1.ContainerConfig;
+import io.coracle.cri.v1.ContainerFilter;
+import io.coracle.cri.v1.ContainerResources;
+import io.coracle.cri.v1.ContainerState;
+import io.coracle.cri.v1.ContainerStatus;
+import io.coracle.cri.v1.ContainerStatusResponse;
+import io.coracle.cri.v1.ContainerUser;
+import io.coracle.cri.v1.LinuxContainerUser;
+import io.coracle.cri.v1.Signal;
+import io.coracle.oci.OciJson;
+import io.coracle.oci.Spec;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** ContainerStatus and ListContainers, from the records and the shims' state and exit files. */
+public final class ContainerStatusReader {
+    private final ContainerRuntimeParts parts;
+
+    public ContainerStatusReader(ContainerRuntimeParts parts) {
+        this.parts = parts;
+    }
+
+    public ContainerStatusResponse status(String containerId, boolean verbose) throws StatusException {
+        if (containerId.isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+        }
+        ContainerRecord r = parts.store().find(containerId).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("container " + containerId + " not found").asException());
+        ContainerStates s = ContainerStates.of(r);
+        ContainerConfig c = r.containerConfig();
+        ContainerStatus.Builder b = ContainerStatus.newBuilder()
+                .setId(r.id())
+                .setMetadata(c.getMetadata())
+                .setState(s.state())
+                .setCreatedAt(r.createdAtNanos())
+                .setImage(c.getImage())
+                .setImageRef(r.imageRef())
+                .setImageId(r.imageId())
+                .putAllLabels(c.getLabelsMap())
+                .putAllAnnotations(c.getAnnotationsMap())
+                .addAllMounts(c.getMountsList())
+                .setLogPath(r.logPath())
+                .setResources(ContainerResources.newBuilder().setLinux(r.linuxResources()));
+        Signal stop = c.getStopSignal();
+        if (stop != Signal.RUNTIME_DEFAULT && stop != Signal.UNRECOGNIZED) {
+            b.setStopSignal(stop);
+        }
+        s.shim().ifPresent(shim -> b.setStartedAt(shim.startedAt()));
+        s.exit().ifPresent(e -> {
+            b.setStartedAt(e.startedAt()).setFinishedAt(e.finishedAt()).setExitCode(e.exitCode());
+            if (e.oomKilled()) {
+                b.setReason("OOMKilled").setMessage("the container's memory cgroup killed it: out of memory");
+            } else if (e.exitCode() == 0) {
+                b.setReason("Completed");
+            } else {
+                b.setReason("Error");
+                if (e.signal() > 0) {
+                    b.setMessage("killed by signal " + e.signal());
+                }
+            }
+        });
+        if (s.state() == ContainerState.CONTAINER_UNKNOWN) {
+            b.setReason("Unknown").setMessage("the container's shim is gone without an exit record");
+        }
+        try {
+            Spec spec = OciJson.read(parts.store().containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
+            b.setUser(ContainerUser.newBuilder().setLinux(LinuxContainerUser.newBuilder()
+                    .setUid(spec.process().user().uid())
+                    .setGid(spec.process().user().gid())
+                    .addAllSupplementalGroups(spec.process().user().additionalGids() == null ? List.of()
+                            : spec.process().user().additionalGids())));
+        } catch (IOException e) {
+            // The bundle is gone only while the container is being removed; status stays useful without the user.
+        }
+        ContainerStatusResponse.Builder response = ContainerStatusResponse.newBuilder().setStatus(b);
+        if (verbose) {
+            Map<String, Object> info = new LinkedHashMap<>();
+            info.put("pid", s.shim().map(x -> x.pid()).orElse(0));
+            info.put("shimPid", s.shim().map(x -> x.shimPid()).orElse(0));
+            info.put("stateDir", r.stateDir().toString());
+            info.put("bundle", parts.store().containerDir(r.id()).resolve("bundle").toString());
+            info.put("cgroupPath", r.cgroupPath());
+            info.put("stopSignal", r.stopSignal());
+            try {
+                response.putInfo("info", OciJson.MAPPER.writeValueAsString(info));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return response.build();
+    }
+
+    public List<Container> list(ContainerFilter filter) {
+        List<Container> out = new ArrayList<>();
+        for (ContainerRecord r : parts.store().list()) {
+            if (!filter.getId().isEmpty() && !r.id().startsWith(filter.getId())) {
+                continue;
+            }
+            if (!filter.getPodSandboxId().isEmpty() && !r.podId().startsWith(filter.getPodSandboxId())) {
+                continue;
+            }
+            ContainerConfig c = r.containerConfig();
+            if (!c.getLabelsMap().entrySet().containsAll(filter.getLabelSelectorMap().entrySet())) {
+                continue;
+            }
+            ContainerState state = ContainerStates.of(r).state();
+            if (filter.hasState() && filter.getState().getState() != state) {
+                continue;
+            }
+            out.add(Container.newBuilder()
+                    .setId(r.id())
+                    .setPodSandboxId(r.podId())
+                    .setMetadata(c.getMetadata())
+                    .setImage(c.getImage())
+                    .setImageRef(r.imageRef())
+                    .setImageId(r.imageId())
+                    .setState(state)
+                    .setCreatedAt(r.createdAtNanos())
+                    .putAllLabels(c.getLabelsMap())
+                    .putAllAnnotations(c.getAnnotationsMap())
+                    .build());
+        }
+        return out;
+    }
+}

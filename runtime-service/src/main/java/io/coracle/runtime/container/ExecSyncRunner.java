@@ -1,0 +1,68 @@
+package io.coracle.runtime.container;
+
+import com.google.protobuf.ByteString;
+import io.coracle.cri.v1.ContainerState;
+import io.coracle.cri.v1.ExecSyncRequest;
+import io.coracle.cri.v1.ExecSyncResponse;
+import io.coracle.oci.OciJson;
+import io.coracle.oci.Process;
+import io.coracle.oci.Spec;
+import io.coracle.shim.ExecResult;
+import io.coracle.shim.ShimClient;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * ExecSync: runs a command in a running container as its own process would run (user, env, cwd,
+ * capabilities), returns its output (capped by the shim client) and exit code. A timeout kills the
+ * command and answers DEADLINE_EXCEEDED, which the kubelet reads as a probe timeout.
+ */
+public final class ExecSyncRunner {
+    /** Bound for "no timeout" (0), so no call can hang forever. */
+    static final Duration UNBOUNDED = Duration.ofHours(24);
+
+    private final ContainerRuntimeParts parts;
+
+    public ExecSyncRunner(ContainerRuntimeParts parts) {
+        this.parts = parts;
+    }
+
+    public ExecSyncResponse execSync(ExecSyncRequest request) throws StatusException {
+        if (request.getCmdCount() == 0 || request.getCmd(0).isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("cmd is empty").asException();
+        }
+        if (request.getTimeout() < 0) {
+            throw Status.INVALID_ARGUMENT.withDescription("timeout " + request.getTimeout() + " is negative").asException();
+        }
+        ContainerRecord r = parts.store().find(request.getContainerId()).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("container " + request.getContainerId() + " not found").asException());
+        if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
+            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running").asException();
+        }
+        Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
+        try {
+            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request), timeout);
+            if (result.timedOut()) {
+                throw Status.DEADLINE_EXCEEDED.withDescription("command " + request.getCmdList() + " timed out after "
+                        + request.getTimeout() + "s in container " + r.id()).asException();
+            }
+            return ExecSyncResponse.newBuilder()
+                    .setStdout(ByteString.copyFrom(result.stdout()))
+                    .setStderr(ByteString.copyFrom(result.stderr()))
+                    .setExitCode(result.exitCode())
+                    .build();
+        } catch (IOException e) {
+            throw Status.UNKNOWN.withDescription("exec in container " + r.id() + ": " + e.getMessage()).asException();
+        }
+    }
+
+    /** The container's process with the command swapped in and no terminal. */
+    Process process(ContainerRecord r, ExecSyncRequest request) throws IOException {
+        Spec spec = OciJson.read(parts.store().containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
+        Process p = spec.process();
+        return new Process(false, null, p.user(), request.getCmdList(), p.env(), p.cwd(), p.capabilities(),
+                p.rlimits(), p.noNewPrivileges(), null);
+    }
+}
