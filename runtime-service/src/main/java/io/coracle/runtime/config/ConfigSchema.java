@@ -19,7 +19,41 @@ public final class ConfigSchema {
             ConfigKey.string("cgroup_driver", "cgroupfs",
                     "How pod cgroups are named and managed: cgroupfs or systemd. Must match the kubelet's --cgroup-driver."),
             ConfigKey.integer("shutdown_grace_seconds", 10,
-                    "On SIGTERM/SIGINT, how long in-flight CRI calls may run before they are cancelled."));
+                    "On SIGTERM/SIGINT, how long in-flight CRI calls may run before they are cancelled."),
+            ConfigKey.string("cgroup_parent", "",
+                    "Parent cgroup of pods whose config names none (default /coracle, or coracle.slice with systemd)."),
+            ConfigKey.string("pod_shm_size", "64Mi",
+                    "Size of each pod's /dev/shm tmpfs (bytes, or with a Ki/Mi/Gi suffix)."),
+
+            ConfigKey.stringList("cni.bin_dirs", List.of("/opt/cni/bin", "/usr/lib/cni"),
+                    "Directories searched for CNI plugins, in order."),
+            ConfigKey.string("cni.conf_dir", "/etc/cni/net.d",
+                    "CNI network configurations (.conflist, .conf, .json). When empty, a default bridge network is written here."),
+            ConfigKey.string("cni.network_name", "",
+                    "The CNI network pods join, by name; empty: the first configuration file in lexical order."),
+            ConfigKey.string("cni.default_bridge", "coracle0",
+                    "Bridge of the default network written into an empty conf_dir."),
+            ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
+                    "Subnet of the default network written into an empty conf_dir."),
+
+            ConfigKey.integer("registry.max_concurrent_downloads", 3,
+                    "Blob downloads in flight at once, over all pulls."),
+            ConfigKey.integer("registry.max_retries", 5,
+                    "Retries of a registry request after a 5xx answer or a broken connection (with backoff)."),
+            ConfigKey.integer("registry.request_timeout_seconds", 30,
+                    "Timeout of one registry request's answer (not of a whole blob)."),
+            ConfigKey.string("registry.platform", "",
+                    "Platform images are pulled for, e.g. linux/amd64 or linux/arm64/v8; empty: this node's."),
+            ConfigKey.stringList("registry.insecure", List.of(),
+                    "Registries (host[:port]) reached over plain HTTP; localhost and 127.0.0.0/8 always are."),
+            ConfigKey.stringList("registry.pinned_images", List.of(),
+                    "Images reported as pinned, which the kubelet's image GC never removes."),
+            ConfigKey.stringList("registry.mirrors.*.endpoints", List.of(),
+                    "Mirrors of a registry, tried in order before the registry itself; the image keeps its name.\n"
+                            + "# Example: [registry.mirrors.\"docker.io\"] endpoints = [\"http://127.0.0.1:5000\"]"),
+            ConfigKey.string("registry.ca_files.*", "",
+                    "PEM file of CA certificates trusted for one registry.\n"
+                            + "# Example: [registry.ca_files] \"registry.example:5000\" = \"/etc/coracle/certs/example.pem\""));
 
     private ConfigSchema() {
     }
@@ -40,6 +74,11 @@ public final class ConfigSchema {
         out.append("# Command-line flags (--socket, --root, --state, --log-level) override this file.\n");
         String table = "";
         for (ConfigKey key : KEYS) {
+            if (key.path().contains("*")) {
+                // Tables keyed by registry name: shown as commented examples only.
+                out.append("\n# ").append(key.doc()).append('\n');
+                continue;
+            }
             int dot = key.path().lastIndexOf('.');
             String keyTable = dot < 0 ? "" : key.path().substring(0, dot);
             String name = dot < 0 ? key.path() : key.path().substring(dot + 1);

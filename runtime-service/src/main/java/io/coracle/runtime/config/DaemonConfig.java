@@ -1,8 +1,13 @@
 package io.coracle.runtime.config;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -15,10 +20,22 @@ public record DaemonConfig(
         String logLevel,
         CgroupDriver cgroupDriver,
         Duration shutdownGrace,
+        String cgroupParent,
+        long podShmSizeBytes,
+        Cni cni,
+        Registry registry,
         String source) {
 
     /** How pod cgroups are named: plain cgroupfs paths or systemd slices. */
     public enum CgroupDriver { CGROUPFS, SYSTEMD }
+
+    /** The [cni] table. */
+    public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet) {}
+
+    /** The [registry] table. */
+    public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
+                           Set<String> insecure, List<String> pinnedImages, Map<String, List<URI>> mirrors,
+                           Map<String, Path> caFiles) {}
 
     public static final Set<String> LOG_LEVELS = Set.of("debug", "info", "warn", "error");
 
@@ -54,6 +71,47 @@ public record DaemonConfig(
         if (grace < 0 || grace > 3600) {
             throw new ConfigException(origin + ": key 'shutdown_grace_seconds' must be between 0 and 3600; got " + grace);
         }
+        String bridge = (String) v.get("cni.default_bridge");
+        if (bridge.isEmpty() || bridge.length() > 15 || !bridge.matches("[A-Za-z0-9_.-]+")) {
+            throw new ConfigException(origin + ": key 'cni.default_bridge' must be an interface name of 1 to 15 "
+                    + "letters, digits, '_', '.' or '-'; got '" + bridge + "'");
+        }
+        String subnet = (String) v.get("cni.default_subnet");
+        if (!subnet.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}")) {
+            throw new ConfigException(origin + ": key 'cni.default_subnet' must be an IPv4 CIDR like 10.88.0.0/16; got '"
+                    + subnet + "'");
+        }
+        List<Path> binDirs = new ArrayList<>();
+        for (Object dir : (List<?>) v.get("cni.bin_dirs")) {
+            binDirs.add(absolute(String.valueOf(dir), "cni.bin_dirs", origin));
+        }
+        Cni cni = new Cni(List.copyOf(binDirs), absolutePath(v, "cni.conf_dir", origin),
+                (String) v.get("cni.network_name"), bridge, subnet);
+
+        Map<String, List<URI>> mirrors = new LinkedHashMap<>();
+        Map<String, Path> caFiles = new LinkedHashMap<>();
+        for (Map.Entry<String, Object> e : fileValues.entrySet()) {
+            String key = e.getKey();
+            if (key.startsWith("registry.mirrors.") && key.endsWith(".endpoints")) {
+                String host = key.substring("registry.mirrors.".length(), key.length() - ".endpoints".length());
+                List<URI> endpoints = new ArrayList<>();
+                for (Object endpoint : (List<?>) e.getValue()) {
+                    endpoints.add(endpoint(String.valueOf(endpoint), key, origin));
+                }
+                mirrors.put(host, List.copyOf(endpoints));
+            } else if (key.startsWith("registry.ca_files.")) {
+                caFiles.put(key.substring("registry.ca_files.".length()), absolute((String) e.getValue(), key, origin));
+            }
+        }
+        Registry registry = new Registry(
+                (int) positive(v, "registry.max_concurrent_downloads", 1, 64, origin),
+                (int) positive(v, "registry.max_retries", 0, 100, origin),
+                Duration.ofSeconds(positive(v, "registry.request_timeout_seconds", 1, 3600, origin)),
+                (String) v.get("registry.platform"),
+                Set.copyOf(strings(v.get("registry.insecure"))),
+                List.copyOf(strings(v.get("registry.pinned_images"))),
+                Map.copyOf(mirrors), Map.copyOf(caFiles));
+
         return new DaemonConfig(
                 absolutePath(v, "socket", origin),
                 absolutePath(v, "root", origin),
@@ -61,11 +119,67 @@ public record DaemonConfig(
                 logLevel,
                 cgroupDriver,
                 Duration.ofSeconds(grace),
+                (String) v.get("cgroup_parent"),
+                byteSize(v, "pod_shm_size", origin),
+                cni,
+                registry,
                 source);
     }
 
+    private static List<String> strings(Object list) {
+        List<String> out = new ArrayList<>();
+        for (Object o : (List<?>) list) {
+            out.add(String.valueOf(o));
+        }
+        return out;
+    }
+
+    private static long positive(Map<String, Object> v, String key, long min, long max, String origin)
+            throws ConfigException {
+        long n = (Long) v.get(key);
+        if (n < min || n > max) {
+            throw new ConfigException(origin + ": key '" + key + "' must be between " + min + " and " + max + "; got " + n);
+        }
+        return n;
+    }
+
+    private static long byteSize(Map<String, Object> v, String key, String origin) throws ConfigException {
+        String s = ((String) v.get(key)).trim();
+        var m = java.util.regex.Pattern.compile("(\\d+)(Ki|Mi|Gi)?").matcher(s);
+        if (!m.matches()) {
+            throw new ConfigException(origin + ": key '" + key + "' must be a byte count like 67108864 or 64Mi; got '"
+                    + s + "'");
+        }
+        long n = Long.parseLong(m.group(1));
+        long unit = m.group(2) == null ? 1 : switch (m.group(2)) {
+            case "Ki" -> 1L << 10;
+            case "Mi" -> 1L << 20;
+            default -> 1L << 30;
+        };
+        if (n <= 0) {
+            throw new ConfigException(origin + ": key '" + key + "' must be positive; got '" + s + "'");
+        }
+        return n * unit;
+    }
+
+    private static URI endpoint(String s, String key, String origin) throws ConfigException {
+        try {
+            URI uri = new URI(s);
+            if ((!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) || uri.getHost() == null) {
+                throw new URISyntaxException(s, "not an http(s) URL with a host");
+            }
+            return uri;
+        } catch (URISyntaxException e) {
+            throw new ConfigException(origin + ": key '" + key + "' holds '" + s
+                    + "', which is not an http:// or https:// URL");
+        }
+    }
+
     private static Path absolutePath(Map<String, Object> v, String key, String origin) throws ConfigException {
-        String s = (String) v.get(key);
+        return absolute((String) v.get(key), key, origin);
+    }
+
+    private static Path absolute(String s, String key, String origin) throws ConfigException {
         if (s.isEmpty() || !s.startsWith("/")) {
             throw new ConfigException(origin + ": key '" + key + "' must be an absolute path; got '" + s + "'");
         }

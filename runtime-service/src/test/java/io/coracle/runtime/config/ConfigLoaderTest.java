@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,7 +67,11 @@ class ConfigLoaderTest {
     void unknownTableKeyNamesDottedPath() throws Exception {
         Path file = write("[cni]\nbin_dir = \"/opt/cni/bin\"\n");
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(file, true));
-        assertEquals(file + ": unknown key 'cni'", e.getMessage());
+        assertEquals(file + ": unknown key 'cni.bin_dir'", e.getMessage());
+
+        Path other = write("[netwrok]\nname = \"x\"\n");
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.load(other, true));
+        assertEquals(other + ": unknown key 'netwrok'", e.getMessage());
     }
 
     @Test
@@ -100,13 +107,60 @@ class ConfigLoaderTest {
         assertMessage(Map.of("cgroup_driver", "cgroupv3"), "key 'cgroup_driver' must be cgroupfs or systemd; got 'cgroupv3'");
         assertMessage(Map.of("root", "relative/root"), "key 'root' must be an absolute path; got 'relative/root'");
         assertMessage(Map.of("shutdown_grace_seconds", -1L), "key 'shutdown_grace_seconds' must be between 0 and 3600; got -1");
+        assertMessage(Map.of("cni.default_bridge", "a-bridge-name-too-long"), "key 'cni.default_bridge' must be an "
+                + "interface name of 1 to 15 letters, digits, '_', '.' or '-'; got 'a-bridge-name-too-long'");
+        assertMessage(Map.of("pod_shm_size", "lots"), "key 'pod_shm_size' must be a byte count like 67108864 or 64Mi; got 'lots'");
+        assertMessage(Map.of("registry.max_concurrent_downloads", 0L),
+                "key 'registry.max_concurrent_downloads' must be between 1 and 64; got 0");
+    }
+
+    @Test
+    void registryMirrorsAndCaFilesAreKeyedByRegistryName() throws Exception {
+        Path file = write("""
+                [registry]
+                insecure = ["reg.local:5000"]
+                [registry.mirrors."docker.io"]
+                endpoints = ["http://127.0.0.1:5000", "https://mirror.example"]
+                [registry.mirrors."registry.k8s.io"]
+                endpoints = ["http://127.0.0.1:5001"]
+                [registry.ca_files]
+                "reg.local:5000" = "/etc/coracle/reg.pem"
+                [cni]
+                conf_dir = "/tmp/cni"
+                default_bridge = "crbr0"
+                """);
+        DaemonConfig config = DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString());
+        assertEquals(List.of(URI.create("http://127.0.0.1:5000"), URI.create("https://mirror.example")),
+                config.registry().mirrors().get("docker.io"));
+        assertEquals(List.of(URI.create("http://127.0.0.1:5001")), config.registry().mirrors().get("registry.k8s.io"));
+        assertEquals(Path.of("/etc/coracle/reg.pem"), config.registry().caFiles().get("reg.local:5000"));
+        assertEquals(Set.of("reg.local:5000"), config.registry().insecure());
+        assertEquals(Path.of("/tmp/cni"), config.cni().confDir());
+        assertEquals("crbr0", config.cni().defaultBridge());
+        assertEquals(List.of(Path.of("/opt/cni/bin"), Path.of("/usr/lib/cni")), config.cni().binDirs());
+        assertEquals(64L << 20, config.podShmSizeBytes());
+    }
+
+    @Test
+    void badMirrorEndpointNamesKey() throws Exception {
+        Path file = write("[registry.mirrors.\"docker.io\"]\nendpoints = [\"ftp://x\"]\n");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString()));
+        assertEquals(file + ": key 'registry.mirrors.docker.io.endpoints' holds 'ftp://x', which is not an http:// or "
+                + "https:// URL", e.getMessage());
+        Path list = write("[registry.mirrors.\"docker.io\"]\nendpoints = \"http://x\"\n");
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.load(list, true));
+        assertEquals(list + ": key 'registry.mirrors.docker.io.endpoints' must be a list of strings, got a string",
+                e.getMessage());
     }
 
     @Test
     void defaultTomlParsesBackToDefaults() throws Exception {
         Map<String, Object> values = ConfigLoader.parse(ConfigSchema.defaultToml(), "default");
         for (ConfigKey key : ConfigSchema.KEYS) {
-            assertEquals(key.defaultValue(), values.get(key.path()), key.path());
+            if (!key.path().contains("*")) {
+                assertEquals(key.defaultValue(), values.get(key.path()), key.path());
+            }
         }
     }
 

@@ -1,0 +1,246 @@
+package io.coracle.runtime.spec;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.coracle.cri.v1.Capability;
+import io.coracle.cri.v1.ContainerConfig;
+import io.coracle.cri.v1.ContainerMetadata;
+import io.coracle.cri.v1.ImageSpec;
+import io.coracle.cri.v1.Int64Value;
+import io.coracle.cri.v1.KeyValue;
+import io.coracle.cri.v1.LinuxContainerConfig;
+import io.coracle.cri.v1.LinuxContainerResources;
+import io.coracle.cri.v1.LinuxContainerSecurityContext;
+import io.coracle.cri.v1.Mount;
+import io.coracle.cri.v1.MountPropagation;
+import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
+import io.coracle.cri.v1.SecurityProfile;
+import io.coracle.image.content.ImageConfig;
+import io.coracle.oci.Linux;
+import io.coracle.oci.Spec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ContainerSpecBuilderTest {
+    @TempDir
+    Path dir;
+    Path lower;
+    Path upperLayer;
+
+    PodContext pod;
+
+    @BeforeEach
+    void layers() throws Exception {
+        // Two layers: the top one overrides /etc/group.
+        lower = Files.createDirectories(dir.resolve("l1"));
+        upperLayer = Files.createDirectories(dir.resolve("l2"));
+        Files.createDirectories(lower.resolve("etc"));
+        Files.createDirectories(upperLayer.resolve("etc"));
+        Files.writeString(lower.resolve("etc/passwd"), """
+                root:x:0:0:root:/root:/bin/sh
+                www-data:x:33:33:www-data:/var/www:/bin/sh
+                app:x:1000:1000::/home/app:/bin/sh
+                """);
+        Files.writeString(lower.resolve("etc/group"), "root:x:0:\n");
+        Files.writeString(upperLayer.resolve("etc/group"), """
+                root:x:0:
+                www-data:x:33:
+                app:x:1000:
+                extra:x:1234:app
+                video:x:44:app,www-data
+                """);
+        pod = new PodContext("pod1", "mypod", Path.of("/run/x/netns"), Path.of("/proc/10/ns/ipc"),
+                Path.of("/proc/10/ns/uts"), Path.of("/proc/10/ns/pid"), "/coracle/pod1", Path.of("/run/x/resolv.conf"),
+                Path.of("/run/x/hosts"), Path.of("/run/x/hostname"), Path.of("/run/x/shm"), "/var/log/pods/x");
+    }
+
+    private Spec build(ContainerConfig.Builder config, ImageConfig.Settings image) throws Exception {
+        config.setMetadata(ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"));
+        return ContainerSpecBuilder.build(new ContainerSpecInput("cid", config.build(), image, pod,
+                List.of(upperLayer, lower), dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", false));
+    }
+
+    private static ImageConfig.Settings image(List<String> entrypoint, List<String> cmd, String user, List<String> env) {
+        return new ImageConfig.Settings(user, env, entrypoint, cmd, "/srv", "SIGQUIT", null, null, null);
+    }
+
+    private static LinuxContainerConfig.Builder security(LinuxContainerSecurityContext.Builder sc) {
+        return LinuxContainerConfig.newBuilder().setSecurityContext(sc);
+    }
+
+    @Test
+    void commandAndArgsFollowTheKubeletRules() throws Exception {
+        ImageConfig.Settings img = image(List.of("/entry"), List.of("default-arg"), null, null);
+        assertEquals(List.of("/entry", "default-arg"), build(ContainerConfig.newBuilder(), img).process().args());
+        assertEquals(List.of("/entry", "a"), build(ContainerConfig.newBuilder().addArgs("a"), img).process().args());
+        assertEquals(List.of("/bin/sh", "-c", "x"), build(ContainerConfig.newBuilder().addCommand("/bin/sh")
+                .addArgs("-c").addArgs("x"), img).process().args());
+        assertEquals(List.of("/bin/true"), build(ContainerConfig.newBuilder().addCommand("/bin/true"), img).process().args());
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder(), image(null, null, null, null)));
+        assertTrue(e.getMessage().startsWith("no command"), e.getMessage());
+    }
+
+    @Test
+    void envMergesImageThenConfigAndWorkingDirFallsBackToImage() throws Exception {
+        Spec spec = build(ContainerConfig.newBuilder().addCommand("x")
+                        .addEnvs(KeyValue.newBuilder().setKey("A").setValue(ByteString.copyFromUtf8("from-cri")))
+                        .addEnvs(KeyValue.newBuilder().setKey("C").setValue(ByteString.copyFromUtf8("3"))),
+                image(null, null, null, List.of("A=from-image", "B=2", "PATH=/img/bin")));
+        assertTrue(spec.process().env().containsAll(List.of("A=from-cri", "B=2", "C=3", "PATH=/img/bin", "HOSTNAME=mypod")),
+                spec.process().env().toString());
+        assertEquals("/srv", spec.process().cwd());
+    }
+
+    @Test
+    void userComesFromImageOrConfigWithGroupsFromTheImage() throws Exception {
+        Spec byImage = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "app", null));
+        assertEquals(1000, byImage.process().user().uid());
+        assertEquals(1000, byImage.process().user().gid());
+        assertEquals(List.of(1234L, 44L), byImage.process().user().additionalGids());
+
+        Spec byUid = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setRunAsUser(Int64Value.newBuilder().setValue(33)).setRunAsGroup(Int64Value.newBuilder()
+                        .setValue(5)).addSupplementalGroups(777))), image(null, null, "app", null));
+        assertEquals(33, byUid.process().user().uid());
+        assertEquals(5, byUid.process().user().gid());
+        assertEquals(List.of(44L, 777L), byUid.process().user().additionalGids());
+
+        Spec uidGid = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "4242:video", null));
+        assertEquals(4242, uidGid.process().user().uid());
+        assertEquals(44, uidGid.process().user().gid());
+
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "nobody", null)));
+        assertEquals("user 'nobody' is not in the image's /etc/passwd", e.getMessage());
+    }
+
+    @Test
+    void namespacesJoinThePodsAndPidFollowsTheMode() throws Exception {
+        Spec spec = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, null, null));
+        assertEquals(List.of(new Linux.Namespace("mount", null), new Linux.Namespace("network", "/run/x/netns"),
+                new Linux.Namespace("ipc", "/proc/10/ns/ipc"), new Linux.Namespace("uts", "/proc/10/ns/uts"),
+                new Linux.Namespace("pid", "/proc/10/ns/pid")), spec.linux().namespaces());
+
+        Spec own = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setNamespaceOptions(NamespaceOption.newBuilder().setPid(NamespaceMode.CONTAINER)))),
+                image(null, null, null, null));
+        assertTrue(own.linux().namespaces().contains(new Linux.Namespace("pid", null)));
+    }
+
+    @Test
+    void mountsBindHostPathsWithReadOnlyAndPropagation() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("data"));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), data);
+        Spec spec = build(ContainerConfig.newBuilder().addCommand("x")
+                .addMounts(Mount.newBuilder().setContainerPath("/data").setHostPath(link.toString()).setReadonly(true)
+                        .setPropagation(MountPropagation.PROPAGATION_HOST_TO_CONTAINER)), image(null, null, null, null));
+        io.coracle.oci.Mount m = spec.mounts().stream().filter(x -> x.destination().equals("/data")).findFirst().orElseThrow();
+        assertEquals(data.toRealPath().toString(), m.source());
+        assertEquals(List.of("rbind", "ro", "rslave"), m.options());
+        assertTrue(spec.mounts().stream().anyMatch(x -> x.destination().equals("/etc/resolv.conf")
+                && x.source().equals("/run/x/resolv.conf")));
+        assertTrue(spec.mounts().stream().anyMatch(x -> x.destination().equals("/dev/shm") && x.source().equals("/run/x/shm")));
+
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x").addMounts(Mount.newBuilder()
+                        .setContainerPath("/data").setHostPath("/nonexistent/coracle")), image(null, null, null, null)));
+        assertEquals("mounts: host_path '/nonexistent/coracle' for /data does not exist", e.getMessage());
+        e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x").addMounts(Mount.newBuilder()
+                        .setContainerPath("/data/../etc").setHostPath(data.toString())), image(null, null, null, null)));
+        assertTrue(e.getMessage().contains("without '..'"), e.getMessage());
+    }
+
+    @Test
+    void capabilitiesDefaultAddDropAndPrivileged() throws Exception {
+        Spec plain = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, null, null));
+        assertEquals(SecurityStep.DEFAULT_CAPABILITIES, plain.process().capabilities().effective());
+        assertTrue(plain.linux().maskedPaths().contains("/proc/kcore"));
+        assertNull(plain.linux().seccomp(), "no profile requested means unconfined");
+
+        Spec tuned = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setCapabilities(Capability.newBuilder().addAddCapabilities("NET_ADMIN")
+                        .addDropCapabilities("CAP_CHOWN").addDropCapabilities("kill")).setNoNewPrivs(true)
+                .setReadonlyRootfs(true).setSeccomp(SecurityProfile.newBuilder()
+                        .setProfileType(SecurityProfile.ProfileType.RuntimeDefault)))), image(null, null, null, null));
+        List<String> caps = tuned.process().capabilities().effective();
+        assertTrue(caps.contains("CAP_NET_ADMIN"));
+        assertFalse(caps.contains("CAP_CHOWN"));
+        assertFalse(caps.contains("CAP_KILL"));
+        assertTrue(tuned.process().noNewPrivileges());
+        assertTrue(tuned.root().readonly());
+        assertEquals("SCMP_ACT_ALLOW", tuned.linux().seccomp().defaultAction());
+        assertTrue(tuned.linux().seccomp().syscalls().get(0).names().contains("mount"));
+
+        Spec dropAll = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setCapabilities(Capability.newBuilder().addDropCapabilities("ALL")
+                        .addAddCapabilities("NET_BIND_SERVICE")))), image(null, null, null, null));
+        assertEquals(List.of("CAP_NET_BIND_SERVICE"), dropAll.process().capabilities().effective());
+
+        Spec privileged = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(
+                LinuxContainerSecurityContext.newBuilder().setPrivileged(true))), image(null, null, null, null));
+        assertEquals(SecurityStep.ALL_CAPABILITIES, privileged.process().capabilities().effective());
+        assertTrue(privileged.linux().maskedPaths().isEmpty());
+
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                        .newBuilder().setCapabilities(Capability.newBuilder().addAddCapabilities("FLY")))),
+                        image(null, null, null, null)));
+        assertEquals("capabilities.add_capabilities: unknown capability 'FLY'", e.getMessage());
+    }
+
+    @Test
+    void localhostSeccompProfileIsLoadedOrRejected() throws Exception {
+        Path good = Files.writeString(dir.resolve("good.json"), """
+                {"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}
+                """);
+        Spec spec = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setSeccomp(SecurityProfile.newBuilder().setProfileType(SecurityProfile.ProfileType.Localhost)
+                        .setLocalhostRef(good.toString())))), image(null, null, null, null));
+        assertEquals("SCMP_ACT_ERRNO", spec.linux().seccomp().defaultAction());
+
+        Path bad = Files.writeString(dir.resolve("bad.json"), "{\"defaultAction\":\"SCMP_ACT_FLY\"}");
+        for (String ref : List.of(bad.toString(), dir.resolve("missing.json").toString())) {
+            InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                    () -> build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(
+                            LinuxContainerSecurityContext.newBuilder().setSeccomp(SecurityProfile.newBuilder()
+                                    .setProfileType(SecurityProfile.ProfileType.Localhost).setLocalhostRef(ref)))),
+                            image(null, null, null, null)));
+            assertTrue(e.getMessage().startsWith("seccomp: localhost profile " + ref), e.getMessage());
+        }
+    }
+
+    @Test
+    void resourcesAndOverlayRootfs() throws Exception {
+        Spec spec = build(ContainerConfig.newBuilder().addCommand("x").setLinux(LinuxContainerConfig.newBuilder()
+                .setResources(LinuxContainerResources.newBuilder().setCpuShares(512).setCpuQuota(50000)
+                        .setCpuPeriod(100000).setMemoryLimitInBytes(64L << 20).setCpusetCpus("0")
+                        .setOomScoreAdj(500))), image(null, null, null, null));
+        assertEquals(512L, spec.linux().resources().cpu().shares());
+        assertEquals(50000L, spec.linux().resources().cpu().quota());
+        assertEquals(64L << 20, spec.linux().resources().memory().limit());
+        assertEquals("0", spec.linux().resources().cpu().cpus());
+        assertEquals(500, spec.process().oomScoreAdj());
+        assertEquals("/coracle/pod1/cid", spec.linux().cgroupsPath());
+        assertEquals(upperLayer + ":" + lower, spec.annotations().get(Spec.OVERLAY_LOWERDIRS));
+        assertEquals(dir.resolve("up").toString(), spec.annotations().get(Spec.OVERLAY_UPPERDIR));
+        assertEquals("rootfs", spec.root().path());
+
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x").setLinux(LinuxContainerConfig.newBuilder()
+                        .setResources(LinuxContainerResources.newBuilder().putUnified("memory.high", "1M"))),
+                        image(null, null, null, null)));
+        assertEquals("resources: unified settings need cgroup v2; this node runs cgroup v1", e.getMessage());
+    }
+}
