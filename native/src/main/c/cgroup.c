@@ -1,0 +1,494 @@
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static bool is_cgroup2(const char *path)
+{
+	struct statfs fs;
+	return statfs(path, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* mkdir -p below root, remembering the top-most directory it had to create. */
+static int make_dirs(const char *root, const char *rel, char *dir, char *created, struct cerr *e)
+{
+	created[0] = '\0';
+	if (snprintf(dir, 512, "%s/%s", root, rel) >= 512)
+		return fail(e, ENAMETOOLONG, "cgroup %s/%s", root, rel);
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", dir);
+	for (char *p = buf + strlen(root) + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, 0755) == 0) {
+				if (!created[0])
+					snprintf(created, 512, "%s", buf);
+			} else if (errno != EEXIST) {
+				return fail(e, errno, "mkdir %s", buf);
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+static int write_knob(const char *dir, const char *knob, const char *value, struct cerr *e)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/%s", dir, knob);
+	return write_file(path, value, e);
+}
+
+static const struct json *res_get(const struct json *res, const char *group, const char *key)
+{
+	return json_get(json_get(res, group), key);
+}
+
+static bool int_of(const struct json *v, int64_t *out)
+{
+	if (!v || !v->is_integer)
+		return false;
+	*out = v->integer;
+	return true;
+}
+
+/* cpuset.cpus and cpuset.mems start empty in a new v1 cpuset: copy them down from the
+ * nearest parent, or nothing can join it. */
+static int cpuset_inherit(const char *dir, struct cerr *e)
+{
+	static const char *const knobs[] = {"cpuset.cpus", "cpuset.mems"};
+	for (size_t k = 0; k < 2; k++) {
+		char path[600], parent[512];
+		snprintf(parent, sizeof parent, "%s", dir);
+		/* Walk from the top-most new directory down: each level copies from its parent. */
+		char *levels[32];
+		int n = 0;
+		for (char *slash; n < 32 && (slash = strrchr(parent, '/')) && strcmp(parent, CGROUP_ROOT "/cpuset") != 0;) {
+			levels[n++] = strdup(parent);
+			*slash = '\0';
+		}
+		int rc = 0;
+		for (int i = n - 1; i >= 0 && rc == 0; i--) {
+			snprintf(path, sizeof path, "%s/%s", levels[i], knobs[k]);
+			char *cur = read_file(path, NULL, e);
+			if (!cur) {
+				rc = -1;
+				break;
+			}
+			bool empty = cur[0] == '\n' || cur[0] == '\0';
+			free(cur);
+			if (!empty)
+				continue;
+			char ppath[600];
+			snprintf(ppath, sizeof ppath, "%s", levels[i]);
+			*strrchr(ppath, '/') = '\0';
+			strncat(ppath, "/", sizeof ppath - strlen(ppath) - 1);
+			strncat(ppath, knobs[k], sizeof ppath - strlen(ppath) - 1);
+			char *val = read_file(ppath, NULL, e);
+			if (!val) {
+				rc = -1;
+				break;
+			}
+			rc = write_file(path, val, e);
+			free(val);
+		}
+		for (int i = 0; i < n; i++)
+			free(levels[i]);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_hugetlb(const char *dir, const struct json *res, bool v2, struct cerr *e)
+{
+	const struct json *limits = json_get(res, "hugepageLimits");
+	for (const struct json *l = limits ? limits->child : NULL; l; l = l->next) {
+		const char *size = json_get_str(l, "pageSize");
+		int64_t limit;
+		if (!size || !int_of(json_get(l, "limit"), &limit))
+			return fail(e, 0, "config.json: linux.resources.hugepageLimits: pageSize and limit are required");
+		char knob[64], val[32];
+		snprintf(knob, sizeof knob, v2 ? "hugetlb.%s.max" : "hugetlb.%s.limit_in_bytes", size);
+		snprintf(val, sizeof val, "%" PRId64, limit);
+		if (write_knob(dir, knob, val, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_v1(const char *controller, const char *dir, const struct json *res, struct cerr *e)
+{
+	char val[64];
+	int64_t v, v2;
+	if (strcmp(controller, "cpuset") == 0) {
+		if (cpuset_inherit(dir, e) < 0)
+			return -1;
+		const char *cpus = json_get_str(json_get(res, "cpu"), "cpus");
+		const char *mems = json_get_str(json_get(res, "cpu"), "mems");
+		if (cpus && cpus[0] && write_knob(dir, "cpuset.cpus", cpus, e) < 0)
+			return -1;
+		if (mems && mems[0] && write_knob(dir, "cpuset.mems", mems, e) < 0)
+			return -1;
+	}
+	if (strcmp(controller, "cpu") == 0) {
+		if (int_of(res_get(res, "cpu", "shares"), &v) && v > 0) {
+			snprintf(val, sizeof val, "%" PRId64, v);
+			if (write_knob(dir, "cpu.shares", val, e) < 0)
+				return -1;
+		}
+		if (int_of(res_get(res, "cpu", "period"), &v) && v > 0) {
+			snprintf(val, sizeof val, "%" PRId64, v);
+			if (write_knob(dir, "cpu.cfs_period_us", val, e) < 0)
+				return -1;
+		}
+		if (int_of(res_get(res, "cpu", "quota"), &v) && v != 0) {
+			snprintf(val, sizeof val, "%" PRId64, v > 0 ? v : -1);
+			if (write_knob(dir, "cpu.cfs_quota_us", val, e) < 0)
+				return -1;
+		}
+	}
+	if (strcmp(controller, "memory") == 0) {
+		bool has_limit = int_of(res_get(res, "memory", "limit"), &v) && v != 0;
+		if (has_limit) {
+			snprintf(val, sizeof val, "%" PRId64, v > 0 ? v : -1);
+			if (write_knob(dir, "memory.limit_in_bytes", val, e) < 0)
+				return -1;
+		}
+		if (int_of(res_get(res, "memory", "reservation"), &v2) && v2 > 0) {
+			snprintf(val, sizeof val, "%" PRId64, v2);
+			if (write_knob(dir, "memory.soft_limit_in_bytes", val, e) < 0)
+				return -1;
+		}
+		if (int_of(res_get(res, "memory", "swap"), &v2) && v2 != 0) {
+			char path[600];
+			snprintf(path, sizeof path, "%s/memory.memsw.limit_in_bytes", dir);
+			if (!exists(path)) {
+				fprintf(stderr, "coracle-shim: linux.resources.memory.swap ignored: the kernel has no swap accounting\n");
+			} else {
+				snprintf(val, sizeof val, "%" PRId64, v2 > 0 ? v2 : -1);
+				if (write_file(path, val, e) < 0)
+					return -1;
+			}
+		}
+	}
+	if (strcmp(controller, "pids") == 0 && int_of(res_get(res, "pids", "limit"), &v)) {
+		if (v > 0)
+			snprintf(val, sizeof val, "%" PRId64, v);
+		else
+			snprintf(val, sizeof val, "max");
+		if (write_knob(dir, "pids.max", val, e) < 0)
+			return -1;
+	}
+	if (strcmp(controller, "hugetlb") == 0 && apply_hugetlb(dir, res, false, e) < 0)
+		return -1;
+	if (strcmp(controller, "devices") == 0) {
+		const struct json *devs = json_get(res, "devices");
+		size_t i = 0;
+		for (const struct json *d = devs ? devs->child : NULL; d; d = d->next, i++) {
+			const struct json *allow = json_get(d, "allow");
+			if (!allow || allow->type != JSON_BOOL)
+				return fail(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
+			const char *type = json_get_str(d, "type"), *access = json_get_str(d, "access");
+			int64_t maj = -1, min = -1;
+			int_of(json_get(d, "major"), &maj);
+			int_of(json_get(d, "minor"), &min);
+			char rule[96], smaj[24] = "*", smin[24] = "*";
+			if (maj >= 0)
+				snprintf(smaj, sizeof smaj, "%" PRId64, maj);
+			if (min >= 0)
+				snprintf(smin, sizeof smin, "%" PRId64, min);
+			type = type ? type : "a";
+			if (strcmp(type, "a") == 0)
+				snprintf(rule, sizeof rule, "a");
+			else
+				snprintf(rule, sizeof rule, "%s %s:%s %s", type, smaj, smin, access ? access : "rwm");
+			if (write_knob(dir, allow->boolean ? "devices.allow" : "devices.deny", rule, e) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
+{
+	char val[64];
+	int64_t v, q, limit = 0;
+	if (int_of(res_get(res, "cpu", "shares"), &v) && v > 0) {
+		snprintf(val, sizeof val, "%" PRId64, 1 + ((v - 2) * 9999) / 262142);
+		if (write_knob(dir, "cpu.weight", val, e) < 0)
+			return -1;
+	}
+	int64_t period = 100000;
+	int_of(res_get(res, "cpu", "period"), &period);
+	if (int_of(res_get(res, "cpu", "quota"), &q) && q != 0) {
+		if (q > 0)
+			snprintf(val, sizeof val, "%" PRId64 " %" PRId64, q, period);
+		else
+			snprintf(val, sizeof val, "max %" PRId64, period);
+		if (write_knob(dir, "cpu.max", val, e) < 0)
+			return -1;
+	}
+	const char *cpus = json_get_str(json_get(res, "cpu"), "cpus");
+	const char *mems = json_get_str(json_get(res, "cpu"), "mems");
+	if (cpus && cpus[0] && write_knob(dir, "cpuset.cpus", cpus, e) < 0)
+		return -1;
+	if (mems && mems[0] && write_knob(dir, "cpuset.mems", mems, e) < 0)
+		return -1;
+	if (int_of(res_get(res, "memory", "limit"), &limit) && limit != 0) {
+		snprintf(val, sizeof val, limit > 0 ? "%" PRId64 : "max", limit);
+		if (write_knob(dir, "memory.max", val, e) < 0)
+			return -1;
+	}
+	if (int_of(res_get(res, "memory", "swap"), &v) && v != 0) {
+		/* v1's swap is memory+swap; v2's memory.swap.max is the swap alone. */
+		if (v > 0 && limit > 0)
+			snprintf(val, sizeof val, "%" PRId64, v > limit ? v - limit : 0);
+		else
+			snprintf(val, sizeof val, "max");
+		if (write_knob(dir, "memory.swap.max", val, e) < 0)
+			return -1;
+	}
+	if (int_of(res_get(res, "pids", "limit"), &v)) {
+		snprintf(val, sizeof val, v > 0 ? "%" PRId64 : "max", v);
+		if (write_knob(dir, "pids.max", val, e) < 0)
+			return -1;
+	}
+	if (apply_hugetlb(dir, res, true, e) < 0)
+		return -1;
+	if (json_len(json_get(res, "devices")) > 0)
+		fprintf(stderr, "coracle-shim: linux.resources.devices not enforced on cgroup v2 (needs eBPF)\n");
+	return 0;
+}
+
+/* On v2, a controller works in a cgroup only once every ancestor delegates it. */
+static int enable_controllers(const char *root, const char *dir, struct cerr *e)
+{
+	char avail_path[600];
+	snprintf(avail_path, sizeof avail_path, "%s/cgroup.controllers", root);
+	char *avail = read_file(avail_path, NULL, e);
+	if (!avail)
+		return -1;
+	char parent[512];
+	snprintf(parent, sizeof parent, "%s", root);
+	const char *rest = dir + strlen(root);
+	int rc = 0;
+	while (rc == 0 && *rest == '/') {
+		const char *next = strchr(rest + 1, '/');
+		if (!next)
+			break; /* the leaf itself needs nothing delegated */
+		char ctl[600];
+		snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
+		char *save = NULL, *copy = strdup(avail);
+		for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			char plus[64];
+			snprintf(plus, sizeof plus, "+%s", tok);
+			struct cerr ignored;
+			write_file(ctl, plus, &ignored); /* best effort: some controllers refuse */
+		}
+		free(copy);
+		snprintf(parent + strlen(parent), sizeof parent - strlen(parent), "%.*s", (int)(next - rest), rest);
+		rest = next;
+	}
+	/* The leaf's own parent. */
+	char ctl[600];
+	snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
+	char *save = NULL;
+	for (char *tok = strtok_r(avail, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char plus[64];
+		snprintf(plus, sizeof plus, "+%s", tok);
+		struct cerr ignored;
+		write_file(ctl, plus, &ignored);
+	}
+	free(avail);
+	return rc;
+}
+
+static int add_dir(struct cgroup *cg, const char *root, const char *rel, struct cerr *e)
+{
+	if (cg->ndirs == CGROUP_MAX_DIRS)
+		return fail(e, 0, "too many cgroup hierarchies");
+	int i = cg->ndirs;
+	if (make_dirs(root, rel, cg->dirs[i], cg->created[i], e) < 0)
+		return -1;
+	cg->ndirs++;
+	return 0;
+}
+
+int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
+{
+	memset(cg, 0, sizeof *cg);
+	const struct json *linux_ = json_get(spec, "linux");
+	const char *path = json_get_str(linux_, "cgroupsPath");
+	const struct json *res = json_get(linux_, "resources");
+	if (!path || !path[0])
+		return 0;
+	if (strchr(path, ':'))
+		return fail(e, 0, "config.json: linux.cgroupsPath: the systemd form '%s' is not supported", path);
+	if (strstr(path, ".."))
+		return fail(e, 0, "config.json: linux.cgroupsPath: '..' is not allowed");
+	while (*path == '/')
+		path++;
+	if (is_cgroup2(CGROUP_ROOT)) {
+		cg->v2 = true;
+		if (add_dir(cg, CGROUP_ROOT, path, e) < 0 || enable_controllers(CGROUP_ROOT, cg->dirs[0], e) < 0 ||
+		    apply_v2(cg->dirs[0], res, e) < 0)
+			goto fail;
+		snprintf(cg->memory, sizeof cg->memory, "%s", cg->dirs[0]);
+		return 0;
+	}
+	DIR *d = opendir(CGROUP_ROOT);
+	if (!d)
+		return fail(e, errno, "opendir " CGROUP_ROOT);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
+			continue; /* cpu -> cpu,cpuacct links: the real directory is listed too */
+		char root[300];
+		snprintf(root, sizeof root, CGROUP_ROOT "/%s", de->d_name);
+		struct statfs fs;
+		if (statfs(root, &fs) < 0 || (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC))
+			continue;
+		if (add_dir(cg, root, path, e) < 0) {
+			closedir(d);
+			goto fail;
+		}
+		const char *dir = cg->dirs[cg->ndirs - 1];
+		if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+			/* The hybrid unified hierarchy: here it holds only hugetlb. */
+			char avail[600];
+			snprintf(avail, sizeof avail, "%s/cgroup.controllers", root);
+			char *ctrls = read_file(avail, NULL, e);
+			bool hugetlb = ctrls && strstr(ctrls, "hugetlb");
+			free(ctrls);
+			if (hugetlb && (enable_controllers(root, dir, e) < 0 || apply_hugetlb(dir, res, true, e) < 0)) {
+				closedir(d);
+				goto fail;
+			}
+			continue;
+		}
+		/* Each name in a combined mount ("cpu,cpuacct") gets its settings. */
+		char names[256];
+		snprintf(names, sizeof names, "%s", de->d_name);
+		char *save = NULL;
+		for (char *c = strtok_r(names, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+			if (strcmp(c, "memory") == 0)
+				snprintf(cg->memory, sizeof cg->memory, "%s", dir);
+			if (apply_v1(c, dir, res, e) < 0) {
+				closedir(d);
+				goto fail;
+			}
+		}
+	}
+	closedir(d);
+	return 0;
+fail:;
+	struct cerr ignored;
+	cgroup_remove(cg, &ignored);
+	return -1;
+}
+
+int cgroup_enter(const struct cgroup *cg, pid_t pid, struct cerr *e)
+{
+	char val[32];
+	snprintf(val, sizeof val, "%d", (int)pid);
+	for (int i = 0; i < cg->ndirs; i++)
+		if (write_knob(cg->dirs[i], "cgroup.procs", val, e) < 0)
+			return -1;
+	return 0;
+}
+
+bool cgroup_oom_killed(const struct cgroup *cg)
+{
+	if (!cg->memory[0])
+		return false;
+	char path[600];
+	struct cerr e;
+	snprintf(path, sizeof path, "%s/%s", cg->memory, cg->v2 ? "memory.events" : "memory.oom_control");
+	char *text = read_file(path, NULL, &e);
+	if (!text)
+		return false;
+	bool killed = false;
+	char *p = strstr(text, "oom_kill ");
+	if (p)
+		killed = strtoll(p + strlen("oom_kill "), NULL, 10) > 0;
+	free(text);
+	return killed;
+}
+
+int cgroup_remove(const struct cgroup *cg, struct cerr *e)
+{
+	int rc = 0;
+	for (int i = 0; i < cg->ndirs; i++) {
+		if (!cg->created[i][0])
+			continue; /* existed before us: not ours to remove */
+		char dir[512];
+		snprintf(dir, sizeof dir, "%s", cg->dirs[i]);
+		/* From the leaf up to the top-most directory we created. */
+		for (;;) {
+			int tries = 0;
+			while (rmdir(dir) < 0) {
+				if (errno == ENOENT)
+					break;
+				if (errno != EBUSY || ++tries > 200) {
+					rc = fail(e, errno, "rmdir %s", dir);
+					break;
+				}
+				struct timespec ts = {0, 5 * 1000 * 1000};
+				nanosleep(&ts, NULL);
+			}
+			if (strcmp(dir, cg->created[i]) == 0)
+				break;
+			char *slash = strrchr(dir, '/');
+			if (!slash)
+				break;
+			*slash = '\0';
+		}
+	}
+	return rc;
+}
+
+int cgroup_save(const struct cgroup *cg, const char *file, struct cerr *e)
+{
+	char buf[CGROUP_MAX_DIRS * 520];
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < cg->ndirs; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", cg->dirs[i]);
+	return write_file_atomic(file, buf, n, e);
+}
+
+int cgroup_join_saved(const char *file, pid_t pid, struct cerr *e)
+{
+	char *text = read_file(file, NULL, e);
+	if (!text)
+		return errno == ENOENT ? 0 : -1;
+	char val[32];
+	snprintf(val, sizeof val, "%d", (int)pid);
+	int rc = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save))
+		rc = write_knob(line, "cgroup.procs", val, e);
+	free(text);
+	return rc;
+}

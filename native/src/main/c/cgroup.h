@@ -1,0 +1,33 @@
+/* linux.cgroupsPath and linux.resources on cgroup v1 (one hierarchy per controller, plus
+ * the hybrid cgroup2 mount at /sys/fs/cgroup/unified) or pure cgroup v2 (detected by the
+ * file system type of /sys/fs/cgroup). cgroupsPath is taken relative to the hierarchy's
+ * root whether or not it starts with '/'; the systemd "slice:prefix:name" form is refused. */
+#ifndef CORACLE_CGROUP_H
+#define CORACLE_CGROUP_H
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "error.h"
+#include "json.h"
+
+#define CGROUP_MAX_DIRS 16
+
+struct cgroup {
+	int ndirs;
+	bool v2;
+	char dirs[CGROUP_MAX_DIRS][512];   /* the container's directory in each hierarchy */
+	char created[CGROUP_MAX_DIRS][512]; /* the top-most directory this shim created, or "" */
+	char memory[512];                  /* the directory holding the memory controller */
+};
+
+/* Creates the directories and writes linux.resources; on failure removes what it created. */
+int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e);
+int cgroup_enter(const struct cgroup *cg, pid_t pid, struct cerr *e);
+/* Whether the kernel OOM-killed a process of this cgroup. */
+bool cgroup_oom_killed(const struct cgroup *cg);
+/* Removes what cgroup_setup created (directories must be empty: retries for a while). */
+int cgroup_remove(const struct cgroup *cg, struct cerr *e);
+/* One directory per line, for exec to join. */
+int cgroup_save(const struct cgroup *cg, const char *file, struct cerr *e);
+int cgroup_join_saved(const char *file, pid_t pid, struct cerr *e);
+#endif

@@ -1,0 +1,179 @@
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "mounts.h"
+#include "seccomp.h"
+
+struct json *json_read_file(const char *path, struct cerr *e)
+{
+	char *text = read_file(path, NULL, e);
+	if (!text)
+		return NULL;
+	char err[256];
+	struct json *j = json_parse(text, err, sizeof err);
+	free(text);
+	if (!j)
+		fail(e, 0, "%s: invalid JSON at %s", path, err);
+	return j;
+}
+
+int container_load(const char *bundle, struct container *c, struct cerr *e)
+{
+	memset(c, 0, sizeof *c);
+	c->ns.pid_fd = -1;
+	for (int i = 0; i < NS_KINDS; i++)
+		c->ns.join_fd[i] = -1;
+	if (!realpath(bundle, c->bundle))
+		return fail(e, errno, "bundle %s", bundle);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/config.json", c->bundle);
+	if (!(c->spec = json_read_file(path, e)))
+		return -1;
+	if (c->spec->type != JSON_OBJECT)
+		return fail(e, 0, "config.json: not a JSON object");
+	const char *version = json_get_str(c->spec, "ociVersion");
+	if (!version || strncmp(version, "1.", 2) != 0)
+		return fail(e, 0, "config.json: ociVersion: missing or not 1.x ('%s')", version ? version : "");
+	if (rootfs_path(c->spec, c->bundle, c->rootfs, e) < 0)
+		return -1;
+	if (process_parse(json_get(c->spec, "process"), &c->proc, e) < 0)
+		return -1;
+	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
+		return -1;
+	return ns_plan_build(c->spec, &c->ns, e);
+}
+
+void container_free(struct container *c)
+{
+	ns_plan_close(&c->ns);
+	seccomp_free(c->seccomp);
+	process_free(&c->proc);
+	json_free(c->spec);
+	c->spec = NULL;
+}
+
+static void send_error(int sync, const struct cerr *e)
+{
+	char msg[1100];
+	int n = snprintf(msg, sizeof msg, "error %s", e->msg);
+	if (send(sync, msg, (size_t)n, MSG_NOSIGNAL) < 0)
+		_exit(1);
+}
+
+static int apply_sysctls(const struct json *spec, struct cerr *e)
+{
+	const struct json *sysctl = json_get(json_get(spec, "linux"), "sysctl");
+	for (const struct json *s = sysctl ? sysctl->child : NULL; s; s = s->next) {
+		if (s->type != JSON_STRING)
+			return fail(e, 0, "config.json: linux.sysctl.%s: not a string", s->key);
+		if (strstr(s->key, ".."))
+			return fail(e, 0, "config.json: linux.sysctl.%s: bad name", s->key);
+		char path[512];
+		snprintf(path, sizeof path, "/proc/sys/%s", s->key);
+		for (char *p = path + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		if (write_file(path, s->str, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* With process.terminal: a pty from the container's own devpts (so ttyname works inside),
+ * its master handed to the shim over sync with SCM_RIGHTS ("pty" message). */
+static int make_pty(int sync, int *slave_out, struct cerr *e)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return fail(e, errno, "open /dev/ptmx in the container (is devpts mounted at /dev/pts?)");
+	char name[128];
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
+		close(master);
+		return fail(e, errno, "unlockpt");
+	}
+	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		close(master);
+		return fail(e, errno, "open %s", name);
+	}
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = {.iov_base = "pty", .iov_len = 3};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(sync, &msg, MSG_NOSIGNAL) < 0) {
+		close(master);
+		close(slave);
+		return fail(e, errno, "send the pty to the shim");
+	}
+	close(master);
+	*slave_out = slave;
+	return 0;
+}
+
+static int setup(struct container *c, int sync, const int stdio_in[3], struct cerr *e)
+{
+	int stdio[3] = {stdio_in[0], stdio_in[1], stdio_in[2]};
+	/* The PID namespace was joined (or created) by the parent; join the others now, while
+	 * the host's /proc and the namespace files are reachable. */
+	if (ns_join(&c->ns, e) < 0)
+		return -1;
+	/* /proc/sys shows the namespaces of the opener: net and ipc knobs land in ours. */
+	if (apply_sysctls(c->spec, e) < 0)
+		return -1;
+	const char *hostname = json_get_str(c->spec, "hostname");
+	if (hostname && hostname[0] && sethostname(hostname, strlen(hostname)) < 0)
+		return fail(e, errno, "sethostname %s", hostname);
+	if (process_rlimits(&c->proc, e) < 0)
+		return -1;
+	if (rootfs_build(c->spec, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
+		return -1;
+	if (process_locate(&c->proc, e) < 0)
+		return -1;
+	if (c->proc.terminal) {
+		int slave = -1;
+		if (make_pty(sync, &slave, e) < 0)
+			return -1;
+		stdio[0] = stdio[1] = stdio[2] = slave;
+	}
+	if (setsid() < 0)
+		return fail(e, errno, "setsid");
+	for (int i = 0; i < 3; i++)
+		if (dup2(stdio[i], i) < 0)
+			return fail(e, errno, "dup2 stdio");
+	if (c->proc.terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+		return fail(e, errno, "ioctl(TIOCSCTTY)");
+	return process_switch_user(&c->proc, c->seccomp, e);
+}
+
+_Noreturn void container_child(struct container *c, int sync, const int stdio[3])
+{
+	struct cerr e;
+	if (setup(c, sync, stdio, &e) < 0) {
+		send_error(sync, &e);
+		_exit(1);
+	}
+	if (send(sync, "ready", 5, MSG_NOSIGNAL) < 0)
+		_exit(1);
+	char buf[16];
+	ssize_t n;
+	while ((n = recv(sync, buf, sizeof buf, 0)) < 0 && errno == EINTR)
+		;
+	if (n <= 0 || buf[0] != 's')
+		_exit(1); /* the shim is gone or killed us before start */
+	process_exec(&c->proc, c->seccomp, &e);
+	send_error(sync, &e);
+	_exit(127);
+}

@@ -1,0 +1,26 @@
+/* One error object per operation: the failing call, its path or field, and errno text.
+ * Functions return -1 after filling it; the top level prints or reports the one line. */
+#ifndef CORACLE_ERROR_H
+#define CORACLE_ERROR_H
+#include <stddef.h>
+
+struct cerr {
+	char msg[1024];
+};
+
+/* Sets e to "<fmt...>: <strerror(errnum)>" (no suffix when errnum is 0); returns -1. */
+int fail(struct cerr *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes the whole buffer, retrying on EINTR and short writes; -1 with errno on failure. */
+int write_all(int fd, const void *buf, size_t len);
+/* Writes a small string to a file (e.g. a cgroup or /proc knob). */
+int write_file(const char *path, const char *value, struct cerr *e);
+/* Reads a whole small file into a malloc'd NUL-terminated buffer, or NULL with e set. */
+char *read_file(const char *path, size_t *len, struct cerr *e);
+/* Writes path atomically: temp file, fsync, rename. */
+int write_file_atomic(const char *path, const char *data, size_t len, struct cerr *e);
+/* mkdir -p with mode 0755; existing directories are fine. */
+int mkdir_p(const char *path, struct cerr *e);
+/* Current time as an RFC 3339 timestamp with nanoseconds in UTC (buf >= 40 bytes). */
+void rfc3339_now(char *buf, size_t len);
+#endif

@@ -1,0 +1,238 @@
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "cgroup.h"
+#include "container.h"
+#include "namespaces.h"
+#include "process.h"
+#include "seccomp.h"
+
+struct exec_args {
+	const char *state, *process, *exit_file;
+	bool tty;
+};
+
+static void write_exit(const char *file, const char *json)
+{
+	if (!file)
+		return;
+	struct cerr e;
+	if (write_file_atomic(file, json, strlen(json), &e) < 0)
+		fprintf(stderr, "coracle-shim exec: %s\n", e.msg);
+}
+
+static int give_up(const struct exec_args *a, const char *msg)
+{
+	char json[1400], esc[1200];
+	size_t n = 0;
+	for (const char *s = msg; *s && n + 2 < sizeof esc; s++) {
+		if (*s == '"' || *s == '\\')
+			esc[n++] = '\\';
+		esc[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+	}
+	esc[n] = '\0';
+	snprintf(json, sizeof json, "{\"error\":\"%s\"}\n", esc);
+	write_exit(a->exit_file, json);
+	fprintf(stderr, "coracle-shim exec: %s\n", msg);
+	return 126;
+}
+
+static _Noreturn void exec_child(struct process *p, void *seccomp, const struct ns_plan *ns, const char *state,
+				 int slave, int errfd, pid_t parent)
+{
+	struct cerr e;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/cgroups", state);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
+		goto out;
+	}
+	if (cgroup_join_saved(path, 0, &e) < 0 || ns_join(ns, &e) < 0)
+		goto out;
+	if (slave >= 0) {
+		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
+		    ioctl(0, TIOCSCTTY, 0) < 0) {
+			fail(&e, errno, "set up the terminal");
+			goto out;
+		}
+	}
+	if (process_rlimits(p, &e) < 0 || process_locate(p, &e) < 0 || process_switch_user(p, seccomp, &e) < 0)
+		goto out;
+	/* The uid switch cleared the parent-death signal: set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
+		goto out;
+	}
+	(void)parent; /* getppid() is 0 across a PID namespace: no race check possible here */
+	process_exec(p, seccomp, &e);
+out:
+	if (write_all(errfd, e.msg, strlen(e.msg)) < 0)
+		_exit(126);
+	_exit(126);
+}
+
+static int parse_args(int argc, char **argv, struct exec_args *a)
+{
+	memset(a, 0, sizeof *a);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+			a->state = argv[++i];
+		else if (strcmp(argv[i], "--process") == 0 && i + 1 < argc)
+			a->process = argv[++i];
+		else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc)
+			a->exit_file = argv[++i];
+		else if (strcmp(argv[i], "--tty") == 0)
+			a->tty = true;
+		else {
+			fprintf(stderr, "coracle-shim exec: unknown or incomplete argument '%s'\n", argv[i]);
+			return -1;
+		}
+	}
+	if (!a->state || !a->process) {
+		fprintf(stderr, "coracle-shim exec: --state and --process are required\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Copies what is readable from one fd to another; false at EOF or error. */
+static bool relay(int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof buf);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	return write_all(to, buf, (size_t)n) == 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct exec_args a;
+	if (parse_args(argc, argv, &a) < 0)
+		return 2;
+	struct cerr e;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/state.json", a.state);
+	struct json *state = json_read_file(path, &e);
+	if (!state)
+		return give_up(&a, e.msg);
+	const struct json *pidj = json_get(state, "pid");
+	const char *status = json_get_str(state, "status"), *bundle = json_get_str(state, "bundle");
+	if (!pidj || !pidj->is_integer || !bundle || !status)
+		return give_up(&a, "state.json: pid, status or bundle missing");
+	if (strcmp(status, "running") != 0) {
+		snprintf(path, sizeof path, "the container is %s, not running", status);
+		return give_up(&a, path);
+	}
+	int pid = (int)pidj->integer;
+	snprintf(path, sizeof path, "%s/config.json", bundle);
+	struct json *spec = json_read_file(path, &e);
+	struct json *procj = spec ? json_read_file(a.process, &e) : NULL;
+	struct process p;
+	void *seccomp = NULL;
+	struct ns_plan ns;
+	if (!procj || process_parse(procj, &p, &e) < 0 || seccomp_build(spec, &seccomp, &e) < 0 ||
+	    ns_plan_of_pid(pid, &ns, &e) < 0)
+		return give_up(&a, e.msg);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return give_up(&a, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sigfd;
+	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		return give_up(&a, "signalfd failed");
+	signal(SIGPIPE, SIG_IGN);
+	int master = -1, slave = -1;
+	if (a.tty) {
+		char name[128];
+		if ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || grantpt(master) < 0 ||
+		    unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 ||
+		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+			return give_up(&a, "allocate a pty failed");
+	}
+	int errp[2];
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return give_up(&a, "pipe2 failed");
+	if (ns.pid_fd >= 0 && setns(ns.pid_fd, CLONE_NEWPID) < 0) {
+		fail(&e, errno, "setns pid of %d", pid);
+		return give_up(&a, e.msg);
+	}
+	pid_t self = getpid();
+	pid_t child = fork();
+	if (child < 0)
+		return give_up(&a, "fork failed");
+	if (child == 0) {
+		close(errp[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		exec_child(&p, seccomp, &ns, a.state, slave, errp[1], self);
+	}
+	close(errp[1]);
+	if (slave >= 0)
+		close(slave);
+	char msg[1100];
+	ssize_t n;
+	while ((n = read(errp[0], msg, sizeof msg - 1)) < 0 && errno == EINTR)
+		;
+	close(errp[0]);
+	if (n > 0) {
+		msg[n] = '\0';
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		return give_up(&a, msg);
+	}
+	bool in_open = master >= 0, out_open = master >= 0;
+	for (;;) {
+		struct pollfd pf[3] = {{.fd = sigfd, .events = POLLIN},
+				       {.fd = in_open ? 0 : -1, .events = POLLIN},
+				       {.fd = out_open ? master : -1, .events = POLLIN}};
+		if (poll(pf, 3, -1) < 0 && errno != EINTR)
+			return give_up(&a, "poll failed");
+		if (pf[1].revents && !relay(0, master))
+			in_open = false;
+		if (pf[2].revents && !relay(master, 1))
+			out_open = false;
+		if (!pf[0].revents)
+			continue;
+		struct signalfd_siginfo si;
+		if (read(sigfd, &si, sizeof si) != sizeof si)
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			kill(child, SIGKILL);
+			continue;
+		}
+		int st;
+		pid_t r;
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (r != child)
+				continue;
+			while (out_open && relay(master, 1))
+				; /* the rest of the terminal's output */
+			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			snprintf(msg, sizeof msg, "{\"exitCode\":%d,\"signal\":%d}\n", code,
+				 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+			write_exit(a.exit_file, msg);
+			return code;
+		}
+	}
+}

@@ -1,0 +1,30 @@
+/* A small JSON reader for config.json and process.json: a tree of nodes. */
+#ifndef CORACLE_JSON_H
+#define CORACLE_JSON_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+
+struct json {
+	enum json_type type;
+	char *key;           /* the member name when inside an object */
+	char *str;           /* JSON_STRING */
+	double num;          /* JSON_NUMBER */
+	int64_t integer;     /* JSON_NUMBER, when integral */
+	bool is_integer;
+	bool boolean;        /* JSON_BOOL */
+	struct json *child;  /* first element or member */
+	struct json *next;   /* next sibling */
+};
+
+/* Parses text; on error returns NULL and writes "offset N: reason" into err. */
+struct json *json_parse(const char *text, char *err, size_t errlen);
+void json_free(struct json *j);
+/* Member of an object, or NULL (also when obj is NULL or not an object). */
+const struct json *json_get(const struct json *obj, const char *key);
+/* Member that is a string, or NULL. */
+const char *json_get_str(const struct json *obj, const char *key);
+size_t json_len(const struct json *arr);
+#endif

@@ -1,0 +1,432 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e)
+{
+	const char *p = json_get_str(json_get(spec, "root"), "path");
+	if (!p)
+		return fail(e, 0, "config.json: root.path: missing");
+	int n = p[0] == '/' ? snprintf(out, PATH_MAX, "%s", p) : snprintf(out, PATH_MAX, "%s/%s", bundle, p);
+	if (n >= PATH_MAX)
+		return fail(e, ENAMETOOLONG, "config.json: root.path");
+	struct stat st;
+	if (stat(out, &st) < 0)
+		return fail(e, errno, "config.json: root.path: stat %s", out);
+	if (!S_ISDIR(st.st_mode))
+		return fail(e, ENOTDIR, "config.json: root.path: %s", out);
+	return 0;
+}
+
+/* Opens path inside the rootfs without ever leaving it (symlinks resolve in the root). */
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+/* Creates path (directories, and a final empty file when file is set) inside the rootfs
+ * and returns an O_PATH descriptor to it. */
+static int make_in_root(int rootfd, const char *path, bool file, struct cerr *e)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return fail(e, ENAMETOOLONG, "%s", path);
+	int fd = open_in_root(rootfd, buf, O_PATH);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return fail(e, errno, "openat2 %s in the rootfs", path);
+	int parent = dup(rootfd);
+	if (parent < 0)
+		return fail(e, errno, "dup");
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		char *slash = strchr(p, '/');
+		bool last = !slash;
+		if (slash)
+			*slash = '\0';
+		int next = -1;
+		if (*p && strcmp(p, ".") != 0) {
+			struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+			/* Resolve from the root each time, so ".." and symlinks cannot escape. */
+			next = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof how);
+			if (next < 0 && errno == ENOENT) {
+				if (last && file) {
+					int f = openat(parent, p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+					if (f < 0) {
+						close(parent);
+						return fail(e, errno, "create %s in the rootfs", buf);
+					}
+					close(f);
+				} else if (mkdirat(parent, p, 0755) < 0 && errno != EEXIST) {
+					close(parent);
+					return fail(e, errno, "mkdir %s in the rootfs", buf);
+				}
+				next = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof how);
+			}
+			if (next < 0) {
+				close(parent);
+				return fail(e, errno, "openat2 %s in the rootfs", buf);
+			}
+			close(parent);
+			parent = next;
+		}
+		if (last)
+			break;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return parent;
+}
+
+struct mount_opt {
+	const char *name;
+	bool clear;
+	unsigned long flag;
+};
+
+static const struct mount_opt mount_opts[] = {
+	{"ro", false, MS_RDONLY},        {"rw", true, MS_RDONLY},        {"nosuid", false, MS_NOSUID},
+	{"suid", true, MS_NOSUID},       {"nodev", false, MS_NODEV},     {"dev", true, MS_NODEV},
+	{"noexec", false, MS_NOEXEC},    {"exec", true, MS_NOEXEC},      {"sync", false, MS_SYNCHRONOUS},
+	{"async", true, MS_SYNCHRONOUS}, {"dirsync", false, MS_DIRSYNC}, {"remount", false, MS_REMOUNT},
+	{"mand", false, MS_MANDLOCK},    {"nomand", true, MS_MANDLOCK},  {"noatime", false, MS_NOATIME},
+	{"atime", true, MS_NOATIME},     {"nodiratime", false, MS_NODIRATIME},
+	{"diratime", true, MS_NODIRATIME}, {"relatime", false, MS_RELATIME},
+	{"norelatime", true, MS_RELATIME}, {"strictatime", false, MS_STRICTATIME},
+	{"bind", false, MS_BIND},        {"rbind", false, MS_BIND | MS_REC},
+};
+
+static const struct mount_opt propagation_opts[] = {
+	{"private", false, MS_PRIVATE},        {"rprivate", false, MS_PRIVATE | MS_REC},
+	{"shared", false, MS_SHARED},          {"rshared", false, MS_SHARED | MS_REC},
+	{"slave", false, MS_SLAVE},            {"rslave", false, MS_SLAVE | MS_REC},
+	{"unbindable", false, MS_UNBINDABLE},  {"runbindable", false, MS_UNBINDABLE | MS_REC},
+};
+
+struct parsed_opts {
+	unsigned long flags;
+	unsigned long propagation[4];
+	int npropagation;
+	char data[4096];
+};
+
+static int parse_options(const struct json *opts, size_t index, struct parsed_opts *out, struct cerr *e)
+{
+	memset(out, 0, sizeof *out);
+	if (!opts)
+		return 0;
+	if (opts->type != JSON_ARRAY)
+		return fail(e, 0, "config.json: mounts[%zu].options: not an array", index);
+	for (const struct json *o = opts->child; o; o = o->next) {
+		if (o->type != JSON_STRING)
+			return fail(e, 0, "config.json: mounts[%zu].options: not a string", index);
+		bool known = false;
+		for (size_t i = 0; i < sizeof mount_opts / sizeof mount_opts[0]; i++)
+			if (strcmp(o->str, mount_opts[i].name) == 0) {
+				if (mount_opts[i].clear)
+					out->flags &= ~mount_opts[i].flag;
+				else
+					out->flags |= mount_opts[i].flag;
+				known = true;
+			}
+		for (size_t i = 0; i < sizeof propagation_opts / sizeof propagation_opts[0]; i++)
+			if (strcmp(o->str, propagation_opts[i].name) == 0) {
+				if (out->npropagation == 4)
+					return fail(e, 0, "config.json: mounts[%zu].options: too many propagation options", index);
+				out->propagation[out->npropagation++] = propagation_opts[i].flag;
+				known = true;
+			}
+		if (known || strcmp(o->str, "tmpcopyup") == 0)
+			continue;
+		size_t len = strlen(out->data);
+		if (len + strlen(o->str) + 2 > sizeof out->data)
+			return fail(e, E2BIG, "config.json: mounts[%zu].options", index);
+		snprintf(out->data + len, sizeof out->data - len, "%s%s", len ? "," : "", o->str);
+	}
+	return 0;
+}
+
+static int mount_one(int rootfd, const struct json *m, size_t index, struct cerr *e)
+{
+	const char *dest = json_get_str(m, "destination");
+	const char *type = json_get_str(m, "type");
+	const char *source = json_get_str(m, "source");
+	if (!dest || dest[0] != '/')
+		return fail(e, 0, "config.json: mounts[%zu].destination: missing or not absolute", index);
+	struct parsed_opts po;
+	if (parse_options(json_get(m, "options"), index, &po, e) < 0)
+		return -1;
+	bool bind = (po.flags & MS_BIND) || (type && strcmp(type, "bind") == 0);
+	if (bind)
+		po.flags |= MS_BIND;
+	if (!type && !bind)
+		return fail(e, 0, "config.json: mounts[%zu] (%s): type missing", index, dest);
+	if (bind && !source)
+		return fail(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
+	bool file = false;
+	if (bind) {
+		struct stat st;
+		if (stat(source, &st) < 0)
+			return fail(e, errno, "config.json: mounts[%zu]: stat source %s", index, source);
+		file = !S_ISDIR(st.st_mode);
+	}
+	int fd = make_in_root(rootfd, dest, file, e);
+	if (fd < 0)
+		return -1;
+	char target[64];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	int rc = 0;
+	if (bind) {
+		if (mount(source, target, NULL, po.flags & (MS_BIND | MS_REC), NULL) < 0) {
+			rc = fail(e, errno, "mount bind %s on %s", source, dest);
+		} else if (po.flags & ~(MS_BIND | MS_REC)) {
+			/* Bind mounts take their flags on a remount; reopen: the fd points below it. */
+			close(fd);
+			fd = open_in_root(rootfd, dest, O_PATH);
+			snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+			if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
+				rc = fail(e, errno, "remount %s with its options", dest);
+		}
+	} else if (mount(source ? source : type, target, type, po.flags, po.data[0] ? po.data : NULL) < 0) {
+		rc = fail(e, errno, "mount %s (type %s) on %s", source ? source : type, type, dest);
+	}
+	if (rc == 0 && po.npropagation) {
+		close(fd);
+		fd = open_in_root(rootfd, dest, O_PATH);
+		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+		for (int i = 0; i < po.npropagation && rc == 0; i++)
+			if (fd < 0 || mount(NULL, target, NULL, po.propagation[i], NULL) < 0)
+				rc = fail(e, errno, "set the propagation of %s", dest);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+struct device {
+	const char *path;
+	mode_t type;
+	unsigned major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+static int make_device(int rootfd, const struct device *d, struct cerr *e)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", d->path);
+	char *slash = strrchr(parent, '/');
+	if (!slash || slash[1] == '\0')
+		return fail(e, 0, "config.json: linux.devices: bad path '%s'", d->path);
+	*slash = '\0';
+	int dir = make_in_root(rootfd, parent[0] ? parent : "/", false, e);
+	if (dir < 0)
+		return -1;
+	int rc = 0;
+	if (mknodat(dir, slash + 1, d->type | (d->mode & 07777), makedev(d->major, d->minor)) < 0) {
+		if (errno != EEXIST)
+			rc = fail(e, errno, "mknod %s", d->path);
+	} else if (fchownat(dir, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   fchmodat(dir, slash + 1, d->mode & 07777, 0) < 0) {
+		rc = fail(e, errno, "chown/chmod %s", d->path);
+	}
+	close(dir);
+	return rc;
+}
+
+static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
+{
+	static const struct device defaults[] = {
+		{"/dev/null", S_IFCHR, 1, 3, 0666, 0, 0},    {"/dev/zero", S_IFCHR, 1, 5, 0666, 0, 0},
+		{"/dev/full", S_IFCHR, 1, 7, 0666, 0, 0},    {"/dev/random", S_IFCHR, 1, 8, 0666, 0, 0},
+		{"/dev/urandom", S_IFCHR, 1, 9, 0666, 0, 0}, {"/dev/tty", S_IFCHR, 5, 0, 0666, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+		if (make_device(rootfd, &defaults[i], e) < 0)
+			return -1;
+	const struct json *devs = json_get(json_get(spec, "linux"), "devices");
+	size_t idx = 0;
+	for (const struct json *d = devs ? devs->child : NULL; d; d = d->next, idx++) {
+		const char *path = json_get_str(d, "path"), *type = json_get_str(d, "type");
+		const struct json *maj = json_get(d, "major"), *min = json_get(d, "minor");
+		const struct json *mode = json_get(d, "fileMode"), *uid = json_get(d, "uid"), *gid = json_get(d, "gid");
+		if (!path || !type)
+			return fail(e, 0, "config.json: linux.devices[%zu]: path and type are required", idx);
+		struct device dev = {.path = path, .mode = mode && mode->is_integer ? (mode_t)mode->integer : 0666,
+				     .uid = uid && uid->is_integer ? (uid_t)uid->integer : 0,
+				     .gid = gid && gid->is_integer ? (gid_t)gid->integer : 0};
+		if (strcmp(type, "c") == 0 || strcmp(type, "u") == 0)
+			dev.type = S_IFCHR;
+		else if (strcmp(type, "b") == 0)
+			dev.type = S_IFBLK;
+		else if (strcmp(type, "p") == 0)
+			dev.type = S_IFIFO;
+		else
+			return fail(e, 0, "config.json: linux.devices[%zu].type: '%s' is not c, b, u or p", idx, type);
+		if (dev.type != S_IFIFO) {
+			if (!maj || !maj->is_integer || !min || !min->is_integer)
+				return fail(e, 0, "config.json: linux.devices[%zu]: major and minor are required", idx);
+			dev.major = (unsigned)maj->integer;
+			dev.minor = (unsigned)min->integer;
+		}
+		if (make_device(rootfd, &dev, e) < 0)
+			return -1;
+	}
+	static const char *const links[][2] = {
+		{"/proc/self/fd", "fd"},         {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"},   {"/proc/kcore", "core"},     {"pts/ptmx", "ptmx"},
+	};
+	int dev = make_in_root(rootfd, "/dev", false, e);
+	if (dev < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		if (strcmp(links[i][1], "ptmx") == 0) {
+			/* With a devpts mounted, /dev/ptmx must be its ptmx. */
+			struct stat st;
+			if (fstatat(dev, "pts/ptmx", &st, 0) < 0)
+				continue;
+			if (unlinkat(dev, "ptmx", 0) < 0 && errno != ENOENT) {
+				close(dev);
+				return fail(e, errno, "unlink /dev/ptmx");
+			}
+		}
+		if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST) {
+			close(dev);
+			return fail(e, errno, "symlink /dev/%s", links[i][1]);
+		}
+	}
+	close(dev);
+	return 0;
+}
+
+static const char *annotation(const struct json *spec, const char *key)
+{
+	return json_get_str(json_get(spec, "annotations"), key);
+}
+
+static int mount_rootfs(const struct json *spec, const char *rootfs, struct cerr *e)
+{
+	const char *lower = annotation(spec, "io.coracle.overlay.lowerdirs");
+	const char *upper = annotation(spec, "io.coracle.overlay.upperdir");
+	const char *work = annotation(spec, "io.coracle.overlay.workdir");
+	if (!lower) {
+		if (upper || work)
+			return fail(e, 0, "config.json: annotations: io.coracle.overlay.upperdir/workdir without lowerdirs");
+		if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return fail(e, errno, "mount bind the rootfs %s on itself", rootfs);
+		return 0;
+	}
+	if (!upper != !work)
+		return fail(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
+	char data[4096];
+	int n = upper ? snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+		      : snprintf(data, sizeof data, "lowerdir=%s", lower);
+	if (n >= (int)sizeof data)
+		return fail(e, E2BIG, "overlay options for %s (more than a page: too many layers)", rootfs);
+	if (mount("overlay", rootfs, "overlay", 0, data) < 0)
+		return fail(e, errno, "mount overlay on %s (%s)", rootfs, data);
+	return 0;
+}
+
+int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e)
+{
+	/* Nothing mounted from here on may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(e, errno, "mount --make-rprivate /");
+	if (mount_rootfs(spec, rootfs, e) < 0)
+		return -1;
+	int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return fail(e, errno, "open %s", rootfs);
+	const struct json *mounts = json_get(spec, "mounts");
+	if (mounts && mounts->type != JSON_ARRAY) {
+		close(rootfd);
+		return fail(e, 0, "config.json: mounts: not an array");
+	}
+	size_t i = 0;
+	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)
+		if (mount_one(rootfd, m, i, e) < 0) {
+			close(rootfd);
+			return -1;
+		}
+	if (make_devices(rootfd, spec, e) < 0) {
+		close(rootfd);
+		return -1;
+	}
+	close(rootfd);
+	if (chdir(rootfs) < 0)
+		return fail(e, errno, "chdir %s", rootfs);
+	/* pivot_root(".", "."): the old root ends up on top of the new one; detach it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(e, errno, "pivot_root %s", rootfs);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail(e, errno, "umount the old root");
+	if (chdir("/") < 0)
+		return fail(e, errno, "chdir /");
+	return 0;
+}
+
+static int for_each_path(const struct json *spec, const char *key, int (*fn)(const char *, struct cerr *),
+			 struct cerr *e)
+{
+	const struct json *arr = json_get(json_get(spec, "linux"), key);
+	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
+		if (p->type != JSON_STRING || p->str[0] != '/')
+			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
+		if (fn(p->str, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int mask_path(const char *path, struct cerr *e)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : fail(e, errno, "stat masked path %s", path);
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+			return fail(e, errno, "mask %s with a read-only tmpfs", path);
+	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+		return fail(e, errno, "mask %s with /dev/null", path);
+	}
+	return 0;
+}
+
+static int readonly_path(const char *path, struct cerr *e)
+{
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return errno == ENOENT ? 0 : fail(e, errno, "bind %s on itself", path);
+	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(e, errno, "remount %s read-only", path);
+	return 0;
+}
+
+int rootfs_finish(const struct json *spec, struct cerr *e)
+{
+	if (for_each_path(spec, "maskedPaths", mask_path, e) < 0 ||
+	    for_each_path(spec, "readonlyPaths", readonly_path, e) < 0)
+		return -1;
+	const struct json *ro = json_get(json_get(spec, "root"), "readonly");
+	if (ro && ro->type == JSON_BOOL && ro->boolean &&
+	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return fail(e, errno, "remount / read-only");
+	return 0;
+}

@@ -1,0 +1,22 @@
+/* The container's filesystem, built inside its own mount namespace.
+ *
+ * Rootfs: root.path (relative to the bundle, or absolute) names the mount point. When the
+ * annotations io.coracle.overlay.lowerdirs (overlayfs lowerdir syntax: colon-separated,
+ * top-most layer first), io.coracle.overlay.upperdir and io.coracle.overlay.workdir are
+ * present, the shim mounts an overlayfs there from inside the new mount namespace, so the
+ * mount never exists on the host; otherwise root.path must already hold the rootfs (as for
+ * runc) and is bind-mounted onto itself. Then the spec's mounts, the default devices,
+ * pivot_root, maskedPaths, readonlyPaths and root.readonly, in that order. */
+#ifndef CORACLE_MOUNTS_H
+#define CORACLE_MOUNTS_H
+#include "error.h"
+#include "json.h"
+
+/* Resolves root.path against the bundle and checks it is a directory; out gets PATH_MAX. */
+int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e);
+/* In the new mount namespace: makes every mount private, mounts the rootfs, the spec's
+ * mounts and the devices, then pivots into it. */
+int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e);
+/* After pivot_root: maskedPaths, readonlyPaths, root.readonly. */
+int rootfs_finish(const struct json *spec, struct cerr *e);
+#endif

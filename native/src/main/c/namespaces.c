@@ -1,0 +1,127 @@
+#include "namespaces.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct {
+	const char *type;  /* the spec's name */
+	const char *proc;  /* the name under /proc/<pid>/ns */
+	int flag;
+} kinds[NS_KINDS] = {
+	{"ipc", "ipc", CLONE_NEWIPC},       {"uts", "uts", CLONE_NEWUTS},   {"network", "net", CLONE_NEWNET},
+	{"cgroup", "cgroup", CLONE_NEWCGROUP}, {"pid", "pid", CLONE_NEWPID}, {"mount", "mnt", CLONE_NEWNS},
+};
+
+static void plan_init(struct ns_plan *plan)
+{
+	memset(plan, 0, sizeof *plan);
+	plan->pid_fd = -1;
+	for (int i = 0; i < NS_KINDS; i++)
+		plan->join_fd[i] = -1;
+}
+
+int ns_plan_build(const struct json *spec, struct ns_plan *plan, struct cerr *e)
+{
+	plan_init(plan);
+	const struct json *list = json_get(json_get(spec, "linux"), "namespaces");
+	if (list && list->type != JSON_ARRAY)
+		return fail(e, 0, "config.json: linux.namespaces: not an array");
+	bool have_mount = false;
+	size_t idx = 0;
+	for (const struct json *n = list ? list->child : NULL; n; n = n->next, idx++) {
+		const char *type = json_get_str(n, "type"), *path = json_get_str(n, "path");
+		int k = -1;
+		for (int i = 0; type && i < NS_KINDS; i++)
+			if (strcmp(type, kinds[i].type) == 0)
+				k = i;
+		if (k < 0) {
+			ns_plan_close(plan);
+			return fail(e, 0, "config.json: linux.namespaces[%zu].type: '%s' is not supported", idx,
+				    type ? type : "");
+		}
+		if (kinds[k].flag == CLONE_NEWNS) {
+			have_mount = true;
+			if (path && path[0]) {
+				ns_plan_close(plan);
+				return fail(e, 0, "config.json: linux.namespaces[%zu]: joining a mount namespace is not supported", idx);
+			}
+		}
+		if (!path || !path[0]) {
+			plan->clone_flags |= kinds[k].flag;
+			continue;
+		}
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			ns_plan_close(plan);
+			return fail(e, err, "config.json: linux.namespaces[%zu].path: open %s", idx, path);
+		}
+		if (kinds[k].flag == CLONE_NEWPID) {
+			plan->pid_fd = fd;
+		} else {
+			plan->join_fd[k] = fd;
+			plan->join_type[k] = kinds[k].flag;
+		}
+	}
+	if (!have_mount) {
+		ns_plan_close(plan);
+		return fail(e, 0, "config.json: linux.namespaces: a mount namespace is required");
+	}
+	return 0;
+}
+
+int ns_plan_of_pid(int pid, struct ns_plan *plan, struct cerr *e)
+{
+	plan_init(plan);
+	for (int k = 0; k < NS_KINDS; k++) {
+		char theirs[64], ours[64];
+		snprintf(theirs, sizeof theirs, "/proc/%d/ns/%s", pid, kinds[k].proc);
+		snprintf(ours, sizeof ours, "/proc/self/ns/%s", kinds[k].proc);
+		struct stat a, b;
+		if (stat(theirs, &a) < 0) {
+			ns_plan_close(plan);
+			return fail(e, errno, "stat %s", theirs);
+		}
+		if (stat(ours, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			continue;
+		int fd = open(theirs, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ns_plan_close(plan);
+			return fail(e, errno, "open %s", theirs);
+		}
+		if (kinds[k].flag == CLONE_NEWPID) {
+			plan->pid_fd = fd;
+		} else {
+			plan->join_fd[k] = fd;
+			plan->join_type[k] = kinds[k].flag;
+		}
+	}
+	return 0;
+}
+
+int ns_join(const struct ns_plan *plan, struct cerr *e)
+{
+	/* kinds[] lists mount last: after it, paths resolve inside the container. */
+	for (int k = 0; k < NS_KINDS; k++)
+		if (plan->join_fd[k] >= 0 && setns(plan->join_fd[k], plan->join_type[k]) < 0)
+			return fail(e, errno, "setns %s", kinds[k].type);
+	return 0;
+}
+
+void ns_plan_close(struct ns_plan *plan)
+{
+	for (int k = 0; k < NS_KINDS; k++)
+		if (plan->join_fd[k] >= 0) {
+			close(plan->join_fd[k]);
+			plan->join_fd[k] = -1;
+		}
+	if (plan->pid_fd >= 0) {
+		close(plan->pid_fd);
+		plan->pid_fd = -1;
+	}
+}

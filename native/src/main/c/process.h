@@ -1,0 +1,40 @@
+/* The OCI "process" object: args, env, cwd, user, rlimits, capabilities, noNewPrivileges,
+ * and the final execve. Shared by create and exec. */
+#ifndef CORACLE_PROCESS_H
+#define CORACLE_PROCESS_H
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "caps.h"
+#include "error.h"
+#include "json.h"
+
+struct process {
+	char **argv;
+	char **envp;
+	const char *cwd;
+	bool terminal;
+	bool no_new_privs;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	int umask; /* -1: leave as is */
+	struct capsets caps;
+	const struct json *rlimits;
+	char path[PATH_MAX]; /* args[0] resolved in the container's PATH */
+};
+
+/* Reads and checks process (the object); errors name the field at fault. */
+int process_parse(const struct json *process, struct process *p, struct cerr *e);
+void process_free(struct process *p);
+int process_rlimits(const struct process *p, struct cerr *e);
+/* Inside the container's root: chdir to cwd and find args[0]. */
+int process_locate(struct process *p, struct cerr *e);
+/* Bounding set, uid/gid/groups, the other capability sets, umask. seccomp_ctx is loaded
+ * before the uid switch unless noNewPrivileges (then the caller loads it last). */
+int process_switch_user(const struct process *p, void *seccomp_ctx, struct cerr *e);
+/* no_new_privs, and the seccomp filter when no_new_privs is set; then execve. Returns
+ * only on failure. */
+int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e);
+#endif

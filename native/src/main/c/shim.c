@@ -1,0 +1,725 @@
+/* coracle-shim: creates one container from an OCI bundle and stays with it as its monitor.
+ *
+ *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin]
+ *       Loads DIR/config.json, forks the monitor (own session, stdio on /dev/null, its own
+ *       diagnostics appended to <state>/shim.log) which builds the container and leaves it
+ *       waiting for start. When the container is created the launcher prints its PID and
+ *       exits 0; on failure it prints "coracle-shim: <what failed>" on stderr, exits 1, and
+ *       nothing is left behind (process, cgroup). The monitor keeps the container's stdio
+ *       (pipes, or a pty with process.terminal), writes FILE in the CRI log format, serves
+ *       <state>/ctl.sock (protocol in control.h) and <state>/attach.sock (attach.h), and
+ *       writes <state>/exit.json when the container exits, then exits itself.
+ *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
+ *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
+ *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty]
+ *       Runs the OCI process object in FILE inside the running container (see exec.c).
+ *   coracle-shim ctl --state DIR REQUEST...
+ *       Sends one control request and prints the reply (for people and scripts).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include "attach.h"
+#include "cgroup.h"
+#include "container.h"
+#include "control.h"
+#include "exec.h"
+#include "log.h"
+
+#define MAX_CLIENTS 32
+
+enum status { CREATED, RUNNING, STOPPED };
+static const char *const status_names[] = {"created", "running", "stopped"};
+
+struct monitor {
+	const char *state_dir;
+	struct container c;
+	struct cgroup cg;
+	pid_t pid;
+	int sync;
+	int out_fd, err_fd; /* read ends; the pty master serves as out_fd with a terminal */
+	int in_fd;          /* stdin pipe's write end, or the pty master; -1 without stdin */
+	int pty;
+	bool has_log;
+	struct log_file log;
+	struct log_stream out, err;
+	int ctl, sigfd;
+	int clients[MAX_CLIENTS];
+	bool waiting[MAX_CLIENTS];
+	int nclients;
+	struct attach attach;
+	enum status status;
+	int64_t created_ns, started_ns, finished_ns;
+	int wstatus;
+	bool exited;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void state_path(const struct monitor *m, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", m->state_dir, name);
+}
+
+static void json_escape(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(out + n, len - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	out[n] = '\0';
+}
+
+static void write_state(struct monitor *m)
+{
+	char path[PATH_MAX], bundle[PATH_MAX * 2], buf[PATH_MAX * 3];
+	json_escape(m->c.bundle, bundle, sizeof bundle);
+	int n = snprintf(buf, sizeof buf,
+			 "{\"pid\":%d,\"shimPid\":%d,\"status\":\"%s\",\"bundle\":\"%s\",\"createdAt\":%" PRId64
+			 ",\"startedAt\":%" PRId64 "}\n",
+			 (int)m->pid, (int)getpid(), status_names[m->status], bundle, m->created_ns, m->started_ns);
+	state_path(m, "state.json", path, sizeof path);
+	struct cerr e;
+	if (write_file_atomic(path, buf, (size_t)n, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+}
+
+static int exit_record(const struct monitor *m, bool oom, char *buf, size_t len)
+{
+	int code = 0, sig = 0;
+	if (WIFEXITED(m->wstatus))
+		code = WEXITSTATUS(m->wstatus);
+	else if (WIFSIGNALED(m->wstatus)) {
+		sig = WTERMSIG(m->wstatus);
+		code = 128 + sig;
+	}
+	return snprintf(buf, len,
+			"{\"pid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"createdAt\":%" PRId64
+			",\"startedAt\":%" PRId64 ",\"finishedAt\":%" PRId64 "}",
+			(int)m->pid, code, sig, oom ? "true" : "false", m->created_ns, m->started_ns, m->finished_ns);
+}
+
+/* Sends every process of the container's cgroup (or just its first process) a signal. */
+static void kill_all(struct monitor *m, int sig)
+{
+	if (m->cg.ndirs == 0) {
+		if (!m->exited)
+			kill(m->pid, sig);
+		return;
+	}
+	char path[600];
+	snprintf(path, sizeof path, "%s/cgroup.procs", m->cg.dirs[0]);
+	struct cerr e;
+	char *procs = read_file(path, NULL, &e);
+	if (!procs)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(procs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long pid = strtol(line, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, sig) < 0 && errno != ESRCH)
+			fprintf(stderr, "coracle-shim: kill %ld: %s\n", pid, strerror(errno));
+	}
+	free(procs);
+}
+
+static void reap(struct monitor *m)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p <= 0)
+			break;
+		if (p == m->pid && !m->exited) {
+			m->exited = true;
+			m->wstatus = st;
+			m->finished_ns = now_ns();
+		}
+	}
+}
+
+static void do_start(struct monitor *m, int client)
+{
+	if (m->status != CREATED || m->exited) {
+		control_reply(client, "error the container is %s", m->exited ? "stopped" : status_names[m->status]);
+		return;
+	}
+	if (send(m->sync, "s", 1, MSG_NOSIGNAL) < 0) {
+		control_reply(client, "error the container process is gone: %s", strerror(errno));
+		return;
+	}
+	/* EOF: execve succeeded and closed its end; a message: why it failed. */
+	struct pollfd p = {.fd = m->sync, .events = POLLIN};
+	int r;
+	while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+		;
+	char msg[1200];
+	ssize_t n = r > 0 ? recv(m->sync, msg, sizeof msg - 1, 0) : -1;
+	if (n == 0) {
+		m->status = RUNNING;
+		m->started_ns = now_ns();
+		write_state(m);
+		control_reply(client, "ok");
+	} else if (n > 0) {
+		msg[n] = '\0';
+		fprintf(stderr, "coracle-shim: start: %s\n", msg + 6);
+		control_reply(client, "error start: %s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
+	} else {
+		control_reply(client, "error start: no word from the container process");
+	}
+	close(m->sync);
+	m->sync = -1;
+}
+
+static void resize(int pty, int rows, int cols)
+{
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	if (pty >= 0 && ioctl(pty, TIOCSWINSZ, &ws) < 0)
+		fprintf(stderr, "coracle-shim: ioctl(TIOCSWINSZ): %s\n", strerror(errno));
+}
+
+static void close_stdin(struct monitor *m)
+{
+	if (m->in_fd >= 0 && m->in_fd != m->pty) {
+		close(m->in_fd);
+		m->in_fd = -1;
+	}
+}
+
+/* Handles one request; returns false when the client is gone. */
+static bool handle_request(struct monitor *m, int idx)
+{
+	int client = m->clients[idx];
+	char line[512];
+	int n = control_read_line(client, line, sizeof line, 1000);
+	if (n <= 0)
+		return false;
+	char *save = NULL, *cmd = strtok_r(line, " ", &save);
+	char *a1 = strtok_r(NULL, " ", &save), *a2 = strtok_r(NULL, " ", &save);
+	if (!cmd) {
+		control_reply(client, "error empty request");
+	} else if (strcmp(cmd, "state") == 0) {
+		control_reply(client, "ok %s %d", m->exited ? "stopped" : status_names[m->status], (int)m->pid);
+	} else if (strcmp(cmd, "start") == 0) {
+		do_start(m, client);
+	} else if (strcmp(cmd, "kill") == 0) {
+		long sig = a1 ? strtol(a1, NULL, 10) : SIGTERM;
+		if (sig <= 0 || sig >= 65) {
+			control_reply(client, "error kill: bad signal '%s'", a1 ? a1 : "");
+		} else if (a2 && strcmp(a2, "all") == 0) {
+			kill_all(m, (int)sig);
+			control_reply(client, "ok");
+		} else if (!m->exited && kill(m->pid, (int)sig) < 0) {
+			control_reply(client, "error kill %d: %s", (int)m->pid, strerror(errno));
+		} else {
+			control_reply(client, "ok");
+		}
+	} else if (strcmp(cmd, "reopen-log") == 0) {
+		struct cerr e;
+		if (m->has_log && log_reopen(&m->log, &e) < 0)
+			control_reply(client, "error %s", e.msg);
+		else
+			control_reply(client, "ok");
+	} else if (strcmp(cmd, "resize") == 0 && a1 && a2) {
+		resize(m->pty, atoi(a1), atoi(a2));
+		control_reply(client, "ok");
+	} else if (strcmp(cmd, "close-stdin") == 0) {
+		close_stdin(m);
+		control_reply(client, "ok");
+	} else if (strcmp(cmd, "wait") == 0) {
+		m->waiting[idx] = true; /* answered when the container has exited */
+	} else {
+		control_reply(client, "error unknown request '%s'", cmd);
+	}
+	return true;
+}
+
+static void drop_client(struct monitor *m, int idx)
+{
+	close(m->clients[idx]);
+	m->clients[idx] = m->clients[m->nclients - 1];
+	m->waiting[idx] = m->waiting[m->nclients - 1];
+	m->nclients--;
+}
+
+static void on_output(struct monitor *m, int *fd, struct log_stream *s, int stream)
+{
+	char buf[65536];
+	ssize_t n = read(*fd, buf, sizeof buf);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) { /* EOF, or EIO from a pty whose slave side is all closed */
+		if (m->has_log)
+			log_flush(&m->log, s);
+		if (*fd != m->in_fd)
+			close(*fd);
+		*fd = -1;
+		return;
+	}
+	if (m->has_log)
+		log_write(&m->log, s, buf, (size_t)n);
+	attach_broadcast(&m->attach, stream, buf, (size_t)n);
+}
+
+static _Noreturn void finish(struct monitor *m)
+{
+	if (m->has_log) {
+		log_flush(&m->log, &m->out);
+		log_flush(&m->log, &m->err);
+	}
+	bool oom = m->cg.ndirs > 0 && cgroup_oom_killed(&m->cg);
+	char rec[512], path[PATH_MAX];
+	int n = exit_record(m, oom, rec, sizeof rec);
+	struct cerr e;
+	state_path(m, "exit.json", path, sizeof path);
+	rec[n] = '\n';
+	if (write_file_atomic(path, rec, (size_t)n + 1, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	rec[n] = '\0';
+	m->status = STOPPED;
+	write_state(m);
+	for (int i = 0; i < m->nclients; i++)
+		if (m->waiting[i])
+			control_reply(m->clients[i], "ok %s", rec);
+	/* Leftovers (a shared PID namespace keeps them alive): kill, reap, then the cgroup. */
+	kill_all(m, SIGKILL);
+	for (int tries = 0; tries < 100; tries++) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p < 0)
+			break;
+		if (p == 0) {
+			struct timespec ts = {0, 2 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (cgroup_remove(&m->cg, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	state_path(m, "ctl.sock", path, sizeof path);
+	unlink(path);
+	state_path(m, "attach.sock", path, sizeof path);
+	unlink(path);
+	_exit(0);
+}
+
+static _Noreturn void loop(struct monitor *m)
+{
+	int64_t drain_deadline = -1;
+	for (;;) {
+		struct pollfd p[8 + MAX_CLIENTS * 2];
+		int np = 0;
+		p[np++] = (struct pollfd){.fd = m->sigfd, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = m->ctl, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = m->out_fd, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = m->err_fd, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = m->attach.listen_fd, .events = POLLIN};
+		int first_client = np;
+		for (int i = 0; i < m->nclients; i++)
+			p[np++] = (struct pollfd){.fd = m->clients[i], .events = POLLIN};
+		int first_attach = np;
+		for (int i = 0; i < m->attach.n; i++)
+			p[np++] = (struct pollfd){.fd = m->attach.fds[i], .events = POLLIN};
+		int timeout = -1;
+		if (m->exited) {
+			if (drain_deadline < 0)
+				drain_deadline = mono_ms() + 1000;
+			if ((m->out_fd < 0 && m->err_fd < 0) || mono_ms() >= drain_deadline)
+				finish(m);
+			timeout = (int)(drain_deadline - mono_ms());
+		}
+		int r = poll(p, (nfds_t)np, timeout);
+		if (r < 0 && errno != EINTR) {
+			fprintf(stderr, "coracle-shim: poll: %s\n", strerror(errno));
+			sleep(1);
+			continue;
+		}
+		if (r <= 0)
+			continue;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(m->sigfd, &si, sizeof si) == sizeof si)
+				;
+			reap(m);
+		}
+		if (p[2].revents)
+			on_output(m, &m->out_fd, &m->out, ATTACH_STDOUT);
+		if (p[3].revents)
+			on_output(m, &m->err_fd, &m->err, ATTACH_STDERR);
+		/* Clients: from the highest index, since dropping one moves the last into its slot. */
+		for (int i = m->nclients - 1; i >= 0; i--)
+			if (p[first_client + i].revents && !handle_request(m, i))
+				drop_client(m, i);
+		for (int i = m->attach.n - 1; i >= 0; i--)
+			if (p[first_attach + i].revents) {
+				int rows, cols;
+				int what = attach_read(&m->attach, i, m->in_fd, &rows, &cols);
+				if (what == ATTACH_RESIZE)
+					resize(m->pty, rows, cols);
+				else if (what == ATTACH_CLOSE_STDIN)
+					close_stdin(m);
+			}
+		if (p[1].revents) {
+			int fd = accept4(m->ctl, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0 && m->nclients == MAX_CLIENTS)
+				close(fd);
+			else if (fd >= 0) {
+				m->waiting[m->nclients] = false;
+				m->clients[m->nclients++] = fd;
+			}
+		}
+		if (p[4].revents)
+			attach_accept(&m->attach);
+	}
+}
+
+/* Sets the container's oom_score_adj. Lowering it below the shim's own needs
+ * CAP_SYS_RESOURCE, which root here may lack: then keep the lowest value allowed. */
+static void set_oom_score_adj(struct monitor *m)
+{
+	const struct json *v = json_get(json_get(m->c.spec, "process"), "oomScoreAdj");
+	if (!v || !v->is_integer)
+		return;
+	char path[64], val[32];
+	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)m->pid);
+	snprintf(val, sizeof val, "%" PRId64, v->integer);
+	struct cerr e;
+	if (write_file(path, val, &e) == 0)
+		return;
+	char *cur = read_file("/proc/self/oom_score_adj", NULL, &e);
+	fprintf(stderr, "coracle-shim: process.oomScoreAdj %s refused (no CAP_SYS_RESOURCE?): clamped to %s",
+		val, cur ? cur : "the inherited value\n");
+	if (cur && write_file(path, cur, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	free(cur);
+}
+
+static void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int fd, const char *fmt, ...)
+{
+	char line[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	if (write_all(fd, line, (size_t)n) < 0)
+		fprintf(stderr, "coracle-shim: report to the launcher: %s\n", strerror(errno));
+}
+
+/* recv on the sync socket, taking a passed file descriptor if one comes along. */
+static ssize_t recv_maybe_fd(int sock, char *buf, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
+static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], struct cerr *e)
+{
+	if (m->c.proc.terminal) {
+		/* The container makes its pty in its own devpts and sends us the master. */
+		if ((child_stdio[0] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			return fail(e, errno, "open /dev/null");
+		child_stdio[1] = child_stdio[2] = child_stdio[0];
+		return 0;
+	}
+	int out[2], err[2], in[2] = {-1, -1};
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		return fail(e, errno, "pipe2");
+	if (want_stdin) {
+		if (pipe2(in, O_CLOEXEC) < 0)
+			return fail(e, errno, "pipe2");
+	} else if ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		return fail(e, errno, "open /dev/null");
+	}
+	m->out_fd = out[0];
+	m->err_fd = err[0];
+	m->in_fd = in[1];
+	child_stdio[0] = in[0];
+	child_stdio[1] = out[1];
+	child_stdio[2] = err[1];
+	return 0;
+}
+
+/* The monitor: builds the container, reports to the launcher on status, then serves. */
+static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool want_stdin, int status)
+{
+	struct cerr e;
+	char path[PATH_MAX];
+	int child_stdio[3] = {-1, -1, -1};
+	m->out.name = "stdout";
+	m->err.name = "stderr";
+	m->out_fd = m->err_fd = m->in_fd = m->pty = m->sync = -1;
+	attach_init(&m->attach);
+	if (setsid() < 0) {
+		report(status, "setsid: %s", strerror(errno));
+		_exit(1);
+	}
+	state_path(m, "shim.log", path, sizeof path);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int diag = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (null < 0 || diag < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(diag, 2) < 0) {
+		report(status, "open %s: %s", path, strerror(errno));
+		_exit(1);
+	}
+	close(null);
+	close(diag);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		report(status, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+		_exit(1);
+	}
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		report(status, "signalfd: %s", strerror(errno));
+		_exit(1);
+	}
+	if (log_path) {
+		if (log_open(&m->log, log_path, &e) < 0) {
+			report(status, "%s", e.msg);
+			_exit(1);
+		}
+		m->has_log = true;
+	}
+	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	int pair[2];
+	if (open_stdio(m, want_stdin, child_stdio, &e) < 0 ||
+	    (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 && fail(&e, errno, "socketpair")) ||
+	    (m->c.ns.pid_fd >= 0 && setns(m->c.ns.pid_fd, CLONE_NEWPID) < 0 && fail(&e, errno, "setns pid"))) {
+		cgroup_remove(&m->cg, &e);
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	m->created_ns = now_ns();
+	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace. */
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | m->c.ns.clone_flags, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		fail(&e, errno, "clone");
+		cgroup_remove(&m->cg, &e);
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	if (pid == 0) {
+		close(pair[0]);
+		close(status);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		container_child(&m->c, pair[1], child_stdio);
+	}
+	m->pid = pid;
+	m->sync = pair[0];
+	close(pair[1]);
+	for (int i = 0; i < 3; i++)
+		if (child_stdio[i] >= 0 && (i == 0 || child_stdio[i] != child_stdio[i - 1]))
+			close(child_stdio[i]);
+	set_oom_score_adj(m);
+	char msg[1200];
+	ssize_t n = -1;
+	if (cgroup_enter(&m->cg, pid, &e) == 0) {
+		for (;;) {
+			n = recv_maybe_fd(m->sync, msg, sizeof msg - 1, &m->pty);
+			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
+				m->out_fd = m->in_fd = m->pty;
+				const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
+				const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
+				if (h && w && h->is_integer && w->is_integer)
+					resize(m->pty, (int)h->integer, (int)w->integer);
+				continue;
+			}
+			break;
+		}
+		if (n < 0)
+			fail(&e, errno, "recv from the container process");
+		else if (n == 0)
+			fail(&e, 0, "the container process died while being created");
+		else if (n != 5 || memcmp(msg, "ready", 5) != 0) {
+			msg[n] = '\0';
+			snprintf(e.msg, sizeof e.msg, "%.1000s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
+			n = -1;
+		}
+	}
+	if (n != 5) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		struct cerr ignored;
+		cgroup_remove(&m->cg, &ignored);
+		fprintf(stderr, "coracle-shim: create: %s\n", e.msg);
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	state_path(m, "ctl.sock", path, sizeof path);
+	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		struct cerr ignored;
+		cgroup_remove(&m->cg, &ignored);
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	state_path(m, "cgroups", path, sizeof path);
+	if (cgroup_save(&m->cg, path, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	write_state(m);
+	report(status, "ok %d", (int)pid);
+	close(status);
+	loop(m);
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	const char *bundle = NULL, *state = NULL, *log = NULL;
+	bool want_stdin = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
+			bundle = argv[++i];
+		else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+			state = argv[++i];
+		else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+			log = argv[++i];
+		else if (strcmp(argv[i], "--stdin") == 0)
+			want_stdin = true;
+		else {
+			fprintf(stderr, "coracle-shim: create: unknown or incomplete argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!bundle || !state) {
+		fprintf(stderr, "coracle-shim: create: --bundle and --state are required\n");
+		return 2;
+	}
+	struct monitor m;
+	memset(&m, 0, sizeof m);
+	struct cerr e;
+	char state_abs[PATH_MAX];
+	if (mkdir_p(state, &e) < 0 || !realpath(state, state_abs)) {
+		fprintf(stderr, "coracle-shim: state dir %s: %s\n", state, e.msg);
+		return 1;
+	}
+	m.state_dir = state_abs;
+	if (container_load(bundle, &m.c, &e) < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return 1;
+	}
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "coracle-shim: pipe2: %s\n", strerror(errno));
+		return 1;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		fprintf(stderr, "coracle-shim: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child == 0) {
+		close(p[0]);
+		monitor_run(&m, log, want_stdin, p[1]);
+	}
+	close(p[1]);
+	char line[1200];
+	int n = control_read_line(p[0], line, sizeof line, -1);
+	if (n > 3 && strncmp(line, "ok ", 3) == 0) {
+		printf("%s\n", line + 3);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "coracle-shim: %s\n", n > 0 ? line : "the monitor died while creating the container");
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+static int cmd_ctl(int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[0], "--state") != 0) {
+		fprintf(stderr, "usage: coracle-shim ctl --state DIR REQUEST...\n");
+		return 2;
+	}
+	char request[512] = "", path[PATH_MAX], reply[2048];
+	for (int i = 2; i < argc; i++)
+		snprintf(request + strlen(request), sizeof request - strlen(request), "%s%s", i > 2 ? " " : "", argv[i]);
+	snprintf(path, sizeof path, "%s/ctl.sock", argv[1]);
+	struct cerr e;
+	if (control_call(path, request, reply, sizeof reply, 60000, &e) < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return 1;
+	}
+	puts(reply);
+	return strncmp(reply, "ok", 2) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return cmd_create(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		return cmd_ctl(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		puts("coracle-shim");
+		return 0;
+	}
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl ... (see the comment at the top of shim.c)\n");
+	return 2;
+}

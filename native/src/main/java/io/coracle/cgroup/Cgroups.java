@@ -1,0 +1,40 @@
+package io.coracle.cgroup;
+
+import io.coracle.oci.Resources;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The node's cgroup file systems: create, update, read and remove a cgroup by its path (as in
+ * linux.cgroupsPath, relative to each hierarchy's root). {@link #detect()} picks v1 or v2.
+ */
+public interface Cgroups {
+    Path ROOT = Path.of("/sys/fs/cgroup");
+
+    static Cgroups detect() throws IOException {
+        // On pure v2, /sys/fs/cgroup is itself the cgroup2 mount and lists cgroup.controllers.
+        if (Files.exists(ROOT.resolve("cgroup.controllers"))) {
+            return new CgroupV2(ROOT);
+        }
+        return CgroupV1.mounted(ROOT);
+    }
+
+    boolean v2();
+
+    /** Creates the cgroup (and missing parents) and applies the resources. */
+    void create(String path, Resources resources) throws IOException;
+
+    void update(String path, Resources resources) throws IOException;
+
+    CgroupStats stats(String path) throws IOException;
+
+    /** The PIDs in the cgroup (in every hierarchy, without duplicates). */
+    List<Integer> pids(String path) throws IOException;
+
+    /** Removes the cgroup (it must hold no process); absent is fine. Parents stay. */
+    void remove(String path) throws IOException;
+
+    boolean exists(String path);
+}

@@ -1,0 +1,18 @@
+package io.coracle.oci;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+import java.util.Map;
+
+/** The spec's {@code linux} object. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
+                    Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices) {
+
+    /** type: pid, network, mount, ipc, uts, cgroup; path: join that namespace instead of creating one. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Namespace(String type, String path) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Device(String path, String type, Long major, Long minor, Integer fileMode, Long uid, Long gid) {}
+}

@@ -1,0 +1,10 @@
+package io.coracle.shim;
+
+import java.nio.file.Path;
+
+/**
+ * What {@code coracle-shim create} needs: the bundle (with config.json), the state directory
+ * (the shim's sockets and records; must be short enough for a unix socket path), the CRI log
+ * file (null: output discarded), and whether the container gets a stdin pipe.
+ */
+public record CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin) {}

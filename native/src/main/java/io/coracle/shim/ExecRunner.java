@@ -1,0 +1,89 @@
+package io.coracle.shim;
+
+import io.coracle.oci.OciJson;
+import io.coracle.sys.NativePrograms;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a process inside a running container with {@code coracle-shim exec} (for ExecSync):
+ * collects stdout and stderr (each capped), and kills the process when the timeout passes.
+ */
+public record ExecRunner(NativePrograms programs) {
+    private static final int OUTPUT_CAP = 16 * 1024 * 1024;
+
+    public ExecResult run(ShimClient container, io.coracle.oci.Process process, Duration timeout) throws IOException {
+        Path dir = container.stateDir();
+        Path procFile = Files.createTempFile(dir, "exec-", ".json");
+        Path exitFile = dir.resolve(procFile.getFileName().toString().replace(".json", ".exit"));
+        try {
+            OciJson.write(procFile, process);
+            java.lang.Process p = new ProcessBuilder(List.of(programs.shim().toString(), "exec", "--state",
+                    dir.toString(), "--process", procFile.toString(), "--exit-file", exitFile.toString()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+            Thread outReader = Thread.ofVirtual().start(() -> drain(p.getInputStream(), out));
+            Thread errReader = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), err));
+            boolean timedOut = false;
+            try {
+                if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                    timedOut = true;
+                    p.destroy(); // SIGTERM: the shim SIGKILLs the process and exits
+                    if (!p.waitFor(2, TimeUnit.SECONDS)) {
+                        p.destroyForcibly(); // the process dies with the shim (parent-death signal)
+                        p.waitFor(2, TimeUnit.SECONDS);
+                    }
+                }
+                // Output pipes close when the process and any children holding them are gone.
+                outReader.join(Duration.ofSeconds(2));
+                errReader.join(Duration.ofSeconds(2));
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+                throw new ShimException("interrupted during exec", e);
+            }
+            if (!timedOut && Files.exists(exitFile)) {
+                Map<?, ?> rec = OciJson.read(exitFile, Map.class);
+                if (rec.get("error") != null) {
+                    throw new ShimException("exec: " + rec.get("error"));
+                }
+            } else if (!timedOut) {
+                throw new ShimException("exec: the shim exited " + p.exitValue() + " without an exit record: "
+                        + err.toString(StandardCharsets.UTF_8).trim());
+            }
+            int code = timedOut ? 137 : p.exitValue();
+            synchronized (out) {
+                synchronized (err) {
+                    return new ExecResult(code, out.toByteArray(), err.toByteArray(), timedOut);
+                }
+            }
+        } finally {
+            Files.deleteIfExists(procFile);
+            Files.deleteIfExists(exitFile);
+        }
+    }
+
+    private static void drain(InputStream in, ByteArrayOutputStream sink) {
+        byte[] buf = new byte[8192];
+        try (in) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                synchronized (sink) {
+                    if (sink.size() < OUTPUT_CAP) {
+                        sink.write(buf, 0, Math.min(n, OUTPUT_CAP - sink.size()));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // The pipe broke: the process is gone; keep what was read.
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package io.coracle.shim;
+
+import io.coracle.sys.NativePrograms;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Starts {@code coracle-shim create} and waits (bounded) until the container is created. */
+public record ShimLauncher(NativePrograms programs) {
+
+    /** A created container: its shim's client and the container's first process (host PID). */
+    public record Created(ShimClient client, int pid) {}
+
+    /**
+     * Creates the container. The shim detaches; this returns when the container process exists,
+     * isolated and waiting for {@link ShimClient#start}. Fails with the shim's reason (the failing
+     * call and errno, or the config field at fault), leaving nothing behind.
+     */
+    public Created create(CreateRequest req, Duration timeout) throws IOException {
+        Files.createDirectories(req.stateDir());
+        List<String> cmd = new ArrayList<>(List.of(programs.shim().toString(), "create",
+                "--bundle", req.bundle().toString(), "--state", req.stateDir().toString()));
+        if (req.logFile() != null) {
+            cmd.add("--log");
+            cmd.add(req.logFile().toString());
+        }
+        if (req.stdin()) {
+            cmd.add("--stdin");
+        }
+        java.lang.Process launcher = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(
+                new java.io.File("/dev/null"))).start();
+        try {
+            if (!launcher.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                launcher.destroyForcibly();
+                throw new ShimException("coracle-shim create did not finish within " + timeout
+                        + " (state " + req.stateDir() + ")");
+            }
+        } catch (InterruptedException e) {
+            launcher.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new ShimException("interrupted while creating the container", e);
+        }
+        String out = readAll(launcher.getInputStream()).trim();
+        String err = readAll(launcher.getErrorStream()).trim();
+        if (launcher.exitValue() != 0) {
+            throw new ShimException(err.isEmpty() ? "coracle-shim create exited " + launcher.exitValue() : err);
+        }
+        try {
+            return new Created(new ShimClient(req.stateDir()), Integer.parseInt(out));
+        } catch (NumberFormatException e) {
+            throw new ShimException("coracle-shim create printed '" + out + "', not a PID");
+        }
+    }
+
+    private static String readAll(InputStream in) throws IOException {
+        // The launcher has exited and the shim's stdio is /dev/null: these pipes are at EOF.
+        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+}

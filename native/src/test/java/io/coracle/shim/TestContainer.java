@@ -1,0 +1,202 @@
+package io.coracle.shim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.coracle.oci.Linux;
+import io.coracle.oci.Mount;
+import io.coracle.oci.OciJson;
+import io.coracle.oci.Process;
+import io.coracle.oci.Resources;
+import io.coracle.oci.Root;
+import io.coracle.oci.Spec;
+import io.coracle.sys.NativePrograms;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * One test container: bundle, overlay dirs, state dir and log under a temp dir whose name
+ * contains "coracle-test", a cgroup named coracle-test-*, and a spec the test adjusts before
+ * {@link #create()}. {@link #close()} kills what is left and checks nothing leaked.
+ */
+final class TestContainer implements AutoCloseable {
+    static final NativePrograms PROGRAMS = NativePrograms.locate();
+
+    final Path dir, bundle, rootfs, upper, work, state, log;
+    final String cgroup = "coracle-test-" + UUID.randomUUID().toString().substring(0, 8);
+    final Path lower;
+    // The spec, field by field; tests change them before create().
+    List<String> args = List.of("true");
+    List<String> env = new ArrayList<>(List.of("PATH=/bin", "HOME=/root"));
+    Process.User user = new Process.User(0, 0, null, null);
+    Process.Capabilities caps = Process.Capabilities.of(List.of("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+            "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"));
+    boolean terminal;
+    boolean readonlyRoot;
+    boolean noNewPrivileges = true;
+    Integer oomScoreAdj;
+    String hostname = "ctr-" + cgroup.substring(13);
+    Resources resources;
+    List<Linux.Namespace> namespaces = new ArrayList<>(List.of(ns("pid"), ns("mount"), ns("ipc"), ns("uts"),
+            ns("network")));
+    List<String> masked = List.of("/proc/kcore", "/proc/keys", "/sys/firmware");
+    List<String> readonly = List.of("/proc/sys", "/proc/sysrq-trigger");
+    List<Mount> extraMounts = new ArrayList<>();
+    Map<String, String> annotations = new HashMap<>();
+    io.coracle.oci.Seccomp seccomp;
+    boolean useCgroup = true;
+    boolean stdin;
+
+    ShimLauncher.Created created;
+
+    TestContainer(Path lowerLayer) throws IOException {
+        this.lower = lowerLayer;
+        // Short: the state dir holds unix sockets (108-byte path limit).
+        dir = Files.createTempDirectory(Path.of("/tmp"), "coracle-test-");
+        bundle = Files.createDirectories(dir.resolve("b"));
+        rootfs = Files.createDirectories(bundle.resolve("rootfs"));
+        upper = Files.createDirectories(dir.resolve("upper"));
+        work = Files.createDirectories(dir.resolve("work"));
+        state = dir.resolve("s");
+        log = dir.resolve("ctr.log");
+    }
+
+    static Linux.Namespace ns(String type) {
+        return new Linux.Namespace(type, null);
+    }
+
+    Spec spec() {
+        List<Mount> mounts = new ArrayList<>(List.of(
+                new Mount("/proc", "proc", "proc", List.of("nosuid", "noexec", "nodev")),
+                new Mount("/dev", "tmpfs", "tmpfs", List.of("nosuid", "strictatime", "mode=755", "size=65536k")),
+                new Mount("/dev/pts", "devpts", "devpts", List.of("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
+                new Mount("/dev/shm", "tmpfs", "shm", List.of("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+                new Mount("/dev/mqueue", "mqueue", "mqueue", List.of("nosuid", "noexec", "nodev")),
+                new Mount("/sys", "sysfs", "sysfs", List.of("nosuid", "noexec", "nodev", "ro"))));
+        mounts.addAll(extraMounts);
+        Map<String, String> ann = new HashMap<>(annotations);
+        ann.put(Spec.OVERLAY_LOWERDIRS, lower.toString());
+        ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
+        ann.put(Spec.OVERLAY_WORKDIR, work.toString());
+        Process process = new Process(terminal, null, user, args, env, "/", caps, null, noNewPrivileges, oomScoreAdj);
+        Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup : null, resources, null, seccomp, masked,
+                readonly, null);
+        return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
+    }
+
+    ShimClient create() throws IOException {
+        OciJson.writeConfig(bundle, spec());
+        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin), Duration.ofSeconds(10));
+        return created.client();
+    }
+
+    ShimClient client() {
+        return new ShimClient(state);
+    }
+
+    /** create, start, wait (bounded) for the exit. */
+    ExitRecord run() throws IOException {
+        ShimClient c = create();
+        c.start();
+        return c.awaitExit(Duration.ofSeconds(20)).orElseThrow(() -> new AssertionError("container still running"));
+    }
+
+    String logText() throws IOException {
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
+    /** The contents of the log's records for one stream, joined ("P" parts joined without newline). */
+    String output(String stream) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (String line : logText().split("\n", -1)) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            String[] f = line.split(" ", 4);
+            if (f[1].equals(stream)) {
+                sb.append(f.length > 3 ? f[3] : "");
+                if (f[2].equals("F")) {
+                    sb.append('\n');
+                }
+            }
+        }
+        return sb.toString();
+    }
+
+    static boolean gone(int pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    static void awaitGone(int pid, Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (!gone(pid)) {
+            if (System.nanoTime() > end) {
+                fail("process " + pid + " still alive");
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    static List<String> leakedCgroups(String name) throws IOException {
+        try (Stream<Path> s = Files.walk(Path.of("/sys/fs/cgroup"), 3)) {
+            return s.filter(p -> p.getFileName() != null && p.getFileName().toString().contains(name))
+                    .map(Path::toString).toList();
+        }
+    }
+
+    static List<String> mountsMentioning(String text) throws IOException {
+        return Files.readAllLines(Path.of("/proc/mounts")).stream().filter(l -> l.contains(text)).toList();
+    }
+
+    @Override
+    public void close() throws Exception {
+        int shimPid = -1, pid = -1;
+        if (Files.exists(state.resolve("state.json"))) {
+            ShimStateFile sf = client().stateFile();
+            shimPid = sf.shimPid();
+            pid = sf.pid();
+            if (Files.exists(state.resolve("ctl.sock"))) {
+                try {
+                    client().kill(9, true);
+                } catch (IOException e) {
+                    // already exiting
+                }
+                client().awaitExit(Duration.ofSeconds(10));
+            }
+        }
+        try {
+            if (shimPid > 0) {
+                awaitGone(shimPid, Duration.ofSeconds(5));
+            }
+            if (pid > 0) {
+                awaitGone(pid, Duration.ofSeconds(5));
+            }
+            assertEquals(List.of(), leakedCgroups(cgroup), "cgroups left behind");
+            assertEquals(List.of(), mountsMentioning(dir.toString()), "mounts left behind");
+        } finally {
+            try (Stream<Path> s = Files.walk(dir)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        assertFalse(Files.exists(dir));
+        assertTrue(true);
+    }
+}
