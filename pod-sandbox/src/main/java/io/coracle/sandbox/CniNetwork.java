@@ -1,0 +1,213 @@
+package io.coracle.sandbox;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.coracle.cri.v1.PortMapping;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs CNI plugins for a pod (CNI spec: env CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
+ * CNI_ARGS, CNI_PATH; the network config on stdin). ADD chains the list's plugins with prevResult,
+ * DEL runs them in reverse with the cached ADD result, CHECK in order.
+ */
+final class CniNetwork {
+    static final String IFNAME = "eth0";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long PLUGIN_TIMEOUT_SECONDS = 120;
+
+    private final CniConfigLoader loader;
+
+    CniNetwork(CniConfigLoader loader) {
+        this.loader = loader;
+    }
+
+    /** Who the pod is, for CNI_ARGS and the container id. */
+    record PodRef(String sandboxId, String name, String namespace, String uid) {
+        String cniArgs() {
+            return "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + namespace + ";K8S_POD_NAME=" + name
+                    + ";K8S_POD_INFRA_CONTAINER_ID=" + sandboxId + ";K8S_POD_UID=" + uid;
+        }
+    }
+
+    /** The outcome of ADD: the raw result (for DEL/CHECK) and the pod's addresses, primary first. */
+    record Attachment(String resultJson, List<String> ips) {}
+
+    /** A plugin that failed: its CNI error code and message. */
+    static final class PluginException extends IOException {
+        PluginException(String message) {
+            super(message);
+        }
+    }
+
+    /** Brings up lo in the pod (loopback plugin) and attaches eth0 through the network list. */
+    Attachment add(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports) throws IOException {
+        CompletableFuture<Void> lo = CompletableFuture.runAsync(() -> {
+            try {
+                ObjectNode conf = JSON.createObjectNode().put("cniVersion", net.cniVersion()).put("name", "cni-loopback")
+                        .put("type", "loopback");
+                exec("ADD", "loopback", conf, pod, netns, "lo");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, VirtualThreads.EXECUTOR);
+        JsonNode prev = null;
+        for (ObjectNode plugin : net.plugins()) {
+            prev = exec("ADD", net, plugin, prev, pod, netns, ports);
+        }
+        try {
+            lo.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause()
+                    : new IOException("loopback: " + e.getCause(), e.getCause());
+        }
+        if (prev == null) {
+            throw new IOException("network " + net.name() + " returned no result");
+        }
+        return new Attachment(prev.toString(), ips(prev));
+    }
+
+    /** DEL in reverse order; each plugin gets the cached ADD result. */
+    void del(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
+            throws IOException {
+        JsonNode prev = resultJson == null || resultJson.isEmpty() ? null : JSON.readTree(resultJson);
+        List<ObjectNode> reversed = new ArrayList<>(net.plugins());
+        java.util.Collections.reverse(reversed);
+        for (ObjectNode plugin : reversed) {
+            exec("DEL", net, plugin, prev, pod, netns, ports);
+        }
+    }
+
+    /** CHECK (CNI 0.4.0+), a no-op for older versions or disableCheck. */
+    void check(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
+            throws IOException {
+        if (net.disableCheck() || net.cniVersion().startsWith("0.1") || net.cniVersion().startsWith("0.2")
+                || net.cniVersion().startsWith("0.3")) {
+            return;
+        }
+        JsonNode prev = JSON.readTree(resultJson);
+        for (ObjectNode plugin : net.plugins()) {
+            exec("CHECK", net, plugin, prev, pod, netns, ports);
+        }
+    }
+
+    private JsonNode exec(String command, CniConfigLoader.NetworkList net, ObjectNode plugin, JsonNode prev, PodRef pod,
+                          Path netns, List<PortMapping> ports) throws IOException {
+        ObjectNode conf = plugin.deepCopy();
+        conf.put("cniVersion", net.cniVersion());
+        conf.put("name", net.name());
+        if (prev != null) {
+            conf.set("prevResult", prev);
+        }
+        JsonNode caps = plugin.path("capabilities");
+        if (caps.path("portMappings").asBoolean(false) && !ports.isEmpty()) {
+            ArrayNode pm = JSON.createArrayNode();
+            for (PortMapping p : ports) {
+                ObjectNode m = pm.addObject();
+                m.put("hostPort", p.getHostPort()).put("containerPort", p.getContainerPort())
+                        .put("protocol", p.getProtocol().name().toLowerCase());
+                if (!p.getHostIp().isEmpty()) {
+                    m.put("hostIP", p.getHostIp());
+                }
+            }
+            conf.putObject("runtimeConfig").set("portMappings", pm);
+        }
+        conf.remove("capabilities");
+        JsonNode out = exec(command, plugin.get("type").asText(), conf, pod, netns, IFNAME);
+        // DEL and CHECK return nothing; ADD's result becomes the next plugin's prevResult.
+        return command.equals("ADD") ? out : prev;
+    }
+
+    private JsonNode exec(String command, String type, ObjectNode conf, PodRef pod, Path netns, String ifname)
+            throws IOException {
+        Path bin = loader.plugin(type);
+        ProcessBuilder pb = new ProcessBuilder(bin.toString());
+        Map<String, String> env = pb.environment();
+        env.clear();
+        env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env.put("CNI_COMMAND", command);
+        env.put("CNI_CONTAINERID", pod.sandboxId());
+        env.put("CNI_NETNS", netns == null ? "" : netns.toString());
+        env.put("CNI_IFNAME", ifname);
+        env.put("CNI_ARGS", pod.cniArgs());
+        env.put("CNI_PATH", loader.cniPath());
+        pb.redirectError(ProcessBuilder.Redirect.PIPE);
+        Process p = pb.start();
+        try (OutputStream in = p.getOutputStream()) {
+            in.write(conf.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()), VirtualThreads.EXECUTOR);
+        byte[] stdout = readAll(p.getInputStream());
+        try {
+            if (!p.waitFor(PLUGIN_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new PluginException("CNI " + command + " " + type + ": no answer within " + PLUGIN_TIMEOUT_SECONDS + " s");
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted during CNI " + command + " " + type, e);
+        }
+        String out = new String(stdout, StandardCharsets.UTF_8).trim();
+        if (p.exitValue() != 0) {
+            String msg = out;
+            try {
+                JsonNode e = JSON.readTree(out);
+                if (e != null && e.has("msg")) {
+                    msg = e.get("msg").asText() + (e.hasNonNull("details") && !e.get("details").asText().isEmpty()
+                            ? ": " + e.get("details").asText() : "") + " (code " + e.path("code").asInt() + ")";
+                }
+            } catch (IOException notJson) {
+                // keep the raw output
+            }
+            String stderr = new String(err.join(), StandardCharsets.UTF_8).trim();
+            throw new PluginException("CNI " + command + " " + type + " failed: "
+                    + (msg.isEmpty() ? stderr.isEmpty() ? "exit " + p.exitValue() : stderr : msg));
+        }
+        if (!command.equals("ADD") || out.isEmpty()) {
+            return null;
+        }
+        return JSON.readTree(out);
+    }
+
+    private static byte[] readAll(InputStream in) {
+        try (in) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            return new byte[0];
+        }
+    }
+
+    /** The pod's addresses from a CNI result: those on interfaces inside the pod (or without one), IPv4 first. */
+    static List<String> ips(JsonNode result) {
+        JsonNode ifaces = result.path("interfaces");
+        List<String> v4 = new ArrayList<>(), v6 = new ArrayList<>();
+        for (JsonNode ip : result.path("ips")) {
+            if (ip.has("interface")) {
+                JsonNode iface = ifaces.path(ip.get("interface").asInt());
+                if (iface.path("sandbox").asText("").isEmpty() && !iface.isMissingNode()) {
+                    continue; // a host-side interface
+                }
+            }
+            String addr = ip.path("address").asText("");
+            int slash = addr.indexOf('/');
+            String bare = slash < 0 ? addr : addr.substring(0, slash);
+            if (!bare.isEmpty()) {
+                (bare.contains(":") ? v6 : v4).add(bare);
+            }
+        }
+        List<String> all = new ArrayList<>(v4);
+        all.addAll(v6);
+        return all;
+    }
+}

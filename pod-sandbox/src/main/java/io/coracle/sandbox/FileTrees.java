@@ -1,0 +1,32 @@
+package io.coracle.sandbox;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Recursive delete that stays on one file system: it never descends into a mount point. */
+final class FileTrees {
+    private FileTrees() {}
+
+    static void delete(Path root) throws IOException {
+        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Mounts.mounted(root)) {
+            throw new IOException("refusing to delete " + root + ": it is a mount point");
+        }
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(root)) {
+            all = s.sorted(Comparator.reverseOrder()).toList();
+        }
+        for (Path p : all) {
+            if (!p.equals(root) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Mounts.mounted(p)) {
+                throw new IOException("refusing to delete " + root + ": " + p + " is still mounted");
+            }
+            Files.deleteIfExists(p);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package io.coracle.sandbox;
+
+import io.coracle.cgroup.CgroupV1;
+import io.coracle.cgroup.CgroupV2;
+import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.v1.LinuxContainerResources;
+import io.coracle.oci.Resources;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * Pod cgroups: the pod cgroup (the kubelet's cgroup_parent, or a Coracle default) and the pause
+ * process's leaf under it, on cgroup v1 (every mounted hierarchy) or v2. With the systemd driver,
+ * slice names are expanded to their cgroupfs paths, written directly (no systemd here).
+ */
+final class PodCgroup {
+    /** Creation and removal of shared ancestors must not interleave between pods. */
+    private static final Object TREE_LOCK = new Object();
+
+    private final Cgroups cgroups;
+    private final SandboxConfig.CgroupDriver driver;
+
+    PodCgroup(Cgroups cgroups, SandboxConfig.CgroupDriver driver) {
+        this.cgroups = cgroups;
+        this.driver = driver;
+    }
+
+    /** What a pod's cgroups are called: the pod cgroup and the pause leaf, as cgroupfs paths. */
+    record Names(String pod, String pause) {}
+
+    Names names(String cgroupParent, String defaultParent, String sandboxId) {
+        if (driver == SandboxConfig.CgroupDriver.SYSTEMD) {
+            String slice = cgroupParent.isEmpty()
+                    ? defaultParent.replaceFirst("\\.slice$", "") + "-pod" + sandboxId + ".slice"
+                    : cgroupParent;
+            String pod = expandSlice(slice);
+            return new Names(pod, pod + "/coracle-" + sandboxId + ".scope");
+        }
+        String pod = cgroupParent.isEmpty() ? join(defaultParent, "pod-" + sandboxId) : normalize(cgroupParent);
+        return new Names(pod, pod + "/" + sandboxId);
+    }
+
+    /** kubepods-burstable-pod1.slice → /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice */
+    static String expandSlice(String slice) {
+        if (!slice.endsWith(".slice") || slice.contains("/")) {
+            throw new IllegalArgumentException("cgroup parent '" + slice + "' is not a systemd slice name (like kubepods-pod1.slice)");
+        }
+        String base = slice.substring(0, slice.length() - ".slice".length());
+        if (base.equals("-")) {
+            return "/";
+        }
+        if (base.isEmpty() || base.startsWith("-") || base.endsWith("-") || base.contains("--")) {
+            throw new IllegalArgumentException("cgroup parent '" + slice + "' is not a valid systemd slice name");
+        }
+        StringBuilder path = new StringBuilder();
+        String prefix = "";
+        for (String part : base.split("-")) {
+            prefix = prefix.isEmpty() ? part : prefix + "-" + part;
+            path.append('/').append(prefix).append(".slice");
+        }
+        return path.toString();
+    }
+
+    private static String normalize(String p) {
+        if (p.contains("..")) {
+            throw new IllegalArgumentException("cgroup parent '" + p + "' contains '..'");
+        }
+        String s = ("/" + p).replaceAll("/+", "/");
+        return s.length() > 1 && s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+    }
+
+    private static String join(String parent, String child) {
+        return normalize(parent + "/" + child);
+    }
+
+    /**
+     * Creates the pod cgroup (with resources + overhead when Coracle creates it; a kubelet-made one
+     * keeps its own limits) and the pause leaf. Returns the topmost cgroup created, or null.
+     */
+    String create(Names n, LinuxContainerResources resources, LinuxContainerResources overhead) throws IOException {
+        synchronized (TREE_LOCK) {
+            String createdFrom = null;
+            for (String p = n.pod(); !p.equals("/") && !cgroups.exists(p); p = parentOf(p)) {
+                createdFrom = p;
+            }
+            cgroups.create(n.pod(), createdFrom != null ? podResources(resources, overhead) : null);
+            cgroups.create(n.pause(), null);
+            return createdFrom == null ? n.pause() : createdFrom;
+        }
+    }
+
+    void addProcess(String path, int pid) throws IOException {
+        byte[] line = (pid + "\n").getBytes(StandardCharsets.UTF_8);
+        for (Path dir : dirs(path)) {
+            Path procs = dir.resolve("cgroup.procs");
+            if (Files.exists(procs)) {
+                try {
+                    Files.write(procs, line);
+                } catch (IOException e) {
+                    throw new IOException("move pid " + pid + " into " + dir + ": " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Removes the pause leaf, then the pod cgroup and its ancestors up to createdFrom while they are empty. */
+    void remove(Names n, String createdFrom) throws IOException {
+        synchronized (TREE_LOCK) {
+            cgroups.remove(n.pause());
+            if (createdFrom == null || createdFrom.equals(n.pause())) {
+                return;
+            }
+            for (String p = n.pod(); p.startsWith(createdFrom); p = parentOf(p)) {
+                for (Path dir : dirs(p)) {
+                    try {
+                        Files.deleteIfExists(dir);
+                    } catch (DirectoryNotEmptyException e) {
+                        return; // cgroup dirs hold control files; rmdir reports children this way
+                    } catch (FileSystemException e) {
+                        return; // busy: another pod or its containers still use it
+                    }
+                }
+                if (p.equals(createdFrom)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    boolean exists(String path) {
+        return cgroups.exists(path);
+    }
+
+    List<Integer> pids(String path) throws IOException {
+        return cgroups.pids(path);
+    }
+
+    private Collection<Path> dirs(String path) {
+        String rel = path.replaceFirst("^/+", "");
+        List<Path> out = new ArrayList<>();
+        if (cgroups instanceof CgroupV1 v1) {
+            for (Path h : v1.hierarchies().values()) {
+                out.add(rel.isEmpty() ? h : h.resolve(rel));
+            }
+        } else if (cgroups instanceof CgroupV2 v2) {
+            out.add(rel.isEmpty() ? v2.root() : v2.root().resolve(rel));
+        }
+        return out;
+    }
+
+    private static String parentOf(String p) {
+        int i = p.lastIndexOf('/');
+        return i <= 0 ? "/" : p.substring(0, i);
+    }
+
+    /** The pod's resources plus its overhead, as the pod cgroup's limits; null when nothing is asked. */
+    static Resources podResources(LinuxContainerResources r, LinuxContainerResources o) {
+        if (r == null && o == null) {
+            return null;
+        }
+        r = r == null ? LinuxContainerResources.getDefaultInstance() : r;
+        o = o == null ? LinuxContainerResources.getDefaultInstance() : o;
+        long shares = r.getCpuShares() + o.getCpuShares();
+        long period = r.getCpuPeriod() > 0 ? r.getCpuPeriod() : o.getCpuPeriod();
+        long quota = r.getCpuQuota() > 0 ? r.getCpuQuota() + Math.max(0, o.getCpuQuota()) : 0;
+        long mem = r.getMemoryLimitInBytes() > 0 ? r.getMemoryLimitInBytes() + Math.max(0, o.getMemoryLimitInBytes()) : 0;
+        Resources.Cpu cpu = shares > 0 || quota > 0 || !r.getCpusetCpus().isEmpty()
+                ? new Resources.Cpu(shares > 0 ? shares : null, quota > 0 ? quota : null, period > 0 ? period : null,
+                        r.getCpusetCpus().isEmpty() ? null : r.getCpusetCpus(),
+                        r.getCpusetMems().isEmpty() ? null : r.getCpusetMems())
+                : null;
+        Resources.Memory memory = mem > 0 ? new Resources.Memory(mem, null, null) : null;
+        return cpu == null && memory == null ? null : new Resources(memory, cpu, null, null, null);
+    }
+}

@@ -1,0 +1,74 @@
+package io.coracle.sandbox;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Settings of the pod sandbox module, built by the daemon from coracle.toml.
+ *
+ * @param stateDir          volatile per-pod files, netns bind mounts, /dev/shm (under /run)
+ * @param rootDir           persistent sandbox records (under /var/lib)
+ * @param cniBinDirs        where CNI plugins are searched, in order
+ * @param cniConfDir        CNI network configurations (.conflist, .conf, .json)
+ * @param cniNetworkName    network to use by name; empty picks the first file in lexical order
+ * @param defaultBridge     bridge of the default conflist written when cniConfDir is empty
+ * @param defaultSubnet     subnet of that default conflist
+ * @param cgroupDriver      cgroupfs or systemd naming of cgroup parents
+ * @param defaultCgroupParent parent of pod cgroups when the kubelet gives none
+ * @param pauseBinary       coracle-pause executable
+ * @param shmSizeBytes      size of each pod's /dev/shm tmpfs
+ */
+public record SandboxConfig(Path stateDir, Path rootDir, List<Path> cniBinDirs, Path cniConfDir, String cniNetworkName,
+                            String defaultBridge, String defaultSubnet, CgroupDriver cgroupDriver,
+                            String defaultCgroupParent, Path pauseBinary, long shmSizeBytes) {
+
+    public static final List<Path> DEFAULT_CNI_BIN_DIRS = List.of(Path.of("/opt/cni/bin"), Path.of("/usr/lib/cni"));
+
+    public SandboxConfig {
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(rootDir, "rootDir");
+        cniBinDirs = List.copyOf(cniBinDirs == null || cniBinDirs.isEmpty() ? DEFAULT_CNI_BIN_DIRS : cniBinDirs);
+        cniConfDir = cniConfDir == null ? Path.of("/etc/cni/net.d") : cniConfDir;
+        cniNetworkName = cniNetworkName == null ? "" : cniNetworkName;
+        defaultBridge = defaultBridge == null || defaultBridge.isEmpty() ? "coracle0" : defaultBridge;
+        defaultSubnet = defaultSubnet == null || defaultSubnet.isEmpty() ? "10.88.0.0/16" : defaultSubnet;
+        cgroupDriver = cgroupDriver == null ? CgroupDriver.CGROUPFS : cgroupDriver;
+        if (defaultCgroupParent == null || defaultCgroupParent.isEmpty()) {
+            defaultCgroupParent = cgroupDriver == CgroupDriver.SYSTEMD ? "coracle.slice" : "/coracle";
+        }
+        Objects.requireNonNull(pauseBinary, "pauseBinary");
+        shmSizeBytes = shmSizeBytes <= 0 ? 64L << 20 : shmSizeBytes;
+        if (defaultBridge.length() > 15) {
+            throw new IllegalArgumentException("bridge name longer than 15 characters: " + defaultBridge);
+        }
+    }
+
+    /** The defaults under the given state and root dirs (daemon: /run/coracle/sandboxes, /var/lib/coracle/sandboxes). */
+    public static SandboxConfig defaults(Path stateDir, Path rootDir, Path pauseBinary) {
+        return new SandboxConfig(stateDir, rootDir, null, null, null, null, null, null, null, pauseBinary, 0);
+    }
+
+    public SandboxConfig withCni(Path confDir, String bridge, String subnet) {
+        return new SandboxConfig(stateDir, rootDir, cniBinDirs, confDir, cniNetworkName, bridge, subnet, cgroupDriver,
+                defaultCgroupParent, pauseBinary, shmSizeBytes);
+    }
+
+    public SandboxConfig withCgroups(CgroupDriver driver, String parent) {
+        return new SandboxConfig(stateDir, rootDir, cniBinDirs, cniConfDir, cniNetworkName, defaultBridge, defaultSubnet,
+                driver, parent, pauseBinary, shmSizeBytes);
+    }
+
+    /** How cgroup parents are named: plain paths, or systemd slices expanded to their cgroupfs paths. */
+    public enum CgroupDriver {
+        CGROUPFS, SYSTEMD;
+
+        public static CgroupDriver parse(String s) {
+            return switch (s == null ? "" : s.trim().toLowerCase()) {
+                case "", "cgroupfs" -> CGROUPFS;
+                case "systemd" -> SYSTEMD;
+                default -> throw new IllegalArgumentException("cgroup driver must be cgroupfs or systemd, not " + s);
+            };
+        }
+    }
+}

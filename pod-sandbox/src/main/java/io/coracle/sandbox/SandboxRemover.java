@@ -1,0 +1,61 @@
+package io.coracle.sandbox;
+
+import io.coracle.cri.v1.RemovePodSandboxRequest;
+import io.coracle.cri.v1.RemovePodSandboxResponse;
+import io.grpc.Status;
+import java.io.IOException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
+
+/**
+ * RemovePodSandbox: stops the pod if needed, removes its containers (hook), /dev/shm, netns mount,
+ * cgroups, files and record. Removing an unknown id succeeds.
+ */
+public final class SandboxRemover {
+    private static final Logger LOG = Logger.getLogger(SandboxRemover.class.getName());
+
+    private final SandboxEnvironment env;
+    private final SandboxStopper stopper;
+
+    SandboxRemover(SandboxEnvironment env, SandboxStopper stopper) {
+        this.env = env;
+        this.stopper = stopper;
+    }
+
+    public RemovePodSandboxResponse remove(RemovePodSandboxRequest request) {
+        Sandbox found = env.store.find(request.getPodSandboxId()).orElse(null);
+        if (found == null) {
+            return RemovePodSandboxResponse.getDefaultInstance();
+        }
+        ReentrantLock lock = env.store.lock(found.id());
+        lock.lock();
+        try {
+            long t0 = System.nanoTime();
+            Sandbox s = env.store.get(found.id()).orElse(null);
+            if (s == null) {
+                return RemovePodSandboxResponse.getDefaultInstance();
+            }
+            if (s.ready() || s.networkAttached() || s.pause().alive()) {
+                stopper.stopLocked(s.id());
+                s = env.store.get(s.id()).orElseThrow();
+            }
+            env.containers.removeContainers(s);
+            PodFiles.unmountShm(s.podDir());
+            if (s.netnsPath() != null) {
+                Mounts.unmount(s.netnsPath());
+            }
+            env.cgroups.remove(new PodCgroup.Names(s.cgroupParent(), s.pauseCgroup()), s.cgroupCreatedFrom());
+            FileTrees.delete(s.podDir());
+            env.store.delete(s);
+            Sandbox done = s;
+            LOG.info(() -> "sandbox " + SandboxEnvironment.podName(done) + ": removed in "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            return RemovePodSandboxResponse.getDefaultInstance();
+        } catch (IOException e) {
+            throw Status.UNKNOWN.withDescription("failed to remove sandbox " + found.id() + ": " + e.getMessage())
+                    .withCause(e).asRuntimeException();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

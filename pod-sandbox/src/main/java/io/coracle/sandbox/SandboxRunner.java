@@ -1,0 +1,272 @@
+package io.coracle.sandbox;
+
+import io.coracle.cri.v1.LinuxPodSandboxConfig;
+import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
+import io.coracle.cri.v1.PodSandboxConfig;
+import io.coracle.cri.v1.PodSandboxMetadata;
+import io.coracle.cri.v1.PortMapping;
+import io.coracle.cri.v1.RunPodSandboxRequest;
+import io.coracle.cri.v1.RunPodSandboxResponse;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/**
+ * RunPodSandbox: pod files and /dev/shm, pod cgroup, the pause process in new namespaces, the
+ * netns bind mount, sysctls, CNI ADD; then the record is persisted. Any failure undoes every step
+ * already done, in reverse.
+ */
+public final class SandboxRunner {
+    private static final Logger LOG = Logger.getLogger(SandboxRunner.class.getName());
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,62})?");
+    private static final Duration PAUSE_TIMEOUT = Duration.ofSeconds(10);
+
+    private final SandboxEnvironment env;
+
+    SandboxRunner(SandboxEnvironment env) {
+        this.env = env;
+    }
+
+    /** One step's undo, run when a later step fails. */
+    private interface Undo {
+        void run() throws Exception;
+    }
+
+    public RunPodSandboxResponse run(RunPodSandboxRequest request) {
+        long t0 = System.nanoTime();
+        PodSandboxConfig cfg = request.getConfig();
+        Plan plan = plan(cfg);
+        String id = HexFormat.of().formatHex(randomBytes());
+        String reserved = Sandbox.reservedName(plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(),
+                plan.meta.getAttempt());
+        Optional<String> holder = env.store.reserve(reserved, id);
+        if (holder.isPresent()) {
+            throw Status.ALREADY_EXISTS.withDescription("failed to reserve sandbox name \"" + reserved
+                    + "\": name is reserved for sandbox " + holder.get()).asRuntimeException();
+        }
+        Deque<Undo> undo = new ArrayDeque<>();
+        undo.push(() -> env.store.release(reserved, id));
+        String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
+        try {
+            Sandbox s = create(id, request, plan, undo);
+            env.store.put(s);
+            LOG.info(() -> "sandbox " + label + ": ready in " + (System.nanoTime() - t0) / 1_000_000 + " ms, pause pid "
+                    + s.pausePid() + (s.ip() == null ? "" : ", ip " + s.ip()));
+            return RunPodSandboxResponse.newBuilder().setPodSandboxId(id).build();
+        } catch (Exception e) {
+            rollback(label, undo);
+            LOG.warning("sandbox " + label + ": run failed: " + e.getMessage());
+            throw status(id, e);
+        }
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[32];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    private static StatusRuntimeException status(String id, Exception e) {
+        if (e instanceof StatusRuntimeException sre) {
+            return sre;
+        }
+        if (e instanceof IllegalArgumentException) {
+            return Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
+        }
+        if (e instanceof CniNetwork.PluginException) {
+            return Status.UNKNOWN.withDescription("failed to set up network for sandbox " + id + ": " + e.getMessage())
+                    .withCause(e).asRuntimeException();
+        }
+        return Status.INTERNAL.withDescription("failed to run sandbox " + id + ": " + e.getMessage()).withCause(e)
+                .asRuntimeException();
+    }
+
+    private void rollback(String label, Deque<Undo> undo) {
+        while (!undo.isEmpty()) {
+            try {
+                undo.pop().run();
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, "sandbox " + label + ": undo step failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The validated request: everything checked before anything is created. */
+    private record Plan(PodSandboxMetadata meta, boolean hostNetwork, boolean hostIpc, Sandbox.PidMode pidMode,
+                        String hostname, Map<String, String> sysctls, List<PortMapping> ports) {}
+
+    static Plan plan(PodSandboxConfig cfg) {
+        PodSandboxMetadata meta = cfg.getMetadata();
+        if (!cfg.hasMetadata()) {
+            throw invalid("sandbox config has no metadata");
+        }
+        for (String[] f : new String[][] {{"name", meta.getName()}, {"namespace", meta.getNamespace()}, {"uid", meta.getUid()}}) {
+            if (f[1].isEmpty()) {
+                throw invalid("sandbox metadata." + f[0] + " is empty");
+            }
+            if (f[1].contains("/") || f[1].contains("\0")) {
+                throw invalid("sandbox metadata." + f[0] + " '" + f[1] + "' contains '/' or NUL");
+            }
+        }
+        LinuxPodSandboxConfig linux = cfg.getLinux();
+        NamespaceOption ns = linux.getSecurityContext().getNamespaceOptions();
+        boolean hostNetwork = podOrNode("network", ns.getNetwork());
+        boolean hostIpc = podOrNode("ipc", ns.getIpc());
+        Sandbox.PidMode pid = switch (ns.getPid()) {
+            case POD -> Sandbox.PidMode.POD;
+            case CONTAINER -> Sandbox.PidMode.CONTAINER;
+            case NODE -> Sandbox.PidMode.NODE;
+            default -> throw invalid("pid namespace mode " + ns.getPidValue() + " (" + ns.getPid()
+                    + ") is not supported for a pod: use POD, CONTAINER or NODE");
+        };
+        String hostname = cfg.getHostname();
+        if (hostname.isEmpty()) {
+            hostname = hostNetwork ? hostHostname() : truncate(meta.getName(), 63);
+        }
+        if (!hostNetwork && !HOSTNAME.matcher(hostname).matches()) {
+            throw invalid("hostname '" + hostname + "' is invalid (letters, digits, '.', '-'; at most 63)");
+        }
+        PodFiles.validate(cfg.getDnsConfig());
+        Map<String, String> sysctls = PodSysctls.validate(linux.getSysctlsMap(), hostNetwork, hostIpc);
+        for (PortMapping p : cfg.getPortMappingsList()) {
+            if (p.getContainerPort() <= 0 || p.getContainerPort() > 65535 || p.getHostPort() < 0 || p.getHostPort() > 65535) {
+                throw invalid("port mapping " + p.getHostPort() + "->" + p.getContainerPort() + " is out of range");
+            }
+            if (p.getProtocolValue() < 0 || p.getProtocolValue() > 2) {
+                throw invalid("port mapping protocol " + p.getProtocolValue() + " is unknown");
+            }
+        }
+        // The kubelet sends container ports without host ports too: only host ports are mapped.
+        List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
+        return new Plan(meta, hostNetwork, hostIpc, pid, hostname, sysctls, ports);
+    }
+
+    private static boolean podOrNode(String kind, NamespaceMode mode) {
+        return switch (mode) {
+            case POD -> false;
+            case NODE -> true;
+            default -> throw invalid(kind + " namespace mode " + mode + " is not supported for a pod: use POD or NODE");
+        };
+    }
+
+    private static String hostHostname() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+        } catch (IOException e) {
+            return "localhost";
+        }
+    }
+
+    private static String truncate(String s, int n) {
+        String t = s.length() > n ? s.substring(0, n) : s;
+        return t.replaceAll("[^A-Za-z0-9.-]", "-").replaceAll("^[^A-Za-z0-9]+", "x");
+    }
+
+    private static StatusRuntimeException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+    }
+
+    private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, Deque<Undo> undo) throws Exception {
+        PodSandboxConfig cfg = request.getConfig();
+        String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
+
+        // Pod files and /dev/shm under the volatile dir.
+        Path podDir = env.config.stateDir().resolve(id);
+        Files.createDirectories(podDir);
+        undo.push(() -> FileTrees.delete(podDir));
+        PodFiles.write(podDir, cfg.getDnsConfig(), plan.hostname, plan.hostNetwork);
+        PodFiles.mountShm(podDir, env.config.shmSizeBytes());
+        undo.push(() -> PodFiles.unmountShm(podDir));
+
+        // Pod cgroup and the pause leaf.
+        PodCgroup.Names cg;
+        try {
+            cg = env.cgroups.names(cfg.getLinux().getCgroupParent(), env.config.defaultCgroupParent(), id);
+        } catch (IllegalArgumentException e) {
+            throw invalid(e.getMessage());
+        }
+        String createdFrom = env.cgroups.create(cg, cfg.getLinux().hasResources() ? cfg.getLinux().getResources() : null,
+                cfg.getLinux().hasOverhead() ? cfg.getLinux().getOverhead() : null);
+        undo.push(() -> env.cgroups.remove(cg, createdFrom));
+
+        // The pause process in its namespaces, moved into the pause cgroup.
+        Set<String> namespaces = new LinkedHashSet<>();
+        if (!plan.hostNetwork) {
+            namespaces.add("net");
+            namespaces.add("uts");
+        }
+        if (!plan.hostIpc) {
+            namespaces.add("ipc");
+        }
+        if (plan.pidMode != Sandbox.PidMode.NODE) {
+            namespaces.add("pid");
+        }
+        int pid = env.pauseLauncher.launch(namespaces, plan.hostNetwork ? null : plan.hostname,
+                podDir.resolve("pause.pid"), PAUSE_TIMEOUT);
+        PauseProcess pause = new PauseProcess(pid, PauseProcess.startTimeOf(pid));
+        undo.push(() -> pause.kill(5000));
+        env.cgroups.addProcess(cg.pause(), pid);
+
+        // The network namespace outlives the pause process until CNI DEL succeeds.
+        Path netns = null;
+        if (!plan.hostNetwork) {
+            netns = podDir.resolve("netns");
+            Mounts.bindNamespace(Path.of("/proc", String.valueOf(pid), "ns", "net"), netns);
+            Path mounted = netns;
+            undo.push(() -> Mounts.unmount(mounted));
+        }
+        PodSysctls.apply(pid, plan.hostNetwork, plan.hostIpc, plan.sysctls);
+
+        String ip = null, cniNetwork = null, cniResult = null;
+        List<String> additional = List.of();
+        boolean attached = false;
+        if (!plan.hostNetwork) {
+            CniConfigLoader.NetworkList net;
+            try {
+                net = env.cniConfig.load();
+            } catch (IOException e) {
+                throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
+            }
+            CniNetwork.PodRef ref = new CniNetwork.PodRef(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid());
+            Path ns = netns;
+            // DEL is pushed before ADD: a half-done ADD leaves state only DEL can clean.
+            undo.push(() -> env.cni.del(net, ref, ns, plan.ports, null));
+            CniNetwork.Attachment a = env.cni.add(net, ref, netns, plan.ports);
+            undo.pop();
+            undo.push(() -> env.cni.del(net, ref, ns, plan.ports, a.resultJson()));
+            cniNetwork = net.json();
+            cniResult = a.resultJson();
+            attached = true;
+            if (!a.ips().isEmpty()) {
+                ip = a.ips().getFirst();
+                additional = a.ips().subList(1, a.ips().size());
+                PodFiles.addHostEntry(podDir, ip, plan.hostname);
+            }
+        }
+        LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod());
+        Instant now = Instant.now();
+        return new Sandbox(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(), plan.meta.getAttempt(),
+                now.getEpochSecond() * 1_000_000_000L + now.getNano(), Sandbox.State.READY, pid, pause.startTime(),
+                plan.hostNetwork, plan.hostIpc, plan.pidMode, podDir, netns, cg.pod(), cg.pause(), createdFrom,
+                cfg.getLogDirectory(), ip, additional, attached, cniNetwork, cniResult, request.getRuntimeHandler(),
+                cfg.toByteArray());
+    }
+}

@@ -1,0 +1,144 @@
+package io.coracle.sandbox;
+
+import io.coracle.cri.v1.ListPodSandboxRequest;
+import io.coracle.cri.v1.ListPodSandboxResponse;
+import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.PodSandboxStatusResponse;
+import io.coracle.cri.v1.RemovePodSandboxRequest;
+import io.coracle.cri.v1.RemovePodSandboxResponse;
+import io.coracle.cri.v1.RunPodSandboxRequest;
+import io.coracle.cri.v1.RunPodSandboxResponse;
+import io.coracle.cri.v1.StopPodSandboxRequest;
+import io.coracle.cri.v1.StopPodSandboxResponse;
+import io.coracle.cri.v1.StreamPodSandboxesRequest;
+import io.coracle.cri.v1.StreamPodSandboxesResponse;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * The pod sandbox module as the daemon sees it: one object per RPC family, recovery at start-up
+ * and the NetworkReady condition. Each RPC method throws StatusRuntimeException with the CRI code.
+ */
+public final class SandboxService {
+    private static final Logger LOG = Logger.getLogger(SandboxService.class.getName());
+
+    private final SandboxEnvironment env;
+    private final SandboxRunner runner;
+    private final SandboxStopper stopper;
+    private final SandboxRemover remover;
+    private final SandboxStatusReader statusReader;
+    private final SandboxLister lister;
+
+    public SandboxService(SandboxConfig config) throws IOException {
+        this.env = new SandboxEnvironment(config);
+        this.runner = new SandboxRunner(env);
+        this.stopper = new SandboxStopper(env);
+        this.remover = new SandboxRemover(env, stopper);
+        this.statusReader = new SandboxStatusReader(env);
+        this.lister = new SandboxLister(env);
+    }
+
+    /**
+     * Start-up: creates the dirs, writes the default CNI config if the conf dir is empty, and
+     * reloads every sandbox from disk; a pod whose pause process is gone is NOTREADY (its
+     * network stays attached until a stop's CNI DEL succeeds).
+     */
+    public List<Sandbox> recover() throws IOException {
+        Files.createDirectories(env.config.stateDir());
+        Files.createDirectories(env.config.rootDir());
+        try {
+            env.cniConfig.writeDefaultIfEmpty();
+        } catch (IOException e) {
+            LOG.warning("cni: cannot write the default network config in " + env.config.cniConfDir() + ": " + e.getMessage());
+        }
+        List<Sandbox> loaded = env.store.load();
+        int ready = 0;
+        for (Sandbox s : loaded) {
+            if (s.ready() && !s.pause().alive()) {
+                env.store.put(s.withState(Sandbox.State.NOTREADY));
+                LOG.warning("sandbox " + SandboxEnvironment.podName(s) + ": pause process " + s.pausePid()
+                        + " is gone; marked NOTREADY");
+            } else if (s.ready()) {
+                ready++;
+            }
+        }
+        LOG.info("sandboxes recovered: " + loaded.size() + " (" + ready + " ready)");
+        return env.store.all().stream().toList();
+    }
+
+    /** The container code's hook into stop and remove. */
+    public void setContainersHook(PodContainersHook hook) {
+        env.containers = hook == null ? PodContainersHook.NONE : hook;
+    }
+
+    /** Read-only access to the sandboxes (namespace paths, cgroup parent, pod files, state). */
+    public SandboxStore store() {
+        return env.store;
+    }
+
+    public SandboxRunner runner() {
+        return runner;
+    }
+
+    public SandboxStopper stopper() {
+        return stopper;
+    }
+
+    public SandboxRemover remover() {
+        return remover;
+    }
+
+    public SandboxStatusReader statusReader() {
+        return statusReader;
+    }
+
+    public SandboxLister lister() {
+        return lister;
+    }
+
+    public RunPodSandboxResponse run(RunPodSandboxRequest r) {
+        return runner.run(r);
+    }
+
+    public StopPodSandboxResponse stop(StopPodSandboxRequest r) {
+        return stopper.stop(r);
+    }
+
+    public RemovePodSandboxResponse remove(RemovePodSandboxRequest r) {
+        return remover.remove(r);
+    }
+
+    public PodSandboxStatusResponse status(PodSandboxStatusRequest r) {
+        return statusReader.status(r);
+    }
+
+    public ListPodSandboxResponse list(ListPodSandboxRequest r) {
+        return lister.list(r);
+    }
+
+    public void stream(StreamPodSandboxesRequest r, StreamObserver<StreamPodSandboxesResponse> out) {
+        lister.stream(r, out);
+    }
+
+    /** NetworkReady: a CNI network config loads and all its plugins (and loopback) are installed. */
+    public NetworkCondition networkReady() {
+        CniConfigLoader.NetworkList net;
+        try {
+            net = env.cniConfig.load();
+        } catch (IOException e) {
+            return new NetworkCondition(false, "NetworkPluginNotReady", "cni config uninitialized: " + e.getMessage());
+        }
+        try {
+            env.cniConfig.plugin("loopback");
+            for (var p : net.plugins()) {
+                env.cniConfig.plugin(p.get("type").asText());
+            }
+        } catch (IOException e) {
+            return new NetworkCondition(false, "NetworkPluginNotReady", "network " + net.name() + ": " + e.getMessage());
+        }
+        return new NetworkCondition(true, "", "");
+    }
+}

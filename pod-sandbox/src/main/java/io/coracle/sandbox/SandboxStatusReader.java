@@ -1,0 +1,110 @@
+package io.coracle.sandbox;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import io.coracle.cri.v1.LinuxPodSandboxStatus;
+import io.coracle.cri.v1.Namespace;
+import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
+import io.coracle.cri.v1.PodIP;
+import io.coracle.cri.v1.PodSandboxConfig;
+import io.coracle.cri.v1.PodSandboxMetadata;
+import io.coracle.cri.v1.PodSandboxNetworkStatus;
+import io.coracle.cri.v1.PodSandboxState;
+import io.coracle.cri.v1.PodSandboxStatus;
+import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.PodSandboxStatusResponse;
+import io.coracle.cri.v1.PortMapping;
+import io.grpc.Status;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+
+/** PodSandboxStatus: state (READY only while the pause process runs), IPs, namespace options; verbose info as JSON. */
+public final class SandboxStatusReader {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final SandboxEnvironment env;
+
+    SandboxStatusReader(SandboxEnvironment env) {
+        this.env = env;
+    }
+
+    public PodSandboxStatusResponse status(PodSandboxStatusRequest request) {
+        Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("sandbox " + request.getPodSandboxId() + " not found").asRuntimeException());
+        PodSandboxState state = state(s);
+        PodSandboxConfig cfg = s.podConfig();
+        PodSandboxStatus.Builder b = PodSandboxStatus.newBuilder()
+                .setId(s.id())
+                .setMetadata(metadata(s))
+                .setState(state)
+                .setCreatedAt(s.createdAtNanos())
+                .putAllLabels(cfg.getLabelsMap())
+                .putAllAnnotations(cfg.getAnnotationsMap())
+                .setRuntimeHandler(s.runtimeHandler() == null ? "" : s.runtimeHandler())
+                .setLinux(LinuxPodSandboxStatus.newBuilder().setNamespaces(Namespace.newBuilder().setOptions(
+                        NamespaceOption.newBuilder()
+                                .setNetwork(s.hostNetwork() ? NamespaceMode.NODE : NamespaceMode.POD)
+                                .setIpc(s.hostIpc() ? NamespaceMode.NODE : NamespaceMode.POD)
+                                .setPid(NamespaceMode.valueOf(s.pidMode().name())))));
+        if (!s.hostNetwork() && s.ip() != null && state == PodSandboxState.SANDBOX_READY) {
+            PodSandboxNetworkStatus.Builder n = PodSandboxNetworkStatus.newBuilder().setIp(s.ip());
+            s.additionalIps().forEach(ip -> n.addAdditionalIps(PodIP.newBuilder().setIp(ip)));
+            b.setNetwork(n);
+        }
+        long now = Instant.now().getEpochSecond() * 1_000_000_000L + Instant.now().getNano();
+        PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(b).setTimestamp(now);
+        if (request.getVerbose()) {
+            r.putInfo("info", verboseInfo(s, cfg, state));
+        }
+        return r.build();
+    }
+
+    static PodSandboxState state(Sandbox s) {
+        return s.ready() && s.pause().alive() ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
+    }
+
+    static PodSandboxMetadata metadata(Sandbox s) {
+        return PodSandboxMetadata.newBuilder().setName(s.name()).setNamespace(s.namespace()).setUid(s.uid())
+                .setAttempt(s.attempt()).build();
+    }
+
+    private String verboseInfo(Sandbox s, PodSandboxConfig cfg, PodSandboxState state) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("pid", s.pausePid());
+        o.put("podDir", s.podDir().toString());
+        if (s.netnsPath() != null) {
+            o.put("netNamespacePath", s.netnsPath().toString());
+        }
+        o.put("cgroupParent", s.cgroupParent());
+        o.put("pauseCgroup", s.pauseCgroup());
+        o.put("runtimeHandler", s.runtimeHandler());
+        o.put("networkAttached", s.networkAttached());
+        try {
+            if (s.cniResult() != null) {
+                o.set("cniResult", JSON.readTree(s.cniResult()));
+            }
+            o.set("config", JSON.readTree(JsonFormat.printer().print(cfg)));
+        } catch (InvalidProtocolBufferException e) {
+            o.put("config", "unprintable: " + e.getMessage());
+        } catch (IOException e) {
+            o.put("cniResult", s.cniResult());
+        }
+        if (s.networkAttached() && state == PodSandboxState.SANDBOX_READY) {
+            try {
+                CniConfigLoader.NetworkList net = CniConfigLoader.NetworkList.parse(Path.of("(stored)"), s.cniNetwork());
+                List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
+                env.cni.check(net, new CniNetwork.PodRef(s.id(), s.name(), s.namespace(), s.uid()), s.netnsPath(), ports,
+                        s.cniResult());
+                o.put("networkCheck", "ok");
+            } catch (IOException e) {
+                o.put("networkCheck", e.getMessage());
+            }
+        }
+        return o.toString();
+    }
+}

@@ -1,0 +1,131 @@
+package io.coracle.sandbox;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The sandboxes: in memory by id, on disk as rootDir/ID/sandbox.json (temp, fsync, rename), and
+ * the reserved pod names (name_namespace_uid_attempt → id). Read-only to everything but this module.
+ */
+public final class SandboxStore {
+    private static final Logger LOG = Logger.getLogger(SandboxStore.class.getName());
+    static final String FILE = "sandbox.json";
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private final Path rootDir;
+    private final Map<String, Sandbox> byId = new ConcurrentHashMap<>();
+    private final Map<String, String> names = new ConcurrentHashMap<>();
+    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+    SandboxStore(Path rootDir) {
+        this.rootDir = rootDir;
+    }
+
+    /** The sandbox with this exact id. */
+    public Optional<Sandbox> get(String id) {
+        return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
+    }
+
+    /** The sandbox with this id or unique id prefix (as crictl allows). */
+    public Optional<Sandbox> find(String idOrPrefix) {
+        if (idOrPrefix == null || idOrPrefix.isEmpty()) {
+            return Optional.empty();
+        }
+        Sandbox exact = byId.get(idOrPrefix);
+        if (exact != null) {
+            return Optional.of(exact);
+        }
+        List<Sandbox> hits = byId.values().stream().filter(s -> s.id().startsWith(idOrPrefix)).toList();
+        return hits.size() == 1 ? Optional.of(hits.getFirst()) : Optional.empty();
+    }
+
+    public Collection<Sandbox> all() {
+        return List.copyOf(byId.values());
+    }
+
+    /** Reserves a pod name for id; returns the id already holding it, if any. */
+    Optional<String> reserve(String name, String id) {
+        String prev = names.putIfAbsent(name, id);
+        return prev == null || prev.equals(id) ? Optional.empty() : Optional.of(prev);
+    }
+
+    void release(String name, String id) {
+        names.remove(name, id);
+    }
+
+    /** Per-sandbox lock serialising run/stop/remove of one pod. */
+    ReentrantLock lock(String id) {
+        return locks.computeIfAbsent(id, k -> new ReentrantLock());
+    }
+
+    Path dir(String id) {
+        return rootDir.resolve(id);
+    }
+
+    /** Writes the record durably, then publishes it in memory. */
+    void put(Sandbox s) throws IOException {
+        Path dir = dir(s.id());
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve(FILE + ".tmp");
+        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap(bytes));
+            ch.force(true);
+        }
+        Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        byId.put(s.id(), s);
+    }
+
+    /** Forgets the sandbox and deletes its record. */
+    void delete(Sandbox s) throws IOException {
+        Path dir = dir(s.id());
+        Files.deleteIfExists(dir.resolve(FILE + ".tmp"));
+        Files.deleteIfExists(dir.resolve(FILE));
+        Files.deleteIfExists(dir);
+        byId.remove(s.id());
+        names.remove(s.reservedName(), s.id());
+        locks.remove(s.id());
+    }
+
+    /** Reads every record under the root dir (recovery); unreadable ones are logged and skipped. */
+    List<Sandbox> load() throws IOException {
+        List<Sandbox> out = new ArrayList<>();
+        if (!Files.isDirectory(rootDir)) {
+            return out;
+        }
+        try (Stream<Path> dirs = Files.list(rootDir)) {
+            for (Path d : dirs.toList()) {
+                Path f = d.resolve(FILE);
+                if (!Files.isRegularFile(f)) {
+                    continue;
+                }
+                try {
+                    Sandbox s = JSON.readValue(f.toFile(), Sandbox.class);
+                    byId.put(s.id(), s);
+                    names.put(s.reservedName(), s.id());
+                    out.add(s);
+                } catch (IOException e) {
+                    LOG.warning("sandbox record " + f + " unreadable, skipped: " + e.getMessage());
+                }
+            }
+        }
+        return out;
+    }
+}
