@@ -1,0 +1,128 @@
+package io.coracle.runtime;
+
+import io.coracle.runtime.config.ConfigException;
+import io.coracle.runtime.config.ConfigLoader;
+import io.coracle.runtime.config.ConfigSchema;
+import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.daemon.BuildInfo;
+import io.coracle.runtime.daemon.Daemon;
+import io.coracle.runtime.daemon.DaemonStartException;
+import io.coracle.runtime.daemon.OneLineLogFormatter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Command-line entry point: {@code daemon}, {@code config default}, {@code version}. */
+public final class Main {
+    static final int EXIT_USAGE = 2;
+
+    private static final String USAGE = """
+            usage: coracle daemon [--config FILE] [--socket PATH] [--root DIR] [--state DIR] [--log-level LEVEL]
+                   coracle config default
+                   coracle version
+            """;
+
+    /** Daemon flags and the config keys they override. */
+    private static final Map<String, String> FLAG_KEYS = Map.of(
+            "--socket", "socket",
+            "--root", "root",
+            "--state", "state",
+            "--log-level", "log_level");
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        if (args.length == 0) {
+            System.err.print(USAGE);
+            return EXIT_USAGE;
+        }
+        List<String> rest = Arrays.asList(args).subList(1, args.length);
+        try {
+            return switch (args[0]) {
+                case "daemon" -> daemon(rest);
+                case "config" -> {
+                    if (!rest.equals(List.of("default"))) {
+                        throw new UsageException("unknown config command " + String.join(" ", rest)
+                                + "; try: coracle config default");
+                    }
+                    System.out.print(ConfigSchema.defaultToml());
+                    yield 0;
+                }
+                case "version", "--version" -> {
+                    System.out.println(BuildInfo.RUNTIME_NAME + " " + BuildInfo.VERSION);
+                    yield 0;
+                }
+                case "help", "-h", "--help" -> {
+                    System.out.print(USAGE);
+                    yield 0;
+                }
+                default -> throw new UsageException("unknown command '" + args[0] + "'");
+            };
+        } catch (UsageException e) {
+            System.err.println("coracle: " + e.getMessage());
+            System.err.print(USAGE);
+            return EXIT_USAGE;
+        } catch (ConfigException e) {
+            System.err.println("coracle: config: " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (DaemonStartException e) {
+            System.err.println("coracle: cannot start: " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+    }
+
+    private static int daemon(List<String> args) throws UsageException, ConfigException, DaemonStartException,
+            InterruptedException {
+        Path configFile = Path.of(ConfigSchema.DEFAULT_CONFIG_FILE);
+        boolean configRequired = false;
+        Map<String, Object> flags = new LinkedHashMap<>();
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            String name = arg;
+            String value = null;
+            int eq = arg.indexOf('=');
+            if (arg.startsWith("--") && eq > 0) {
+                name = arg.substring(0, eq);
+                value = arg.substring(eq + 1);
+            }
+            if (!name.equals("--config") && !FLAG_KEYS.containsKey(name)) {
+                throw new UsageException("unknown flag '" + arg + "'");
+            }
+            if (value == null) {
+                if (i + 1 >= args.size()) {
+                    throw new UsageException("flag " + name + " needs a value");
+                }
+                value = args.get(++i);
+            }
+            if (name.equals("--config")) {
+                configFile = Path.of(value);
+                configRequired = true;
+            } else {
+                flags.put(FLAG_KEYS.get(name), value);
+            }
+        }
+        Map<String, Object> fileValues = ConfigLoader.load(configFile, configRequired);
+        String source = fileValues.isEmpty() && !configRequired && !configFile.toFile().exists()
+                ? "built-in defaults" : configFile.toString();
+        DaemonConfig config = DaemonConfig.from(fileValues, flags, source);
+        OneLineLogFormatter.install(config.logLevel());
+        return new Daemon(config).run();
+    }
+
+    /** The command line is wrong. */
+    static final class UsageException extends Exception {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+}

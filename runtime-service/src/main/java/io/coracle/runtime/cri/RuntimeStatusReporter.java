@@ -1,0 +1,119 @@
+package io.coracle.runtime.cri;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.coracle.cri.v1.CgroupDriver;
+import io.coracle.cri.v1.LinuxRuntimeConfiguration;
+import io.coracle.cri.v1.RuntimeCondition;
+import io.coracle.cri.v1.RuntimeConfigResponse;
+import io.coracle.cri.v1.RuntimeFeatures;
+import io.coracle.cri.v1.RuntimeHandler;
+import io.coracle.cri.v1.RuntimeHandlerFeatures;
+import io.coracle.cri.v1.RuntimeStatus;
+import io.coracle.cri.v1.StatusResponse;
+import io.coracle.cri.v1.VersionResponse;
+import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.daemon.BuildInfo;
+import io.coracle.sys.NativePrograms;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Answers Version, Status and RuntimeConfig from what the daemon can actually do right now. */
+public final class RuntimeStatusReporter {
+    /** The kubelet runtime API version this daemon speaks (the CRI's Version.version). */
+    static final String KUBELET_API_VERSION = "0.1.0";
+    static final String CRI_API_VERSION = "v1";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final DaemonConfig config;
+    private final NativePrograms programs;
+
+    public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs) {
+        this.config = config;
+        this.programs = programs;
+    }
+
+    public VersionResponse version() {
+        return VersionResponse.newBuilder()
+                .setVersion(KUBELET_API_VERSION)
+                .setRuntimeName(BuildInfo.RUNTIME_NAME)
+                .setRuntimeVersion(BuildInfo.VERSION)
+                .setRuntimeApiVersion(CRI_API_VERSION)
+                .build();
+    }
+
+    public StatusResponse status(boolean verbose) {
+        StatusResponse.Builder response = StatusResponse.newBuilder()
+                .setStatus(RuntimeStatus.newBuilder()
+                        .addConditions(runtimeCondition())
+                        .addConditions(networkCondition()))
+                .addRuntimeHandlers(RuntimeHandler.newBuilder()
+                        .setName("")
+                        .setFeatures(RuntimeHandlerFeatures.newBuilder()
+                                .setRecursiveReadOnlyMounts(false)
+                                .setUserNamespaces(false)))
+                .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(false));
+        if (verbose) {
+            response.putInfo("config", configJson());
+        }
+        return response.build();
+    }
+
+    public RuntimeConfigResponse runtimeConfig() {
+        CgroupDriver driver = config.cgroupDriver() == DaemonConfig.CgroupDriver.SYSTEMD
+                ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS;
+        return RuntimeConfigResponse.newBuilder()
+                .setLinux(LinuxRuntimeConfiguration.newBuilder().setCgroupDriver(driver))
+                .build();
+    }
+
+    /** RuntimeReady: the native programs are installed and the state directories are writable. */
+    private RuntimeCondition runtimeCondition() {
+        List<String> problems = new ArrayList<>();
+        List<String> missing = programs.missing(List.of(NativePrograms.PAUSE));
+        if (!missing.isEmpty()) {
+            problems.add("native programs missing or not executable: " + String.join(", ", missing));
+        }
+        for (Path dir : List.of(config.root(), config.state())) {
+            if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                problems.add("directory " + dir + " is not writable");
+            }
+        }
+        RuntimeCondition.Builder condition = RuntimeCondition.newBuilder().setType("RuntimeReady");
+        if (problems.isEmpty()) {
+            return condition.setStatus(true).build();
+        }
+        return condition.setStatus(false).setReason("RuntimeNotReady").setMessage(String.join("; ", problems)).build();
+    }
+
+    private RuntimeCondition networkCondition() {
+        return RuntimeCondition.newBuilder()
+                .setType("NetworkReady")
+                .setStatus(false)
+                .setReason("NetworkPluginNotReady")
+                .setMessage("Coracle does not set up pod networks yet: CNI support is not built")
+                .build();
+    }
+
+    private String configJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("socket", config.socket().toString());
+        m.put("root", config.root().toString());
+        m.put("state", config.state().toString());
+        m.put("logLevel", config.logLevel());
+        m.put("cgroupDriver", config.cgroupDriver().name().toLowerCase());
+        m.put("shutdownGraceSeconds", config.shutdownGrace().toSeconds());
+        m.put("configSource", config.source());
+        m.put("nativePrograms", programs.dir().toString());
+        try {
+            return JSON.writeValueAsString(m);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.coracle.runtime.daemon;
+
+import io.coracle.image.CriImageService;
+import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.cri.CriRuntimeService;
+import io.coracle.runtime.cri.RuntimeStatusReporter;
+import io.coracle.sys.NativePrograms;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
+import sun.misc.Signal;
+
+/** The Coracle daemon: takes its locks, serves the CRI on the socket, and shuts down cleanly on SIGTERM/SIGINT. */
+public final class Daemon {
+    private static final Logger LOG = Logger.getLogger(Daemon.class.getName());
+
+    private final DaemonConfig config;
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    public Daemon(DaemonConfig config) {
+        this.config = config;
+    }
+
+    /** Runs until a termination signal; returns the process exit code. */
+    public int run() throws DaemonStartException, InterruptedException {
+        createDirectory(config.root());
+        DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
+        DaemonLock socketLock;
+        try {
+            createDirectory(config.socket().getParent());
+            socketLock = DaemonLock.acquire(config.socket().resolveSibling(config.socket().getFileName() + ".lock"),
+                    "socket " + config.socket());
+            createDirectory(config.state());
+        } catch (DaemonStartException e) {
+            closeQuietly(rootLock);
+            throw e;
+        }
+
+        NativePrograms programs = NativePrograms.locate();
+        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs);
+        CriServer server = new CriServer(config.socket(),
+                List.of(new CriRuntimeService(status), new CriImageService()),
+                List.of(new CallLogInterceptor()));
+        try {
+            server.start();
+        } catch (DaemonStartException e) {
+            closeQuietly(socketLock);
+            closeQuietly(rootLock);
+            throw e;
+        }
+
+        Runnable shutdown = () -> {
+            if (!stopping.compareAndSet(false, true)) {
+                return;
+            }
+            LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
+            server.stop(config.shutdownGrace());
+            closeQuietly(socketLock);
+            closeQuietly(rootLock);
+            LOG.info("stopped");
+            stopped.countDown();
+        };
+        // Handle the signals ourselves: the JVM's default exits 143, and we want 0 after a clean stop.
+        for (String name : List.of("TERM", "INT")) {
+            Signal.handle(new Signal(name), signal -> Thread.ofPlatform().name("shutdown").start(shutdown));
+        }
+
+        long uptime = ManagementFactory.getRuntimeMXBean().getUptime();
+        LOG.info("serving CRI on unix://" + config.socket() + " (coracle " + BuildInfo.VERSION + ", pid "
+                + ProcessHandle.current().pid() + ", root " + config.root() + ", state " + config.state()
+                + ", config " + config.source() + ", started in " + uptime + "ms)");
+        stopped.await();
+        return 0;
+    }
+
+    private static void createDirectory(Path dir) throws DaemonStartException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        } catch (IOException e) {
+            throw new DaemonStartException("cannot create directory " + dir + ": " + e, e);
+        }
+    }
+
+    private static void closeQuietly(DaemonLock lock) {
+        try {
+            lock.close();
+        } catch (IOException e) {
+            LOG.warning("cannot release lock " + lock.path() + ": " + e.getMessage());
+        }
+    }
+}

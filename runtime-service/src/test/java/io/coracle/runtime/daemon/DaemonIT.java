@@ -1,0 +1,173 @@
+package io.coracle.runtime.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.coracle.cri.v1.CgroupDriver;
+import io.coracle.cri.v1.ListImagesRequest;
+import io.coracle.cri.v1.PodSandboxConfig;
+import io.coracle.cri.v1.PodSandboxMetadata;
+import io.coracle.cri.v1.RunPodSandboxRequest;
+import io.coracle.cri.v1.RuntimeCondition;
+import io.coracle.cri.v1.RuntimeConfigRequest;
+import io.coracle.cri.v1.StatusRequest;
+import io.coracle.cri.v1.StatusResponse;
+import io.coracle.cri.v1.VersionRequest;
+import io.coracle.cri.v1.VersionResponse;
+import io.coracle.runtime.testing.DaemonProcess;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** Starts the real daemon on a temp socket and talks CRI to it over that socket. */
+class DaemonIT {
+
+    @Test
+    void versionStatusRuntimeConfigAndHealth() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start()) {
+            VersionResponse version = daemon.runtime().version(VersionRequest.newBuilder().setVersion("v1").build());
+            assertEquals("coracle", version.getRuntimeName());
+            assertEquals("v1", version.getRuntimeApiVersion());
+            assertEquals("0.1.0", version.getVersion());
+            assertTrue(version.getRuntimeVersion().matches("\\d+\\.\\d+\\.\\d+.*"), version.getRuntimeVersion());
+
+            StatusResponse status = daemon.runtime().status(StatusRequest.newBuilder().setVerbose(true).build());
+            Map<String, RuntimeCondition> conditions = status.getStatus().getConditionsList().stream()
+                    .collect(Collectors.toMap(RuntimeCondition::getType, Function.identity()));
+            assertTrue(conditions.get("RuntimeReady").getStatus(), conditions.get("RuntimeReady").toString());
+            RuntimeCondition network = conditions.get("NetworkReady");
+            assertFalse(network.getStatus());
+            assertEquals("NetworkPluginNotReady", network.getReason());
+            assertFalse(network.getMessage().isEmpty());
+            assertTrue(status.getInfoMap().get("config").contains(daemon.dir().resolve("root").toString()));
+            assertEquals("", status.getRuntimeHandlers(0).getName());
+
+            assertEquals(CgroupDriver.CGROUPFS,
+                    daemon.runtime().runtimeConfig(RuntimeConfigRequest.getDefaultInstance()).getLinux().getCgroupDriver());
+
+            var health = HealthGrpc.newBlockingStub(daemon.channel()).withDeadlineAfter(10, TimeUnit.SECONDS);
+            for (String service : List.of("", "runtime.v1.RuntimeService", "runtime.v1.ImageService")) {
+                assertEquals(HealthCheckResponse.ServingStatus.SERVING,
+                        health.check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus(), service);
+            }
+
+            assertEquals(PosixFilePermissions.fromString("rw-rw----"), Files.getPosixFilePermissions(daemon.socket()));
+        }
+    }
+
+    @Test
+    void rpcsNotBuiltAnswerUnimplementedNamingTheMethod() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start()) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> daemon.runtime().runPodSandbox(
+                    RunPodSandboxRequest.newBuilder().setConfig(PodSandboxConfig.newBuilder()
+                            .setMetadata(PodSandboxMetadata.newBuilder().setName("p").setNamespace("n").setUid("u")))
+                            .build()));
+            assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains("runtime.v1.RuntimeService/RunPodSandbox"),
+                    e.getStatus().getDescription());
+
+            e = assertThrows(StatusRuntimeException.class,
+                    () -> daemon.images().listImages(ListImagesRequest.getDefaultInstance()));
+            assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains("runtime.v1.ImageService/ListImages"));
+        }
+    }
+
+    @Test
+    void secondDaemonOnSameRootOrSocketRefuses() throws Exception {
+        try (DaemonProcess first = DaemonProcess.start()) {
+            long pid = first.process().pid();
+
+            // Same root, different socket.
+            Path other = Files.createTempDirectory("coracle-it-");
+            try (DaemonProcess second = DaemonProcess.run(other, command(
+                    "--socket", other.resolve("c.sock").toString(),
+                    "--root", first.dir().resolve("root").toString(),
+                    "--state", other.resolve("state").toString()))) {
+                assertTrue(second.process().waitFor(30, TimeUnit.SECONDS));
+                assertEquals(1, second.process().exitValue());
+                String log = second.logText();
+                assertTrue(log.contains("another Coracle daemon (pid " + pid + ") is already using root "
+                        + first.dir().resolve("root")), log);
+                assertFalse(Files.exists(other.resolve("c.sock")));
+            }
+
+            // Same socket, different root.
+            Path third = Files.createTempDirectory("coracle-it-");
+            try (DaemonProcess second = DaemonProcess.run(third, command(
+                    "--socket", first.socket().toString(),
+                    "--root", third.resolve("root").toString(),
+                    "--state", third.resolve("state").toString()))) {
+                assertTrue(second.process().waitFor(30, TimeUnit.SECONDS));
+                assertEquals(1, second.process().exitValue());
+                assertTrue(second.logText().contains("is already using socket " + first.socket()), second.logText());
+            }
+
+            // The first daemon still serves on its socket.
+            assertEquals("coracle", first.runtime().version(VersionRequest.getDefaultInstance()).getRuntimeName());
+        }
+    }
+
+    @Test
+    void staleSocketFromDeadDaemonIsReplaced() throws Exception {
+        Path dir = Files.createTempDirectory("coracle-it-");
+        Path socket = dir.resolve("coracle.sock");
+        // A socket file nobody listens on, as a killed daemon leaves behind.
+        try (ServerSocketChannel stale = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            stale.bind(UnixDomainSocketAddress.of(socket));
+        }
+        assertTrue(Files.exists(socket));
+        try (DaemonProcess daemon = DaemonProcess.launch(dir)) {
+            daemon.awaitServing(Duration.ofSeconds(30));
+            assertEquals("coracle", daemon.runtime().version(VersionRequest.getDefaultInstance()).getRuntimeName());
+            assertTrue(daemon.logText().contains("removing stale socket " + socket), daemon.logText());
+        }
+    }
+
+    @Test
+    void sigtermRemovesSocketAndExitsZero() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start()) {
+            assertEquals("coracle", daemon.runtime().version(VersionRequest.getDefaultInstance()).getRuntimeName());
+            assertTrue(Files.exists(daemon.socket()));
+            assertEquals(0, daemon.terminate(Duration.ofSeconds(20)));
+            assertFalse(Files.exists(daemon.socket()), "socket still present after SIGTERM");
+            assertTrue(daemon.logText().contains("stopped"), daemon.logText());
+        }
+    }
+
+    @Test
+    void badConfigFileExitsNonZeroNamingFileAndKey() throws Exception {
+        Path dir = Files.createTempDirectory("coracle-it-");
+        Path config = Files.writeString(dir.resolve("coracle.toml"), "log_level = \"info\"\nsocket_mode = 432\n");
+        try (DaemonProcess daemon = DaemonProcess.launch(dir, "--config", config.toString())) {
+            assertTrue(daemon.process().waitFor(30, TimeUnit.SECONDS));
+            assertEquals(2, daemon.process().exitValue());
+            assertTrue(daemon.logText().contains(config + ": unknown key 'socket_mode'"), daemon.logText());
+            assertFalse(Files.exists(daemon.socket()));
+        }
+    }
+
+    private static List<String> command(String... args) {
+        List<String> c = new java.util.ArrayList<>(DaemonProcess.javaCommand());
+        c.add("daemon");
+        c.addAll(List.of(args));
+        return c;
+    }
+}

@@ -1,0 +1,166 @@
+package io.coracle.runtime.testing;
+
+import io.coracle.cri.v1.ImageServiceGrpc;
+import io.coracle.cri.v1.RuntimeServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real Coracle daemon started from the built distribution on its own temp socket, root and state,
+ * with a gRPC client over the socket. Closing it stops the daemon and deletes the temp tree.
+ */
+public final class DaemonProcess implements AutoCloseable {
+    private final Path dir;
+    private final Process process;
+    private final Path log;
+    private EventLoopGroup clientLoop;
+    private ManagedChannel channel;
+
+    private DaemonProcess(Path dir, Process process, Path log) {
+        this.dir = dir;
+        this.process = process;
+        this.log = log;
+    }
+
+    /** Starts a daemon in a new temp dir and waits until its socket serves. */
+    public static DaemonProcess start(String... extraArgs) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("coracle-it-");
+        DaemonProcess daemon = launch(dir, extraArgs);
+        daemon.awaitServing(Duration.ofSeconds(30));
+        return daemon;
+    }
+
+    /** Starts a daemon on {@code dir}'s default paths without waiting; the caller checks the outcome. */
+    public static DaemonProcess launch(Path dir, String... extraArgs) throws IOException {
+        List<String> command = new ArrayList<>(javaCommand());
+        command.addAll(List.of("daemon",
+                "--socket", dir.resolve("coracle.sock").toString(),
+                "--root", dir.resolve("root").toString(),
+                "--state", dir.resolve("state").toString(),
+                "--log-level", "debug"));
+        command.addAll(List.of(extraArgs));
+        return run(dir, command);
+    }
+
+    /** Runs the Coracle CLI with arbitrary arguments, its output going to a log in {@code dir}. */
+    public static DaemonProcess run(Path dir, List<String> command) throws IOException {
+        Path log = Files.createTempFile(dir, "daemon", ".log");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new DaemonProcess(dir, p, log);
+    }
+
+    /** {@code java -jar <dist>/lib/coracle.jar} with the JDK running the tests. */
+    public static List<String> javaCommand() {
+        String dist = System.getProperty("coracle.dist");
+        if (dist == null) {
+            throw new IllegalStateException("coracle.dist is not set: run integration tests through Maven (failsafe)");
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", dist + "/lib/coracle.jar");
+    }
+
+    public void awaitServing(Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!logText().contains("serving CRI on")) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("daemon exited with " + process.exitValue() + ":\n" + logText());
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("daemon not serving after " + timeout + ":\n" + logText());
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path socket() {
+        return dir.resolve("coracle.sock");
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    public String logText() throws IOException {
+        return Files.readString(log);
+    }
+
+    public synchronized ManagedChannel channel() {
+        if (channel == null) {
+            clientLoop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+            channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket().toString()))
+                    .channelType(EpollDomainSocketChannel.class)
+                    .eventLoopGroup(clientLoop)
+                    .usePlaintext()
+                    .build();
+        }
+        return channel;
+    }
+
+    public RuntimeServiceGrpc.RuntimeServiceBlockingStub runtime() {
+        return RuntimeServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    public ImageServiceGrpc.ImageServiceBlockingStub images() {
+        return ImageServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    /** Sends SIGTERM and waits for the exit code. */
+    public int terminate(Duration timeout) throws InterruptedException {
+        closeClient();
+        process.destroy();
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly().waitFor();
+            throw new IllegalStateException("daemon ignored SIGTERM for " + timeout);
+        }
+        return process.exitValue();
+    }
+
+    private void closeClient() throws InterruptedException {
+        if (channel != null) {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            clientLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            channel = null;
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        closeClient();
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        }
+        deleteTree(dir);
+    }
+
+    public static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
