@@ -135,7 +135,8 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     }
 
     private static String filterOf(boolean has, io.coracle.cri.v1.ImageFilter f) {
-        return has && f.hasImage() ? f.getImage().getImage() : "";
+        String image = has && f.hasImage() ? f.getImage().getImage() : "";
+        return image.isBlank() ? "" : requireImage(image);
     }
 
     private List<Image> select(String filter) {
@@ -159,11 +160,16 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         }
     }
 
+    /** A non-empty image ID (or ID prefix) or a valid reference; else INVALID_ARGUMENT naming it. */
     private static String requireImage(String image) {
         if (image == null || image.isBlank()) {
             throw new ImageException(ImageException.Reason.INVALID_ARGUMENT, "image.image is empty: name the image (reference or ID)");
         }
-        return image.trim();
+        String s = image.trim();
+        if (!s.matches("(sha256:)?[a-f0-9]{1,64}")) {
+            ImageReference.parse(s);
+        }
+        return s;
     }
 
     private <T> void answer(StreamObserver<T> out, String rpc, Supplier<T> handler) {
