@@ -53,10 +53,12 @@ public final class ImageService implements AutoCloseable {
         this.leases = new ImageLeases(config.root());
         this.gc = new GarbageCollector(images, leases, content, snapshots);
         SnapshotBuilder builder = new SnapshotBuilder(content, snapshots, executor,
-                Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()), true);
+                Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()));
         this.puller = new ImagePuller(new RegistryClient(config, content), content, builder, images, gc, Platform.parse(config.platform()));
         this.importer = new ImageImporter(config.root(), content, builder, images, gc, Platform.parse(config.platform()));
         this.usage = new FilesystemUsage(config.root(), config.containerRoot());
+        // Drops what an interrupted pull or removal left: unreferenced blobs and snapshots.
+        gc.collect();
         LOG.info("image service ready root=" + config.root() + " images=" + images.list().size());
     }
 

@@ -70,6 +70,11 @@ public record ImageServiceConfig(
                 containerRoot, platform, requestTimeout, maxRetries);
     }
 
+    public ImageServiceConfig withMaxConcurrentDownloads(int n) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, n, pinnedImages,
+                containerRoot, platform, requestTimeout, maxRetries);
+    }
+
     public ImageServiceConfig withPlatform(String p) {
         return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
                 containerRoot, p, requestTimeout, maxRetries);

@@ -21,7 +21,7 @@ import io.coracle.cri.v1.RemoveImageRequest;
 import io.coracle.cri.v1.StreamImagesRequest;
 import io.coracle.cri.v1.StreamImagesResponse;
 import io.coracle.image.content.ManifestDocument;
-import io.coracle.image.cri.CriImageService;
+
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;

@@ -46,13 +46,15 @@ class PullBenchmark {
 
             List<Double> coracle = new ArrayList<>();
             List<Double> skopeo = new ArrayList<>();
-            for (int r = 0; r < runs; r++) {
+            // Run 0 warms up both (JIT for the JVM, page cache for both); it is not counted.
+            for (int r = 0; r <= runs; r++) {
                 Path root = tmp.resolve("root" + r);
                 long t0 = System.nanoTime();
-                try (ImageService s = new ImageService(ImageServiceConfig.defaults(root).withPlatform("linux/amd64"))) {
+                try (ImageService s = new ImageService(ImageServiceConfig.defaults(root).withPlatform("linux/amd64")
+                        .withMaxConcurrentDownloads(Integer.getInteger("coracle.bench.downloads", 3)))) {
                     s.pull(ref, Credentials.ANONYMOUS);
                 }
-                coracle.add((System.nanoTime() - t0) / 1e9);
+                double c = (System.nanoTime() - t0) / 1e9;
                 LayerUnpacker.deleteTree(root);
 
                 Path dir = tmp.resolve("skopeo" + r);
@@ -62,9 +64,13 @@ class PullBenchmark {
                 if (p.waitFor() != 0) {
                     throw new IllegalStateException("skopeo failed: " + Files.readString(tmp.resolve("skopeo.log")));
                 }
-                skopeo.add((System.nanoTime() - t1) / 1e9);
+                double k = (System.nanoTime() - t1) / 1e9;
                 LayerUnpacker.deleteTree(dir);
-                System.out.printf("run %d: coracle pull+unpack %.2f s, skopeo copy %.2f s%n", r + 1, coracle.getLast(), skopeo.getLast());
+                if (r > 0) {
+                    coracle.add(c);
+                    skopeo.add(k);
+                }
+                System.out.printf("run %d%s: coracle pull+unpack %.2f s, skopeo copy %.2f s%n", r, r == 0 ? " (warm-up)" : "", c, k);
             }
             System.out.printf("MEDIAN over %d runs: coracle pull+unpack %.2f s, skopeo copy (download only) %.2f s%n",
                     runs, median(coracle), median(skopeo));

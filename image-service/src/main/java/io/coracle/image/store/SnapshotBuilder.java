@@ -38,15 +38,13 @@ public final class SnapshotBuilder {
     private final SnapshotStore snapshots;
     private final ExecutorService executor;
     private final Semaphore unpacks;
-    private final boolean sync;
     private final Map<Digest, CompletableFuture<Path>> inFlight = new ConcurrentHashMap<>();
 
-    public SnapshotBuilder(ContentStore content, SnapshotStore snapshots, ExecutorService executor, int maxUnpacks, boolean sync) {
+    public SnapshotBuilder(ContentStore content, SnapshotStore snapshots, ExecutorService executor, int maxUnpacks) {
         this.content = content;
         this.snapshots = snapshots;
         this.executor = executor;
         this.unpacks = new Semaphore(maxUnpacks);
-        this.sync = sync;
     }
 
     /** Builds missing snapshots; returns chain IDs bottom first. */
@@ -98,6 +96,7 @@ public final class SnapshotBuilder {
         if (first != null) {
             throw first;
         }
+        snapshots.sync();
         return chains;
     }
 
@@ -144,9 +143,6 @@ public final class SnapshotBuilder {
                 }
                 // Commit only once the blob itself is verified.
                 awaitDownload(download, what);
-            }
-            if (sync) {
-                LayerUnpacker.syncfs(temp);
             }
             snapshots.commit(temp, chain);
             LOG.info("layer unpacked chainId=" + chain + " digest=" + layer.digest() + " entries=" + r.entries()

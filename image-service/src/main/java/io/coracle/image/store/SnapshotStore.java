@@ -86,6 +86,19 @@ public final class SnapshotStore {
         }
     }
 
+    /**
+     * Flushes unpacked files to disk. Pulls call this once, before writing the image record: a
+     * snapshot committed but not yet synced when the node loses power is referenced by no record,
+     * and the collection at start-up removes it.
+     */
+    public void sync() {
+        try {
+            LayerUnpacker.syncfs(dir);
+        } catch (IOException e) {
+            throw new ImageException(ImageException.Reason.IO, "cannot sync snapshots: " + e.getMessage(), e);
+        }
+    }
+
     public Set<Digest> list() {
         Set<Digest> out = new HashSet<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {

@@ -1,9 +1,9 @@
-package io.coracle.image.cri;
+package io.coracle.image;
 
 import io.coracle.cri.v1.Image;
 import io.coracle.cri.v1.ImageSpec;
 import io.coracle.cri.v1.Int64Value;
-import io.coracle.image.ImageService;
+
 import io.coracle.image.store.ImageRecord;
 
 /** Turns an image record into the CRI {@code Image} message. */
