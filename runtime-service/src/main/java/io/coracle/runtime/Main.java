@@ -21,6 +21,7 @@ public final class Main {
     private static final String USAGE = """
             usage: coracle daemon [--config FILE] [--socket PATH] [--root DIR] [--state DIR] [--log-level LEVEL]
                    coracle config default
+                   coracle images import [--config FILE] [--root DIR] ARCHIVE   (while the daemon is stopped)
                    coracle version
             """;
 
@@ -55,6 +56,7 @@ public final class Main {
                     System.out.print(ConfigSchema.defaultToml());
                     yield 0;
                 }
+                case "images" -> imagesCommand(rest);
                 case "version", "--version" -> {
                     System.out.println(BuildInfo.RUNTIME_NAME + " " + BuildInfo.VERSION);
                     yield 0;
@@ -78,11 +80,21 @@ public final class Main {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 1;
+        } catch (Exception e) {
+            System.err.println("coracle: " + e.getMessage());
+            return 1;
         }
     }
 
     private static int daemon(List<String> args) throws UsageException, ConfigException, DaemonStartException,
             InterruptedException {
+        DaemonConfig config = parseDaemonFlags(args);
+        OneLineLogFormatter.install(config.logLevel());
+        return new Daemon(config).run();
+    }
+
+    /** The daemon flags and the config file they name, over the built-in defaults. */
+    private static DaemonConfig parseDaemonFlags(List<String> args) throws UsageException, ConfigException {
         Path configFile = Path.of(ConfigSchema.DEFAULT_CONFIG_FILE);
         boolean configRequired = false;
         Map<String, Object> flags = new LinkedHashMap<>();
@@ -114,9 +126,27 @@ public final class Main {
         Map<String, Object> fileValues = ConfigLoader.load(configFile, configRequired);
         String source = fileValues.isEmpty() && !configRequired && !configFile.toFile().exists()
                 ? "built-in defaults" : configFile.toString();
-        DaemonConfig config = DaemonConfig.from(fileValues, flags, source);
+        return DaemonConfig.from(fileValues, flags, source);
+    }
+
+    /** {@code images import ARCHIVE}: loads an OCI layout or docker save archive into the store. */
+    private static int imagesCommand(List<String> args) throws Exception {
+        if (args.isEmpty() || !args.get(0).equals("import")) {
+            throw new UsageException("unknown images command; try: coracle images import ARCHIVE");
+        }
+        List<String> flags = new java.util.ArrayList<>(args.subList(1, args.size()));
+        if (flags.isEmpty() || flags.get(flags.size() - 1).startsWith("--")) {
+            throw new UsageException("images import needs an archive path");
+        }
+        Path archive = Path.of(flags.remove(flags.size() - 1));
+        DaemonConfig config = parseDaemonFlags(flags);
         OneLineLogFormatter.install(config.logLevel());
-        return new Daemon(config).run();
+        return Daemon.withRootLock(config, () -> {
+            try (var images = new io.coracle.image.ImageService(io.coracle.image.ImageServiceConfig
+                    .defaults(config.root()))) {
+                return io.coracle.image.ImageImportCommand.run(images, archive, System.out, System.err);
+            }
+        });
     }
 
     /** The command line is wrong. */

@@ -106,7 +106,7 @@ public final class ContainerCreator {
             parts.store().put(record);
             LOG.info("container " + id + " created: name=" + name + " pod=" + pod.podId() + " image=" + image.id()
                     + " pid=" + created.pid());
-            parts.events().publish(id, ContainerEventType.CONTAINER_CREATED_EVENT, null, List.of());
+            parts.events().publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
         } catch (InvalidContainerConfigException e) {
             undo(id, reserved, dir, stateDir, held, created);

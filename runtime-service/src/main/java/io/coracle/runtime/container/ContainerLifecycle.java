@@ -39,7 +39,7 @@ public final class ContainerLifecycle {
             throw Status.INTERNAL.withDescription("start container " + r.id() + ": " + e.getMessage()).asException();
         }
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
-        parts.events().publish(r.id(), ContainerEventType.CONTAINER_STARTED_EVENT, null, List.of());
+        parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STARTED_EVENT);
         watchExit(r);
     }
 
@@ -55,7 +55,7 @@ public final class ContainerLifecycle {
                 exit.ifPresent(e -> {
                     LOG.info("container " + r.id() + " exited: code=" + e.exitCode()
                             + (e.oomKilled() ? " (OOM-killed)" : ""));
-                    parts.events().publish(r.id(), ContainerEventType.CONTAINER_STOPPED_EVENT, null, List.of());
+                    parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
                 });
             } catch (IOException e) {
                 LOG.fine("container " + r.id() + ": exit watch ended: " + e.getMessage());
@@ -114,7 +114,7 @@ public final class ContainerLifecycle {
             throw Status.INTERNAL.withDescription("remove container " + r.id() + ": " + e.getMessage()).asException();
         }
         LOG.info("container " + r.id() + " removed");
-        parts.events().publish(r.id(), ContainerEventType.CONTAINER_DELETED_EVENT, null, List.of());
+        parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */

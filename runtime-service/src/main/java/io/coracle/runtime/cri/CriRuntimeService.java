@@ -1,40 +1,277 @@
 package io.coracle.runtime.cri;
 
+import io.coracle.cri.v1.ContainerEventResponse;
+import io.coracle.cri.v1.ContainerStatsRequest;
+import io.coracle.cri.v1.ContainerStatsResponse;
+import io.coracle.cri.v1.ContainerStatusRequest;
+import io.coracle.cri.v1.ContainerStatusResponse;
+import io.coracle.cri.v1.CreateContainerRequest;
+import io.coracle.cri.v1.CreateContainerResponse;
+import io.coracle.cri.v1.ExecSyncRequest;
+import io.coracle.cri.v1.ExecSyncResponse;
+import io.coracle.cri.v1.GetEventsRequest;
+import io.coracle.cri.v1.ListContainerStatsRequest;
+import io.coracle.cri.v1.ListContainerStatsResponse;
+import io.coracle.cri.v1.ListContainersRequest;
+import io.coracle.cri.v1.ListContainersResponse;
+import io.coracle.cri.v1.ListPodSandboxRequest;
+import io.coracle.cri.v1.ListPodSandboxResponse;
+import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.PodSandboxStatusResponse;
+import io.coracle.cri.v1.RemoveContainerRequest;
+import io.coracle.cri.v1.RemoveContainerResponse;
+import io.coracle.cri.v1.RemovePodSandboxRequest;
+import io.coracle.cri.v1.RemovePodSandboxResponse;
+import io.coracle.cri.v1.ReopenContainerLogRequest;
+import io.coracle.cri.v1.ReopenContainerLogResponse;
+import io.coracle.cri.v1.RunPodSandboxRequest;
+import io.coracle.cri.v1.RunPodSandboxResponse;
 import io.coracle.cri.v1.RuntimeConfigRequest;
 import io.coracle.cri.v1.RuntimeConfigResponse;
 import io.coracle.cri.v1.RuntimeServiceGrpc;
+import io.coracle.cri.v1.StartContainerRequest;
+import io.coracle.cri.v1.StartContainerResponse;
 import io.coracle.cri.v1.StatusRequest;
 import io.coracle.cri.v1.StatusResponse;
+import io.coracle.cri.v1.StopContainerRequest;
+import io.coracle.cri.v1.StopContainerResponse;
+import io.coracle.cri.v1.StopPodSandboxRequest;
+import io.coracle.cri.v1.StopPodSandboxResponse;
+import io.coracle.cri.v1.StreamContainerStatsRequest;
+import io.coracle.cri.v1.StreamContainerStatsResponse;
+import io.coracle.cri.v1.StreamContainersRequest;
+import io.coracle.cri.v1.StreamContainersResponse;
+import io.coracle.cri.v1.StreamPodSandboxesRequest;
+import io.coracle.cri.v1.StreamPodSandboxesResponse;
+import io.coracle.cri.v1.UpdateContainerResourcesRequest;
+import io.coracle.cri.v1.UpdateContainerResourcesResponse;
+import io.coracle.cri.v1.UpdateRuntimeConfigRequest;
+import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
+import io.coracle.runtime.daemon.DaemonServices;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
- * The CRI RuntimeService endpoint: each RPC delegates to the class that owns its family.
- * RPCs not built yet fall through to the generated base, which answers UNIMPLEMENTED naming the method.
+ * The CRI RuntimeService endpoint: each RPC delegates to the class that owns its family (sandbox
+ * classes in pod-sandbox, container classes in io.coracle.runtime.container). RPCs not built yet
+ * fall through to the generated base, which answers UNIMPLEMENTED naming the method.
  */
 public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceImplBase {
-    private final RuntimeStatusReporter status;
+    private static final Logger LOG = Logger.getLogger(CriRuntimeService.class.getName());
 
-    public CriRuntimeService(RuntimeStatusReporter status) {
+    /** A handler body that answers or throws a gRPC status. */
+    @FunctionalInterface
+    private interface Call<T> {
+        T run() throws StatusException;
+    }
+
+    private final RuntimeStatusReporter status;
+    private final DaemonServices services;
+
+    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services) {
         this.status = status;
+        this.services = services;
+    }
+
+    private static <T> void answer(StreamObserver<T> response, Call<T> call) {
+        T value;
+        try {
+            value = call.run();
+        } catch (StatusException | StatusRuntimeException e) {
+            response.onError(e);
+            return;
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "unexpected failure", e);
+            response.onError(Status.INTERNAL.withDescription(e.toString()).withCause(e).asException());
+            return;
+        }
+        response.onNext(value);
+        response.onCompleted();
     }
 
     @Override
     public void version(VersionRequest request, StreamObserver<VersionResponse> response) {
-        response.onNext(status.version());
-        response.onCompleted();
+        answer(response, status::version);
     }
 
     @Override
     public void status(StatusRequest request, StreamObserver<StatusResponse> response) {
-        response.onNext(status.status(request.getVerbose()));
-        response.onCompleted();
+        answer(response, () -> status.status(request.getVerbose()));
     }
 
     @Override
     public void runtimeConfig(RuntimeConfigRequest request, StreamObserver<RuntimeConfigResponse> response) {
-        response.onNext(status.runtimeConfig());
-        response.onCompleted();
+        answer(response, status::runtimeConfig);
     }
+
+    @Override
+    public void updateRuntimeConfig(UpdateRuntimeConfigRequest request,
+                                    StreamObserver<UpdateRuntimeConfigResponse> response) {
+        // The kubelet sends the pod CIDR here; CNI plugins configured on the node already carry it.
+        answer(response, UpdateRuntimeConfigResponse::getDefaultInstance);
+    }
+
+    // Pod sandboxes
+
+    @Override
+    public void runPodSandbox(RunPodSandboxRequest request, StreamObserver<RunPodSandboxResponse> response) {
+        answer(response, () -> services.sandboxes.run(request));
+    }
+
+    @Override
+    public void stopPodSandbox(StopPodSandboxRequest request, StreamObserver<StopPodSandboxResponse> response) {
+        answer(response, () -> services.sandboxes.stop(request));
+    }
+
+    @Override
+    public void removePodSandbox(RemovePodSandboxRequest request, StreamObserver<RemovePodSandboxResponse> response) {
+        answer(response, () -> services.sandboxes.remove(request));
+    }
+
+    @Override
+    public void podSandboxStatus(PodSandboxStatusRequest request, StreamObserver<PodSandboxStatusResponse> response) {
+        answer(response, () -> services.sandboxes.status(request));
+    }
+
+    @Override
+    public void listPodSandbox(ListPodSandboxRequest request, StreamObserver<ListPodSandboxResponse> response) {
+        answer(response, () -> services.sandboxes.list(request));
+    }
+
+    @Override
+    public void streamPodSandboxes(StreamPodSandboxesRequest request,
+                                   StreamObserver<StreamPodSandboxesResponse> response) {
+        try {
+            services.sandboxes.stream(request, response);
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        }
+    }
+
+    // Containers
+
+    @Override
+    public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
+        answer(response, () -> CreateContainerResponse.newBuilder()
+                .setContainerId(services.creator.create(request)).build());
+    }
+
+    @Override
+    public void startContainer(StartContainerRequest request, StreamObserver<StartContainerResponse> response) {
+        answer(response, () -> {
+            services.lifecycle.start(request.getContainerId());
+            return StartContainerResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void stopContainer(StopContainerRequest request, StreamObserver<StopContainerResponse> response) {
+        answer(response, () -> {
+            services.lifecycle.stop(request.getContainerId(), request.getTimeout());
+            return StopContainerResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void removeContainer(RemoveContainerRequest request, StreamObserver<RemoveContainerResponse> response) {
+        answer(response, () -> {
+            services.lifecycle.remove(request.getContainerId());
+            return RemoveContainerResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void listContainers(ListContainersRequest request, StreamObserver<ListContainersResponse> response) {
+        answer(response, () -> ListContainersResponse.newBuilder()
+                .addAllContainers(services.containerStatus.list(request.getFilter())).build());
+    }
+
+    @Override
+    public void streamContainers(StreamContainersRequest request, StreamObserver<StreamContainersResponse> response) {
+        try {
+            for (var c : services.containerStatus.list(request.getFilter())) {
+                response.onNext(StreamContainersResponse.newBuilder().addContainers(c).build());
+            }
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+        }
+    }
+
+    @Override
+    public void containerStatus(ContainerStatusRequest request, StreamObserver<ContainerStatusResponse> response) {
+        answer(response, () -> services.containerStatus.status(request.getContainerId(), request.getVerbose()));
+    }
+
+    @Override
+    public void updateContainerResources(UpdateContainerResourcesRequest request,
+                                         StreamObserver<UpdateContainerResourcesResponse> response) {
+        answer(response, () -> {
+            services.updater.updateResources(request);
+            return UpdateContainerResourcesResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void reopenContainerLog(ReopenContainerLogRequest request,
+                                   StreamObserver<ReopenContainerLogResponse> response) {
+        answer(response, () -> {
+            services.updater.reopenLog(request.getContainerId());
+            return ReopenContainerLogResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void execSync(ExecSyncRequest request, StreamObserver<ExecSyncResponse> response) {
+        answer(response, () -> services.execSync.execSync(request));
+    }
+
+    @Override
+    public void containerStats(ContainerStatsRequest request, StreamObserver<ContainerStatsResponse> response) {
+        answer(response, () -> ContainerStatsResponse.newBuilder()
+                .setStats(services.stats.stats(request.getContainerId())).build());
+    }
+
+    @Override
+    public void listContainerStats(ListContainerStatsRequest request,
+                                   StreamObserver<ListContainerStatsResponse> response) {
+        answer(response, () -> ListContainerStatsResponse.newBuilder()
+                .addAllStats(services.stats.list(request.getFilter())).build());
+    }
+
+    @Override
+    public void streamContainerStats(StreamContainerStatsRequest request,
+                                     StreamObserver<StreamContainerStatsResponse> response) {
+        try {
+            for (var s : services.stats.list(request.getFilter())) {
+                response.onNext(StreamContainerStatsResponse.newBuilder().addContainerStats(s).build());
+            }
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+        }
+    }
+
+    @Override
+    public void getContainerEvents(GetEventsRequest request, StreamObserver<ContainerEventResponse> response) {
+        ServerCallStreamObserver<ContainerEventResponse> call = (ServerCallStreamObserver<ContainerEventResponse>) response;
+        Runnable unsubscribe = services.events.subscribe(event -> {
+            synchronized (call) {
+                if (!call.isCancelled()) {
+                    call.onNext(event);
+                }
+            }
+        });
+        call.setOnCancelHandler(unsubscribe);
+        call.setOnCloseHandler(unsubscribe);
+    }
+
 }

@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import io.coracle.sandbox.NetworkCondition;
 
 /** Answers Version, Status and RuntimeConfig from what the daemon can actually do right now. */
 public final class RuntimeStatusReporter {
@@ -32,10 +34,12 @@ public final class RuntimeStatusReporter {
 
     private final DaemonConfig config;
     private final NativePrograms programs;
+    private final Supplier<NetworkCondition> network;
 
-    public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs) {
+    public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs, Supplier<NetworkCondition> network) {
         this.config = config;
         this.programs = programs;
+        this.network = network;
     }
 
     public VersionResponse version() {
@@ -75,7 +79,7 @@ public final class RuntimeStatusReporter {
     /** RuntimeReady: the native programs are installed and the state directories are writable. */
     private RuntimeCondition runtimeCondition() {
         List<String> problems = new ArrayList<>();
-        List<String> missing = programs.missing(List.of(NativePrograms.PAUSE));
+        List<String> missing = programs.missing(List.of(NativePrograms.PAUSE, NativePrograms.SHIM));
         if (!missing.isEmpty()) {
             problems.add("native programs missing or not executable: " + String.join(", ", missing));
         }
@@ -91,13 +95,14 @@ public final class RuntimeStatusReporter {
         return condition.setStatus(false).setReason("RuntimeNotReady").setMessage(String.join("; ", problems)).build();
     }
 
+    /** NetworkReady: a CNI network config loads and its plugins are installed. */
     private RuntimeCondition networkCondition() {
-        return RuntimeCondition.newBuilder()
-                .setType("NetworkReady")
-                .setStatus(false)
-                .setReason("NetworkPluginNotReady")
-                .setMessage("Coracle does not set up pod networks yet: CNI support is not built")
-                .build();
+        NetworkCondition n = network.get();
+        RuntimeCondition.Builder condition = RuntimeCondition.newBuilder().setType("NetworkReady").setStatus(n.ready());
+        if (!n.ready()) {
+            condition.setReason(n.reason()).setMessage(n.message());
+        }
+        return condition.build();
     }
 
     private String configJson() {
@@ -108,6 +113,10 @@ public final class RuntimeStatusReporter {
         m.put("logLevel", config.logLevel());
         m.put("cgroupDriver", config.cgroupDriver().name().toLowerCase());
         m.put("shutdownGraceSeconds", config.shutdownGrace().toSeconds());
+        m.put("cgroupParent", config.cgroupParent());
+        m.put("cni", Map.of("binDirs", config.cni().binDirs().stream().map(Path::toString).toList(),
+                "confDir", config.cni().confDir().toString(), "networkName", config.cni().networkName()));
+        m.put("registryMirrors", config.registry().mirrors().toString());
         m.put("configSource", config.source());
         m.put("nativePrograms", programs.dir().toString());
         try {

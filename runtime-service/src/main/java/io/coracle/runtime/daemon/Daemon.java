@@ -44,13 +44,22 @@ public final class Daemon {
         }
 
         NativePrograms programs = NativePrograms.locate();
-        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs);
+        DaemonServices services;
+        try {
+            services = new DaemonServices(config, programs);
+        } catch (DaemonStartException e) {
+            closeQuietly(socketLock);
+            closeQuietly(rootLock);
+            throw e;
+        }
+        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
         CriServer server = new CriServer(config.socket(),
-                List.of(new CriRuntimeService(status), new CriImageService()),
+                List.of(new CriRuntimeService(status, services), new CriImageService(services.images)),
                 List.of(new CallLogInterceptor()));
         try {
             server.start();
         } catch (DaemonStartException e) {
+            services.close();
             closeQuietly(socketLock);
             closeQuietly(rootLock);
             throw e;
@@ -62,6 +71,7 @@ public final class Daemon {
             }
             LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
             server.stop(config.shutdownGrace());
+            services.close();
             closeQuietly(socketLock);
             closeQuietly(rootLock);
             LOG.info("stopped");
@@ -78,6 +88,17 @@ public final class Daemon {
                 + ", config " + config.source() + ", started in " + uptime + "ms)");
         stopped.await();
         return 0;
+    }
+
+    /** Runs {@code work} holding the root lock, for commands that change the store while no daemon runs. */
+    public static <T> T withRootLock(DaemonConfig config, java.util.concurrent.Callable<T> work) throws Exception {
+        createDirectory(config.root());
+        DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
+        try {
+            return work.call();
+        } finally {
+            closeQuietly(rootLock);
+        }
     }
 
     private static void createDirectory(Path dir) throws DaemonStartException {

@@ -28,6 +28,8 @@ public final class NamespaceStep implements SpecStep {
             case POD -> {
                 if (pod.pidns() != null) {
                     spec.namespaces.add(new Linux.Namespace("pid", pod.pidns().toString()));
+                } else if (!pod.hostPid()) {
+                    spec.namespaces.add(new Linux.Namespace("pid", null)); // the pod shares none: one per container
                 }
             }
             case CONTAINER -> spec.namespaces.add(new Linux.Namespace("pid", null));

@@ -9,7 +9,8 @@ import java.nio.file.Path;
  * @param netns        the pod's network namespace file; null for a host-network pod
  * @param ipcns        the pod's IPC namespace file; null when the pod uses the host's
  * @param utsns        the pod's UTS namespace file; null for a host-network pod
- * @param pidns        the pod's PID namespace file (POD mode); null when the pod uses the host's
+ * @param pidns        the pod's PID namespace file (POD mode); null when the pod has none to share
+ * @param hostPid      whether the pod uses the host's PID namespace (else, without pidns, each container gets its own)
  * @param cgroupParent the pod cgroup, as a path relative to each hierarchy's root
  * @param resolvConf   the pod's resolv.conf, bind-mounted at /etc/resolv.conf (null: none)
  * @param hosts        the pod's hosts file (null: none)
@@ -18,6 +19,6 @@ import java.nio.file.Path;
  * @param logDirectory the pod's log directory from its CRI config ("" when none)
  */
 public record PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns,
-                         String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
+                         boolean hostPid, String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
                          String logDirectory) {
 }

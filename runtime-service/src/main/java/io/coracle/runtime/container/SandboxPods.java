@@ -1,0 +1,28 @@
+package io.coracle.runtime.container;
+
+import io.coracle.runtime.spec.PodContext;
+import io.coracle.sandbox.Sandbox;
+import io.coracle.sandbox.SandboxStore;
+import java.util.Optional;
+
+/** The container code's view of pods, over the sandbox store. */
+public record SandboxPods(SandboxStore sandboxes) implements PodLookup {
+
+    @Override
+    public Optional<PodContext> find(String podId) {
+        return sandboxes.find(podId).map(SandboxPods::context);
+    }
+
+    @Override
+    public boolean ready(String podId) {
+        return sandboxes.find(podId).map(Sandbox::ready).orElse(false);
+    }
+
+    static PodContext context(Sandbox s) {
+        String hostname = s.podConfig().getHostname();
+        return new PodContext(s.id(), hostname, s.namespacePath("net"), s.namespacePath("ipc"),
+                s.namespacePath("uts"), s.namespacePath("pid"), s.pidMode() == Sandbox.PidMode.NODE,
+                s.cgroupParent(), s.resolvConf(), s.hostsFile(), s.hostnameFile(), s.shmDir(),
+                s.logDirectory() == null ? "" : s.logDirectory());
+    }
+}
