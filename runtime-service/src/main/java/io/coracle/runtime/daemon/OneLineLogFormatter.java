@@ -13,6 +13,9 @@ import java.util.logging.Logger;
 
 /** Formats each log event as one line: time, level, component, message (stack traces indented below). */
 public final class OneLineLogFormatter extends Formatter {
+    /** Held so JUL, which keeps loggers weakly, cannot drop the levels set on them. */
+    private static final Logger GRPC = Logger.getLogger("io.grpc");
+    private static final Logger NETTY = Logger.getLogger("io.netty");
 
     @Override
     public String format(LogRecord record) {
@@ -67,7 +70,7 @@ public final class OneLineLogFormatter extends Formatter {
         root.addHandler(handler);
         root.setLevel(julLevel);
         // gRPC and Netty are chatty at FINE; keep them at INFO unless something is wrong.
-        Logger.getLogger("io.grpc").setLevel(julLevel.intValue() < Level.INFO.intValue() ? Level.INFO : julLevel);
-        Logger.getLogger("io.netty").setLevel(julLevel.intValue() < Level.INFO.intValue() ? Level.INFO : julLevel);
+        GRPC.setLevel(julLevel.intValue() < Level.INFO.intValue() ? Level.INFO : julLevel);
+        NETTY.setLevel(julLevel.intValue() < Level.INFO.intValue() ? Level.INFO : julLevel);
     }
 }

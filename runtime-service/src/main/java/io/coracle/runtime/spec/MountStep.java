@@ -27,8 +27,11 @@ public final class MountStep implements SpecStep {
         }
         m.add(mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"));
         m.add(mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", privileged ? "rw" : "ro"));
-        m.add(mount("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime",
-                privileged ? "rw" : "ro"));
+        if (in.cgroupV2()) {
+            m.add(mount("/sys/fs/cgroup", "cgroup2", "cgroup", "nosuid", "noexec", "nodev", "relatime",
+                    privileged ? "rw" : "ro"));
+        }
+        // On cgroup v1 the container gets no cgroup tree: exposing the host's hierarchies is worse than none.
         addPodFile(m, "/etc/resolv.conf", in.pod().resolvConf());
         addPodFile(m, "/etc/hosts", in.pod().hosts());
         addPodFile(m, "/etc/hostname", in.pod().hostnameFile());
