@@ -74,7 +74,9 @@ public final class UserStep implements SpecStep {
             }
         }
 
+        // The primary group comes first, as Docker and containerd list it among the process's groups.
         Set<Long> additional = new LinkedHashSet<>();
+        additional.add(gid);
         if (userName != null) {
             for (String[] g : group) {
                 if (g.length > 3 && List.of(g[3].split(",")).contains(userName)) {
@@ -83,7 +85,6 @@ public final class UserStep implements SpecStep {
             }
         }
         additional.addAll(in.config().getLinux().getSecurityContext().getSupplementalGroupsList());
-        additional.remove(gid);
         spec.user = new Process.User(uid, gid, null, new ArrayList<>(additional));
     }
 

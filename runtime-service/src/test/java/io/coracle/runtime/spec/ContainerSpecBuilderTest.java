@@ -107,14 +107,14 @@ class ContainerSpecBuilderTest {
         Spec byImage = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "app", null));
         assertEquals(1000, byImage.process().user().uid());
         assertEquals(1000, byImage.process().user().gid());
-        assertEquals(List.of(1234L, 44L), byImage.process().user().additionalGids());
+        assertEquals(List.of(1000L, 1234L, 44L), byImage.process().user().additionalGids());
 
         Spec byUid = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
                 .newBuilder().setRunAsUser(Int64Value.newBuilder().setValue(33)).setRunAsGroup(Int64Value.newBuilder()
                         .setValue(5)).addSupplementalGroups(777))), image(null, null, "app", null));
         assertEquals(33, byUid.process().user().uid());
         assertEquals(5, byUid.process().user().gid());
-        assertEquals(List.of(44L, 777L), byUid.process().user().additionalGids());
+        assertEquals(List.of(5L, 44L, 777L), byUid.process().user().additionalGids());
 
         Spec uidGid = build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "4242:video", null));
         assertEquals(4242, uidGid.process().user().uid());
