@@ -34,13 +34,16 @@ public final class CriTestbed implements AutoCloseable {
     public static final String BUSYBOX_APP = "docker.io/library/busybox:app";
 
     public final LocalRegistry registry;
-    public final DaemonProcess daemon;
+    public DaemonProcess daemon;
+    private final String[] daemonArgs;
     public final Path logs;
     private final String cgroupParent;
     private final String bridge;
 
-    private CriTestbed(LocalRegistry registry, DaemonProcess daemon, Path logs, String cgroupParent, String bridge) {
+    private CriTestbed(LocalRegistry registry, DaemonProcess daemon, Path logs, String cgroupParent, String bridge,
+                       String... daemonArgs) {
         this.registry = registry;
+        this.daemonArgs = daemonArgs;
         this.daemon = daemon;
         this.logs = logs;
         this.cgroupParent = cgroupParent;
@@ -68,7 +71,7 @@ public final class CriTestbed implements AutoCloseable {
             DaemonProcess daemon = DaemonProcess.launch(dir, "--config", config.toString());
             daemon.awaitServing(Duration.ofSeconds(30));
             CriTestbed bed = new CriTestbed(registry, daemon, Files.createDirectories(dir.resolve("logs")), cgroupParent,
-                    "crit" + tag);
+                    "crit" + tag, "--config", config.toString());
             for (String image : java.util.List.of(BUSYBOX, BUSYBOX_APP)) {
                 daemon.images().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(image)).build());
             }
@@ -77,6 +80,13 @@ public final class CriTestbed implements AutoCloseable {
             registry.close();
             throw e;
         }
+    }
+
+    /** Kills the daemon with SIGKILL and starts a new one on the same socket, root and state. */
+    public void crashAndRestartDaemon() throws Exception {
+        daemon.kill9();
+        daemon = DaemonProcess.launch(daemon.dir(), daemonArgs);
+        daemon.awaitServing(Duration.ofSeconds(30));
     }
 
     public RuntimeServiceGrpc.RuntimeServiceBlockingStub runtime() {

@@ -122,6 +122,12 @@ public final class DaemonProcess implements AutoCloseable {
         return ImageServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
+    /** SIGKILLs the daemon, as a crash would, leaving its directories for a restart. */
+    public void kill9() throws InterruptedException {
+        closeClient();
+        process.destroyForcibly().waitFor();
+    }
+
     /** Sends SIGTERM and waits for the exit code. */
     public int terminate(Duration timeout) throws InterruptedException {
         closeClient();
