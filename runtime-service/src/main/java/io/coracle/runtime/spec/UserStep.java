@@ -17,6 +17,9 @@ public final class UserStep implements SpecStep {
     @Override
     public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
         LinuxContainerSecurityContext sc = in.config().getLinux().getSecurityContext();
+        if (sc.hasRunAsGroup() && !sc.hasRunAsUser() && sc.getRunAsUsername().isEmpty()) {
+            throw new InvalidContainerConfigException("run_as_group is set without run_as_user or run_as_username");
+        }
         ImageRootFiles files = new ImageRootFiles(in.lowerDirs());
         String userPart;
         String groupPart = null;

@@ -123,6 +123,10 @@ class ContainerSpecBuilderTest {
         InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
                 () -> build(ContainerConfig.newBuilder().addCommand("x"), image(null, null, "nobody", null)));
         assertEquals("user 'nobody' is not in the image's /etc/passwd", e.getMessage());
+        e = assertThrows(InvalidContainerConfigException.class,
+                () -> build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                        .newBuilder().setRunAsGroup(Int64Value.newBuilder().setValue(5)))), image(null, null, null, null)));
+        assertEquals("run_as_group is set without run_as_user or run_as_username", e.getMessage());
     }
 
     @Test

@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
 
 /**
  * A test image built from this machine's dynamically linked busybox (Debian's {@code busybox}
- * package) and the libraries it loads, with an applet symlink per command, /etc/passwd and
+ * package) and the libraries it loads, with an applet hard link per command (as busybox images have
+ * them: masking one applet must not mask the others), /etc/passwd and
  * /etc/group; pushed as an OCI image to a {@link LocalRegistry}.
  */
 public final class BusyboxImage {
@@ -117,7 +118,7 @@ public final class BusyboxImage {
         }
         for (String applet : applets()) {
             if (!applet.equals("busybox")) {
-                tar.symlink("bin/" + applet, "busybox");
+                tar.hardlink("bin/" + applet, "bin/busybox");
             }
         }
         tar.file("etc/passwd", 0644, passwd.getBytes(StandardCharsets.UTF_8));

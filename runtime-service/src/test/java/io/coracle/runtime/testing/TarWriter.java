@@ -15,6 +15,11 @@ public final class TarWriter {
         return entry(name, '0', mode, content, "");
     }
 
+    /** A hard link to an entry written before (busybox images link their applets this way). */
+    public TarWriter hardlink(String name, String target) {
+        return entry(name, '1', 0755, new byte[0], target);
+    }
+
     public TarWriter symlink(String name, String target) {
         return entry(name, '2', 0777, new byte[0], target);
     }
