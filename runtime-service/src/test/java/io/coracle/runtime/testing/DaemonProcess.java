@@ -63,14 +63,14 @@ public final class DaemonProcess implements AutoCloseable {
         return new DaemonProcess(dir, p, log);
     }
 
-    /** {@code java -jar <dist>/lib/coracle.jar} with the JDK running the tests. */
+    /** {@code java @<dist>/jvm.options -jar <dist>/lib/coracle.jar} with the JDK running the tests, as the launcher runs it. */
     public static List<String> javaCommand() {
         String dist = System.getProperty("coracle.dist");
         if (dist == null) {
             throw new IllegalStateException("coracle.dist is not set: run integration tests through Maven (failsafe)");
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", dist + "/lib/coracle.jar");
+        return List.of(java, "@" + dist + "/jvm.options", "-jar", dist + "/lib/coracle.jar");
     }
 
     public void awaitServing(Duration timeout) throws IOException, InterruptedException {
