@@ -53,8 +53,8 @@ public final class CriTestbed implements AutoCloseable {
     public static CriTestbed start() throws Exception {
         LocalRegistry registry = LocalRegistry.start();
         try {
-            new BusyboxImage().push(registry, "library/busybox", "latest");
-            new BusyboxImage().user("app").stopSignal("SIGUSR1").push(registry, "library/busybox", "app");
+            ImageBuilder.busybox().push(registry, "library/busybox", "latest");
+            ImageBuilder.busybox().user("app").stopSignal("SIGUSR1").push(registry, "library/busybox", "app");
             Path dir = Files.createTempDirectory("coracle-it-");
             int n = ThreadLocalRandom.current().nextInt(1, 250);
             String tag = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
