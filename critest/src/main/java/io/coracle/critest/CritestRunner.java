@@ -36,37 +36,21 @@ public final class CritestRunner {
         try (LocalRegistry registry = LocalRegistry.start()) {
             System.out.println("critest: building and pushing test images to " + registry.host());
             new CritestImages(registry, work).pushAll();
-            String tag = Long.toHexString(System.nanoTime() & 0xffff);
-            Path config = Files.writeString(work.resolve("coracle.toml"), """
-                    cgroup_parent = "/coracle-critest-%s"
-                    [cni]
-                    conf_dir = "%s"
-                    default_bridge = "crcri%s"
-                    default_subnet = "10.222.%d.0/24"
+            Path daemonDir = Files.createDirectories(work.resolve("daemon"));
+            try (DaemonProcess daemon = DaemonProcess.launchWith(daemonDir, """
                     [registry.mirrors."registry.k8s.io"]
                     endpoints = ["http://%s"]
                     [registry.mirrors."gcr.io"]
                     endpoints = ["http://%s"]
-                    """.formatted(tag, work.resolve("cni"), tag, (int) (Long.parseLong(tag, 16) % 250),
-                    registry.host(), registry.host()));
-            Path daemonDir = Files.createDirectories(work.resolve("daemon"));
-            try (DaemonProcess daemon = DaemonProcess.launch(daemonDir, "--config", config.toString(),
-                    "--log-level", "info")) {
+                    """.formatted(registry.host(), registry.host()), "--log-level", "info")) {
                 daemon.awaitServing(Duration.ofSeconds(30));
                 String endpoint = "unix://" + daemon.socket();
                 List<String> cmd = new ArrayList<>(List.of(critest.toString(), "-runtime-endpoint", endpoint,
                         "-image-endpoint", endpoint, "--ginkgo.no-color", "--ginkgo.skip=" + SKIP));
                 cmd.addAll(List.of(args));
                 code = run(cmd);
-                Files.copy(daemon.dir().resolve(Files.list(daemon.dir()).filter(p -> p.getFileName().toString()
-                        .startsWith("daemon")).findFirst().orElseThrow().getFileName()), work.resolve("..")
-                        .resolve("coracle-critest-daemon.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                new ProcessBuilder("ip", "link", "del", "crcri" + tag).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
-                for (Path h : Files.list(Path.of("/sys/fs/cgroup")).toList()) {
-                    Files.deleteIfExists(h.resolve("coracle-critest-" + tag));
-                }
+                Files.writeString(Path.of(System.getProperty("java.io.tmpdir"), "coracle-critest-daemon.log"),
+                        daemon.logText());
             }
         } finally {
             DaemonProcess.deleteTree(work);

@@ -35,19 +35,12 @@ public final class CriTestbed implements AutoCloseable {
 
     public final LocalRegistry registry;
     public DaemonProcess daemon;
-    private final String[] daemonArgs;
     public final Path logs;
-    private final String cgroupParent;
-    private final String bridge;
 
-    private CriTestbed(LocalRegistry registry, DaemonProcess daemon, Path logs, String cgroupParent, String bridge,
-                       String... daemonArgs) {
+    private CriTestbed(LocalRegistry registry, DaemonProcess daemon, Path logs) {
         this.registry = registry;
-        this.daemonArgs = daemonArgs;
         this.daemon = daemon;
         this.logs = logs;
-        this.cgroupParent = cgroupParent;
-        this.bridge = bridge;
     }
 
     public static CriTestbed start() throws Exception {
@@ -56,22 +49,12 @@ public final class CriTestbed implements AutoCloseable {
             ImageBuilder.busybox().push(registry, "library/busybox", "latest");
             ImageBuilder.busybox().user("app").stopSignal("SIGUSR1").push(registry, "library/busybox", "app");
             Path dir = Files.createTempDirectory("coracle-it-");
-            int n = ThreadLocalRandom.current().nextInt(1, 250);
-            String tag = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
-            String cgroupParent = "/coracle-test-" + tag;
-            Path config = Files.writeString(dir.resolve("coracle.toml"), """
-                    cgroup_parent = "%s"
-                    [cni]
-                    conf_dir = "%s"
-                    default_bridge = "crit%s"
-                    default_subnet = "10.213.%d.0/24"
+            DaemonProcess daemon = DaemonProcess.launchWith(dir, """
                     [registry.mirrors."docker.io"]
                     endpoints = ["http://%s"]
-                    """.formatted(cgroupParent, dir.resolve("cni"), tag, n, registry.host()));
-            DaemonProcess daemon = DaemonProcess.launch(dir, "--config", config.toString());
+                    """.formatted(registry.host()));
             daemon.awaitServing(Duration.ofSeconds(30));
-            CriTestbed bed = new CriTestbed(registry, daemon, Files.createDirectories(dir.resolve("logs")), cgroupParent,
-                    "crit" + tag, "--config", config.toString());
+            CriTestbed bed = new CriTestbed(registry, daemon, Files.createDirectories(dir.resolve("logs")));
             for (String image : java.util.List.of(BUSYBOX, BUSYBOX_APP)) {
                 daemon.images().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(image)).build());
             }
@@ -85,7 +68,7 @@ public final class CriTestbed implements AutoCloseable {
     /** Kills the daemon with SIGKILL and starts a new one on the same socket, root and state. */
     public void crashAndRestartDaemon() throws Exception {
         daemon.kill9();
-        daemon = DaemonProcess.launch(daemon.dir(), daemonArgs);
+        daemon = daemon.relaunch();
         daemon.awaitServing(Duration.ofSeconds(30));
     }
 
@@ -94,7 +77,7 @@ public final class CriTestbed implements AutoCloseable {
     }
 
     public String cgroupParent() {
-        return cgroupParent;
+        return daemon.cgroupParent();
     }
 
     /** A pod config with a fresh uid and its log directory under the testbed's. */
@@ -168,18 +151,6 @@ public final class CriTestbed implements AutoCloseable {
         } finally {
             daemon.close();
             registry.close();
-            // The CNI bridge plugin creates the bridge and never deletes it.
-            new ProcessBuilder("ip", "link", "del", bridge).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
-            Path parent = Path.of("/sys/fs/cgroup");
-            // The pod cgroups are gone with their pods; their common parent is the testbed's to remove.
-            try (var hierarchies = Files.list(parent)) {
-                for (Path h : hierarchies.toList()) {
-                    Files.deleteIfExists(h.resolve(cgroupParent.substring(1)));
-                }
-            } catch (java.io.IOException e) {
-                // a parent still holding a cgroup is a leak the tests' own checks report
-            }
         }
     }
 }

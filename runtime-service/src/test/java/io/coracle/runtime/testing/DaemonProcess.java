@@ -16,24 +16,31 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
  * A real Coracle daemon started from the built distribution on its own temp socket, root and state,
- * with a gRPC client over the socket. Closing it stops the daemon and deletes the temp tree.
+ * and (unless the caller names a config file) its own CNI conf dir, bridge, subnet and cgroup parent,
+ * so it never touches what a Coracle on the default paths uses. Has a gRPC client over the socket.
+ * Closing it stops the daemon and deletes the temp tree, the bridge, its IPAM state and cgroup parent.
  */
 public final class DaemonProcess implements AutoCloseable {
     private final Path dir;
     private final Process process;
     private final Path log;
+    private final String isolation; // the bridge (and cgroup parent suffix) this daemon was given; null if none
+    private final List<String> args;
     private EventLoopGroup clientLoop;
     private ManagedChannel channel;
 
-    private DaemonProcess(Path dir, Process process, Path log) {
+    private DaemonProcess(Path dir, Process process, Path log, String isolation, List<String> args) {
         this.dir = dir;
         this.process = process;
         this.log = log;
+        this.isolation = isolation;
+        this.args = args;
     }
 
     /** Starts a daemon in a new temp dir and waits until its socket serves. */
@@ -44,23 +51,66 @@ public final class DaemonProcess implements AutoCloseable {
         return daemon;
     }
 
-    /** Starts a daemon on {@code dir}'s default paths without waiting; the caller checks the outcome. */
+    /** Starts a daemon on {@code dir}'s paths without waiting; the caller checks the outcome. */
     public static DaemonProcess launch(Path dir, String... extraArgs) throws IOException {
-        List<String> command = new ArrayList<>(javaCommand());
-        command.addAll(List.of("daemon",
+        return launchWith(dir, "", extraArgs);
+    }
+
+    /**
+     * Starts a daemon with an isolating config (plus {@code extraToml}) written to {@code dir/coracle.toml},
+     * unless {@code extraArgs} name a --config of their own.
+     */
+    public static DaemonProcess launchWith(Path dir, String extraToml, String... extraArgs) throws IOException {
+        List<String> args = new ArrayList<>(List.of("daemon",
                 "--socket", dir.resolve("coracle.sock").toString(),
                 "--root", dir.resolve("root").toString(),
                 "--state", dir.resolve("state").toString(),
                 "--log-level", "debug"));
-        command.addAll(List.of(extraArgs));
-        return run(dir, command);
+        String isolation = null;
+        if (!List.of(extraArgs).contains("--config")) {
+            int n = ThreadLocalRandom.current().nextInt(0x1000, 0x10000);
+            isolation = "crd" + Integer.toHexString(n);
+            Path config = Files.writeString(dir.resolve("coracle.toml"), """
+                    cgroup_parent = "/coracle-test-%s"
+                    [cni]
+                    conf_dir = "%s"
+                    default_bridge = "%s"
+                    default_subnet = "10.%d.%d.0/24"
+                    """.formatted(isolation, dir.resolve("cni"), isolation, 214 + n % 8, n % 250) + extraToml);
+            args.addAll(List.of("--config", config.toString()));
+        }
+        args.addAll(List.of(extraArgs));
+        return start(dir, args, isolation);
+    }
+
+    /** A new daemon on the same paths and config, after this one was killed. */
+    public DaemonProcess relaunch() throws IOException {
+        return start(dir, args, isolation);
+    }
+
+    private static DaemonProcess start(Path dir, List<String> args, String isolation) throws IOException {
+        List<String> command = new ArrayList<>(javaCommand());
+        command.addAll(args);
+        Path log = Files.createTempFile(dir, "daemon", ".log");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new DaemonProcess(dir, p, log, isolation, args);
     }
 
     /** Runs the Coracle CLI with arbitrary arguments, its output going to a log in {@code dir}. */
     public static DaemonProcess run(Path dir, List<String> command) throws IOException {
         Path log = Files.createTempFile(dir, "daemon", ".log");
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        return new DaemonProcess(dir, p, log);
+        return new DaemonProcess(dir, p, log, null, List.of());
+    }
+
+    /** The bridge this daemon's default CNI network uses, when the daemon was given an isolating config. */
+    public String bridge() {
+        return isolation;
+    }
+
+    /** The cgroup parent of this daemon's pods, when it was given an isolating config. */
+    public String cgroupParent() {
+        return isolation == null ? null : "/coracle-test-" + isolation;
     }
 
     /** {@code java @<dist>/jvm.options -jar <dist>/lib/coracle.jar} with the JDK running the tests, as the launcher runs it. */
@@ -157,6 +207,19 @@ public final class DaemonProcess implements AutoCloseable {
             }
         }
         deleteTree(dir);
+        if (isolation != null) {
+            // The CNI bridge plugin never deletes its bridge, nor host-local its per-network state.
+            new ProcessBuilder("ip", "link", "del", isolation).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            deleteTree(Path.of("/var/lib/cni/networks", isolation));
+            try (Stream<Path> hierarchies = Files.list(Path.of("/sys/fs/cgroup"))) {
+                for (Path h : hierarchies.toList()) {
+                    Files.deleteIfExists(h.resolve(cgroupParent().substring(1)));
+                }
+            } catch (IOException e) {
+                // a parent still holding a pod cgroup: the leak checks report it
+            }
+        }
     }
 
     public static void deleteTree(Path root) throws IOException {
