@@ -53,7 +53,12 @@ public final class SandboxRunner {
     public RunPodSandboxResponse run(RunPodSandboxRequest request) {
         long t0 = System.nanoTime();
         PodSandboxConfig cfg = request.getConfig();
-        Plan plan = plan(cfg);
+        Plan plan;
+        try {
+            plan = plan(cfg);
+        } catch (IllegalArgumentException e) {
+            throw invalid(e.getMessage());
+        }
         String id = HexFormat.of().formatHex(randomBytes());
         String reserved = Sandbox.reservedName(plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(),
                 plan.meta.getAttempt());
@@ -66,7 +71,8 @@ public final class SandboxRunner {
         undo.push(() -> env.store.release(reserved, id));
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
         try {
-            Sandbox s = create(id, request, plan, undo);
+            CniConfigLoader.NetworkList net = plan.hostNetwork ? null : network();
+            Sandbox s = create(id, request, plan, net, undo);
             env.store.put(s);
             LOG.info(() -> "sandbox " + label + ": ready in " + (System.nanoTime() - t0) / 1_000_000 + " ms, pause pid "
                     + s.pausePid() + (s.ip() == null ? "" : ", ip " + s.ip()));
@@ -184,7 +190,22 @@ public final class SandboxRunner {
         return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
     }
 
-    private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, Deque<Undo> undo) throws Exception {
+    /** The pod network, checked before anything is created: its config loads and every plugin is installed. */
+    private CniConfigLoader.NetworkList network() {
+        try {
+            CniConfigLoader.NetworkList net = env.cniConfig.load();
+            env.cniConfig.plugin("loopback");
+            for (var p : net.plugins()) {
+                env.cniConfig.plugin(p.get("type").asText());
+            }
+            return net;
+        } catch (IOException e) {
+            throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
+        }
+    }
+
+    private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, CniConfigLoader.NetworkList net,
+                           Deque<Undo> undo) throws Exception {
         PodSandboxConfig cfg = request.getConfig();
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
 
@@ -239,12 +260,6 @@ public final class SandboxRunner {
         List<String> additional = List.of();
         boolean attached = false;
         if (!plan.hostNetwork) {
-            CniConfigLoader.NetworkList net;
-            try {
-                net = env.cniConfig.load();
-            } catch (IOException e) {
-                throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
-            }
             CniNetwork.PodRef ref = new CniNetwork.PodRef(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid());
             Path ns = netns;
             // DEL is pushed before ADD: a half-done ADD leaves state only DEL can clean.
