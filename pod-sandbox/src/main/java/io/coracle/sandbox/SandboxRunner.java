@@ -210,6 +210,7 @@ public final class SandboxRunner {
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
 
         // Pod files and /dev/shm under the volatile dir.
+        StepTimer timer = new StepTimer();
         Path podDir = env.config.stateDir().resolve(id);
         Files.createDirectories(podDir);
         undo.push(() -> FileTrees.delete(podDir));
@@ -217,6 +218,7 @@ public final class SandboxRunner {
         PodFiles.mountShm(podDir, env.config.shmSizeBytes());
         undo.push(() -> PodFiles.unmountShm(podDir));
 
+        timer.mark("files");
         // Pod cgroup and the pause leaf.
         PodCgroup.Names cg;
         try {
@@ -228,6 +230,7 @@ public final class SandboxRunner {
                 cfg.getLinux().hasOverhead() ? cfg.getLinux().getOverhead() : null);
         undo.push(() -> env.cgroups.remove(cg, createdFrom));
 
+        timer.mark("cgroup");
         // The pause process in its namespaces, moved into the pause cgroup.
         Set<String> namespaces = new LinkedHashSet<>();
         if (!plan.hostNetwork) {
@@ -244,7 +247,16 @@ public final class SandboxRunner {
                 podDir.resolve("pause.pid"), PAUSE_TIMEOUT);
         PauseProcess pause = new PauseProcess(pid, PauseProcess.startTimeOf(pid));
         undo.push(() -> pause.kill(5000));
-        env.cgroups.addProcess(cg.pause(), pid);
+        timer.mark("pause");
+        // Moving a task between v1 cgroups waits for an RCU grace period per hierarchy: do it while CNI runs.
+        java.util.concurrent.CompletableFuture<Void> joinCgroup = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                env.cgroups.addProcess(cg.pause(), pid);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, VirtualThreads.EXECUTOR);
+        undo.push(() -> joinCgroup.exceptionally(e -> null).join());
 
         // The network namespace outlives the pause process until CNI DEL succeeds.
         Path netns = null;
@@ -255,6 +267,7 @@ public final class SandboxRunner {
             undo.push(() -> Mounts.unmount(mounted));
         }
         PodSysctls.apply(pid, plan.hostNetwork, plan.hostIpc, plan.sysctls);
+        timer.mark("netns+sysctls");
 
         String ip = null, cniNetwork = null, cniResult = null;
         List<String> additional = List.of();
@@ -276,7 +289,13 @@ public final class SandboxRunner {
                 PodFiles.addHostEntry(podDir, ip, plan.hostname);
             }
         }
-        LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod());
+        try {
+            joinCgroup.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e;
+        }
+        timer.mark("cni");
+        LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod() + ", steps " + timer);
         Instant now = Instant.now();
         return new Sandbox(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(), plan.meta.getAttempt(),
                 now.getEpochSecond() * 1_000_000_000L + now.getNano(), Sandbox.State.READY, pid, pause.startTime(),
