@@ -197,6 +197,22 @@ class SandboxLifecycleTest {
     }
 
     @Test
+    void recoveryCleansWhatAnUnfinishedRunLeft() throws Exception {
+        Path dir = f.config.stateDir().resolve("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+        Files.createDirectories(dir);
+        int pid = new io.coracle.sys.PauseLauncher(new io.coracle.sys.NativePrograms(f.config.pauseBinary().getParent()))
+                .launch(java.util.Set.of("net", "ipc", "uts", "pid"), "orphan", dir.resolve("pause.pid"), java.time.Duration.ofSeconds(5));
+        PodFiles.mountShm(dir, 1 << 20);
+        Mounts.bindNamespace(Path.of("/proc/" + pid + "/ns/net"), dir.resolve("netns"));
+        PauseProcess pause = new PauseProcess(pid, PauseProcess.startTimeOf(pid));
+        assertTrue(pause.alive());
+        new SandboxService(f.config).recover();
+        assertFalse(pause.alive());
+        assertFalse(Files.exists(dir));
+        assertTrue(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().noneMatch(l -> l.contains(dir.toString())));
+    }
+
+    @Test
     void aSecondPodWithTheSameNameIsRefusedUntilTheFirstIsRemoved() throws Exception {
         PodSandboxConfig cfg = f.podWithParent("dup").build();
         String first = f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()).getPodSandboxId();
