@@ -227,7 +227,8 @@ class ShimContainerTest {
     void logFileHasTheExactCriFormat() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             // 40000 'a' then a newline: 16384 + 16384 (P) + 7232 (F); stderr line; "tail" without newline.
-            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; echo oops >&2; sleep 0.1; printf tail");
+            // (Records of different streams are ordered as the shim reads them: the sleeps keep them apart.)
+            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; sleep 0.1; echo oops >&2; sleep 0.1; printf tail");
             assertEquals(0, c.run().exitCode());
             List<String> lines = Files.readAllLines(c.log);
             String ts = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z";
