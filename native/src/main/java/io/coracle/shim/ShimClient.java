@@ -63,9 +63,7 @@ public record ShimClient(Path stateDir) {
                         return new ContainerState(f[1], Integer.parseInt(f[2]));
                     }
                     throw new ShimException("state: unexpected reply '" + reply + "'");
-                } catch (ShimException e) {
-                    throw e;
-                } catch (IOException e) {
+                } catch (ShimGoneException e) {
                     // The shim is exiting: look at its files.
                 }
             }
@@ -121,20 +119,12 @@ public record ShimClient(Path stateDir) {
                 return Optional.of(OciJson.MAPPER.readValue(reply.substring(3), ExitRecord.class));
             }
             throw new ShimException("wait: " + reply);
-        } catch (ShimException e) {
-            if (e.getMessage().contains("did not answer")) {
-                return exitRecord();
-            }
+        } catch (ShimTimeoutException e) {
+            return exitRecord(); // still running (or it exited just now)
+        } catch (ShimGoneException e) {
             Optional<ExitRecord> rec = exitRecord();
             if (rec.isPresent()) {
-                return rec; // the shim finished as we asked
-            }
-            throw e;
-        } catch (IOException e) {
-            // No socket any more: the shim has written the record and gone, or died.
-            Optional<ExitRecord> rec = exitRecord();
-            if (rec.isPresent()) {
-                return rec;
+                return rec; // it exited between our look at exit.json and the call
             }
             throw new ShimException("the shim at " + stateDir + " is gone without an exit record", e);
         }
