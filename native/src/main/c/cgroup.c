@@ -369,6 +369,10 @@ int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
 		struct statfs fs;
 		if (statfs(root, &fs) < 0 || (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC))
 			continue;
+		/* The hybrid unified hierarchy holds only hugetlb here: join it only to limit that
+		 * (joining a v2 cgroup pays the threadgroup lock's grace period). */
+		if (fs.f_type == CGROUP2_SUPER_MAGIC && json_len(json_get(res, "hugepageLimits")) == 0)
+			continue;
 		if (add_dir(cg, root, path, e) < 0) {
 			closedir(d);
 			goto fail;
@@ -408,12 +412,19 @@ fail:;
 	return -1;
 }
 
-int cgroup_enter(const struct cgroup *cg, pid_t pid, struct cerr *e)
+static int enter_dir(const char *dir, struct cerr *e)
 {
-	char val[32];
-	snprintf(val, sizeof val, "%d", (int)pid);
+	char tasks[600];
+	snprintf(tasks, sizeof tasks, "%s/tasks", dir);
+	if (exists(tasks))
+		return write_file(tasks, "0", e);
+	return write_knob(dir, "cgroup.procs", "0", e);
+}
+
+int cgroup_enter_self(const struct cgroup *cg, struct cerr *e)
+{
 	for (int i = 0; i < cg->ndirs; i++)
-		if (write_knob(cg->dirs[i], "cgroup.procs", val, e) < 0)
+		if (enter_dir(cg->dirs[i], e) < 0)
 			return -1;
 	return 0;
 }
@@ -475,20 +486,18 @@ int cgroup_save(const struct cgroup *cg, const char *file, struct cerr *e)
 	buf[0] = '\0';
 	for (int i = 0; i < cg->ndirs; i++)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", cg->dirs[i]);
-	return write_file_atomic(file, buf, n, e);
+	return write_file_atomic(file, buf, n, false, e);
 }
 
-int cgroup_join_saved(const char *file, pid_t pid, struct cerr *e)
+int cgroup_join_saved(const char *file, struct cerr *e)
 {
 	char *text = read_file(file, NULL, e);
 	if (!text)
 		return errno == ENOENT ? 0 : -1;
-	char val[32];
-	snprintf(val, sizeof val, "%d", (int)pid);
 	int rc = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save))
-		rc = write_knob(line, "cgroup.procs", val, e);
+		rc = enter_dir(line, e);
 	free(text);
 	return rc;
 }

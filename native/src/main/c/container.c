@@ -46,8 +46,8 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 		return -1;
 	if (process_parse(json_get(c->spec, "process"), &c->proc, e) < 0)
 		return -1;
-	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
-		return -1;
+	/* The seccomp filter is built in the container process (container_child), so libseccomp's
+	 * pages never become resident in the long-lived monitor. */
 	return ns_plan_build(c->spec, &c->ns, e);
 }
 
@@ -123,11 +123,18 @@ static int make_pty(int sync, int *slave_out, struct cerr *e)
 	return 0;
 }
 
-static int setup(struct container *c, int sync, const int stdio_in[3], struct cerr *e)
+static int setup(struct container *c, const struct cgroup *cg, int sync, const int stdio_in[3], struct cerr *e)
 {
 	int stdio[3] = {stdio_in[0], stdio_in[1], stdio_in[2]};
 	/* The PID namespace was joined (or created) by the parent; join the others now, while
 	 * the host's /proc and the namespace files are reachable. */
+	trace("child started");
+	/* First, while the host's /sys/fs/cgroup is reachable and before anything is allocated. */
+	if (cgroup_enter_self(cg, e) < 0)
+		return -1;
+	trace("cgroup joined");
+	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
+		return -1;
 	if (ns_join(&c->ns, e) < 0)
 		return -1;
 	/* /proc/sys shows the namespaces of the opener: net and ipc knobs land in ours. */
@@ -138,8 +145,10 @@ static int setup(struct container *c, int sync, const int stdio_in[3], struct ce
 		return fail(e, errno, "sethostname %s", hostname);
 	if (process_rlimits(&c->proc, e) < 0)
 		return -1;
+	trace("sysctl, hostname, rlimits set");
 	if (rootfs_build(c->spec, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
 		return -1;
+	trace("rootfs built");
 	if (process_locate(&c->proc, e) < 0)
 		return -1;
 	if (c->proc.terminal) {
@@ -148,6 +157,7 @@ static int setup(struct container *c, int sync, const int stdio_in[3], struct ce
 			return -1;
 		stdio[0] = stdio[1] = stdio[2] = slave;
 	}
+	trace("command located");
 	if (setsid() < 0)
 		return fail(e, errno, "setsid");
 	for (int i = 0; i < 3; i++)
@@ -158,13 +168,14 @@ static int setup(struct container *c, int sync, const int stdio_in[3], struct ce
 	return process_switch_user(&c->proc, c->seccomp, e);
 }
 
-_Noreturn void container_child(struct container *c, int sync, const int stdio[3])
+_Noreturn void container_child(struct container *c, const struct cgroup *cg, int sync, const int stdio[3])
 {
 	struct cerr e;
-	if (setup(c, sync, stdio, &e) < 0) {
+	if (setup(c, cg, sync, stdio, &e) < 0) {
 		send_error(sync, &e);
 		_exit(1);
 	}
+	trace("user switched, ready");
 	if (send(sync, "ready", 5, MSG_NOSIGNAL) < 0)
 		_exit(1);
 	char buf[16];

@@ -99,7 +99,7 @@ char *read_file(const char *path, size_t *lenp, struct cerr *e)
 	return buf;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, struct cerr *e)
+int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -107,7 +107,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, struct cer
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail(e, errno, "open %s", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		int err = errno;
 		close(fd);
 		return fail(e, err, "write %s", tmp);
@@ -147,4 +147,13 @@ void rfc3339_now(char *buf, size_t len)
 	gmtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+void trace(const char *what)
+{
+	if (!getenv("CORACLE_SHIM_TRACE"))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "coracle-shim: trace %ld.%06ld [%d] %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid(), what);
 }

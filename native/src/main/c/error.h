@@ -2,6 +2,7 @@
  * Functions return -1 after filling it; the top level prints or reports the one line. */
 #ifndef CORACLE_ERROR_H
 #define CORACLE_ERROR_H
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cerr {
@@ -17,10 +18,13 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file(const char *path, const char *value, struct cerr *e);
 /* Reads a whole small file into a malloc'd NUL-terminated buffer, or NULL with e set. */
 char *read_file(const char *path, size_t *len, struct cerr *e);
-/* Writes path atomically: temp file, fsync, rename. */
-int write_file_atomic(const char *path, const char *data, size_t len, struct cerr *e);
+/* Writes path atomically: temp file, fsync when durable, rename. */
+int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e);
 /* mkdir -p with mode 0755; existing directories are fine. */
 int mkdir_p(const char *path, struct cerr *e);
 /* Current time as an RFC 3339 timestamp with nanoseconds in UTC (buf >= 40 bytes). */
 void rfc3339_now(char *buf, size_t len);
+/* With CORACLE_SHIM_TRACE set in the environment: "coracle-shim: trace <monotonic s> <what>"
+ * on stderr, to see where the time of a create goes. */
+void trace(const char *what);
 #endif

@@ -31,7 +31,7 @@ static void write_exit(const char *file, const char *json)
 	if (!file)
 		return;
 	struct cerr e;
-	if (write_file_atomic(file, json, strlen(json), &e) < 0)
+	if (write_file_atomic(file, json, strlen(json), true, &e) < 0)
 		fprintf(stderr, "coracle-shim exec: %s\n", e.msg);
 }
 
@@ -61,7 +61,7 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
 		goto out;
 	}
-	if (cgroup_join_saved(path, 0, &e) < 0 || ns_join(ns, &e) < 0)
+	if (cgroup_join_saved(path, &e) < 0 || ns_join(ns, &e) < 0)
 		goto out;
 	if (slave >= 0) {
 		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||

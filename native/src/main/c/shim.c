@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -117,7 +118,7 @@ static void write_state(struct monitor *m)
 			 (int)m->pid, (int)getpid(), status_names[m->status], bundle, m->created_ns, m->started_ns);
 	state_path(m, "state.json", path, sizeof path);
 	struct cerr e;
-	if (write_file_atomic(path, buf, (size_t)n, &e) < 0)
+	if (write_file_atomic(path, buf, (size_t)n, false, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 }
 
@@ -194,8 +195,8 @@ static void do_start(struct monitor *m, int client)
 	if (n == 0) {
 		m->status = RUNNING;
 		m->started_ns = now_ns();
-		write_state(m);
 		control_reply(client, "ok");
+		write_state(m);
 	} else if (n > 0) {
 		msg[n] = '\0';
 		fprintf(stderr, "coracle-shim: start: %s\n", msg + 6);
@@ -280,7 +281,7 @@ static void drop_client(struct monitor *m, int idx)
 
 static void on_output(struct monitor *m, int *fd, struct log_stream *s, int stream)
 {
-	char buf[65536];
+	char buf[16384]; /* small: this stack stays resident in every idle shim */
 	ssize_t n = read(*fd, buf, sizeof buf);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -299,25 +300,14 @@ static void on_output(struct monitor *m, int *fd, struct log_stream *s, int stre
 
 static _Noreturn void finish(struct monitor *m)
 {
+	trace("container exited");
 	if (m->has_log) {
 		log_flush(&m->log, &m->out);
 		log_flush(&m->log, &m->err);
 	}
 	bool oom = m->cg.ndirs > 0 && cgroup_oom_killed(&m->cg);
-	char rec[512], path[PATH_MAX];
-	int n = exit_record(m, oom, rec, sizeof rec);
-	struct cerr e;
-	state_path(m, "exit.json", path, sizeof path);
-	rec[n] = '\n';
-	if (write_file_atomic(path, rec, (size_t)n + 1, &e) < 0)
-		fprintf(stderr, "coracle-shim: %s\n", e.msg);
-	rec[n] = '\0';
-	m->status = STOPPED;
-	write_state(m);
-	for (int i = 0; i < m->nclients; i++)
-		if (m->waiting[i])
-			control_reply(m->clients[i], "ok %s", rec);
-	/* Leftovers (a shared PID namespace keeps them alive): kill, reap, then the cgroup. */
+	/* Leftovers (a shared PID namespace keeps them alive): kill, reap, then the cgroup, so
+	 * that a caller woken by the exit record finds nothing left to clean. */
 	kill_all(m, SIGKILL);
 	for (int tries = 0; tries < 100; tries++) {
 		int st;
@@ -329,12 +319,41 @@ static _Noreturn void finish(struct monitor *m)
 			nanosleep(&ts, NULL);
 		}
 	}
+	struct cerr e;
+	trace("leftovers reaped");
 	if (cgroup_remove(&m->cg, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	trace("cgroup removed");
+	char rec[512], path[PATH_MAX];
+	int n = exit_record(m, oom, rec, sizeof rec);
+	state_path(m, "exit.json", path, sizeof path);
+	rec[n] = '\n';
+	if (write_file_atomic(path, rec, (size_t)n + 1, true, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	rec[n] = '\0';
+	m->status = STOPPED;
+	write_state(m);
 	state_path(m, "ctl.sock", path, sizeof path);
 	unlink(path);
 	state_path(m, "attach.sock", path, sizeof path);
 	unlink(path);
+	/* Waiters hear of the exit once exit.json is on disk. */
+	for (int i = 0; i < m->nclients; i++)
+		if (m->waiting[i])
+			control_reply(m->clients[i], "ok %s", rec);
+	/* Connections that queued up meanwhile still get an answer. */
+	for (int fd; (fd = accept4(m->ctl, NULL, NULL, SOCK_CLOEXEC)) >= 0; close(fd)) {
+		char line[512];
+		if (control_read_line(fd, line, sizeof line, 100) <= 0)
+			continue;
+		if (strcmp(line, "wait") == 0)
+			control_reply(fd, "ok %s", rec);
+		else if (strcmp(line, "state") == 0)
+			control_reply(fd, "ok stopped %d", (int)m->pid);
+		else
+			control_reply(fd, "error the container has exited");
+	}
+	trace("exit recorded");
 	_exit(0);
 }
 
@@ -535,6 +554,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		}
 		m->has_log = true;
 	}
+	trace("monitor started");
 	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
 		report(status, "%s", e.msg);
 		_exit(1);
@@ -547,6 +567,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "%s", e.msg);
 		_exit(1);
 	}
+	trace("cgroup ready");
 	m->created_ns = now_ns();
 	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace. */
 	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | m->c.ns.clone_flags, NULL, NULL, NULL, NULL);
@@ -564,7 +585,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		container_child(&m->c, pair[1], child_stdio);
+		container_child(&m->c, &m->cg, pair[1], child_stdio);
 	}
 	m->pid = pid;
 	m->sync = pair[0];
@@ -572,10 +593,11 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	for (int i = 0; i < 3; i++)
 		if (child_stdio[i] >= 0 && (i == 0 || child_stdio[i] != child_stdio[i - 1]))
 			close(child_stdio[i]);
+	trace("cloned");
 	set_oom_score_adj(m);
 	char msg[1200];
 	ssize_t n = -1;
-	if (cgroup_enter(&m->cg, pid, &e) == 0) {
+	{ /* the child joins its cgroup itself (cgroup_enter_self) */
 		for (;;) {
 			n = recv_maybe_fd(m->sync, msg, sizeof msg - 1, &m->pty);
 			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
@@ -608,6 +630,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "%s", e.msg);
 		_exit(1);
 	}
+	trace("container ready");
 	state_path(m, "ctl.sock", path, sizeof path);
 	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0) {
 		kill(pid, SIGKILL);
@@ -624,6 +647,8 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	write_state(m);
 	report(status, "ok %d", (int)pid);
 	close(status);
+	container_free(&m->c); /* the spec is not needed any more: keep the idle shim small */
+	trace("reported");
 	loop(m);
 }
 
@@ -649,16 +674,23 @@ static int cmd_create(int argc, char **argv)
 		fprintf(stderr, "coracle-shim: create: --bundle and --state are required\n");
 		return 2;
 	}
-	struct monitor m;
-	memset(&m, 0, sizeof m);
+	/* Zeroed pages straight from the kernel: the log buffers in it stay untouched (and out of
+	 * the idle shim's RSS) until output arrives. */
+	struct monitor *mp = mmap(NULL, sizeof *mp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mp == MAP_FAILED) {
+		fprintf(stderr, "coracle-shim: mmap: %s\n", strerror(errno));
+		return 1;
+	}
+	struct monitor *m = mp;
 	struct cerr e;
 	char state_abs[PATH_MAX];
 	if (mkdir_p(state, &e) < 0 || !realpath(state, state_abs)) {
 		fprintf(stderr, "coracle-shim: state dir %s: %s\n", state, e.msg);
 		return 1;
 	}
-	m.state_dir = state_abs;
-	if (container_load(bundle, &m.c, &e) < 0) {
+	m->state_dir = state_abs;
+	trace("launcher started");
+	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 		return 1;
 	}
@@ -674,7 +706,7 @@ static int cmd_create(int argc, char **argv)
 	}
 	if (child == 0) {
 		close(p[0]);
-		monitor_run(&m, log, want_stdin, p[1]);
+		monitor_run(m, log, want_stdin, p[1]);
 	}
 	close(p[1]);
 	char line[1200];

@@ -74,19 +74,32 @@ class ShimContainerTest {
 
     @Test
     void hostMountsAreInvisibleAndNothingLeaksToTheHost() throws Exception {
-        List<String> before = Files.readAllLines(Path.of("/proc/mounts"));
+        // Other software may mount things meanwhile: look for anything of ours on the host.
         try (TestContainer c = new TestContainer(lower)) {
+            List<String> ours = List.of(c.dir.toString(), lower.toString(), "overlay / ");
             c.args = List.of("sleep", "30");
             ShimClient client = c.create();
             client.start();
-            // While it runs: the host's mount table has not changed.
-            assertEquals(before, Files.readAllLines(Path.of("/proc/mounts")));
+            List<String> host = Files.readAllLines(Path.of("/proc/mounts"));
+            assertEquals(List.of(), host.stream().filter(l -> ours.stream().anyMatch(l::contains)).toList());
             String inside = Files.readString(Path.of("/proc/" + c.created.pid() + "/mounts"));
             assertFalse(inside.contains("/sys/fs/cgroup"), inside);
             assertFalse(inside.contains(" /work"), inside);
+            assertFalse(inside.contains(" /tmp/coracle-test"), inside);
             assertTrue(inside.startsWith("overlay / overlay"), inside);
+            assertTrue(inside.contains("lowerdir=" + lower + ",upperdir=" + c.upper), inside);
+            // Everything mounted inside is the container's: / and what the spec lists.
+            List<String> points = inside.lines().map(l -> l.split(" ")[1]).distinct().toList();
+            List<String> want = new java.util.ArrayList<>(List.of("/", "/proc", "/dev", "/dev/pts", "/dev/shm",
+                    "/dev/mqueue", "/sys"));
+            // Masked and read-only paths that this kernel has (absent ones are skipped).
+            for (String p : List.of("/proc/kcore", "/proc/keys", "/sys/firmware", "/proc/sys", "/proc/sysrq-trigger")) {
+                if (Files.exists(Path.of(p))) {
+                    want.add(p);
+                }
+            }
+            assertEquals(want, points);
         }
-        assertEquals(before, Files.readAllLines(Path.of("/proc/mounts")));
     }
 
     @Test
@@ -227,7 +240,8 @@ class ShimContainerTest {
     void logFileHasTheExactCriFormat() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             // 40000 'a' then a newline: 16384 + 16384 (P) + 7232 (F); stderr line; "tail" without newline.
-            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; echo oops >&2; sleep 0.1; printf tail");
+            // (Records of different streams are ordered as the shim reads them: the sleeps keep them apart.)
+            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; sleep 0.1; echo oops >&2; sleep 0.1; printf tail");
             assertEquals(0, c.run().exitCode());
             List<String> lines = Files.readAllLines(c.log);
             String ts = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z";
@@ -450,6 +464,68 @@ class ShimContainerTest {
             }
             assertTrue(c.output("stdout").contains("got:hello"), c.logText());
             assertEquals("", c.output("stderr"));
+        }
+    }
+
+    @Test
+    void sysctlsRlimitsAndOomScoreAdjAreApplied() throws Exception {
+        String hostForward = Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward")).trim();
+        String shimAdj = Files.readString(Path.of("/proc/self/oom_score_adj")).trim();
+        try (TestContainer c = new TestContainer(lower)) {
+            c.sysctl = java.util.Map.of("net.ipv4.ip_forward", hostForward.equals("1") ? "0" : "1",
+                    "kernel.shm_rmid_forced", "1");
+            c.rlimits = List.of(new Process.Rlimit("RLIMIT_NOFILE", 456, 123));
+            c.oomScoreAdj = 500;
+            c.args = sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced /proc/self/oom_score_adj; ulimit -n; ulimit -Hn");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals((hostForward.equals("1") ? "0" : "1") + "\n1\n500\n123\n456\n", c.output("stdout"));
+        }
+        assertEquals(hostForward, Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward")).trim());
+        try (TestContainer c = new TestContainer(lower)) {
+            // Lowering below the shim's own value needs CAP_SYS_RESOURCE (missing here): clamped, logged.
+            c.oomScoreAdj = -998;
+            c.args = sh("cat /proc/self/oom_score_adj");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            String got = c.output("stdout").trim();
+            boolean hasSysResource = Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("CapEff:")).map(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16))
+                    .anyMatch(m -> (m & (1L << 24)) != 0);
+            if (hasSysResource) {
+                assertEquals("-998", got);
+            } else {
+                assertEquals(shimAdj, got);
+                assertTrue(Files.readString(c.state.resolve("shim.log")).contains("process.oomScoreAdj -998 refused"));
+            }
+        }
+    }
+
+    @Test
+    void startReportsAnExecFailureAndKillBeforeStartEndsTheContainer() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "30");
+            ShimClient client = c.create();
+            assertEquals(new ContainerState("created", c.created.pid()), client.state());
+            // Created: isolated already (own PID namespace), not yet running the command.
+            assertEquals("coracle-shim", Files.readString(Path.of("/proc/" + c.created.pid() + "/comm")).trim());
+            client.kill(9, false);
+            ExitRecord exit = client.awaitExit(Duration.ofSeconds(5)).orElseThrow();
+            assertEquals(9, exit.signal());
+            assertEquals(0, exit.startedAt());
+            ShimException e = assertThrows(ShimException.class, client::start);
+            assertTrue(e.getMessage().contains("no shim") || e.getMessage().contains("connect")
+                    || e.getMessage().contains("exited"), e.getMessage());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
+            // The command exists at create but is gone at start: start says why.
+            c.args = List.of("/tmp/vanishing");
+            Path bin = Files.createDirectories(c.upper.resolve("tmp")).resolve("vanishing");
+            Files.copy(lower.resolve("bin/busybox"), bin);
+            ShimClient client = c.create();
+            // Remove it through the container's own view (changing an upperdir under a mounted overlay is not allowed).
+            Files.delete(Path.of("/proc/" + c.created.pid() + "/root/tmp/vanishing"));
+            ShimException e = assertThrows(ShimException.class, client::start);
+            assertTrue(e.getMessage().contains("start: execve /tmp/vanishing: No such file"), e.getMessage());
+            assertEquals(127, client.awaitExit(Duration.ofSeconds(5)).orElseThrow().exitCode());
         }
     }
 }
