@@ -14,7 +14,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Latency of RunPodSandbox, StopPodSandbox and RemovePodSandbox with the embedded default CNI
- * config (bridge + host-local + portmap), in private temp dirs with a private bridge and subnet.
+ * config (bridge + host-local + portmap), in private temp dirs with a private bridge and subnet;
+ * the state dir on tmpfs, as /run is on a node, the root dir on disk.
  * Run: see pod-sandbox/README.md (-Dcoracle.bench=true -Dtest=SandboxBenchmark).
  */
 public class SandboxBenchmark {
@@ -28,6 +29,9 @@ public class SandboxBenchmark {
         int pods = args.length > 0 ? Integer.parseInt(args[0]) : 60;
         int warmup = 5;
         Path tmp = Files.createTempDirectory("coracle-bench-");
+        // On a node the volatile state dir is on tmpfs (/run); this machine's /run is on disk.
+        Files.createDirectories(tmp.resolve("state"));
+        PodFixture.sh("mount", "-t", "tmpfs", "-o", "size=64m", "coracle-bench", tmp.resolve("state").toString());
         String bridge = "crbench" + Integer.toHexString((int) (System.nanoTime() & 0xffff));
         SandboxConfig cfg = new SandboxConfig(tmp.resolve("state"), tmp.resolve("root"), null, tmp.resolve("net.d"), "",
                 bridge, "10.201.0.0/24", SandboxConfig.CgroupDriver.CGROUPFS, "/coracle-test-bench",
@@ -59,6 +63,7 @@ public class SandboxBenchmark {
             PodFixture.exec(10, "ip", "link", "del", bridge);
             PodFixture.deleteTree(Path.of("/var/lib/cni/networks", bridge));
             PodFixture.exec(10, "sh", "-c", "for h in /sys/fs/cgroup/*/coracle-test-bench; do rmdir $h; done");
+            PodFixture.exec(10, "umount", tmp.resolve("state").toString());
             PodFixture.deleteTree(tmp);
         }
         String report = String.format("pod sandbox benchmark, %d pods (after %d warm-up), default CNI config%n", pods, warmup)
