@@ -93,6 +93,38 @@ class SandboxNetworkTest {
     }
 
     @Test
+    void podsRunAndGoAwayConcurrently() throws Exception {
+        int n = 6;
+        List<java.util.concurrent.Future<String>> runs = new java.util.ArrayList<>();
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < n; i++) {
+                String name = "par-" + i;
+                runs.add(pool.submit(() -> f.run(f.podWithParent(name))));
+            }
+        }
+        List<Sandbox> pods = new java.util.ArrayList<>();
+        for (var r : runs) {
+            pods.add(f.get(r.get()));
+        }
+        assertEquals(n, pods.stream().map(Sandbox::ip).distinct().count(), "distinct IPs");
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (Sandbox s : pods) {
+                pool.submit(() -> f.service.remove(RemovePodSandboxRequest.newBuilder().setPodSandboxId(s.id()).build()));
+            }
+        }
+        for (Sandbox s : pods) {
+            assertEquals(List.of(), f.traces(s));
+        }
+        // The shared parent may stay (another pod may have created it); no pod cgroup is left under it.
+        Path root = Path.of("/sys/fs/cgroup/pids", f.cgroupRoot);
+        if (Files.exists(root)) {
+            try (var children = Files.list(root)) {
+                assertEquals(List.of(), children.filter(Files::isDirectory).toList());
+            }
+        }
+    }
+
+    @Test
     void hostPortOnLocalhostReachesThePod() throws Exception {
         int port = ThreadLocalRandom.current().nextInt(20000, 30000);
         String id = f.run(f.podWithParent("hostport").addPortMappings(
