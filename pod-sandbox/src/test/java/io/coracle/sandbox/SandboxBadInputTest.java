@@ -196,6 +196,46 @@ class SandboxBadInputTest {
     }
 
     @Test
+    void aFailingCniDelKeepsTheNetnsAndTheNextStopRetries() throws Exception {
+        Path bin = Files.createTempDirectory("coracle-test-cni-bin-");
+        try {
+            Path marker = bin.resolve("fail-del");
+            Path plugin = bin.resolve("coracle-test-flaky");
+            Files.writeString(plugin, """
+                    #!/bin/sh
+                    cat >/dev/null
+                    if [ "$CNI_COMMAND" = DEL ] && [ -e %s ]; then
+                      echo '{"cniVersion":"1.0.0","code":11,"msg":"coracle test plugin cannot delete yet"}'
+                      exit 1
+                    fi
+                    exit 0
+                    """.formatted(marker));
+            Files.setPosixFilePermissions(plugin, PosixFilePermissions.fromString("rwxr-xr-x"));
+            f = new PodFixture(List.of(bin));
+            Path conf = f.config.cniConfDir().resolve(CniConfigLoader.DEFAULT_FILE);
+            // The flaky plugin goes first: it prints no result on ADD, and the bridge's result is the final one.
+            Files.writeString(conf, Files.readString(conf).replace("\"plugins\": [", "\"plugins\": [{\"type\": \"coracle-test-flaky\"},"));
+            String id = f.run(f.podWithParent("flaky"));
+            Sandbox s = f.get(id);
+            Files.createFile(marker);
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build()));
+            assertTrue(e.getStatus().getDescription().contains("cannot delete yet"), e.getStatus().getDescription());
+            assertTrue(Files.exists(s.netnsPath()), "netns kept for the retry");
+            assertTrue(f.get(id).networkAttached());
+            assertTrue(!f.get(id).pause().alive(), "pause is stopped anyway");
+            // The bridge's DEL ran (all plugins are tried): the veth is gone already.
+            Files.delete(marker);
+            f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+            assertTrue(!Files.exists(s.netnsPath()));
+            f.service.remove(io.coracle.cri.v1.RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+            assertEquals(List.of(), f.traces(s));
+        } finally {
+            PodFixture.deleteTree(bin);
+        }
+    }
+
+    @Test
     void stopOfAnUnknownPodIsNotFound() throws Exception {
         f = new PodFixture();
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
