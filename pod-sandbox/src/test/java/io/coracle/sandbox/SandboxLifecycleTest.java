@@ -114,6 +114,20 @@ class SandboxLifecycleTest {
     }
 
     @Test
+    void aPodSharingEveryHostNamespaceStillHasAPauseProcessAndCgroup() throws Exception {
+        Sandbox s = f.get(f.run(PodFixture.namespaces(f.podWithParent("allhost"), NamespaceMode.NODE, NamespaceMode.NODE, NamespaceMode.NODE)));
+        for (String kind : List.of("net", "ipc", "uts", "pid")) {
+            assertEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/" + kind)).toString(), ns(s.pausePid(), kind), kind);
+            assertEquals(null, s.namespacePath(kind));
+        }
+        assertTrue(s.pause().alive());
+        assertEquals(List.of(String.valueOf(s.pausePid())),
+                Files.readAllLines(Path.of("/sys/fs/cgroup/pids", s.pauseCgroup(), "cgroup.procs")));
+        remove(s.id());
+        assertEquals(List.of(), f.traces(s));
+    }
+
+    @Test
     void sysctlsAreSetInsideThePodOnly() throws Exception {
         String hostSomaxconn = Files.readString(Path.of("/proc/sys/net/core/somaxconn")).trim();
         PodSandboxConfig.Builder b = f.podWithParent("sysctl");
