@@ -28,6 +28,8 @@ final class CniNetwork {
     private static final long PLUGIN_TIMEOUT_SECONDS = 120;
 
     private final CniConfigLoader loader;
+    /** Wall time of the last add() or del() on this thread (for the benchmark's breakdown). */
+    static final ThreadLocal<Long> LAST_CALL_NANOS = ThreadLocal.withInitial(() -> 0L);
 
     CniNetwork(CniConfigLoader loader) {
         this.loader = loader;
@@ -53,6 +55,16 @@ final class CniNetwork {
 
     /** Brings up lo in the pod (loopback plugin) and attaches eth0 through the network list. */
     Attachment add(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            return addTimed(net, pod, netns, ports);
+        } finally {
+            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+        }
+    }
+
+    private Attachment addTimed(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports)
+            throws IOException {
         CompletableFuture<Void> lo = CompletableFuture.runAsync(() -> {
             try {
                 ObjectNode conf = JSON.createObjectNode().put("cniVersion", net.cniVersion()).put("name", "cni-loopback")
@@ -80,6 +92,16 @@ final class CniNetwork {
 
     /** DEL in reverse order; each plugin gets the cached ADD result. All are tried; the first failure is thrown. */
     void del(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
+            throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            delTimed(net, pod, netns, ports, resultJson);
+        } finally {
+            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+        }
+    }
+
+    private void delTimed(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
             throws IOException {
         JsonNode prev = resultJson == null || resultJson.isEmpty() ? null : JSON.readTree(resultJson);
         List<ObjectNode> reversed = new ArrayList<>(net.plugins());

@@ -39,6 +39,7 @@ public class SandboxBenchmark {
         SandboxService svc = new SandboxService(cfg);
         svc.recover();
         List<Long> run = new ArrayList<>(), stop = new ArrayList<>(), remove = new ArrayList<>();
+        List<Long> cniAdd = new ArrayList<>(), cniDel = new ArrayList<>();
         try {
             for (int i = 0; i < pods + warmup; i++) {
                 PodSandboxConfig.Builder b = PodFixture.pod("bench-" + i)
@@ -46,14 +47,18 @@ public class SandboxBenchmark {
                 long t0 = System.nanoTime();
                 String id = svc.run(RunPodSandboxRequest.newBuilder().setConfig(b).build()).getPodSandboxId();
                 long t1 = System.nanoTime();
+                long add = CniNetwork.LAST_CALL_NANOS.get();
                 svc.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
                 long t2 = System.nanoTime();
+                long del = CniNetwork.LAST_CALL_NANOS.get();
                 svc.remove(RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
                 long t3 = System.nanoTime();
                 if (i >= warmup) {
                     run.add(t1 - t0);
                     stop.add(t2 - t1);
                     remove.add(t3 - t2);
+                    cniAdd.add(add);
+                    cniDel.add(del);
                 }
             }
         } finally {
@@ -67,7 +72,10 @@ public class SandboxBenchmark {
             PodFixture.deleteTree(tmp);
         }
         String report = String.format("pod sandbox benchmark, %d pods (after %d warm-up), default CNI config%n", pods, warmup)
-                + line("RunPodSandbox", run) + line("StopPodSandbox", stop) + line("RemovePodSandbox", remove);
+                + line("RunPodSandbox", run) + line("StopPodSandbox", stop) + line("RemovePodSandbox", remove)
+                + "of which in CNI plugins (bridge, host-local, portmap, loopback):\n"
+                + line("  CNI ADD", cniAdd) + line("  CNI DEL", cniDel)
+                + String.format("load average at the end: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
         System.out.print(report);
         System.err.print(report);
         Files.writeString(Path.of("target", "sandbox-benchmark.txt"), report);
