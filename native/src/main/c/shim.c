@@ -43,6 +43,7 @@
 #include "control.h"
 #include "exec.h"
 #include "log.h"
+#include "terminal.h"
 
 #define MAX_CLIENTS 32
 
@@ -142,7 +143,7 @@ static void kill_all(struct monitor *m, int sig)
 {
 	if (m->cg.ndirs == 0) {
 		if (!m->exited)
-			kill(m->pid, sig);
+			kill_logged(m->pid, sig);
 		return;
 	}
 	char path[600];
@@ -333,10 +334,12 @@ static _Noreturn void finish(struct monitor *m)
 	rec[n] = '\0';
 	m->status = STOPPED;
 	write_state(m);
-	state_path(m, "ctl.sock", path, sizeof path);
-	unlink(path);
-	state_path(m, "attach.sock", path, sizeof path);
-	unlink(path);
+	static const char *const sockets[] = {"ctl.sock", "attach.sock"};
+	for (size_t i = 0; i < 2; i++) {
+		state_path(m, sockets[i], path, sizeof path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
+	}
 	/* Waiters hear of the exit once exit.json is on disk. */
 	for (int i = 0; i < m->nclients; i++)
 		if (m->waiting[i])
@@ -465,23 +468,6 @@ static void report(int fd, const char *fmt, ...)
 		fprintf(stderr, "coracle-shim: report to the launcher: %s\n", strerror(errno));
 }
 
-/* recv on the sync socket, taking a passed file descriptor if one comes along. */
-static ssize_t recv_maybe_fd(int sock, char *buf, size_t len, int *fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		return n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return n;
-}
-
 static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], struct cerr *e)
 {
 	if (m->c.proc.terminal) {
@@ -536,14 +522,14 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 		_exit(1);
 	}
+	/* The monitor outlives whoever started it: it ignores the usual termination signals. */
+	static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0}, chld[] = {SIGCHLD, 0};
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+	if (set_signals(ignored, SIG_IGN, &e) < 0 || block_signals(chld, &set, &old, &e) < 0) {
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	if ((m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		report(status, "signalfd: %s", strerror(errno));
 		_exit(1);
 	}
@@ -580,11 +566,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (pid == 0) {
 		close(pair[0]);
 		close(status);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(ignored, SIG_DFL, &e) < 0) {
+			fprintf(stderr, "coracle-shim: restore signals: %s\n", e.msg);
+			_exit(1);
+		}
 		container_child(&m->c, &m->cg, pair[1], child_stdio);
 	}
 	m->pid = pid;
@@ -597,9 +582,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	set_oom_score_adj(m);
 	char msg[1200];
 	ssize_t n = -1;
-	{ /* the child joins its cgroup itself (cgroup_enter_self) */
+	/* The child joins its cgroup itself (cgroup_enter_self), then reports. */
+	{
 		for (;;) {
-			n = recv_maybe_fd(m->sync, msg, sizeof msg - 1, &m->pty);
+			n = terminal_recv(m->sync, msg, sizeof msg - 1, &m->pty);
 			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
 				m->out_fd = m->in_fd = m->pty;
 				const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
@@ -621,7 +607,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		}
 	}
 	if (n != 5) {
-		kill(pid, SIGKILL);
+		kill_logged(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		struct cerr ignored;
@@ -633,7 +619,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	trace("container ready");
 	state_path(m, "ctl.sock", path, sizeof path);
 	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0) {
-		kill(pid, SIGKILL);
+		kill_logged(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		struct cerr ignored;

@@ -528,4 +528,40 @@ class ShimContainerTest {
             assertEquals(127, client.awaitExit(Duration.ofSeconds(5)).orElseThrow().exitCode());
         }
     }
+
+    @Test
+    void interactiveExecWithATtyRunsAShell() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "30");
+            ShimClient client = c.create();
+            client.start();
+            // (Not an interactive shell: busybox's line editor queries the terminal and eats early input.)
+            Process p = new Process(true, null, new Process.User(0, 0, null, null),
+                    List.of("sh", "-c", "tty; read x; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"), "/", c.caps,
+                    null, true, null);
+            java.lang.Process exec = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            exec.getOutputStream().write("6\n".getBytes(StandardCharsets.UTF_8));
+            exec.getOutputStream().flush();
+            assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
+            String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(5, exec.exitValue(), out);
+            assertTrue(out.contains("/dev/pts/"), out);
+            assertTrue(out.contains("got:42"), out);
+        }
+    }
+
+    @Test
+    void hugepageLimitLandsInTheHybridUnifiedHierarchy() throws Exception {
+        Path unified = Path.of("/sys/fs/cgroup/unified");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(unified.resolve("cgroup.controllers"))
+                && Files.readString(unified.resolve("cgroup.controllers")).contains("hugetlb"), "no hybrid hugetlb here");
+        try (TestContainer c = new TestContainer(lower)) {
+            c.resources = new Resources(null, null, null, List.of(new Resources.HugepageLimit("2MB", 4L << 20)), null);
+            c.args = List.of("sleep", "30");
+            c.create().start();
+            Path dir = unified.resolve(c.cgroup);
+            assertEquals(String.valueOf(4L << 20), Files.readString(dir.resolve("hugetlb.2MB.max")).trim());
+            assertEquals(List.of(String.valueOf(c.created.pid())), Files.readAllLines(dir.resolve("cgroup.procs")));
+        }
+    }
 }
