@@ -46,6 +46,7 @@
 #include "terminal.h"
 
 #define MAX_CLIENTS 32
+#define CREATE_TIMEOUT_MS 60000
 
 enum status { CREATED, RUNNING, STOPPED };
 static const char *const status_names[] = {"created", "running", "stopped"};
@@ -451,8 +452,9 @@ static void set_oom_score_adj(struct monitor *m)
 	free(cur);
 }
 
-static void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(int fd, const char *fmt, ...)
+/* Tells the launcher how create went; -1 when it is gone (its caller gave up). */
+static int report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int report(int fd, const char *fmt, ...)
 {
 	char line[1200];
 	va_list ap;
@@ -460,12 +462,15 @@ static void report(int fd, const char *fmt, ...)
 	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
+		return -1;
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	if (write_all(fd, line, (size_t)n) < 0)
+	if (write_all(fd, line, (size_t)n) < 0) {
 		fprintf(stderr, "coracle-shim: report to the launcher: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], struct cerr *e)
@@ -585,6 +590,16 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	/* The child joins its cgroup itself (cgroup_enter_self), then reports. */
 	{
 		for (;;) {
+			/* Bounded: a container stuck while being built (a hung mount) is torn down. */
+			struct pollfd pf = {.fd = m->sync, .events = POLLIN};
+			int r;
+			while ((r = poll(&pf, 1, CREATE_TIMEOUT_MS)) < 0 && errno == EINTR)
+				;
+			if (r <= 0) {
+				n = -1;
+				errno = r == 0 ? ETIMEDOUT : errno;
+				break;
+			}
 			n = terminal_recv(m->sync, msg, sizeof msg - 1, &m->pty);
 			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
 				m->out_fd = m->in_fd = m->pty;
@@ -597,7 +612,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 			break;
 		}
 		if (n < 0)
-			fail(&e, errno, "recv from the container process");
+			fail(&e, errno, "waiting for the container process to be built");
 		else if (n == 0)
 			fail(&e, 0, "the container process died while being created");
 		else if (n != 5 || memcmp(msg, "ready", 5) != 0) {
@@ -631,7 +646,21 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (cgroup_save(&m->cg, path, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 	write_state(m);
-	report(status, "ok %d", (int)pid);
+	if (report(status, "ok %d", (int)pid) < 0) {
+		/* Nobody waits for this container any more: do not leave it behind. */
+		kill_logged(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		struct cerr ignored;
+		cgroup_remove(&m->cg, &ignored);
+		static const char *const files[] = {"ctl.sock", "attach.sock", "state.json", "cgroups"};
+		for (size_t i = 0; i < 4; i++) {
+			state_path(m, files[i], path, sizeof path);
+			if (unlink(path) < 0 && errno != ENOENT)
+				fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
+		}
+		_exit(1);
+	}
 	close(status);
 	container_free(&m->c); /* the spec is not needed any more: keep the idle shim small */
 	trace("reported");
