@@ -621,6 +621,8 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 			n = -1;
 		}
 	}
+	if (n == 5 && cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0)
+		n = -1;
 	if (n != 5) {
 		kill_logged(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

@@ -564,4 +564,20 @@ class ShimContainerTest {
             assertEquals(List.of(String.valueOf(c.created.pid())), Files.readAllLines(dir.resolve("cgroup.procs")));
         }
     }
+
+    @Test
+    void deviceCgroupRulesAreEnforcedOnV1() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/devices/devices.allow")),
+                "no v1 devices controller");
+        try (TestContainer c = new TestContainer(lower)) {
+            // Deny everything, then allow /dev/null (1:3) only.
+            c.resources = new Resources(null, null, null, null, List.of(
+                    new Resources.DeviceRule(false, "a", null, null, "rwm"),
+                    new Resources.DeviceRule(true, "c", 1L, 3L, "rwm")));
+            c.args = sh("echo ok > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null || echo zero-denied");
+            c.run();
+            assertEquals("null-ok\nzero-denied\n", c.output("stdout"), c.logText());
+            assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
+        }
+    }
 }
