@@ -22,6 +22,9 @@ struct cgroup {
 
 /* Creates the directories and writes linux.resources; on failure removes what it created. */
 int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e);
+/* linux.resources.devices (v1 devices.deny/allow). Applied once the container's devices
+ * exist (mknod and the pty need them), before its command runs, as runc does. */
+int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e);
 /* Moves the calling (single-threaded) process into the cgroup. On v1 it writes "0" to each
  * hierarchy's tasks file: moving only the caller's thread skips the kernel's global
  * threadgroup lock, whose RCU grace period made writing a PID to cgroup.procs cost 10+ ms

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "mounts.h"
 #include "seccomp.h"
+#include "terminal.h"
 
 struct json *json_read_file(const char *path, struct cerr *e)
 {
@@ -87,42 +88,6 @@ static int apply_sysctls(const struct json *spec, struct cerr *e)
 	return 0;
 }
 
-/* With process.terminal: a pty from the container's own devpts (so ttyname works inside),
- * its master handed to the shim over sync with SCM_RIGHTS ("pty" message). */
-static int make_pty(int sync, int *slave_out, struct cerr *e)
-{
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return fail(e, errno, "open /dev/ptmx in the container (is devpts mounted at /dev/pts?)");
-	char name[128];
-	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
-		close(master);
-		return fail(e, errno, "unlockpt");
-	}
-	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0) {
-		close(master);
-		return fail(e, errno, "open %s", name);
-	}
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof cbuf);
-	struct iovec iov = {.iov_base = "pty", .iov_len = 3};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(sync, &msg, MSG_NOSIGNAL) < 0) {
-		close(master);
-		close(slave);
-		return fail(e, errno, "send the pty to the shim");
-	}
-	close(master);
-	*slave_out = slave;
-	return 0;
-}
-
 static int setup(struct container *c, const struct cgroup *cg, int sync, const int stdio_in[3], struct cerr *e)
 {
 	int stdio[3] = {stdio_in[0], stdio_in[1], stdio_in[2]};
@@ -153,7 +118,7 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 		return -1;
 	if (c->proc.terminal) {
 		int slave = -1;
-		if (make_pty(sync, &slave, e) < 0)
+		if (terminal_make(sync, &slave, e) < 0)
 			return -1;
 		stdio[0] = stdio[1] = stdio[2] = slave;
 	}

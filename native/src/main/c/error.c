@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,4 +157,30 @@ void trace(const char *what)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fprintf(stderr, "coracle-shim: trace %ld.%06ld [%d] %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid(), what);
+}
+
+int set_signals(const int *sigs, void (*handler)(int), struct cerr *e)
+{
+	for (; *sigs; sigs++)
+		if (signal(*sigs, handler) == SIG_ERR)
+			return fail(e, errno, "signal %d", *sigs);
+	return 0;
+}
+
+int block_signals(const int *sigs, sigset_t *set, sigset_t *old, struct cerr *e)
+{
+	if (sigemptyset(set) < 0)
+		return fail(e, errno, "sigemptyset");
+	for (; *sigs; sigs++)
+		if (sigaddset(set, *sigs) < 0)
+			return fail(e, errno, "sigaddset %d", *sigs);
+	if (sigprocmask(SIG_BLOCK, set, old) < 0)
+		return fail(e, errno, "sigprocmask");
+	return 0;
+}
+
+void kill_logged(pid_t pid, int sig)
+{
+	if (kill(pid, sig) < 0 && errno != ESRCH)
+		fprintf(stderr, "coracle-shim: kill %d %d: %s\n", (int)pid, sig, strerror(errno));
 }

@@ -3,7 +3,9 @@
 #ifndef CORACLE_ERROR_H
 #define CORACLE_ERROR_H
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct cerr {
 	char msg[1024];
@@ -24,6 +26,13 @@ int write_file_atomic(const char *path, const char *data, size_t len, bool durab
 int mkdir_p(const char *path, struct cerr *e);
 /* Current time as an RFC 3339 timestamp with nanoseconds in UTC (buf >= 40 bytes). */
 void rfc3339_now(char *buf, size_t len);
+/* Sets the disposition of each signal in sigs (0-terminated) to handler. */
+int set_signals(const int *sigs, void (*handler)(int), struct cerr *e);
+/* Blocks the signals in sigs (0-terminated), filling set with them and old with the mask before. */
+int block_signals(const int *sigs, sigset_t *set, sigset_t *old, struct cerr *e);
+/* kill(2) that reports any failure but ESRCH (already gone) on stderr. */
+void kill_logged(pid_t pid, int sig);
+
 /* With CORACLE_SHIM_TRACE set in the environment: "coracle-shim: trace <monotonic s> <what>"
  * on stderr, to see where the time of a create goes. */
 void trace(const char *what);

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cgroup.h"
@@ -20,6 +21,7 @@
 #include "namespaces.h"
 #include "process.h"
 #include "seccomp.h"
+#include "terminal.h"
 
 struct exec_args {
 	const char *state, *process, *exit_file;
@@ -52,7 +54,7 @@ static int give_up(const struct exec_args *a, const char *msg)
 }
 
 static _Noreturn void exec_child(struct process *p, void *seccomp, const struct ns_plan *ns, const char *state,
-				 int slave, int errfd, pid_t parent)
+				 int pty_sock, int errfd, pid_t parent)
 {
 	struct cerr e;
 	char path[PATH_MAX];
@@ -62,6 +64,9 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 		goto out;
 	}
 	if (cgroup_join_saved(path, &e) < 0 || ns_join(ns, &e) < 0)
+		goto out;
+	int slave = -1;
+	if (pty_sock >= 0 && terminal_make(pty_sock, &slave, &e) < 0)
 		goto out;
 	if (slave >= 0) {
 		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
@@ -152,23 +157,19 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, e.msg);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return give_up(&a, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+	static const int waited[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0}, pipe_sig[] = {SIGPIPE, 0};
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
 	int sigfd;
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
-		return give_up(&a, "signalfd failed");
-	signal(SIGPIPE, SIG_IGN);
-	int master = -1, slave = -1;
-	if (a.tty) {
-		char name[128];
-		if ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || grantpt(master) < 0 ||
-		    unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 ||
-		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-			return give_up(&a, "allocate a pty failed");
+	if (block_signals(waited, &set, &old, &e) < 0 || set_signals(pipe_sig, SIG_IGN, &e) < 0)
+		return give_up(&a, e.msg);
+	if ((sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		fail(&e, errno, "signalfd");
+		return give_up(&a, e.msg);
+	}
+	int master = -1, pty_pair[2] = {-1, -1};
+	if (a.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pty_pair) < 0) {
+		fail(&e, errno, "socketpair");
+		return give_up(&a, e.msg);
 	}
 	int errp[2];
 	if (pipe2(errp, O_CLOEXEC) < 0)
@@ -183,13 +184,25 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, "fork failed");
 	if (child == 0) {
 		close(errp[0]);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		exec_child(&p, seccomp, &ns, a.state, slave, errp[1], self);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(pipe_sig, SIG_DFL, &e) < 0) {
+			if (write_all(errp[1], "restore the signal mask failed", 30) < 0)
+				_exit(126);
+			_exit(126);
+		}
+		if (pty_pair[0] >= 0)
+			close(pty_pair[0]);
+		exec_child(&p, seccomp, &ns, a.state, pty_pair[1], errp[1], self);
 	}
 	close(errp[1]);
-	if (slave >= 0)
-		close(slave);
+	if (a.tty) {
+		/* The child sends the pty master (or fails and reports on errp). */
+		char msg[8];
+		close(pty_pair[1]);
+		ssize_t got = terminal_recv(pty_pair[0], msg, sizeof msg, &master);
+		close(pty_pair[0]);
+		if (got != 3 || master < 0)
+			master = -1;
+	}
 	char msg[1100];
 	ssize_t n;
 	while ((n = read(errp[0], msg, sizeof msg - 1)) < 0 && errno == EINTR)
@@ -218,7 +231,7 @@ int cmd_exec(int argc, char **argv)
 		if (read(sigfd, &si, sizeof si) != sizeof si)
 			continue;
 		if (si.ssi_signo != SIGCHLD) {
-			kill(child, SIGKILL);
+			kill_logged(child, SIGKILL);
 			continue;
 		}
 		int st;

@@ -43,8 +43,10 @@
 #include "control.h"
 #include "exec.h"
 #include "log.h"
+#include "terminal.h"
 
 #define MAX_CLIENTS 32
+#define CREATE_TIMEOUT_MS 60000
 
 enum status { CREATED, RUNNING, STOPPED };
 static const char *const status_names[] = {"created", "running", "stopped"};
@@ -142,7 +144,7 @@ static void kill_all(struct monitor *m, int sig)
 {
 	if (m->cg.ndirs == 0) {
 		if (!m->exited)
-			kill(m->pid, sig);
+			kill_logged(m->pid, sig);
 		return;
 	}
 	char path[600];
@@ -333,10 +335,12 @@ static _Noreturn void finish(struct monitor *m)
 	rec[n] = '\0';
 	m->status = STOPPED;
 	write_state(m);
-	state_path(m, "ctl.sock", path, sizeof path);
-	unlink(path);
-	state_path(m, "attach.sock", path, sizeof path);
-	unlink(path);
+	static const char *const sockets[] = {"ctl.sock", "attach.sock"};
+	for (size_t i = 0; i < 2; i++) {
+		state_path(m, sockets[i], path, sizeof path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
+	}
 	/* Waiters hear of the exit once exit.json is on disk. */
 	for (int i = 0; i < m->nclients; i++)
 		if (m->waiting[i])
@@ -448,8 +452,9 @@ static void set_oom_score_adj(struct monitor *m)
 	free(cur);
 }
 
-static void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(int fd, const char *fmt, ...)
+/* Tells the launcher how create went; -1 when it is gone (its caller gave up). */
+static int report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int report(int fd, const char *fmt, ...)
 {
 	char line[1200];
 	va_list ap;
@@ -457,29 +462,15 @@ static void report(int fd, const char *fmt, ...)
 	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
+		return -1;
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	if (write_all(fd, line, (size_t)n) < 0)
+	if (write_all(fd, line, (size_t)n) < 0) {
 		fprintf(stderr, "coracle-shim: report to the launcher: %s\n", strerror(errno));
-}
-
-/* recv on the sync socket, taking a passed file descriptor if one comes along. */
-static ssize_t recv_maybe_fd(int sock, char *buf, size_t len, int *fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		return n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return n;
+		return -1;
+	}
+	return 0;
 }
 
 static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], struct cerr *e)
@@ -536,14 +527,14 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 		_exit(1);
 	}
+	/* The monitor outlives whoever started it: it ignores the usual termination signals. */
+	static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0}, chld[] = {SIGCHLD, 0};
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+	if (set_signals(ignored, SIG_IGN, &e) < 0 || block_signals(chld, &set, &old, &e) < 0) {
+		report(status, "%s", e.msg);
+		_exit(1);
+	}
+	if ((m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		report(status, "signalfd: %s", strerror(errno));
 		_exit(1);
 	}
@@ -580,11 +571,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (pid == 0) {
 		close(pair[0]);
 		close(status);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(ignored, SIG_DFL, &e) < 0) {
+			fprintf(stderr, "coracle-shim: restore signals: %s\n", e.msg);
+			_exit(1);
+		}
 		container_child(&m->c, &m->cg, pair[1], child_stdio);
 	}
 	m->pid = pid;
@@ -597,9 +587,20 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	set_oom_score_adj(m);
 	char msg[1200];
 	ssize_t n = -1;
-	{ /* the child joins its cgroup itself (cgroup_enter_self) */
+	/* The child joins its cgroup itself (cgroup_enter_self), then reports. */
+	{
 		for (;;) {
-			n = recv_maybe_fd(m->sync, msg, sizeof msg - 1, &m->pty);
+			/* Bounded: a container stuck while being built (a hung mount) is torn down. */
+			struct pollfd pf = {.fd = m->sync, .events = POLLIN};
+			int r;
+			while ((r = poll(&pf, 1, CREATE_TIMEOUT_MS)) < 0 && errno == EINTR)
+				;
+			if (r <= 0) {
+				n = -1;
+				errno = r == 0 ? ETIMEDOUT : errno;
+				break;
+			}
+			n = terminal_recv(m->sync, msg, sizeof msg - 1, &m->pty);
 			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
 				m->out_fd = m->in_fd = m->pty;
 				const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
@@ -611,7 +612,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 			break;
 		}
 		if (n < 0)
-			fail(&e, errno, "recv from the container process");
+			fail(&e, errno, "waiting for the container process to be built");
 		else if (n == 0)
 			fail(&e, 0, "the container process died while being created");
 		else if (n != 5 || memcmp(msg, "ready", 5) != 0) {
@@ -620,8 +621,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 			n = -1;
 		}
 	}
+	if (n == 5 && cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0)
+		n = -1;
 	if (n != 5) {
-		kill(pid, SIGKILL);
+		kill_logged(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		struct cerr ignored;
@@ -633,7 +636,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	trace("container ready");
 	state_path(m, "ctl.sock", path, sizeof path);
 	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0) {
-		kill(pid, SIGKILL);
+		kill_logged(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		struct cerr ignored;
@@ -645,7 +648,21 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (cgroup_save(&m->cg, path, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 	write_state(m);
-	report(status, "ok %d", (int)pid);
+	if (report(status, "ok %d", (int)pid) < 0) {
+		/* Nobody waits for this container any more: do not leave it behind. */
+		kill_logged(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		struct cerr ignored;
+		cgroup_remove(&m->cg, &ignored);
+		static const char *const files[] = {"ctl.sock", "attach.sock", "state.json", "cgroups"};
+		for (size_t i = 0; i < 4; i++) {
+			state_path(m, files[i], path, sizeof path);
+			if (unlink(path) < 0 && errno != ENOENT)
+				fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
+		}
+		_exit(1);
+	}
 	close(status);
 	container_free(&m->c); /* the spec is not needed any more: keep the idle shim small */
 	trace("reported");

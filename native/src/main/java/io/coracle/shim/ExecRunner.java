@@ -71,6 +71,26 @@ public record ExecRunner(NativePrograms programs) {
         }
     }
 
+    /**
+     * Starts an interactive exec (CRI Exec, for the streaming server): the returned process's
+     * stdin, stdout and stderr are the exec'd process's (with tty: one pty, stdout only).
+     * Destroying it (SIGTERM) kills the exec'd process too. Its exit value is the process's.
+     */
+    public java.lang.Process start(ShimClient container, io.coracle.oci.Process process, boolean tty)
+            throws IOException {
+        Path procFile = Files.createTempFile(container.stateDir(), "exec-", ".json");
+        OciJson.write(procFile, process);
+        List<String> cmd = new java.util.ArrayList<>(List.of(programs.shim().toString(), "exec", "--state",
+                container.stateDir().toString(), "--process", procFile.toString()));
+        if (tty) {
+            cmd.add("--tty");
+        }
+        java.lang.Process p = new ProcessBuilder(cmd).start();
+        // The shim reads the file before it forks; remove it once the exec is under way or over.
+        p.onExit().thenRun(() -> procFile.toFile().delete());
+        return p;
+    }
+
     private static void drain(InputStream in, ByteArrayOutputStream sink) {
         byte[] buf = new byte[8192];
         try (in) {

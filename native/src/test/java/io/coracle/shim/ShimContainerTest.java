@@ -282,7 +282,7 @@ class ShimContainerTest {
             c.args = List.of("no-such-command");
             ShimException e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("'no-such-command' not found in the image"), e.getMessage());
-            assertFalse(Files.exists(c.state.resolve("ctl.sock")));
+            assertFalse(Files.exists(c.state), "state dir left behind");
         }
         try (TestContainer c = new TestContainer(lower)) {
             c.namespaces.add(new Linux.Namespace("network", "/proc/999999999/ns/net"));
@@ -526,6 +526,58 @@ class ShimContainerTest {
             ShimException e = assertThrows(ShimException.class, client::start);
             assertTrue(e.getMessage().contains("start: execve /tmp/vanishing: No such file"), e.getMessage());
             assertEquals(127, client.awaitExit(Duration.ofSeconds(5)).orElseThrow().exitCode());
+        }
+    }
+
+    @Test
+    void interactiveExecWithATtyRunsAShell() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "30");
+            ShimClient client = c.create();
+            client.start();
+            // (Not an interactive shell: busybox's line editor queries the terminal and eats early input.)
+            Process p = new Process(true, null, new Process.User(0, 0, null, null),
+                    List.of("sh", "-c", "tty; read x; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"), "/", c.caps,
+                    null, true, null);
+            java.lang.Process exec = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            exec.getOutputStream().write("6\n".getBytes(StandardCharsets.UTF_8));
+            exec.getOutputStream().flush();
+            assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
+            String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(5, exec.exitValue(), out);
+            assertTrue(out.contains("/dev/pts/"), out);
+            assertTrue(out.contains("got:42"), out);
+        }
+    }
+
+    @Test
+    void hugepageLimitLandsInTheHybridUnifiedHierarchy() throws Exception {
+        Path unified = Path.of("/sys/fs/cgroup/unified");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(unified.resolve("cgroup.controllers"))
+                && Files.readString(unified.resolve("cgroup.controllers")).contains("hugetlb"), "no hybrid hugetlb here");
+        try (TestContainer c = new TestContainer(lower)) {
+            c.resources = new Resources(null, null, null, List.of(new Resources.HugepageLimit("2MB", 4L << 20)), null);
+            c.args = List.of("sleep", "30");
+            c.create().start();
+            Path dir = unified.resolve(c.cgroup);
+            assertEquals(String.valueOf(4L << 20), Files.readString(dir.resolve("hugetlb.2MB.max")).trim());
+            assertEquals(List.of(String.valueOf(c.created.pid())), Files.readAllLines(dir.resolve("cgroup.procs")));
+        }
+    }
+
+    @Test
+    void deviceCgroupRulesAreEnforcedOnV1() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/devices/devices.allow")),
+                "no v1 devices controller");
+        try (TestContainer c = new TestContainer(lower)) {
+            // Deny everything, then allow /dev/null (1:3) only.
+            c.resources = new Resources(null, null, null, null, List.of(
+                    new Resources.DeviceRule(false, "a", null, null, "rwm"),
+                    new Resources.DeviceRule(true, "c", 1L, 3L, "rwm")));
+            c.args = sh("echo ok > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null || echo zero-denied");
+            c.run();
+            assertEquals("null-ok\nzero-denied\n", c.output("stdout"), c.logText());
+            assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
         }
     }
 }
