@@ -215,8 +215,10 @@ public final class SandboxRunner {
         Files.createDirectories(podDir);
         undo.push(() -> FileTrees.delete(podDir));
         PodFiles.write(podDir, cfg.getDnsConfig(), plan.hostname, plan.hostNetwork);
-        PodFiles.mountShm(podDir, env.config.shmSizeBytes());
-        undo.push(() -> PodFiles.unmountShm(podDir));
+        if (!plan.hostIpc) { // a host-IPC pod shares the host's /dev/shm
+            PodFiles.mountShm(podDir, env.config.shmSizeBytes());
+            undo.push(() -> PodFiles.unmountShm(podDir));
+        }
 
         timer.mark("files");
         // Pod cgroup and the pause leaf.

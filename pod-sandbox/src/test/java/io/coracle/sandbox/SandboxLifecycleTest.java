@@ -111,6 +111,11 @@ class SandboxLifecycleTest {
         Sandbox s = f.get(f.run(PodFixture.namespaces(f.podWithParent("hostipc"), NamespaceMode.POD, NamespaceMode.POD, NamespaceMode.NODE)));
         assertEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/ipc")).toString(), ns(s.pausePid(), "ipc"));
         assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString(), ns(s.pausePid(), "net"));
+        assertEquals(Path.of("/dev/shm"), s.shmDir());
+        assertTrue(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().noneMatch(l -> l.contains(s.id())
+                && l.contains("tmpfs")), "no pod tmpfs for a host-IPC pod");
+        remove(s.id());
+        assertEquals(List.of(), f.traces(s));
     }
 
     @Test
