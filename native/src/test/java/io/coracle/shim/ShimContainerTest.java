@@ -580,4 +580,56 @@ class ShimContainerTest {
             assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
         }
     }
+
+    @Test
+    void attachWithoutTerminalFramesStdoutAndStderrAndFeedsStdin() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.stdin = true;
+            c.args = sh("read a; echo out:$a; echo err:$a >&2");
+            ShimClient client = c.create();
+            try (java.nio.channels.SocketChannel attach = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(client.attachSocket()))) {
+                client.start();
+                byte[] line = "hi\n".getBytes(StandardCharsets.UTF_8);
+                attach.write(java.nio.ByteBuffer.allocate(5 + line.length).put((byte) 0).putInt(line.length).put(line).flip());
+                assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+                StringBuilder out = new StringBuilder(), err = new StringBuilder();
+                java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(5);
+                while (attach.read(head) >= 0) {
+                    if (head.hasRemaining()) {
+                        continue;
+                    }
+                    head.flip();
+                    byte type = head.get();
+                    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(head.getInt());
+                    while (body.hasRemaining() && attach.read(body) > 0) {
+                        // the rest of the frame
+                    }
+                    (type == 1 ? out : err).append(new String(body.array(), StandardCharsets.UTF_8));
+                    assertTrue(type == 1 || type == 2, "frame type " + type);
+                    head.clear();
+                }
+                assertEquals("out:hi\n", out.toString());
+                assertEquals("err:hi\n", err.toString());
+            }
+        }
+    }
+
+    @Test
+    void configJsonEscapesAreDecoded() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.env.add("GREETING=PLACEHOLDER");
+            c.args = sh("echo \"$GREETING\"");
+            io.coracle.oci.OciJson.writeConfig(c.bundle, c.spec());
+            Path config = c.bundle.resolve("config.json");
+            // Written by hand: \\u escapes (BMP and a surrogate pair), an escaped quote and a tab.
+            Files.writeString(config, Files.readString(config).replace("PLACEHOLDER",
+                    "caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\\tend"));
+            ShimClient client = new ShimLauncher(TestContainer.PROGRAMS)
+                    .create(new CreateRequest(c.bundle, c.state, c.log, false), Duration.ofSeconds(10)).client();
+            client.start();
+            assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+            assertEquals("caf\u00e9 \ud83d\ude00 \"q\"\tend\n", c.output("stdout"));
+        }
+    }
 }
