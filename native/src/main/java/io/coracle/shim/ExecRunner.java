@@ -42,9 +42,14 @@ public record ExecRunner(NativePrograms programs) {
                         p.waitFor(2, TimeUnit.SECONDS);
                     }
                 }
-                // Output pipes close when the process and any children holding them are gone.
-                outReader.join(Duration.ofSeconds(2));
-                errReader.join(Duration.ofSeconds(2));
+                // Output pipes close when the process and any children holding them are gone; a
+                // daemon left behind in the container may keep them open: stop reading then.
+                if (!outReader.join(Duration.ofSeconds(2))) {
+                    p.getInputStream().close();
+                }
+                if (!errReader.join(Duration.ofSeconds(2))) {
+                    p.getErrorStream().close();
+                }
             } catch (InterruptedException e) {
                 p.destroyForcibly();
                 Thread.currentThread().interrupt();
@@ -60,11 +65,7 @@ public record ExecRunner(NativePrograms programs) {
                         + err.toString(StandardCharsets.UTF_8).trim());
             }
             int code = timedOut ? 137 : p.exitValue();
-            synchronized (out) {
-                synchronized (err) {
-                    return new ExecResult(code, out.toByteArray(), err.toByteArray(), timedOut);
-                }
-            }
+            return new ExecResult(code, snapshot(out), snapshot(err), timedOut);
         } finally {
             Files.deleteIfExists(procFile);
             Files.deleteIfExists(exitFile);
@@ -89,6 +90,12 @@ public record ExecRunner(NativePrograms programs) {
         // The shim reads the file before it forks; remove it once the exec is under way or over.
         p.onExit().thenRun(() -> procFile.toFile().delete());
         return p;
+    }
+
+    private static byte[] snapshot(ByteArrayOutputStream sink) {
+        synchronized (sink) {
+            return sink.toByteArray();
+        }
     }
 
     private static void drain(InputStream in, ByteArrayOutputStream sink) {

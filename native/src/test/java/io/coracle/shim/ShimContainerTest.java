@@ -334,9 +334,17 @@ class ShimContainerTest {
             ExecResult t = runner.run(client, slow, Duration.ofMillis(300));
             assertTrue(t.timedOut());
             assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
-            // Only the container's sleep is left in its cgroup.
+            // The timed-out exec is gone: only the container's sleep is left in its cgroup.
             Thread.sleep(100);
             assertEquals(List.of(c.created.pid()), Cgroups.detect().pids(c.cgroup));
+            // A background process holding the output pipes does not hold up the result.
+            Process bg = new Process(false, null, p.user(), List.of("sh", "-c", "sleep 30 & echo started"),
+                    List.of("PATH=/bin"), "/", c.caps, null, true, null);
+            long t1 = System.nanoTime();
+            ExecResult b = runner.run(client, bg, Duration.ofSeconds(10));
+            assertEquals("started\n", new String(b.stdout(), StandardCharsets.UTF_8));
+            assertEquals(0, b.exitCode());
+            assertTrue(System.nanoTime() - t1 < 5_000_000_000L);
             Process missing = new Process(false, null, p.user(), List.of("nope"), List.of("PATH=/bin"), "/",
                     c.caps, null, true, null);
             ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5)));
