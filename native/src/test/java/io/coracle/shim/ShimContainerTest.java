@@ -538,23 +538,32 @@ class ShimContainerTest {
     }
 
     @Test
-    void interactiveExecWithATtyRunsAShell() throws Exception {
+    void interactiveExecWithATtyRunsAShellAndResizes() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.args = List.of("sleep", "30");
             ShimClient client = c.create();
             client.start();
             // (Not an interactive shell: busybox's line editor queries the terminal and eats early input.)
             Process p = new Process(true, null, new Process.User(0, 0, null, null),
-                    List.of("sh", "-c", "tty; read x; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"), "/", c.caps,
-                    null, true, null);
-            java.lang.Process exec = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+                    List.of("sh", "-c", "tty; read x; stty size; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"),
+                    "/", c.caps, null, true, null);
+            ExecSession session = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            java.lang.Process exec = session.process();
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (!session.resize(33, 121) && System.nanoTime() < end) {
+                Thread.sleep(10); // until the shim has the FIFO open
+            }
+            Thread.sleep(100);
             exec.getOutputStream().write("6\n".getBytes(StandardCharsets.UTF_8));
             exec.getOutputStream().flush();
             assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
             String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(5, exec.exitValue(), out);
             assertTrue(out.contains("/dev/pts/"), out);
+            assertTrue(out.contains("33 121"), out);
             assertTrue(out.contains("got:42"), out);
+            Thread.sleep(100);
+            assertFalse(Files.exists(session.resizeFifo()));
         }
     }
 
