@@ -24,7 +24,7 @@
 #include "terminal.h"
 
 struct exec_args {
-	const char *state, *process, *exit_file;
+	const char *state, *process, *exit_file, *resize_fifo;
 	bool tty;
 };
 
@@ -100,6 +100,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 			a->process = argv[++i];
 		else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc)
 			a->exit_file = argv[++i];
+		else if (strcmp(argv[i], "--resize-fifo") == 0 && i + 1 < argc)
+			a->resize_fifo = argv[++i];
 		else if (strcmp(argv[i], "--tty") == 0)
 			a->tty = true;
 		else {
@@ -124,6 +126,35 @@ static bool relay(int from, int to)
 	if (n <= 0)
 		return false;
 	return write_all(to, buf, (size_t)n) == 0;
+}
+
+/* What is left in fd, without waiting: a background process may keep the pty open. */
+static void drain(int from, int to)
+{
+	if (fcntl(from, F_SETFL, O_NONBLOCK) < 0)
+		return;
+	char buf[16384];
+	ssize_t n;
+	while ((n = read(from, buf, sizeof buf)) > 0)
+		if (write_all(to, buf, (size_t)n) < 0)
+			return;
+}
+
+static void apply_resize(int fifo, int master)
+{
+	char buf[256];
+	ssize_t n = read(fifo, buf, sizeof buf - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* The last complete line wins. */
+	int rows = -1, cols = -1;
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%d %d", &rows, &cols) != 2)
+			rows = -1;
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	if (rows > 0 && cols > 0 && ioctl(master, TIOCSWINSZ, &ws) < 0)
+		fprintf(stderr, "coracle-shim exec: ioctl(TIOCSWINSZ): %s\n", strerror(errno));
 }
 
 int cmd_exec(int argc, char **argv)
@@ -215,16 +246,24 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, msg);
 	}
 	bool in_open = master >= 0, out_open = master >= 0;
+	/* Terminal size changes: lines "<rows> <cols>" written to the FIFO by the caller. */
+	int resize = -1;
+	if (master >= 0 && a.resize_fifo &&
+	    (resize = open(a.resize_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+		fprintf(stderr, "coracle-shim exec: open %s: %s\n", a.resize_fifo, strerror(errno));
 	for (;;) {
-		struct pollfd pf[3] = {{.fd = sigfd, .events = POLLIN},
+		struct pollfd pf[4] = {{.fd = sigfd, .events = POLLIN},
 				       {.fd = in_open ? 0 : -1, .events = POLLIN},
-				       {.fd = out_open ? master : -1, .events = POLLIN}};
-		if (poll(pf, 3, -1) < 0 && errno != EINTR)
+				       {.fd = out_open ? master : -1, .events = POLLIN},
+				       {.fd = resize, .events = POLLIN}};
+		if (poll(pf, 4, -1) < 0 && errno != EINTR)
 			return give_up(&a, "poll failed");
 		if (pf[1].revents && !relay(0, master))
 			in_open = false;
 		if (pf[2].revents && !relay(master, 1))
 			out_open = false;
+		if (pf[3].revents)
+			apply_resize(resize, master);
 		if (!pf[0].revents)
 			continue;
 		struct signalfd_siginfo si;
@@ -239,8 +278,8 @@ int cmd_exec(int argc, char **argv)
 		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (r != child)
 				continue;
-			while (out_open && relay(master, 1))
-				; /* the rest of the terminal's output */
+			if (out_open)
+				drain(master, 1); /* the rest of the terminal's output */
 			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			snprintf(msg, sizeof msg, "{\"exitCode\":%d,\"signal\":%d}\n", code,
 				 WIFSIGNALED(st) ? WTERMSIG(st) : 0);

@@ -500,6 +500,64 @@ static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], st
 	return 0;
 }
 
+/* Create failed or nobody waits for it: kill the container process, remove its cgroups and
+ * the state files, tell the launcher why (if it still listens), exit. */
+static _Noreturn void abandon(struct monitor *m, int status, const struct cerr *why)
+{
+	struct cerr e;
+	char path[PATH_MAX];
+	if (m->pid > 0) {
+		kill_logged(m->pid, SIGKILL);
+		while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (cgroup_remove(&m->cg, &e) < 0)
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+	static const char *const files[] = {"ctl.sock", "attach.sock", "state.json", "cgroups"};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		state_path(m, files[i], path, sizeof path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
+	}
+	fprintf(stderr, "coracle-shim: create: %s\n", why->msg);
+	report(status, "%s", why->msg);
+	_exit(1);
+}
+
+/* Waits (bounded: a container stuck in a hung mount is given up) for the container process
+ * to say "ready", taking its pty master on the way. */
+static int await_ready(struct monitor *m, struct cerr *e)
+{
+	char msg[1200];
+	for (;;) {
+		struct pollfd pf = {.fd = m->sync, .events = POLLIN};
+		int r;
+		while ((r = poll(&pf, 1, CREATE_TIMEOUT_MS)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return fail(e, errno, "poll for the container process");
+		if (r == 0)
+			return fail(e, ETIMEDOUT, "waiting for the container process to be built");
+		ssize_t n = terminal_recv(m->sync, msg, sizeof msg - 1, &m->pty);
+		if (n < 0)
+			return fail(e, errno, "recv from the container process");
+		if (n == 0)
+			return fail(e, 0, "the container process died while being created");
+		if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
+			m->out_fd = m->in_fd = m->pty;
+			const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
+			const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
+			if (h && w && h->is_integer && w->is_integer)
+				resize(m->pty, (int)h->integer, (int)w->integer);
+			continue;
+		}
+		if (n == 5 && memcmp(msg, "ready", 5) == 0)
+			return 0;
+		msg[n] = '\0';
+		return fail(e, 0, "%.1000s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
+	}
+}
+
 /* The monitor: builds the container, reports to the launcher on status, then serves. */
 static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool want_stdin, int status)
 {
@@ -528,9 +586,9 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		_exit(1);
 	}
 	/* The monitor outlives whoever started it: it ignores the usual termination signals. */
-	static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0}, chld[] = {SIGCHLD, 0};
+	static const int quit_signals[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0}, chld[] = {SIGCHLD, 0};
 	sigset_t set, old;
-	if (set_signals(ignored, SIG_IGN, &e) < 0 || block_signals(chld, &set, &old, &e) < 0) {
+	if (set_signals(quit_signals, SIG_IGN, &e) < 0 || block_signals(chld, &set, &old, &e) < 0) {
 		report(status, "%s", e.msg);
 		_exit(1);
 	}
@@ -553,25 +611,20 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	int pair[2];
 	if (open_stdio(m, want_stdin, child_stdio, &e) < 0 ||
 	    (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 && fail(&e, errno, "socketpair")) ||
-	    (m->c.ns.pid_fd >= 0 && setns(m->c.ns.pid_fd, CLONE_NEWPID) < 0 && fail(&e, errno, "setns pid"))) {
-		cgroup_remove(&m->cg, &e);
-		report(status, "%s", e.msg);
-		_exit(1);
-	}
+	    (m->c.ns.pid_fd >= 0 && setns(m->c.ns.pid_fd, CLONE_NEWPID) < 0 && fail(&e, errno, "setns pid")))
+		abandon(m, status, &e);
 	trace("cgroup ready");
 	m->created_ns = now_ns();
 	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace. */
 	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | m->c.ns.clone_flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		fail(&e, errno, "clone");
-		cgroup_remove(&m->cg, &e);
-		report(status, "%s", e.msg);
-		_exit(1);
+		abandon(m, status, &e);
 	}
 	if (pid == 0) {
 		close(pair[0]);
 		close(status);
-		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(ignored, SIG_DFL, &e) < 0) {
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(quit_signals, SIG_DFL, &e) < 0) {
 			fprintf(stderr, "coracle-shim: restore signals: %s\n", e.msg);
 			_exit(1);
 		}
@@ -585,83 +638,21 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 			close(child_stdio[i]);
 	trace("cloned");
 	set_oom_score_adj(m);
-	char msg[1200];
-	ssize_t n = -1;
-	/* The child joins its cgroup itself (cgroup_enter_self), then reports. */
-	{
-		for (;;) {
-			/* Bounded: a container stuck while being built (a hung mount) is torn down. */
-			struct pollfd pf = {.fd = m->sync, .events = POLLIN};
-			int r;
-			while ((r = poll(&pf, 1, CREATE_TIMEOUT_MS)) < 0 && errno == EINTR)
-				;
-			if (r <= 0) {
-				n = -1;
-				errno = r == 0 ? ETIMEDOUT : errno;
-				break;
-			}
-			n = terminal_recv(m->sync, msg, sizeof msg - 1, &m->pty);
-			if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
-				m->out_fd = m->in_fd = m->pty;
-				const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
-				const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
-				if (h && w && h->is_integer && w->is_integer)
-					resize(m->pty, (int)h->integer, (int)w->integer);
-				continue;
-			}
-			break;
-		}
-		if (n < 0)
-			fail(&e, errno, "waiting for the container process to be built");
-		else if (n == 0)
-			fail(&e, 0, "the container process died while being created");
-		else if (n != 5 || memcmp(msg, "ready", 5) != 0) {
-			msg[n] = '\0';
-			snprintf(e.msg, sizeof e.msg, "%.1000s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
-			n = -1;
-		}
-	}
-	if (n == 5 && cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0)
-		n = -1;
-	if (n != 5) {
-		kill_logged(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		struct cerr ignored;
-		cgroup_remove(&m->cg, &ignored);
-		fprintf(stderr, "coracle-shim: create: %s\n", e.msg);
-		report(status, "%s", e.msg);
-		_exit(1);
-	}
+	/* The child joins its cgroup itself (cgroup_enter_self); device rules come once its
+	 * devices exist. */
+	if (await_ready(m, &e) < 0 || cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0)
+		abandon(m, status, &e);
 	trace("container ready");
 	state_path(m, "ctl.sock", path, sizeof path);
-	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0) {
-		kill_logged(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		struct cerr ignored;
-		cgroup_remove(&m->cg, &ignored);
-		report(status, "%s", e.msg);
-		_exit(1);
-	}
+	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0)
+		abandon(m, status, &e);
 	state_path(m, "cgroups", path, sizeof path);
 	if (cgroup_save(&m->cg, path, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 	write_state(m);
 	if (report(status, "ok %d", (int)pid) < 0) {
-		/* Nobody waits for this container any more: do not leave it behind. */
-		kill_logged(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		struct cerr ignored;
-		cgroup_remove(&m->cg, &ignored);
-		static const char *const files[] = {"ctl.sock", "attach.sock", "state.json", "cgroups"};
-		for (size_t i = 0; i < 4; i++) {
-			state_path(m, files[i], path, sizeof path);
-			if (unlink(path) < 0 && errno != ENOENT)
-				fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
-		}
-		_exit(1);
+		fail(&e, EPIPE, "the launcher is gone (its caller gave up): container removed");
+		abandon(m, status, &e);
 	}
 	close(status);
 	container_free(&m->c); /* the spec is not needed any more: keep the idle shim small */

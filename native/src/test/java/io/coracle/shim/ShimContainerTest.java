@@ -334,9 +334,17 @@ class ShimContainerTest {
             ExecResult t = runner.run(client, slow, Duration.ofMillis(300));
             assertTrue(t.timedOut());
             assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
-            // Only the container's sleep is left in its cgroup.
+            // The timed-out exec is gone: only the container's sleep is left in its cgroup.
             Thread.sleep(100);
             assertEquals(List.of(c.created.pid()), Cgroups.detect().pids(c.cgroup));
+            // A background process holding the output pipes does not hold up the result.
+            Process bg = new Process(false, null, p.user(), List.of("sh", "-c", "sleep 30 & echo started"),
+                    List.of("PATH=/bin"), "/", c.caps, null, true, null);
+            long t1 = System.nanoTime();
+            ExecResult b = runner.run(client, bg, Duration.ofSeconds(10));
+            assertEquals("started\n", new String(b.stdout(), StandardCharsets.UTF_8));
+            assertEquals(0, b.exitCode());
+            assertTrue(System.nanoTime() - t1 < 5_000_000_000L);
             Process missing = new Process(false, null, p.user(), List.of("nope"), List.of("PATH=/bin"), "/",
                     c.caps, null, true, null);
             ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5)));
@@ -530,23 +538,32 @@ class ShimContainerTest {
     }
 
     @Test
-    void interactiveExecWithATtyRunsAShell() throws Exception {
+    void interactiveExecWithATtyRunsAShellAndResizes() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.args = List.of("sleep", "30");
             ShimClient client = c.create();
             client.start();
             // (Not an interactive shell: busybox's line editor queries the terminal and eats early input.)
             Process p = new Process(true, null, new Process.User(0, 0, null, null),
-                    List.of("sh", "-c", "tty; read x; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"), "/", c.caps,
-                    null, true, null);
-            java.lang.Process exec = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+                    List.of("sh", "-c", "tty; read x; stty size; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"),
+                    "/", c.caps, null, true, null);
+            ExecSession session = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            java.lang.Process exec = session.process();
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (!session.resize(33, 121) && System.nanoTime() < end) {
+                Thread.sleep(10); // until the shim has the FIFO open
+            }
+            Thread.sleep(100);
             exec.getOutputStream().write("6\n".getBytes(StandardCharsets.UTF_8));
             exec.getOutputStream().flush();
             assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
             String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(5, exec.exitValue(), out);
             assertTrue(out.contains("/dev/pts/"), out);
+            assertTrue(out.contains("33 121"), out);
             assertTrue(out.contains("got:42"), out);
+            Thread.sleep(100);
+            assertFalse(Files.exists(session.resizeFifo()));
         }
     }
 
@@ -578,6 +595,58 @@ class ShimContainerTest {
             c.run();
             assertEquals("null-ok\nzero-denied\n", c.output("stdout"), c.logText());
             assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
+        }
+    }
+
+    @Test
+    void attachWithoutTerminalFramesStdoutAndStderrAndFeedsStdin() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.stdin = true;
+            c.args = sh("read a; echo out:$a; echo err:$a >&2");
+            ShimClient client = c.create();
+            try (java.nio.channels.SocketChannel attach = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(client.attachSocket()))) {
+                client.start();
+                byte[] line = "hi\n".getBytes(StandardCharsets.UTF_8);
+                attach.write(java.nio.ByteBuffer.allocate(5 + line.length).put((byte) 0).putInt(line.length).put(line).flip());
+                assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+                StringBuilder out = new StringBuilder(), err = new StringBuilder();
+                java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(5);
+                while (attach.read(head) >= 0) {
+                    if (head.hasRemaining()) {
+                        continue;
+                    }
+                    head.flip();
+                    byte type = head.get();
+                    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(head.getInt());
+                    while (body.hasRemaining() && attach.read(body) > 0) {
+                        // the rest of the frame
+                    }
+                    (type == 1 ? out : err).append(new String(body.array(), StandardCharsets.UTF_8));
+                    assertTrue(type == 1 || type == 2, "frame type " + type);
+                    head.clear();
+                }
+                assertEquals("out:hi\n", out.toString());
+                assertEquals("err:hi\n", err.toString());
+            }
+        }
+    }
+
+    @Test
+    void configJsonEscapesAreDecoded() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.env.add("GREETING=PLACEHOLDER");
+            c.args = sh("echo \"$GREETING\"");
+            io.coracle.oci.OciJson.writeConfig(c.bundle, c.spec());
+            Path config = c.bundle.resolve("config.json");
+            // Written by hand: \\u escapes (BMP and a surrogate pair), an escaped quote and a tab.
+            Files.writeString(config, Files.readString(config).replace("PLACEHOLDER",
+                    "caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\\tend"));
+            ShimClient client = new ShimLauncher(TestContainer.PROGRAMS)
+                    .create(new CreateRequest(c.bundle, c.state, c.log, false), Duration.ofSeconds(10)).client();
+            client.start();
+            assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+            assertEquals("caf\u00e9 \ud83d\ude00 \"q\"\tend\n", c.output("stdout"));
         }
     }
 }
