@@ -62,10 +62,12 @@ public final class SandboxStopper {
             }
         }, VirtualThreads.EXECUTOR);
         IOException delFailure = null;
+        boolean detached = false;
         if (s.networkAttached()) {
             try {
                 teardownNetwork(s);
                 s = s.withNetworkDetached();
+                detached = true;
             } catch (IOException e) {
                 delFailure = e;
             }
@@ -81,7 +83,7 @@ public final class SandboxStopper {
             Files.deleteIfExists(s.netnsPath());
         }
         timer.mark("pause");
-        boolean changed = s.ready() || s != env.store.get(id).orElse(null);
+        boolean changed = s.ready() || detached;
         if (changed) {
             env.store.put(s.withState(Sandbox.State.NOTREADY), false);
         }
