@@ -202,31 +202,6 @@ static int apply_v1(const char *controller, const char *dir, const struct json *
 	}
 	if (strcmp(controller, "hugetlb") == 0 && apply_hugetlb(dir, res, false, e) < 0)
 		return -1;
-	if (strcmp(controller, "devices") == 0) {
-		const struct json *devs = json_get(res, "devices");
-		size_t i = 0;
-		for (const struct json *d = devs ? devs->child : NULL; d; d = d->next, i++) {
-			const struct json *allow = json_get(d, "allow");
-			if (!allow || allow->type != JSON_BOOL)
-				return fail(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
-			const char *type = json_get_str(d, "type"), *access = json_get_str(d, "access");
-			int64_t maj = -1, min = -1;
-			int_of(json_get(d, "major"), &maj);
-			int_of(json_get(d, "minor"), &min);
-			char rule[96], smaj[24] = "*", smin[24] = "*";
-			if (maj >= 0)
-				snprintf(smaj, sizeof smaj, "%" PRId64, maj);
-			if (min >= 0)
-				snprintf(smin, sizeof smin, "%" PRId64, min);
-			type = type ? type : "a";
-			if (strcmp(type, "a") == 0)
-				snprintf(rule, sizeof rule, "a");
-			else
-				snprintf(rule, sizeof rule, "%s %s:%s %s", type, smaj, smin, access ? access : "rwm");
-			if (write_knob(dir, allow->boolean ? "devices.allow" : "devices.deny", rule, e) < 0)
-				return -1;
-		}
-	}
 	return 0;
 }
 
@@ -276,8 +251,6 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	}
 	if (apply_hugetlb(dir, res, true, e) < 0)
 		return -1;
-	if (json_len(json_get(res, "devices")) > 0)
-		fprintf(stderr, "coracle-shim: linux.resources.devices not enforced on cgroup v2 (needs eBPF)\n");
 	return 0;
 }
 
@@ -369,6 +342,10 @@ int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
 		struct statfs fs;
 		if (statfs(root, &fs) < 0 || (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC))
 			continue;
+		/* The hybrid unified hierarchy holds only hugetlb here: join it only to limit that
+		 * (joining a v2 cgroup pays the threadgroup lock's grace period). */
+		if (fs.f_type == CGROUP2_SUPER_MAGIC && json_len(json_get(res, "hugepageLimits")) == 0)
+			continue;
 		if (add_dir(cg, root, path, e) < 0) {
 			closedir(d);
 			goto fail;
@@ -408,12 +385,59 @@ fail:;
 	return -1;
 }
 
-int cgroup_enter(const struct cgroup *cg, pid_t pid, struct cerr *e)
+static int enter_dir(const char *dir, struct cerr *e)
 {
-	char val[32];
-	snprintf(val, sizeof val, "%d", (int)pid);
+	char tasks[600];
+	snprintf(tasks, sizeof tasks, "%s/tasks", dir);
+	if (exists(tasks))
+		return write_file(tasks, "0", e);
+	return write_knob(dir, "cgroup.procs", "0", e);
+}
+
+int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e)
+{
+	const struct json *devs = json_get(json_get(json_get(spec, "linux"), "resources"), "devices");
+	if (json_len(devs) == 0)
+		return 0;
+	if (cg->v2) {
+		fprintf(stderr, "coracle-shim: linux.resources.devices not enforced on cgroup v2 (needs eBPF)\n");
+		return 0;
+	}
+	const char *dir = NULL;
 	for (int i = 0; i < cg->ndirs; i++)
-		if (write_knob(cg->dirs[i], "cgroup.procs", val, e) < 0)
+		if (strstr(cg->dirs[i], CGROUP_ROOT "/devices/") == cg->dirs[i])
+			dir = cg->dirs[i];
+	if (!dir)
+		return 0;
+	size_t i = 0;
+	for (const struct json *d = devs->child; d; d = d->next, i++) {
+		const struct json *allow = json_get(d, "allow");
+		if (!allow || allow->type != JSON_BOOL)
+			return fail(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
+		const char *type = json_get_str(d, "type"), *access = json_get_str(d, "access");
+		int64_t maj = -1, min = -1;
+		int_of(json_get(d, "major"), &maj);
+		int_of(json_get(d, "minor"), &min);
+		char rule[96], smaj[24] = "*", smin[24] = "*";
+		if (maj >= 0)
+			snprintf(smaj, sizeof smaj, "%" PRId64, maj);
+		if (min >= 0)
+			snprintf(smin, sizeof smin, "%" PRId64, min);
+		type = type ? type : "a";
+		if (strcmp(type, "a") == 0)
+			snprintf(rule, sizeof rule, "a");
+		else
+			snprintf(rule, sizeof rule, "%s %s:%s %s", type, smaj, smin, access ? access : "rwm");
+		if (write_knob(dir, allow->boolean ? "devices.allow" : "devices.deny", rule, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cgroup_enter_self(const struct cgroup *cg, struct cerr *e)
+{
+	for (int i = 0; i < cg->ndirs; i++)
+		if (enter_dir(cg->dirs[i], e) < 0)
 			return -1;
 	return 0;
 }
@@ -475,20 +499,18 @@ int cgroup_save(const struct cgroup *cg, const char *file, struct cerr *e)
 	buf[0] = '\0';
 	for (int i = 0; i < cg->ndirs; i++)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", cg->dirs[i]);
-	return write_file_atomic(file, buf, n, e);
+	return write_file_atomic(file, buf, n, false, e);
 }
 
-int cgroup_join_saved(const char *file, pid_t pid, struct cerr *e)
+int cgroup_join_saved(const char *file, struct cerr *e)
 {
 	char *text = read_file(file, NULL, e);
 	if (!text)
 		return errno == ENOENT ? 0 : -1;
-	char val[32];
-	snprintf(val, sizeof val, "%d", (int)pid);
 	int rc = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save))
-		rc = write_knob(line, "cgroup.procs", val, e);
+		rc = enter_dir(line, e);
 	free(text);
 	return rc;
 }

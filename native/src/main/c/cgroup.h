@@ -22,12 +22,19 @@ struct cgroup {
 
 /* Creates the directories and writes linux.resources; on failure removes what it created. */
 int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e);
-int cgroup_enter(const struct cgroup *cg, pid_t pid, struct cerr *e);
+/* linux.resources.devices (v1 devices.deny/allow). Applied once the container's devices
+ * exist (mknod and the pty need them), before its command runs, as runc does. */
+int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e);
+/* Moves the calling (single-threaded) process into the cgroup. On v1 it writes "0" to each
+ * hierarchy's tasks file: moving only the caller's thread skips the kernel's global
+ * threadgroup lock, whose RCU grace period made writing a PID to cgroup.procs cost 10+ ms
+ * here. On v2 (and the hybrid unified hierarchy) it writes "0" to cgroup.procs. */
+int cgroup_enter_self(const struct cgroup *cg, struct cerr *e);
 /* Whether the kernel OOM-killed a process of this cgroup. */
 bool cgroup_oom_killed(const struct cgroup *cg);
 /* Removes what cgroup_setup created (directories must be empty: retries for a while). */
 int cgroup_remove(const struct cgroup *cg, struct cerr *e);
 /* One directory per line, for exec to join. */
 int cgroup_save(const struct cgroup *cg, const char *file, struct cerr *e);
-int cgroup_join_saved(const char *file, pid_t pid, struct cerr *e);
+int cgroup_join_saved(const char *file, struct cerr *e);
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "mounts.h"
 #include "seccomp.h"
+#include "terminal.h"
 
 struct json *json_read_file(const char *path, struct cerr *e)
 {
@@ -46,8 +47,8 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 		return -1;
 	if (process_parse(json_get(c->spec, "process"), &c->proc, e) < 0)
 		return -1;
-	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
-		return -1;
+	/* The seccomp filter is built in the container process (container_child), so libseccomp's
+	 * pages never become resident in the long-lived monitor. */
 	return ns_plan_build(c->spec, &c->ns, e);
 }
 
@@ -87,47 +88,18 @@ static int apply_sysctls(const struct json *spec, struct cerr *e)
 	return 0;
 }
 
-/* With process.terminal: a pty from the container's own devpts (so ttyname works inside),
- * its master handed to the shim over sync with SCM_RIGHTS ("pty" message). */
-static int make_pty(int sync, int *slave_out, struct cerr *e)
-{
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return fail(e, errno, "open /dev/ptmx in the container (is devpts mounted at /dev/pts?)");
-	char name[128];
-	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
-		close(master);
-		return fail(e, errno, "unlockpt");
-	}
-	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0) {
-		close(master);
-		return fail(e, errno, "open %s", name);
-	}
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof cbuf);
-	struct iovec iov = {.iov_base = "pty", .iov_len = 3};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(sync, &msg, MSG_NOSIGNAL) < 0) {
-		close(master);
-		close(slave);
-		return fail(e, errno, "send the pty to the shim");
-	}
-	close(master);
-	*slave_out = slave;
-	return 0;
-}
-
-static int setup(struct container *c, int sync, const int stdio_in[3], struct cerr *e)
+static int setup(struct container *c, const struct cgroup *cg, int sync, const int stdio_in[3], struct cerr *e)
 {
 	int stdio[3] = {stdio_in[0], stdio_in[1], stdio_in[2]};
 	/* The PID namespace was joined (or created) by the parent; join the others now, while
 	 * the host's /proc and the namespace files are reachable. */
+	trace("child started");
+	/* First, while the host's /sys/fs/cgroup is reachable and before anything is allocated. */
+	if (cgroup_enter_self(cg, e) < 0)
+		return -1;
+	trace("cgroup joined");
+	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
+		return -1;
 	if (ns_join(&c->ns, e) < 0)
 		return -1;
 	/* /proc/sys shows the namespaces of the opener: net and ipc knobs land in ours. */
@@ -138,16 +110,19 @@ static int setup(struct container *c, int sync, const int stdio_in[3], struct ce
 		return fail(e, errno, "sethostname %s", hostname);
 	if (process_rlimits(&c->proc, e) < 0)
 		return -1;
+	trace("sysctl, hostname, rlimits set");
 	if (rootfs_build(c->spec, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
 		return -1;
+	trace("rootfs built");
 	if (process_locate(&c->proc, e) < 0)
 		return -1;
 	if (c->proc.terminal) {
 		int slave = -1;
-		if (make_pty(sync, &slave, e) < 0)
+		if (terminal_make(sync, &slave, e) < 0)
 			return -1;
 		stdio[0] = stdio[1] = stdio[2] = slave;
 	}
+	trace("command located");
 	if (setsid() < 0)
 		return fail(e, errno, "setsid");
 	for (int i = 0; i < 3; i++)
@@ -158,13 +133,14 @@ static int setup(struct container *c, int sync, const int stdio_in[3], struct ce
 	return process_switch_user(&c->proc, c->seccomp, e);
 }
 
-_Noreturn void container_child(struct container *c, int sync, const int stdio[3])
+_Noreturn void container_child(struct container *c, const struct cgroup *cg, int sync, const int stdio[3])
 {
 	struct cerr e;
-	if (setup(c, sync, stdio, &e) < 0) {
+	if (setup(c, cg, sync, stdio, &e) < 0) {
 		send_error(sync, &e);
 		_exit(1);
 	}
+	trace("user switched, ready");
 	if (send(sync, "ready", 5, MSG_NOSIGNAL) < 0)
 		_exit(1);
 	char buf[16];

@@ -3,6 +3,7 @@
 #ifndef CORACLE_CONTAINER_H
 #define CORACLE_CONTAINER_H
 #include <limits.h>
+#include "cgroup.h"
 #include "error.h"
 #include "json.h"
 #include "namespaces.h"
@@ -25,6 +26,7 @@ struct json *json_read_file(const char *path, struct cerr *e);
 
 /* The container's first process, in its new namespaces. Sends "ready" or "error <msg>" on
  * sync (a SOCK_SEQPACKET socket), waits for "start", execs; an execve failure is sent as
- * "error <msg>". stdio: the fds to install as 0, 1, 2. Never returns. */
-_Noreturn void container_child(struct container *c, int sync, const int stdio[3]);
+ * "error <msg>". It first moves itself into cg. stdio: the fds to install as 0, 1, 2.
+ * Never returns. */
+_Noreturn void container_child(struct container *c, const struct cgroup *cg, int sync, const int stdio[3]);
 #endif

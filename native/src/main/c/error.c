@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,7 @@ char *read_file(const char *path, size_t *lenp, struct cerr *e)
 	return buf;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, struct cerr *e)
+int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -107,7 +108,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, struct cer
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail(e, errno, "open %s", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		int err = errno;
 		close(fd);
 		return fail(e, err, "write %s", tmp);
@@ -147,4 +148,39 @@ void rfc3339_now(char *buf, size_t len)
 	gmtime_r(&ts.tv_sec, &tm);
 	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+void trace(const char *what)
+{
+	if (!getenv("CORACLE_SHIM_TRACE"))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "coracle-shim: trace %ld.%06ld [%d] %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid(), what);
+}
+
+int set_signals(const int *sigs, void (*handler)(int), struct cerr *e)
+{
+	for (; *sigs; sigs++)
+		if (signal(*sigs, handler) == SIG_ERR)
+			return fail(e, errno, "signal %d", *sigs);
+	return 0;
+}
+
+int block_signals(const int *sigs, sigset_t *set, sigset_t *old, struct cerr *e)
+{
+	if (sigemptyset(set) < 0)
+		return fail(e, errno, "sigemptyset");
+	for (; *sigs; sigs++)
+		if (sigaddset(set, *sigs) < 0)
+			return fail(e, errno, "sigaddset %d", *sigs);
+	if (sigprocmask(SIG_BLOCK, set, old) < 0)
+		return fail(e, errno, "sigprocmask");
+	return 0;
+}
+
+void kill_logged(pid_t pid, int sig)
+{
+	if (kill(pid, sig) < 0 && errno != ESRCH)
+		fprintf(stderr, "coracle-shim: kill %d %d: %s\n", (int)pid, sig, strerror(errno));
 }

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cgroup.h"
@@ -20,9 +21,10 @@
 #include "namespaces.h"
 #include "process.h"
 #include "seccomp.h"
+#include "terminal.h"
 
 struct exec_args {
-	const char *state, *process, *exit_file;
+	const char *state, *process, *exit_file, *resize_fifo;
 	bool tty;
 };
 
@@ -31,7 +33,7 @@ static void write_exit(const char *file, const char *json)
 	if (!file)
 		return;
 	struct cerr e;
-	if (write_file_atomic(file, json, strlen(json), &e) < 0)
+	if (write_file_atomic(file, json, strlen(json), true, &e) < 0)
 		fprintf(stderr, "coracle-shim exec: %s\n", e.msg);
 }
 
@@ -52,7 +54,7 @@ static int give_up(const struct exec_args *a, const char *msg)
 }
 
 static _Noreturn void exec_child(struct process *p, void *seccomp, const struct ns_plan *ns, const char *state,
-				 int slave, int errfd, pid_t parent)
+				 int pty_sock, int errfd, pid_t parent)
 {
 	struct cerr e;
 	char path[PATH_MAX];
@@ -61,7 +63,10 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
 		goto out;
 	}
-	if (cgroup_join_saved(path, 0, &e) < 0 || ns_join(ns, &e) < 0)
+	if (cgroup_join_saved(path, &e) < 0 || ns_join(ns, &e) < 0)
+		goto out;
+	int slave = -1;
+	if (pty_sock >= 0 && terminal_make(pty_sock, &slave, &e) < 0)
 		goto out;
 	if (slave >= 0) {
 		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
@@ -95,6 +100,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 			a->process = argv[++i];
 		else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc)
 			a->exit_file = argv[++i];
+		else if (strcmp(argv[i], "--resize-fifo") == 0 && i + 1 < argc)
+			a->resize_fifo = argv[++i];
 		else if (strcmp(argv[i], "--tty") == 0)
 			a->tty = true;
 		else {
@@ -119,6 +126,35 @@ static bool relay(int from, int to)
 	if (n <= 0)
 		return false;
 	return write_all(to, buf, (size_t)n) == 0;
+}
+
+/* What is left in fd, without waiting: a background process may keep the pty open. */
+static void drain(int from, int to)
+{
+	if (fcntl(from, F_SETFL, O_NONBLOCK) < 0)
+		return;
+	char buf[16384];
+	ssize_t n;
+	while ((n = read(from, buf, sizeof buf)) > 0)
+		if (write_all(to, buf, (size_t)n) < 0)
+			return;
+}
+
+static void apply_resize(int fifo, int master)
+{
+	char buf[256];
+	ssize_t n = read(fifo, buf, sizeof buf - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* The last complete line wins. */
+	int rows = -1, cols = -1;
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%d %d", &rows, &cols) != 2)
+			rows = -1;
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	if (rows > 0 && cols > 0 && ioctl(master, TIOCSWINSZ, &ws) < 0)
+		fprintf(stderr, "coracle-shim exec: ioctl(TIOCSWINSZ): %s\n", strerror(errno));
 }
 
 int cmd_exec(int argc, char **argv)
@@ -152,23 +188,19 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, e.msg);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return give_up(&a, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+	static const int waited[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0}, pipe_sig[] = {SIGPIPE, 0};
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
 	int sigfd;
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
-		return give_up(&a, "signalfd failed");
-	signal(SIGPIPE, SIG_IGN);
-	int master = -1, slave = -1;
-	if (a.tty) {
-		char name[128];
-		if ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || grantpt(master) < 0 ||
-		    unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 ||
-		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-			return give_up(&a, "allocate a pty failed");
+	if (block_signals(waited, &set, &old, &e) < 0 || set_signals(pipe_sig, SIG_IGN, &e) < 0)
+		return give_up(&a, e.msg);
+	if ((sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		fail(&e, errno, "signalfd");
+		return give_up(&a, e.msg);
+	}
+	int master = -1, pty_pair[2] = {-1, -1};
+	if (a.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pty_pair) < 0) {
+		fail(&e, errno, "socketpair");
+		return give_up(&a, e.msg);
 	}
 	int errp[2];
 	if (pipe2(errp, O_CLOEXEC) < 0)
@@ -183,13 +215,25 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, "fork failed");
 	if (child == 0) {
 		close(errp[0]);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		exec_child(&p, seccomp, &ns, a.state, slave, errp[1], self);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(pipe_sig, SIG_DFL, &e) < 0) {
+			if (write_all(errp[1], "restore the signal mask failed", 30) < 0)
+				_exit(126);
+			_exit(126);
+		}
+		if (pty_pair[0] >= 0)
+			close(pty_pair[0]);
+		exec_child(&p, seccomp, &ns, a.state, pty_pair[1], errp[1], self);
 	}
 	close(errp[1]);
-	if (slave >= 0)
-		close(slave);
+	if (a.tty) {
+		/* The child sends the pty master (or fails and reports on errp). */
+		char msg[8];
+		close(pty_pair[1]);
+		ssize_t got = terminal_recv(pty_pair[0], msg, sizeof msg, &master);
+		close(pty_pair[0]);
+		if (got != 3 || master < 0)
+			master = -1;
+	}
 	char msg[1100];
 	ssize_t n;
 	while ((n = read(errp[0], msg, sizeof msg - 1)) < 0 && errno == EINTR)
@@ -202,23 +246,31 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, msg);
 	}
 	bool in_open = master >= 0, out_open = master >= 0;
+	/* Terminal size changes: lines "<rows> <cols>" written to the FIFO by the caller. */
+	int resize = -1;
+	if (master >= 0 && a.resize_fifo &&
+	    (resize = open(a.resize_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+		fprintf(stderr, "coracle-shim exec: open %s: %s\n", a.resize_fifo, strerror(errno));
 	for (;;) {
-		struct pollfd pf[3] = {{.fd = sigfd, .events = POLLIN},
+		struct pollfd pf[4] = {{.fd = sigfd, .events = POLLIN},
 				       {.fd = in_open ? 0 : -1, .events = POLLIN},
-				       {.fd = out_open ? master : -1, .events = POLLIN}};
-		if (poll(pf, 3, -1) < 0 && errno != EINTR)
+				       {.fd = out_open ? master : -1, .events = POLLIN},
+				       {.fd = resize, .events = POLLIN}};
+		if (poll(pf, 4, -1) < 0 && errno != EINTR)
 			return give_up(&a, "poll failed");
 		if (pf[1].revents && !relay(0, master))
 			in_open = false;
 		if (pf[2].revents && !relay(master, 1))
 			out_open = false;
+		if (pf[3].revents)
+			apply_resize(resize, master);
 		if (!pf[0].revents)
 			continue;
 		struct signalfd_siginfo si;
 		if (read(sigfd, &si, sizeof si) != sizeof si)
 			continue;
 		if (si.ssi_signo != SIGCHLD) {
-			kill(child, SIGKILL);
+			kill_logged(child, SIGKILL);
 			continue;
 		}
 		int st;
@@ -226,8 +278,8 @@ int cmd_exec(int argc, char **argv)
 		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (r != child)
 				continue;
-			while (out_open && relay(master, 1))
-				; /* the rest of the terminal's output */
+			if (out_open)
+				drain(master, 1); /* the rest of the terminal's output */
 			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			snprintf(msg, sizeof msg, "{\"exitCode\":%d,\"signal\":%d}\n", code,
 				 WIFSIGNALED(st) ? WTERMSIG(st) : 0);

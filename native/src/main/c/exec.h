@@ -1,10 +1,11 @@
-/* Exec mode: coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty]
+/* Exec mode: coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
  *
  * Runs the OCI process object in FILE inside the running container whose monitor owns the
  * state DIR: it joins the container's namespaces (those that differ from the shim's), its
  * cgroups, and its root, and applies the process's user, capabilities, rlimits,
  * noNewPrivileges and the container's seccomp filter. The process inherits the shim's
- * stdin, stdout and stderr; with --tty it gets a pty that the shim relays to them.
+ * stdin, stdout and stderr; with --tty it gets a pty (made inside the container) that the
+ * shim relays to them, and "<rows> <cols>" lines written to FIFO resize it.
  * SIGTERM, SIGINT or SIGHUP to the shim kill the process (SIGKILL), and the process dies
  * with the shim (parent-death signal), so a caller's timeout always ends both. The shim
  * exits with the process's exit code (128+signal when killed), and writes FILE (temp,

@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,10 +170,19 @@ static struct json *parse_number(struct parser *p)
 	if (!memchr(start, '.', (size_t)(end - start)) && !memchr(start, 'e', (size_t)(end - start)) &&
 	    !memchr(start, 'E', (size_t)(end - start))) {
 		char *iend;
+		errno = 0;
 		long long v = strtoll(start, &iend, 10);
-		if (iend == end) {
+		if (iend == end && errno == 0) {
 			j->integer = v;
 			j->is_integer = true;
+		}
+		if (*start != '-') {
+			errno = 0;
+			unsigned long long u = strtoull(start, &iend, 10);
+			if (iend == end && errno == 0) {
+				j->uinteger = u;
+				j->is_unsigned = true;
+			}
 		}
 	}
 	p->pos += (size_t)(end - start);

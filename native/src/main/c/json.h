@@ -12,8 +12,10 @@ struct json {
 	char *key;           /* the member name when inside an object */
 	char *str;           /* JSON_STRING */
 	double num;          /* JSON_NUMBER */
-	int64_t integer;     /* JSON_NUMBER, when integral */
+	int64_t integer;     /* JSON_NUMBER, when integral and within int64 */
 	bool is_integer;
+	uint64_t uinteger;   /* JSON_NUMBER, when integral and >= 0 (up to UINT64_MAX) */
+	bool is_unsigned;
 	bool boolean;        /* JSON_BOOL */
 	struct json *child;  /* first element or member */
 	struct json *next;   /* next sibling */

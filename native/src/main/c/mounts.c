@@ -350,8 +350,10 @@ int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e)
 	/* Nothing mounted from here on may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(e, errno, "mount --make-rprivate /");
+	trace("mounts private");
 	if (mount_rootfs(spec, rootfs, e) < 0)
 		return -1;
+	trace("rootfs mounted");
 	int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return fail(e, errno, "open %s", rootfs);
@@ -366,18 +368,22 @@ int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e)
 			close(rootfd);
 			return -1;
 		}
+	trace("spec mounts done");
 	if (make_devices(rootfd, spec, e) < 0) {
 		close(rootfd);
 		return -1;
 	}
 	close(rootfd);
+	trace("devices made");
 	if (chdir(rootfs) < 0)
 		return fail(e, errno, "chdir %s", rootfs);
 	/* pivot_root(".", "."): the old root ends up on top of the new one; detach it. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return fail(e, errno, "pivot_root %s", rootfs);
+	trace("pivoted");
 	if (umount2(".", MNT_DETACH) < 0)
 		return fail(e, errno, "umount the old root");
+	trace("old root detached");
 	if (chdir("/") < 0)
 		return fail(e, errno, "chdir /");
 	return 0;

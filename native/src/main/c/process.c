@@ -115,8 +115,11 @@ int process_rlimits(const struct process *p, struct cerr *e)
 			return fail(e, 0, "config.json: process.rlimits[%zu].type: unknown '%s'", i, type ? type : "");
 		if (!soft || !hard || soft->type != JSON_NUMBER || hard->type != JSON_NUMBER)
 			return fail(e, 0, "config.json: process.rlimits[%zu]: soft and hard are required", i);
-		struct rlimit rl = {.rlim_cur = soft->is_integer ? (rlim_t)soft->integer : (rlim_t)soft->num,
-				    .rlim_max = hard->is_integer ? (rlim_t)hard->integer : (rlim_t)hard->num};
+		/* uint64 in the spec; -1 (as a signed writer may put it) is RLIM_INFINITY too. */
+		if (!(soft->is_unsigned || soft->is_integer) || !(hard->is_unsigned || hard->is_integer))
+			return fail(e, 0, "config.json: process.rlimits[%zu]: soft and hard must be integers", i);
+		struct rlimit rl = {.rlim_cur = soft->is_unsigned ? (rlim_t)soft->uinteger : (rlim_t)soft->integer,
+				    .rlim_max = hard->is_unsigned ? (rlim_t)hard->uinteger : (rlim_t)hard->integer};
 		if (setrlimit(res, &rl) < 0)
 			return fail(e, errno, "setrlimit %s", type);
 	}

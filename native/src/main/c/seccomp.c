@@ -111,13 +111,15 @@ int seccomp_build(const struct json *spec, void **out, struct cerr *e)
 				seccomp_release(ctx);
 				return fail(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: bad argument rule", ri);
 			}
-			cmps[ncmp++] = (struct scmp_arg_cmp){.arg = (unsigned)idx->integer, .op = cmp,
-							    .datum_a = (scmp_datum_t)val->num,
-							    .datum_b = two ? (scmp_datum_t)two->num : 0};
-			if (val->is_integer)
-				cmps[ncmp - 1].datum_a = (scmp_datum_t)val->integer;
-			if (two && two->is_integer)
-				cmps[ncmp - 1].datum_b = (scmp_datum_t)two->integer;
+			if (!(val->is_unsigned || val->is_integer) || (two && !(two->is_unsigned || two->is_integer))) {
+				seccomp_release(ctx);
+				return fail(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: value must be an integer", ri);
+			}
+			cmps[ncmp++] = (struct scmp_arg_cmp){
+				.arg = (unsigned)idx->integer,
+				.op = cmp,
+				.datum_a = val->is_unsigned ? (scmp_datum_t)val->uinteger : (scmp_datum_t)val->integer,
+				.datum_b = !two ? 0 : two->is_unsigned ? (scmp_datum_t)two->uinteger : (scmp_datum_t)two->integer};
 		}
 		const struct json *names = json_get(r, "names");
 		for (const struct json *n = names ? names->child : NULL; n; n = n->next) {

@@ -15,12 +15,27 @@ import java.time.Duration;
 final class ControlConnection {
     private ControlConnection() {}
 
-    static String call(Path socket, String request, Duration timeout) throws IOException {
+    static String call(Path socket, String request, Duration timeout) throws ShimException {
+        try {
+            return exchange(socket, request, timeout);
+        } catch (ShimException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ShimGoneException("shim at " + socket + " broke the connection during '" + request + "': "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static String exchange(Path socket, String request, Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
              Selector selector = Selector.open()) {
             // connect on a unix socket does not block for long: the listen backlog answers at once.
-            ch.connect(UnixDomainSocketAddress.of(socket));
+            try {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+            } catch (IOException e) {
+                throw new ShimGoneException("no shim listens at " + socket + " (" + e.getMessage() + ")", e);
+            }
             ch.configureBlocking(false);
             ByteBuffer out = ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8));
             while (out.hasRemaining()) {
@@ -33,7 +48,7 @@ final class ControlConnection {
             for (;;) {
                 int n = ch.read(in);
                 if (n < 0) {
-                    throw new ShimException("shim at " + socket + " closed the connection during '" + request + "'");
+                    throw new ShimGoneException("shim at " + socket + " closed the connection during '" + request + "'", null);
                 }
                 for (int i = 0; i < in.position(); i++) {
                     if (in.get(i) == '\n') {
@@ -54,7 +69,7 @@ final class ControlConnection {
             throws IOException {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-            throw new ShimException("shim at " + socket + " did not answer '" + request + "' in time");
+            throw new ShimTimeoutException("shim at " + socket + " did not answer '" + request + "' in time");
         }
         SelectionKey key = ch.register(selector, op);
         selector.select(Math.max(1, left / 1_000_000));

@@ -42,9 +42,14 @@ public record ExecRunner(NativePrograms programs) {
                         p.waitFor(2, TimeUnit.SECONDS);
                     }
                 }
-                // Output pipes close when the process and any children holding them are gone.
-                outReader.join(Duration.ofSeconds(2));
-                errReader.join(Duration.ofSeconds(2));
+                // Output pipes close when the process and any children holding them are gone; a
+                // daemon left behind in the container may keep them open: stop reading then.
+                if (!outReader.join(Duration.ofSeconds(2))) {
+                    p.getInputStream().close();
+                }
+                if (!errReader.join(Duration.ofSeconds(2))) {
+                    p.getErrorStream().close();
+                }
             } catch (InterruptedException e) {
                 p.destroyForcibly();
                 Thread.currentThread().interrupt();
@@ -60,14 +65,45 @@ public record ExecRunner(NativePrograms programs) {
                         + err.toString(StandardCharsets.UTF_8).trim());
             }
             int code = timedOut ? 137 : p.exitValue();
-            synchronized (out) {
-                synchronized (err) {
-                    return new ExecResult(code, out.toByteArray(), err.toByteArray(), timedOut);
-                }
-            }
+            return new ExecResult(code, snapshot(out), snapshot(err), timedOut);
         } finally {
             Files.deleteIfExists(procFile);
             Files.deleteIfExists(exitFile);
+        }
+    }
+
+    /**
+     * Starts an interactive exec (CRI Exec, for the streaming server): the session's process has
+     * the exec'd process's stdin, stdout and stderr (with tty: one pty, on stdout), and
+     * {@link ExecSession#resize} resizes the pty. Destroying the process (SIGTERM) kills the exec'd
+     * process too; its exit value is the exec'd process's.
+     */
+    public ExecSession start(ShimClient container, io.coracle.oci.Process process, boolean tty) throws IOException {
+        Path procFile = Files.createTempFile(container.stateDir(), "exec-", ".json");
+        OciJson.write(procFile, process);
+        List<String> cmd = new java.util.ArrayList<>(List.of(programs.shim().toString(), "exec", "--state",
+                container.stateDir().toString(), "--process", procFile.toString()));
+        Path fifo = null;
+        if (tty) {
+            fifo = container.stateDir().resolve(procFile.getFileName().toString().replace(".json", ".resize"));
+            io.coracle.sys.Syscalls.mkfifo(fifo, 0600);
+            cmd.addAll(List.of("--tty", "--resize-fifo", fifo.toString()));
+        }
+        java.lang.Process p = new ProcessBuilder(cmd).start();
+        Path resizeFifo = fifo;
+        // The shim reads the file before it forks; remove the files once the exec is over.
+        p.onExit().thenRun(() -> {
+            procFile.toFile().delete();
+            if (resizeFifo != null) {
+                resizeFifo.toFile().delete();
+            }
+        });
+        return new ExecSession(p, resizeFifo);
+    }
+
+    private static byte[] snapshot(ByteArrayOutputStream sink) {
+        synchronized (sink) {
+            return sink.toByteArray();
         }
     }
 

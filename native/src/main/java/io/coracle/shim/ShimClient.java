@@ -52,25 +52,45 @@ public record ShimClient(Path stateDir) {
 
     /** The shim's view, or from the files it left when it is gone (stopped, or unknown). */
     public ContainerState state() throws IOException {
-        if (Files.exists(controlSocket())) {
-            try {
-                String reply = call("state", DEFAULT_TIMEOUT);
-                String[] f = reply.split(" ");
-                if (f.length == 3 && f[0].equals("ok")) {
-                    return new ContainerState(f[1], Integer.parseInt(f[2]));
+        // A shim that is finishing may drop the connection a moment before exit.json exists.
+        long deadline = System.nanoTime() + DEFAULT_TIMEOUT.toNanos();
+        for (;;) {
+            if (Files.exists(controlSocket())) {
+                try {
+                    String reply = call("state", DEFAULT_TIMEOUT);
+                    String[] f = reply.split(" ");
+                    if (f.length == 3 && f[0].equals("ok")) {
+                        return new ContainerState(f[1], Integer.parseInt(f[2]));
+                    }
+                    throw new ShimException("state: unexpected reply '" + reply + "'");
+                } catch (ShimGoneException e) {
+                    // The shim is exiting: look at its files.
                 }
-                throw new ShimException("state: unexpected reply '" + reply + "'");
-            } catch (ShimException e) {
-                throw e;
-            } catch (IOException e) {
-                // The shim exited between the check and the call: fall through to its files.
+            }
+            Optional<ExitRecord> exit = exitRecord();
+            if (exit.isPresent()) {
+                return new ContainerState("stopped", exit.get().pid());
+            }
+            if (System.nanoTime() > deadline || !shimAlive()) {
+                throw new ShimException("no shim answers at " + controlSocket() + " and there is no exit record");
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ShimException("interrupted", e);
             }
         }
-        Optional<ExitRecord> exit = exitRecord();
-        if (exit.isPresent()) {
-            return new ContainerState("stopped", exit.get().pid());
+    }
+
+    private boolean shimAlive() {
+        try {
+            int pid = stateFile().shimPid();
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return !stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
-        throw new ShimException("no shim answers at " + controlSocket() + " and there is no exit record");
     }
 
     /** The shim's state file (written at create, start and exit). */
@@ -99,20 +119,12 @@ public record ShimClient(Path stateDir) {
                 return Optional.of(OciJson.MAPPER.readValue(reply.substring(3), ExitRecord.class));
             }
             throw new ShimException("wait: " + reply);
-        } catch (ShimException e) {
-            if (e.getMessage().contains("did not answer")) {
-                return exitRecord();
-            }
+        } catch (ShimTimeoutException e) {
+            return exitRecord(); // still running (or it exited just now)
+        } catch (ShimGoneException e) {
             Optional<ExitRecord> rec = exitRecord();
             if (rec.isPresent()) {
-                return rec; // the shim finished as we asked
-            }
-            throw e;
-        } catch (IOException e) {
-            // No socket any more: the shim has written the record and gone, or died.
-            Optional<ExitRecord> rec = exitRecord();
-            if (rec.isPresent()) {
-                return rec;
+                return rec; // it exited between our look at exit.json and the call
             }
             throw new ShimException("the shim at " + stateDir + " is gone without an exit record", e);
         }

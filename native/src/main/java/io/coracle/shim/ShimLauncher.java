@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,29 @@ public record ShimLauncher(NativePrograms programs) {
      * call and errno, or the config field at fault), leaving nothing behind.
      */
     public Created create(CreateRequest req, Duration timeout) throws IOException {
+        boolean madeStateDir = !Files.exists(req.stateDir());
         Files.createDirectories(req.stateDir());
+        try {
+            return launch(req, timeout);
+        } catch (IOException | RuntimeException e) {
+            if (madeStateDir) {
+                removeTree(req.stateDir()); // the shim left nothing else behind
+            }
+            throw e;
+        }
+    }
+
+    private static void removeTree(Path dir) {
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            // best effort: the error that matters is the create failure
+        }
+    }
+
+    private Created launch(CreateRequest req, Duration timeout) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(programs.shim().toString(), "create",
                 "--bundle", req.bundle().toString(), "--state", req.stateDir().toString()));
         if (req.logFile() != null) {

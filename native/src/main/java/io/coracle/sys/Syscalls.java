@@ -22,4 +22,28 @@ public final class Syscalls {
     public static int getpid() {
         return POSIX.getpid();
     }
+
+    /** mkfifo(3); an IOException names the path and errno. */
+    public static void mkfifo(java.nio.file.Path path, int mode) throws java.io.IOException {
+        if (POSIX.mkfifo(path.toString(), mode) != 0) {
+            throw new java.io.IOException("mkfifo " + path + ": " + jnr.constants.platform.Errno.valueOf(POSIX.errno()));
+        }
+    }
+
+    /**
+     * Writes to a FIFO without ever blocking: false when no reader has it open yet (ENXIO) or
+     * the pipe is full.
+     */
+    public static boolean writeFifo(java.nio.file.Path path, byte[] data) {
+        int fd = POSIX.open(path.toString(), jnr.constants.platform.OpenFlags.O_WRONLY.intValue()
+                | jnr.constants.platform.OpenFlags.O_NONBLOCK.intValue(), 0);
+        if (fd < 0) {
+            return false;
+        }
+        try {
+            return POSIX.write(fd, data, data.length) == data.length;
+        } finally {
+            POSIX.close(fd);
+        }
+    }
 }

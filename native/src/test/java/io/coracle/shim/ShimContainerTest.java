@@ -74,19 +74,32 @@ class ShimContainerTest {
 
     @Test
     void hostMountsAreInvisibleAndNothingLeaksToTheHost() throws Exception {
-        List<String> before = Files.readAllLines(Path.of("/proc/mounts"));
+        // Other software may mount things meanwhile: look for anything of ours on the host.
         try (TestContainer c = new TestContainer(lower)) {
+            List<String> ours = List.of(c.dir.toString(), lower.toString(), "overlay / ");
             c.args = List.of("sleep", "30");
             ShimClient client = c.create();
             client.start();
-            // While it runs: the host's mount table has not changed.
-            assertEquals(before, Files.readAllLines(Path.of("/proc/mounts")));
+            List<String> host = Files.readAllLines(Path.of("/proc/mounts"));
+            assertEquals(List.of(), host.stream().filter(l -> ours.stream().anyMatch(l::contains)).toList());
             String inside = Files.readString(Path.of("/proc/" + c.created.pid() + "/mounts"));
             assertFalse(inside.contains("/sys/fs/cgroup"), inside);
             assertFalse(inside.contains(" /work"), inside);
+            assertFalse(inside.contains(" /tmp/coracle-test"), inside);
             assertTrue(inside.startsWith("overlay / overlay"), inside);
+            assertTrue(inside.contains("lowerdir=" + lower + ",upperdir=" + c.upper), inside);
+            // Everything mounted inside is the container's: / and what the spec lists.
+            List<String> points = inside.lines().map(l -> l.split(" ")[1]).distinct().toList();
+            List<String> want = new java.util.ArrayList<>(List.of("/", "/proc", "/dev", "/dev/pts", "/dev/shm",
+                    "/dev/mqueue", "/sys"));
+            // Masked and read-only paths that this kernel has (absent ones are skipped).
+            for (String p : List.of("/proc/kcore", "/proc/keys", "/sys/firmware", "/proc/sys", "/proc/sysrq-trigger")) {
+                if (Files.exists(Path.of(p))) {
+                    want.add(p);
+                }
+            }
+            assertEquals(want, points);
         }
-        assertEquals(before, Files.readAllLines(Path.of("/proc/mounts")));
     }
 
     @Test
@@ -227,7 +240,8 @@ class ShimContainerTest {
     void logFileHasTheExactCriFormat() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             // 40000 'a' then a newline: 16384 + 16384 (P) + 7232 (F); stderr line; "tail" without newline.
-            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; echo oops >&2; sleep 0.1; printf tail");
+            // (Records of different streams are ordered as the shim reads them: the sleeps keep them apart.)
+            c.args = sh("head -c 40000 /dev/zero | tr '\\0' a; echo; sleep 0.1; echo oops >&2; sleep 0.1; printf tail");
             assertEquals(0, c.run().exitCode());
             List<String> lines = Files.readAllLines(c.log);
             String ts = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z";
@@ -268,7 +282,7 @@ class ShimContainerTest {
             c.args = List.of("no-such-command");
             ShimException e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("'no-such-command' not found in the image"), e.getMessage());
-            assertFalse(Files.exists(c.state.resolve("ctl.sock")));
+            assertFalse(Files.exists(c.state), "state dir left behind");
         }
         try (TestContainer c = new TestContainer(lower)) {
             c.namespaces.add(new Linux.Namespace("network", "/proc/999999999/ns/net"));
@@ -320,9 +334,17 @@ class ShimContainerTest {
             ExecResult t = runner.run(client, slow, Duration.ofMillis(300));
             assertTrue(t.timedOut());
             assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
-            // Only the container's sleep is left in its cgroup.
+            // The timed-out exec is gone: only the container's sleep is left in its cgroup.
             Thread.sleep(100);
             assertEquals(List.of(c.created.pid()), Cgroups.detect().pids(c.cgroup));
+            // A background process holding the output pipes does not hold up the result.
+            Process bg = new Process(false, null, p.user(), List.of("sh", "-c", "sleep 30 & echo started"),
+                    List.of("PATH=/bin"), "/", c.caps, null, true, null);
+            long t1 = System.nanoTime();
+            ExecResult b = runner.run(client, bg, Duration.ofSeconds(10));
+            assertEquals("started\n", new String(b.stdout(), StandardCharsets.UTF_8));
+            assertEquals(0, b.exitCode());
+            assertTrue(System.nanoTime() - t1 < 5_000_000_000L);
             Process missing = new Process(false, null, p.user(), List.of("nope"), List.of("PATH=/bin"), "/",
                     c.caps, null, true, null);
             ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5)));
@@ -450,6 +472,181 @@ class ShimContainerTest {
             }
             assertTrue(c.output("stdout").contains("got:hello"), c.logText());
             assertEquals("", c.output("stderr"));
+        }
+    }
+
+    @Test
+    void sysctlsRlimitsAndOomScoreAdjAreApplied() throws Exception {
+        String hostForward = Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward")).trim();
+        String shimAdj = Files.readString(Path.of("/proc/self/oom_score_adj")).trim();
+        try (TestContainer c = new TestContainer(lower)) {
+            c.sysctl = java.util.Map.of("net.ipv4.ip_forward", hostForward.equals("1") ? "0" : "1",
+                    "kernel.shm_rmid_forced", "1");
+            c.rlimits = List.of(new Process.Rlimit("RLIMIT_NOFILE", 456, 123));
+            c.oomScoreAdj = 500;
+            c.args = sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced /proc/self/oom_score_adj; ulimit -n; ulimit -Hn");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals((hostForward.equals("1") ? "0" : "1") + "\n1\n500\n123\n456\n", c.output("stdout"));
+        }
+        assertEquals(hostForward, Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward")).trim());
+        try (TestContainer c = new TestContainer(lower)) {
+            // Lowering below the shim's own value needs CAP_SYS_RESOURCE (missing here): clamped, logged.
+            c.oomScoreAdj = -998;
+            c.args = sh("cat /proc/self/oom_score_adj");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            String got = c.output("stdout").trim();
+            boolean hasSysResource = Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("CapEff:")).map(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16))
+                    .anyMatch(m -> (m & (1L << 24)) != 0);
+            if (hasSysResource) {
+                assertEquals("-998", got);
+            } else {
+                assertEquals(shimAdj, got);
+                assertTrue(Files.readString(c.state.resolve("shim.log")).contains("process.oomScoreAdj -998 refused"));
+            }
+        }
+    }
+
+    @Test
+    void startReportsAnExecFailureAndKillBeforeStartEndsTheContainer() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "30");
+            ShimClient client = c.create();
+            assertEquals(new ContainerState("created", c.created.pid()), client.state());
+            // Created: isolated already (own PID namespace), not yet running the command.
+            assertEquals("coracle-shim", Files.readString(Path.of("/proc/" + c.created.pid() + "/comm")).trim());
+            client.kill(9, false);
+            ExitRecord exit = client.awaitExit(Duration.ofSeconds(5)).orElseThrow();
+            assertEquals(9, exit.signal());
+            assertEquals(0, exit.startedAt());
+            ShimException e = assertThrows(ShimException.class, client::start);
+            assertTrue(e.getMessage().contains("no shim") || e.getMessage().contains("connect")
+                    || e.getMessage().contains("exited"), e.getMessage());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
+            // The command exists at create but is gone at start: start says why.
+            c.args = List.of("/tmp/vanishing");
+            Path bin = Files.createDirectories(c.upper.resolve("tmp")).resolve("vanishing");
+            Files.copy(lower.resolve("bin/busybox"), bin);
+            ShimClient client = c.create();
+            // Remove it through the container's own view (changing an upperdir under a mounted overlay is not allowed).
+            Files.delete(Path.of("/proc/" + c.created.pid() + "/root/tmp/vanishing"));
+            ShimException e = assertThrows(ShimException.class, client::start);
+            assertTrue(e.getMessage().contains("start: execve /tmp/vanishing: No such file"), e.getMessage());
+            assertEquals(127, client.awaitExit(Duration.ofSeconds(5)).orElseThrow().exitCode());
+        }
+    }
+
+    @Test
+    void interactiveExecWithATtyRunsAShellAndResizes() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "30");
+            ShimClient client = c.create();
+            client.start();
+            // (Not an interactive shell: busybox's line editor queries the terminal and eats early input.)
+            Process p = new Process(true, null, new Process.User(0, 0, null, null),
+                    List.of("sh", "-c", "tty; read x; stty size; echo got:$((x*7)); exit 5"), List.of("PATH=/bin"),
+                    "/", c.caps, null, true, null);
+            ExecSession session = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            java.lang.Process exec = session.process();
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (!session.resize(33, 121) && System.nanoTime() < end) {
+                Thread.sleep(10); // until the shim has the FIFO open
+            }
+            Thread.sleep(100);
+            exec.getOutputStream().write("6\n".getBytes(StandardCharsets.UTF_8));
+            exec.getOutputStream().flush();
+            assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
+            String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(5, exec.exitValue(), out);
+            assertTrue(out.contains("/dev/pts/"), out);
+            assertTrue(out.contains("33 121"), out);
+            assertTrue(out.contains("got:42"), out);
+            Thread.sleep(100);
+            assertFalse(Files.exists(session.resizeFifo()));
+        }
+    }
+
+    @Test
+    void hugepageLimitLandsInTheHybridUnifiedHierarchy() throws Exception {
+        Path unified = Path.of("/sys/fs/cgroup/unified");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(unified.resolve("cgroup.controllers"))
+                && Files.readString(unified.resolve("cgroup.controllers")).contains("hugetlb"), "no hybrid hugetlb here");
+        try (TestContainer c = new TestContainer(lower)) {
+            c.resources = new Resources(null, null, null, List.of(new Resources.HugepageLimit("2MB", 4L << 20)), null);
+            c.args = List.of("sleep", "30");
+            c.create().start();
+            Path dir = unified.resolve(c.cgroup);
+            assertEquals(String.valueOf(4L << 20), Files.readString(dir.resolve("hugetlb.2MB.max")).trim());
+            assertEquals(List.of(String.valueOf(c.created.pid())), Files.readAllLines(dir.resolve("cgroup.procs")));
+        }
+    }
+
+    @Test
+    void deviceCgroupRulesAreEnforcedOnV1() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/devices/devices.allow")),
+                "no v1 devices controller");
+        try (TestContainer c = new TestContainer(lower)) {
+            // Deny everything, then allow /dev/null (1:3) only.
+            c.resources = new Resources(null, null, null, null, List.of(
+                    new Resources.DeviceRule(false, "a", null, null, "rwm"),
+                    new Resources.DeviceRule(true, "c", 1L, 3L, "rwm")));
+            c.args = sh("echo ok > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null || echo zero-denied");
+            c.run();
+            assertEquals("null-ok\nzero-denied\n", c.output("stdout"), c.logText());
+            assertTrue(c.output("stderr").contains("Operation not permitted"), c.logText());
+        }
+    }
+
+    @Test
+    void attachWithoutTerminalFramesStdoutAndStderrAndFeedsStdin() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.stdin = true;
+            c.args = sh("read a; echo out:$a; echo err:$a >&2");
+            ShimClient client = c.create();
+            try (java.nio.channels.SocketChannel attach = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(client.attachSocket()))) {
+                client.start();
+                byte[] line = "hi\n".getBytes(StandardCharsets.UTF_8);
+                attach.write(java.nio.ByteBuffer.allocate(5 + line.length).put((byte) 0).putInt(line.length).put(line).flip());
+                assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+                StringBuilder out = new StringBuilder(), err = new StringBuilder();
+                java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(5);
+                while (attach.read(head) >= 0) {
+                    if (head.hasRemaining()) {
+                        continue;
+                    }
+                    head.flip();
+                    byte type = head.get();
+                    java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(head.getInt());
+                    while (body.hasRemaining() && attach.read(body) > 0) {
+                        // the rest of the frame
+                    }
+                    (type == 1 ? out : err).append(new String(body.array(), StandardCharsets.UTF_8));
+                    assertTrue(type == 1 || type == 2, "frame type " + type);
+                    head.clear();
+                }
+                assertEquals("out:hi\n", out.toString());
+                assertEquals("err:hi\n", err.toString());
+            }
+        }
+    }
+
+    @Test
+    void configJsonEscapesAreDecoded() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.env.add("GREETING=PLACEHOLDER");
+            c.args = sh("echo \"$GREETING\"");
+            io.coracle.oci.OciJson.writeConfig(c.bundle, c.spec());
+            Path config = c.bundle.resolve("config.json");
+            // Written by hand: \\u escapes (BMP and a surrogate pair), an escaped quote and a tab.
+            Files.writeString(config, Files.readString(config).replace("PLACEHOLDER",
+                    "caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\\tend"));
+            ShimClient client = new ShimLauncher(TestContainer.PROGRAMS)
+                    .create(new CreateRequest(c.bundle, c.state, c.log, false), Duration.ofSeconds(10)).client();
+            client.start();
+            assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+            assertEquals("caf\u00e9 \ud83d\ude00 \"q\"\tend\n", c.output("stdout"));
         }
     }
 }

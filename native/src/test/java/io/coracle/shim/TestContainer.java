@@ -55,6 +55,8 @@ final class TestContainer implements AutoCloseable {
     List<Mount> extraMounts = new ArrayList<>();
     Map<String, String> annotations = new HashMap<>();
     io.coracle.oci.Seccomp seccomp;
+    Map<String, String> sysctl;
+    List<Process.Rlimit> rlimits;
     boolean useCgroup = true;
     boolean stdin;
 
@@ -89,8 +91,8 @@ final class TestContainer implements AutoCloseable {
         ann.put(Spec.OVERLAY_LOWERDIRS, lower.toString());
         ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
-        Process process = new Process(terminal, null, user, args, env, "/", caps, null, noNewPrivileges, oomScoreAdj);
-        Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup : null, resources, null, seccomp, masked,
+        Process process = new Process(terminal, null, user, args, env, "/", caps, rlimits, noNewPrivileges, oomScoreAdj);
+        Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup : null, resources, sysctl, seccomp, masked,
                 readonly, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }

@@ -24,9 +24,12 @@ import java.util.concurrent.TimeUnit;
 final class CniNetwork {
     static final String IFNAME = "eth0";
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(CniNetwork.class.getName());
     private static final long PLUGIN_TIMEOUT_SECONDS = 120;
 
     private final CniConfigLoader loader;
+    /** Wall time of the last add() or del() on this thread (for the benchmark's breakdown). */
+    static final ThreadLocal<Long> LAST_CALL_NANOS = ThreadLocal.withInitial(() -> 0L);
 
     CniNetwork(CniConfigLoader loader) {
         this.loader = loader;
@@ -52,6 +55,16 @@ final class CniNetwork {
 
     /** Brings up lo in the pod (loopback plugin) and attaches eth0 through the network list. */
     Attachment add(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            return addTimed(net, pod, netns, ports);
+        } finally {
+            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+        }
+    }
+
+    private Attachment addTimed(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports)
+            throws IOException {
         CompletableFuture<Void> lo = CompletableFuture.runAsync(() -> {
             try {
                 ObjectNode conf = JSON.createObjectNode().put("cniVersion", net.cniVersion()).put("name", "cni-loopback")
@@ -77,14 +90,34 @@ final class CniNetwork {
         return new Attachment(prev.toString(), ips(prev));
     }
 
-    /** DEL in reverse order; each plugin gets the cached ADD result. */
+    /** DEL in reverse order; each plugin gets the cached ADD result. All are tried; the first failure is thrown. */
     void del(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
+            throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            delTimed(net, pod, netns, ports, resultJson);
+        } finally {
+            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+        }
+    }
+
+    private void delTimed(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
             throws IOException {
         JsonNode prev = resultJson == null || resultJson.isEmpty() ? null : JSON.readTree(resultJson);
         List<ObjectNode> reversed = new ArrayList<>(net.plugins());
         java.util.Collections.reverse(reversed);
+        IOException first = null;
         for (ObjectNode plugin : reversed) {
-            exec("DEL", net, plugin, prev, pod, netns, ports);
+            try {
+                exec("DEL", net, plugin, prev, pod, netns, ports);
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
@@ -131,6 +164,7 @@ final class CniNetwork {
     private JsonNode exec(String command, String type, ObjectNode conf, PodRef pod, Path netns, String ifname)
             throws IOException {
         Path bin = loader.plugin(type);
+        long t0 = System.nanoTime();
         ProcessBuilder pb = new ProcessBuilder(bin.toString());
         Map<String, String> env = pb.environment();
         env.clear();
@@ -159,6 +193,8 @@ final class CniNetwork {
             throw new IOException("interrupted during CNI " + command + " " + type, e);
         }
         String out = new String(stdout, StandardCharsets.UTF_8).trim();
+        LOG.fine(() -> "sandbox " + SandboxEnvironment.shortId(pod.sandboxId()) + ": CNI " + command + " " + type + " "
+                + ifname + " exit " + p.exitValue() + " in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         if (p.exitValue() != 0) {
             String msg = out;
             try {

@@ -15,7 +15,8 @@ final class FileTrees {
         if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        if (Mounts.mounted(root)) {
+        java.util.Set<Path> mounts = Mounts.mountPoints();
+        if (mounts.contains(root.toAbsolutePath())) {
             throw new IOException("refusing to delete " + root + ": it is a mount point");
         }
         List<Path> all;
@@ -23,7 +24,7 @@ final class FileTrees {
             all = s.sorted(Comparator.reverseOrder()).toList();
         }
         for (Path p : all) {
-            if (!p.equals(root) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Mounts.mounted(p)) {
+            if (!p.equals(root) && mounts.contains(p.toAbsolutePath())) {
                 throw new IOException("refusing to delete " + root + ": " + p + " is still mounted");
             }
             Files.deleteIfExists(p);

@@ -54,6 +54,18 @@ final class Mounts {
         }
     }
 
+    /** Every mount point of this mount namespace. */
+    static java.util.Set<Path> mountPoints() throws IOException {
+        java.util.Set<Path> out = new java.util.HashSet<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            if (f.length > 4) {
+                out.add(Path.of(f[4].replace("\\040", " ")));
+            }
+        }
+        return out;
+    }
+
     static boolean mounted(Path target) throws IOException {
         String t = target.toAbsolutePath().toString();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {

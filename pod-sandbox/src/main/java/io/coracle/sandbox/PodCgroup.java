@@ -99,7 +99,9 @@ final class PodCgroup {
     void addProcess(String path, int pid) throws IOException {
         byte[] line = (pid + "\n").getBytes(StandardCharsets.UTF_8);
         for (Path dir : dirs(path)) {
-            Path procs = dir.resolve("cgroup.procs");
+            // v1: "tasks" moves one thread without the threadgroup lock's RCU grace period; the pause
+            // process is single-threaded, so that moves all of it. v2 (and hybrid unified/) has cgroup.procs only.
+            Path procs = Files.exists(dir.resolve("tasks")) ? dir.resolve("tasks") : dir.resolve("cgroup.procs");
             if (Files.exists(procs)) {
                 try {
                     Files.write(procs, line);

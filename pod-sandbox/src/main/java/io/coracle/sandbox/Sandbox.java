@@ -89,10 +89,13 @@ public record Sandbox(String id, String name, String namespace, String uid, int 
         return podDir.resolve("hostname");
     }
 
-    /** The pod's /dev/shm: a tmpfs mounted here on the host; bind it into each container (shared by them). */
+    /**
+     * The pod's /dev/shm, to bind into each container: a tmpfs mounted on the host under the pod
+     * dir (shared by the pod's containers, private to the pod), or the host's with host IPC.
+     */
     @JsonIgnore
     public Path shmDir() {
-        return podDir.resolve("shm");
+        return hostIpc ? Path.of("/dev/shm") : podDir.resolve("shm");
     }
 
     @JsonIgnore

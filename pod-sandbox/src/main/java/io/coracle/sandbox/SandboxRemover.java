@@ -39,17 +39,22 @@ public final class SandboxRemover {
                 stopper.stopLocked(s.id());
                 s = env.store.get(s.id()).orElseThrow();
             }
+            StepTimer timer = new StepTimer();
             env.containers.removeContainers(s);
             PodFiles.unmountShm(s.podDir());
             if (s.netnsPath() != null) {
                 Mounts.unmount(s.netnsPath());
             }
+            timer.mark("unmount");
             env.cgroups.remove(new PodCgroup.Names(s.cgroupParent(), s.pauseCgroup()), s.cgroupCreatedFrom());
+            timer.mark("cgroups");
             FileTrees.delete(s.podDir());
+            timer.mark("files");
             env.store.delete(s);
+            timer.mark("record");
             Sandbox done = s;
             LOG.info(() -> "sandbox " + SandboxEnvironment.podName(done) + ": removed in "
-                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + timer + ")");
             return RemovePodSandboxResponse.getDefaultInstance();
         } catch (IOException e) {
             throw Status.UNKNOWN.withDescription("failed to remove sandbox " + found.id() + ": " + e.getMessage())

@@ -53,7 +53,12 @@ public final class SandboxRunner {
     public RunPodSandboxResponse run(RunPodSandboxRequest request) {
         long t0 = System.nanoTime();
         PodSandboxConfig cfg = request.getConfig();
-        Plan plan = plan(cfg);
+        Plan plan;
+        try {
+            plan = plan(cfg);
+        } catch (IllegalArgumentException e) {
+            throw invalid(e.getMessage());
+        }
         String id = HexFormat.of().formatHex(randomBytes());
         String reserved = Sandbox.reservedName(plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(),
                 plan.meta.getAttempt());
@@ -66,7 +71,8 @@ public final class SandboxRunner {
         undo.push(() -> env.store.release(reserved, id));
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
         try {
-            Sandbox s = create(id, request, plan, undo);
+            CniConfigLoader.NetworkList net = plan.hostNetwork ? null : network();
+            Sandbox s = create(id, request, plan, net, undo);
             env.store.put(s);
             LOG.info(() -> "sandbox " + label + ": ready in " + (System.nanoTime() - t0) / 1_000_000 + " ms, pause pid "
                     + s.pausePid() + (s.ip() == null ? "" : ", ip " + s.ip()));
@@ -184,18 +190,37 @@ public final class SandboxRunner {
         return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
     }
 
-    private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, Deque<Undo> undo) throws Exception {
+    /** The pod network, checked before anything is created: its config loads and every plugin is installed. */
+    private CniConfigLoader.NetworkList network() {
+        try {
+            CniConfigLoader.NetworkList net = env.cniConfig.load();
+            env.cniConfig.plugin("loopback");
+            for (var p : net.plugins()) {
+                env.cniConfig.plugin(p.get("type").asText());
+            }
+            return net;
+        } catch (IOException e) {
+            throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
+        }
+    }
+
+    private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, CniConfigLoader.NetworkList net,
+                           Deque<Undo> undo) throws Exception {
         PodSandboxConfig cfg = request.getConfig();
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
 
         // Pod files and /dev/shm under the volatile dir.
+        StepTimer timer = new StepTimer();
         Path podDir = env.config.stateDir().resolve(id);
         Files.createDirectories(podDir);
         undo.push(() -> FileTrees.delete(podDir));
         PodFiles.write(podDir, cfg.getDnsConfig(), plan.hostname, plan.hostNetwork);
-        PodFiles.mountShm(podDir, env.config.shmSizeBytes());
-        undo.push(() -> PodFiles.unmountShm(podDir));
+        if (!plan.hostIpc) { // a host-IPC pod shares the host's /dev/shm
+            PodFiles.mountShm(podDir, env.config.shmSizeBytes());
+            undo.push(() -> PodFiles.unmountShm(podDir));
+        }
 
+        timer.mark("files");
         // Pod cgroup and the pause leaf.
         PodCgroup.Names cg;
         try {
@@ -207,6 +232,7 @@ public final class SandboxRunner {
                 cfg.getLinux().hasOverhead() ? cfg.getLinux().getOverhead() : null);
         undo.push(() -> env.cgroups.remove(cg, createdFrom));
 
+        timer.mark("cgroup");
         // The pause process in its namespaces, moved into the pause cgroup.
         Set<String> namespaces = new LinkedHashSet<>();
         if (!plan.hostNetwork) {
@@ -223,7 +249,16 @@ public final class SandboxRunner {
                 podDir.resolve("pause.pid"), PAUSE_TIMEOUT);
         PauseProcess pause = new PauseProcess(pid, PauseProcess.startTimeOf(pid));
         undo.push(() -> pause.kill(5000));
-        env.cgroups.addProcess(cg.pause(), pid);
+        timer.mark("pause");
+        // Moving a task between v1 cgroups waits for an RCU grace period per hierarchy: do it while CNI runs.
+        java.util.concurrent.CompletableFuture<Void> joinCgroup = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                env.cgroups.addProcess(cg.pause(), pid);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, VirtualThreads.EXECUTOR);
+        undo.push(() -> joinCgroup.exceptionally(e -> null).join());
 
         // The network namespace outlives the pause process until CNI DEL succeeds.
         Path netns = null;
@@ -234,17 +269,12 @@ public final class SandboxRunner {
             undo.push(() -> Mounts.unmount(mounted));
         }
         PodSysctls.apply(pid, plan.hostNetwork, plan.hostIpc, plan.sysctls);
+        timer.mark("netns+sysctls");
 
         String ip = null, cniNetwork = null, cniResult = null;
         List<String> additional = List.of();
         boolean attached = false;
         if (!plan.hostNetwork) {
-            CniConfigLoader.NetworkList net;
-            try {
-                net = env.cniConfig.load();
-            } catch (IOException e) {
-                throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
-            }
             CniNetwork.PodRef ref = new CniNetwork.PodRef(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid());
             Path ns = netns;
             // DEL is pushed before ADD: a half-done ADD leaves state only DEL can clean.
@@ -261,7 +291,13 @@ public final class SandboxRunner {
                 PodFiles.addHostEntry(podDir, ip, plan.hostname);
             }
         }
-        LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod());
+        try {
+            joinCgroup.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : e;
+        }
+        timer.mark("cni");
+        LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod() + ", steps " + timer);
         Instant now = Instant.now();
         return new Sandbox(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(), plan.meta.getAttempt(),
                 now.getEpochSecond() * 1_000_000_000L + now.getNano(), Sandbox.State.READY, pid, pause.startTime(),

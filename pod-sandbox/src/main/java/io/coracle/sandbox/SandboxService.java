@@ -65,8 +65,43 @@ public final class SandboxService {
                 ready++;
             }
         }
+        removeOrphans();
         LOG.info("sandboxes recovered: " + loaded.size() + " (" + ready + " ready)");
         return env.store.all().stream().toList();
+    }
+
+    /**
+     * Pod dirs without a record are what a daemon crash in the middle of RunPodSandbox leaves:
+     * kill their pause process (pidfile), unmount /dev/shm and the netns, delete the dir.
+     */
+    private void removeOrphans() throws IOException {
+        List<java.nio.file.Path> dirs;
+        try (var s = Files.list(env.config.stateDir())) {
+            dirs = s.filter(Files::isDirectory).toList();
+        }
+        for (java.nio.file.Path dir : dirs) {
+            String id = dir.getFileName().toString();
+            if (env.store.get(id).isPresent()) {
+                continue;
+            }
+            try {
+                java.nio.file.Path pidFile = dir.resolve("pause.pid");
+                if (Files.exists(pidFile)) {
+                    int pid = Integer.parseInt(Files.readString(pidFile).trim());
+                    // Only a coracle-pause: the PID may have been reused since.
+                    java.nio.file.Path comm = java.nio.file.Path.of("/proc", String.valueOf(pid), "comm");
+                    if (Files.exists(comm) && Files.readString(comm).trim().equals("coracle-pause")) {
+                        new PauseProcess(pid, PauseProcess.startTimeOf(pid)).kill(5000);
+                    }
+                }
+                PodFiles.unmountShm(dir);
+                Mounts.unmount(dir.resolve("netns"));
+                FileTrees.delete(dir);
+                LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": removed the leftovers of an unfinished run in " + dir);
+            } catch (IOException | RuntimeException e) {
+                LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": cannot clean leftovers in " + dir + ": " + e.getMessage());
+            }
+        }
     }
 
     /** The container code's hook into stop and remove. */

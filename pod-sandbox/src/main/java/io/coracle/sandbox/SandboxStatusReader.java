@@ -56,7 +56,8 @@ public final class SandboxStatusReader {
             s.additionalIps().forEach(ip -> n.addAdditionalIps(PodIP.newBuilder().setIp(ip)));
             b.setNetwork(n);
         }
-        long now = Instant.now().getEpochSecond() * 1_000_000_000L + Instant.now().getNano();
+        Instant t = Instant.now();
+        long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();
         PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(b).setTimestamp(now);
         if (request.getVerbose()) {
             r.putInfo("info", verboseInfo(s, cfg, state));

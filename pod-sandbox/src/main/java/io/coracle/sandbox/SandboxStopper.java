@@ -50,6 +50,7 @@ public final class SandboxStopper {
             return;
         }
         long t0 = System.nanoTime();
+        StepTimer timer = new StepTimer();
         env.containers.stopContainers(s);
         PauseProcess pause = s.pause();
         // Killing pause and CNI DEL are independent (the netns mount keeps the namespace): overlap them.
@@ -61,14 +62,17 @@ public final class SandboxStopper {
             }
         }, VirtualThreads.EXECUTOR);
         IOException delFailure = null;
+        boolean detached = false;
         if (s.networkAttached()) {
             try {
                 teardownNetwork(s);
                 s = s.withNetworkDetached();
+                detached = true;
             } catch (IOException e) {
                 delFailure = e;
             }
         }
+        timer.mark("cni");
         try {
             kill.join();
         } catch (CompletionException e) {
@@ -78,17 +82,19 @@ public final class SandboxStopper {
             Mounts.unmount(s.netnsPath());
             Files.deleteIfExists(s.netnsPath());
         }
-        boolean changed = s.ready() || s != env.store.get(id).orElse(null);
+        timer.mark("pause");
+        boolean changed = s.ready() || detached;
         if (changed) {
-            env.store.put(s.withState(Sandbox.State.NOTREADY));
+            env.store.put(s.withState(Sandbox.State.NOTREADY), false);
         }
+        timer.mark("record");
         if (delFailure != null) {
             throw new IOException("CNI DEL: " + delFailure.getMessage() + " (network namespace kept for a retry)", delFailure);
         }
         if (changed) {
             Sandbox done = s;
             LOG.info(() -> "sandbox " + SandboxEnvironment.podName(done) + ": stopped in "
-                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + timer + ")");
         }
     }
 

@@ -80,6 +80,14 @@ public final class SandboxStore {
 
     /** Writes the record durably, then publishes it in memory. */
     void put(Sandbox s) throws IOException {
+        put(s, true);
+    }
+
+    /**
+     * Writes the record (atomically; fsync'd when durable), then publishes it in memory. Stop
+     * skips the fsync: an older record after a crash only repeats an idempotent stop.
+     */
+    void put(Sandbox s, boolean durable) throws IOException {
         Path dir = dir(s.id());
         Files.createDirectories(dir);
         Path tmp = dir.resolve(FILE + ".tmp");
@@ -87,7 +95,9 @@ public final class SandboxStore {
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ch.write(java.nio.ByteBuffer.wrap(bytes));
-            ch.force(true);
+            if (durable) {
+                ch.force(true);
+            }
         }
         Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         byId.put(s.id(), s);
