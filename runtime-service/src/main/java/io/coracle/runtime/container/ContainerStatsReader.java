@@ -61,6 +61,28 @@ public final class ContainerStatsReader {
         return out;
     }
 
+    /** Stats of every running container of a pod. */
+    List<ContainerStats> ofPod(String podId) {
+        List<ContainerStats> out = new ArrayList<>();
+        for (ContainerRecord r : parts.store().list()) {
+            if (r.podId().equals(podId) && ContainerStates.of(r).state() == ContainerState.CONTAINER_RUNNING) {
+                out.add(stats(r));
+            }
+        }
+        return out;
+    }
+
+    /** CPU usage with the rate since the last sample of the same key (a container or pod ID). */
+    CpuUsage cpu(String key, long usageNanos, long now) {
+        CpuUsage.Builder cpu = CpuUsage.newBuilder().setTimestamp(now).setUsageCoreNanoSeconds(u64(usageNanos));
+        CpuSample previous = lastCpu.put(key, new CpuSample(now, usageNanos));
+        if (previous != null && now > previous.timestampNanos()) {
+            long rate = (usageNanos - previous.usageNanos()) * 1_000_000_000L / (now - previous.timestampNanos());
+            cpu.setUsageNanoCores(u64(Math.max(0, rate)));
+        }
+        return cpu.build();
+    }
+
     private ContainerStats stats(ContainerRecord r) {
         ContainerConfig c = r.containerConfig();
         long now = System.currentTimeMillis() * 1_000_000L;
@@ -70,15 +92,7 @@ public final class ContainerStatsReader {
         if (parts.cgroups().exists(r.cgroupPath())) {
             try {
                 CgroupStats cg = parts.cgroups().stats(r.cgroupPath());
-                CpuUsage.Builder cpu = CpuUsage.newBuilder().setTimestamp(now)
-                        .setUsageCoreNanoSeconds(u64(cg.cpuUsageNanos()));
-                CpuSample previous = lastCpu.put(r.id(), new CpuSample(now, cg.cpuUsageNanos()));
-                if (previous != null && now > previous.timestampNanos()) {
-                    long rate = (cg.cpuUsageNanos() - previous.usageNanos()) * 1_000_000_000L
-                            / (now - previous.timestampNanos());
-                    cpu.setUsageNanoCores(u64(Math.max(0, rate)));
-                }
-                b.setCpu(cpu).setMemory(MemoryUsage.newBuilder().setTimestamp(now)
+                b.setCpu(cpu(r.id(), cg.cpuUsageNanos(), now)).setMemory(MemoryUsage.newBuilder().setTimestamp(now)
                         .setWorkingSetBytes(u64(cg.memoryWorkingSetBytes()))
                         .setUsageBytes(u64(cg.memoryUsageBytes())));
             } catch (IOException e) {
@@ -115,7 +129,7 @@ public final class ContainerStatsReader {
         return total;
     }
 
-    private static UInt64Value u64(long v) {
+    static UInt64Value u64(long v) {
         return UInt64Value.newBuilder().setValue(v).build();
     }
 

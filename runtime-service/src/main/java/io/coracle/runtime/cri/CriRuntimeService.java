@@ -16,7 +16,13 @@ import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.ListContainersResponse;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.ListPodSandboxResponse;
+import io.coracle.cri.v1.ListPodSandboxStatsRequest;
+import io.coracle.cri.v1.ListPodSandboxStatsResponse;
+import io.coracle.cri.v1.PodSandboxStatsRequest;
+import io.coracle.cri.v1.PodSandboxStatsResponse;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.StreamPodSandboxStatsRequest;
+import io.coracle.cri.v1.StreamPodSandboxStatsResponse;
 import io.coracle.cri.v1.PodSandboxStatusResponse;
 import io.coracle.cri.v1.RemoveContainerRequest;
 import io.coracle.cri.v1.RemoveContainerResponse;
@@ -253,6 +259,32 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         try {
             for (var s : services.stats.list(request.getFilter())) {
                 response.onNext(StreamContainerStatsResponse.newBuilder().addContainerStats(s).build());
+            }
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+        }
+    }
+
+    @Override
+    public void podSandboxStats(PodSandboxStatsRequest request, StreamObserver<PodSandboxStatsResponse> response) {
+        answer(response, () -> PodSandboxStatsResponse.newBuilder()
+                .setStats(services.podStats.stats(request.getPodSandboxId())).build());
+    }
+
+    @Override
+    public void listPodSandboxStats(ListPodSandboxStatsRequest request,
+                                    StreamObserver<ListPodSandboxStatsResponse> response) {
+        answer(response, () -> ListPodSandboxStatsResponse.newBuilder()
+                .addAllStats(services.podStats.list(request.getFilter())).build());
+    }
+
+    @Override
+    public void streamPodSandboxStats(StreamPodSandboxStatsRequest request,
+                                      StreamObserver<StreamPodSandboxStatsResponse> response) {
+        try {
+            for (var s : services.podStats.list(request.getFilter())) {
+                response.onNext(StreamPodSandboxStatsResponse.newBuilder().addPodSandboxStats(s).build());
             }
             response.onCompleted();
         } catch (RuntimeException e) {

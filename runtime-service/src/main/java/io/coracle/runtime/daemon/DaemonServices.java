@@ -16,6 +16,7 @@ import io.coracle.runtime.container.ContainerStatusReader;
 import io.coracle.runtime.container.ContainerStore;
 import io.coracle.runtime.container.ContainerUpdater;
 import io.coracle.runtime.container.ExecSyncRunner;
+import io.coracle.runtime.container.PodStatsReader;
 import io.coracle.runtime.container.SandboxPods;
 import io.coracle.sandbox.PodContainersHook;
 import io.coracle.sandbox.Sandbox;
@@ -42,6 +43,7 @@ public final class DaemonServices implements AutoCloseable {
     public final ExecSyncRunner execSync;
     public final ContainerStatsReader stats;
     public final ContainerUpdater updater;
+    public final PodStatsReader podStats;
 
     public DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -67,6 +69,7 @@ public final class DaemonServices implements AutoCloseable {
             execSync = new ExecSyncRunner(parts);
             stats = new ContainerStatsReader(parts);
             updater = new ContainerUpdater(parts);
+            podStats = new PodStatsReader(sandboxes.store(), parts.cgroups(), stats);
 
             sandboxes.setContainersHook(new PodContainersHook() {
                 @Override

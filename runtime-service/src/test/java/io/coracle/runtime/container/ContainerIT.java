@@ -24,6 +24,8 @@ import io.coracle.cri.v1.LinuxContainerSecurityContext;
 import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.Mount;
 import io.coracle.cri.v1.PodSandboxConfig;
+import io.coracle.cri.v1.PodSandboxStats;
+import io.coracle.cri.v1.PodSandboxStatsRequest;
 import io.coracle.cri.v1.RemoveContainerRequest;
 import io.coracle.cri.v1.RuntimeServiceGrpc;
 import io.coracle.cri.v1.StopContainerRequest;
@@ -262,6 +264,14 @@ class ContainerIT {
             long second = bed.runtime().containerStats(ContainerStatsRequest.newBuilder().setContainerId(id).build())
                     .getStats().getCpu().getUsageCoreNanoSeconds().getValue();
             assertTrue(second > first + 100_000_000L, "cpu " + first + " -> " + second);
+
+            PodSandboxStats podStats = bed.runtime().podSandboxStats(PodSandboxStatsRequest.newBuilder()
+                    .setPodSandboxId(podId).build()).getStats();
+            assertEquals(List.of(id), podStats.getLinux().getContainersList().stream()
+                    .map(c -> c.getAttributes().getId()).toList());
+            assertTrue(podStats.getLinux().getCpu().getUsageCoreNanoSeconds().getValue() >= second);
+            assertTrue(podStats.getLinux().getProcess().getProcessCount().getValue() >= 2, podStats.toString());
+            assertEquals("eth0", podStats.getLinux().getNetwork().getDefaultInterface().getName());
 
             bed.runtime().updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
                     .setLinux(LinuxContainerResources.newBuilder().setCpuQuota(20000).setCpuPeriod(100000)
