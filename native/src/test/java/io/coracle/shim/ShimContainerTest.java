@@ -306,6 +306,21 @@ class ShimContainerTest {
             assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());
         }
         try (TestContainer c = new TestContainer(lower)) {
+            // Settings that would change the host are refused.
+            c.namespaces.removeIf(n -> n.type().equals("network"));
+            c.sysctl = java.util.Map.of("net.ipv4.ip_forward", "1");
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("'net.ipv4.ip_forward' needs the container's own network namespace"),
+                    e.getMessage());
+            c.sysctl = java.util.Map.of("vm.swappiness", "1");
+            e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("'vm.swappiness' is not namespaced"), e.getMessage());
+            c.sysctl = null;
+            c.namespaces.removeIf(n -> n.type().equals("uts"));
+            e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("hostname: needs a uts namespace"), e.getMessage());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
             // A failure after the cgroup exists (bad mount type) must remove the cgroup.
             c.extraMounts.add(new io.coracle.oci.Mount("/x", "nosuchfs", "none", null));
             ShimException e = assertThrows(ShimException.class, c::create);
