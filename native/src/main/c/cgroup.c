@@ -254,6 +254,23 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	return 0;
 }
 
+/* Writes "+<controller>" for each available controller to dir's cgroup.subtree_control,
+ * one by one: some may refuse (e.g. where processes live), the others still apply. */
+static void delegate(const char *dir, const char *avail)
+{
+	char ctl[600], copy[512];
+	snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", dir);
+	snprintf(copy, sizeof copy, "%s", avail);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char plus[64];
+		snprintf(plus, sizeof plus, "+%s", tok);
+		struct cerr e;
+		if (write_file(ctl, plus, &e) < 0)
+			fprintf(stderr, "coracle-shim: %s (continuing without it)\n", e.msg);
+	}
+}
+
 /* On v2, a controller works in a cgroup only once every ancestor delegates it. */
 static int enable_controllers(const char *root, const char *dir, struct cerr *e)
 {
@@ -262,39 +279,20 @@ static int enable_controllers(const char *root, const char *dir, struct cerr *e)
 	char *avail = read_file(avail_path, NULL, e);
 	if (!avail)
 		return -1;
-	char parent[512];
-	snprintf(parent, sizeof parent, "%s", root);
-	const char *rest = dir + strlen(root);
-	int rc = 0;
-	while (rc == 0 && *rest == '/') {
+	/* From the root down to the leaf's parent. */
+	char ancestor[512];
+	snprintf(ancestor, sizeof ancestor, "%s", root);
+	for (const char *rest = dir + strlen(root); *rest == '/';) {
 		const char *next = strchr(rest + 1, '/');
+		delegate(ancestor, avail);
 		if (!next)
-			break; /* the leaf itself needs nothing delegated */
-		char ctl[600];
-		snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
-		char *save = NULL, *copy = strdup(avail);
-		for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-			char plus[64];
-			snprintf(plus, sizeof plus, "+%s", tok);
-			struct cerr ignored;
-			write_file(ctl, plus, &ignored); /* best effort: some controllers refuse */
-		}
-		free(copy);
-		snprintf(parent + strlen(parent), sizeof parent - strlen(parent), "%.*s", (int)(next - rest), rest);
+			break;
+		size_t len = strlen(ancestor);
+		snprintf(ancestor + len, sizeof ancestor - len, "%.*s", (int)(next - rest), rest);
 		rest = next;
 	}
-	/* The leaf's own parent. */
-	char ctl[600];
-	snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
-	char *save = NULL;
-	for (char *tok = strtok_r(avail, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		char plus[64];
-		snprintf(plus, sizeof plus, "+%s", tok);
-		struct cerr ignored;
-		write_file(ctl, plus, &ignored);
-	}
 	free(avail);
-	return rc;
+	return 0;
 }
 
 static int add_dir(struct cgroup *cg, const char *root, const char *rel, struct cerr *e)
