@@ -664,4 +664,26 @@ class ShimContainerTest {
             assertEquals("caf\u00e9 \ud83d\ude00 \"q\"\tend\n", c.output("stdout"));
         }
     }
+
+    @Test
+    void nestedCgroupPathIsCreatedWithCpusetsAndRemovedUpToWhatTheShimMade() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.cgroupSuffix = "/pod/ctr";
+            c.resources = new Resources(null, new Resources.Cpu(null, null, null, "0", null), null, null, null);
+            c.args = sh("cat /proc/self/cgroup | grep -E ':(cpuset|memory):'");
+            ShimClient client = c.create();
+            Path cpuset = Path.of("/sys/fs/cgroup/cpuset", c.cgroup, "pod", "ctr");
+            org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/cpuset/cpuset.cpus")));
+            assertEquals("0", Files.readString(cpuset.resolve("cpuset.cpus")).trim());
+            assertFalse(Files.readString(cpuset.resolve("cpuset.mems")).isBlank());
+            assertFalse(Files.readString(cpuset.getParent().resolve("cpuset.cpus")).isBlank());
+            client.start();
+            assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+            String out = c.output("stdout");
+            assertTrue(out.contains(":cpuset:/" + c.cgroup + "/pod/ctr\n"), out);
+            assertTrue(out.contains(":memory:/" + c.cgroup + "/pod/ctr\n"), out);
+            // The shim made all three levels, so it removes all three.
+            assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory", c.cgroup)));
+        }
+    }
 }

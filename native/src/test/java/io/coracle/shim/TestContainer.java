@@ -58,6 +58,7 @@ final class TestContainer implements AutoCloseable {
     Map<String, String> sysctl;
     List<Process.Rlimit> rlimits;
     boolean useCgroup = true;
+    String cgroupSuffix = ""; // e.g. "/pod/ctr": nested below the test's own top-level cgroup
     boolean stdin;
 
     ShimLauncher.Created created;
@@ -92,7 +93,7 @@ final class TestContainer implements AutoCloseable {
         ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
         Process process = new Process(terminal, null, user, args, env, "/", caps, rlimits, noNewPrivileges, oomScoreAdj);
-        Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup : null, resources, sysctl, seccomp, masked,
+        Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
                 readonly, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
