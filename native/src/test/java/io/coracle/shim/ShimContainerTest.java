@@ -154,7 +154,8 @@ class ShimContainerTest {
             long cpu = cgroups.stats(c.cgroup).cpuUsageNanos() - cpu0;
             long wall = System.nanoTime() - t0;
             double share = (double) cpu / wall;
-            assertTrue(share > 0.10 && share < 0.30, "CPU share " + share + " for a 0.2 quota");
+            // Above 0.2 only by accounting jitter; below it when the (shared) machine is busy.
+            assertTrue(share > 0.05 && share < 0.26, "CPU share " + share + " for a 0.2 quota");
         }
     }
 
