@@ -50,6 +50,15 @@ class PauseLauncherTest {
     void pauseIsPid1InNewNamespacesWithTheHostnameAndReapsAndExitsOnSigterm() throws Exception {
         Path dir = Files.createTempDirectory("coracle-test-pause");
         Path pidFile = dir.resolve("pause.pid");
+        try {
+            pauseLifecycle(pidFile);
+        } finally {
+            Files.deleteIfExists(pidFile);
+            Files.delete(dir);
+        }
+    }
+
+    private void pauseLifecycle(Path pidFile) throws Exception {
         int pid = launcher.launch(new LinkedHashSet<>(List.of("net", "ipc", "uts", "pid")), "pod-host", pidFile,
                 Duration.ofSeconds(5));
         try {
@@ -79,8 +88,6 @@ class PauseLauncherTest {
             Thread.sleep(10);
         }
         assertTrue(gone(pid), "pause survived SIGTERM");
-        Files.delete(pidFile);
-        Files.delete(dir);
     }
 
     @Test
@@ -131,10 +138,16 @@ class PauseLauncherTest {
             assertEquals(0, p.waitFor());
         } finally {
             Mounts.unmount(keep, true);
-            IOException e = assertThrows(IOException.class, () -> Mounts.unmount(keep, false));
-            assertTrue(e.getMessage().contains("EINVAL"), e.getMessage());
             Files.delete(keep);
             Files.delete(dir);
+        }
+        // Unmounting what is not a mount point (a fresh directory) says why.
+        Path plain = Files.createTempDirectory("coracle-test-plain");
+        try {
+            IOException e = assertThrows(IOException.class, () -> Mounts.unmount(plain, false));
+            assertTrue(e.getMessage().contains("EINVAL"), e.getMessage());
+        } finally {
+            Files.delete(plain);
         }
     }
 }
