@@ -153,7 +153,7 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	if (process_rlimits(&c->proc, e) < 0)
 		return -1;
 	trace("sysctl, hostname, rlimits set");
-	if (rootfs_build(c->spec, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
+	if (rootfs_build(c->spec, c->bundle, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
 		return -1;
 	trace("rootfs built");
 	if (process_locate(&c->proc, e) < 0)

@@ -687,4 +687,20 @@ class ShimContainerTest {
             assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory", c.cgroup)));
         }
     }
+
+    @Test
+    void bindMountsHonourReadOnlyAndRelativeSources() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            Path data = Files.createDirectories(c.bundle.resolve("data"));
+            Files.writeString(data.resolve("in.txt"), "from the host\n");
+            Path rw = Files.createDirectories(c.dir.resolve("rw"));
+            c.extraMounts.add(new io.coracle.oci.Mount("/data", "bind", "data", List.of("rbind", "ro", "rprivate")));
+            c.extraMounts.add(new io.coracle.oci.Mount("/rw", "bind", rw.toString(), List.of("bind", "rw")));
+            c.args = sh("cat /data/in.txt; echo x > /data/new || echo ro-refused; echo y > /rw/out.txt");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals("from the host\nro-refused\n", c.output("stdout"));
+            assertEquals("y\n", Files.readString(rw.resolve("out.txt")));
+            assertFalse(Files.exists(data.resolve("new")));
+        }
+    }
 }
