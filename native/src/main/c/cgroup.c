@@ -73,49 +73,43 @@ static bool int_of(const struct json *v, int64_t *out)
 }
 
 /* cpuset.cpus and cpuset.mems start empty in a new v1 cpuset: copy them down from the
- * nearest parent, or nothing can join it. */
+ * parent, level by level from the hierarchy's root, or nothing can join it. */
 static int cpuset_inherit(const char *dir, struct cerr *e)
 {
 	static const char *const knobs[] = {"cpuset.cpus", "cpuset.mems"};
-	for (size_t k = 0; k < 2; k++) {
-		char path[600], parent[512];
-		snprintf(parent, sizeof parent, "%s", dir);
-		/* Walk from the top-most new directory down: each level copies from its parent. */
-		char *levels[32];
-		int n = 0;
-		for (char *slash; n < 32 && (slash = strrchr(parent, '/')) && strcmp(parent, CGROUP_ROOT "/cpuset") != 0;) {
-			levels[n++] = strdup(parent);
-			*slash = '\0';
-		}
-		int rc = 0;
-		for (int i = n - 1; i >= 0 && rc == 0; i--) {
-			snprintf(path, sizeof path, "%s/%s", levels[i], knobs[k]);
+	const char *root = CGROUP_ROOT "/cpuset";
+	if (strncmp(dir, root, strlen(root)) != 0)
+		return fail(e, EINVAL, "cpuset cgroup %s outside %s", dir, root);
+	char parent[512], level[512];
+	snprintf(parent, sizeof parent, "%s", root);
+	for (const char *rest = dir + strlen(root); *rest == '/';) {
+		const char *next = strchr(rest + 1, '/');
+		size_t len = next ? (size_t)(next - rest) : strlen(rest);
+		if ((size_t)snprintf(level, sizeof level, "%s%.*s", parent, (int)len, rest) >= sizeof level)
+			return fail(e, ENAMETOOLONG, "cpuset cgroup %s", dir);
+		for (size_t k = 0; k < 2; k++) {
+			char path[600], from[600];
+			snprintf(path, sizeof path, "%s/%s", level, knobs[k]);
+			snprintf(from, sizeof from, "%s/%s", parent, knobs[k]);
 			char *cur = read_file(path, NULL, e);
-			if (!cur) {
-				rc = -1;
-				break;
-			}
+			if (!cur)
+				return -1;
 			bool empty = cur[0] == '\n' || cur[0] == '\0';
 			free(cur);
 			if (!empty)
 				continue;
-			char ppath[600];
-			snprintf(ppath, sizeof ppath, "%s", levels[i]);
-			*strrchr(ppath, '/') = '\0';
-			strncat(ppath, "/", sizeof ppath - strlen(ppath) - 1);
-			strncat(ppath, knobs[k], sizeof ppath - strlen(ppath) - 1);
-			char *val = read_file(ppath, NULL, e);
-			if (!val) {
-				rc = -1;
-				break;
-			}
-			rc = write_file(path, val, e);
+			char *val = read_file(from, NULL, e);
+			if (!val)
+				return -1;
+			int rc = write_file(path, val, e);
 			free(val);
+			if (rc < 0)
+				return -1;
 		}
-		for (int i = 0; i < n; i++)
-			free(levels[i]);
-		if (rc < 0)
-			return -1;
+		snprintf(parent, sizeof parent, "%s", level);
+		if (!next)
+			break;
+		rest = next;
 	}
 	return 0;
 }
@@ -254,6 +248,23 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	return 0;
 }
 
+/* Writes "+<controller>" for each available controller to dir's cgroup.subtree_control,
+ * one by one: some may refuse (e.g. where processes live), the others still apply. */
+static void delegate(const char *dir, const char *avail)
+{
+	char ctl[600], copy[512];
+	snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", dir);
+	snprintf(copy, sizeof copy, "%s", avail);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char plus[64];
+		snprintf(plus, sizeof plus, "+%s", tok);
+		struct cerr e;
+		if (write_file(ctl, plus, &e) < 0)
+			fprintf(stderr, "coracle-shim: %s (continuing without it)\n", e.msg);
+	}
+}
+
 /* On v2, a controller works in a cgroup only once every ancestor delegates it. */
 static int enable_controllers(const char *root, const char *dir, struct cerr *e)
 {
@@ -262,39 +273,20 @@ static int enable_controllers(const char *root, const char *dir, struct cerr *e)
 	char *avail = read_file(avail_path, NULL, e);
 	if (!avail)
 		return -1;
-	char parent[512];
-	snprintf(parent, sizeof parent, "%s", root);
-	const char *rest = dir + strlen(root);
-	int rc = 0;
-	while (rc == 0 && *rest == '/') {
+	/* From the root down to the leaf's parent. */
+	char ancestor[512];
+	snprintf(ancestor, sizeof ancestor, "%s", root);
+	for (const char *rest = dir + strlen(root); *rest == '/';) {
 		const char *next = strchr(rest + 1, '/');
+		delegate(ancestor, avail);
 		if (!next)
-			break; /* the leaf itself needs nothing delegated */
-		char ctl[600];
-		snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
-		char *save = NULL, *copy = strdup(avail);
-		for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-			char plus[64];
-			snprintf(plus, sizeof plus, "+%s", tok);
-			struct cerr ignored;
-			write_file(ctl, plus, &ignored); /* best effort: some controllers refuse */
-		}
-		free(copy);
-		snprintf(parent + strlen(parent), sizeof parent - strlen(parent), "%.*s", (int)(next - rest), rest);
+			break;
+		size_t len = strlen(ancestor);
+		snprintf(ancestor + len, sizeof ancestor - len, "%.*s", (int)(next - rest), rest);
 		rest = next;
 	}
-	/* The leaf's own parent. */
-	char ctl[600];
-	snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
-	char *save = NULL;
-	for (char *tok = strtok_r(avail, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		char plus[64];
-		snprintf(plus, sizeof plus, "+%s", tok);
-		struct cerr ignored;
-		write_file(ctl, plus, &ignored);
-	}
 	free(avail);
-	return rc;
+	return 0;
 }
 
 static int add_dir(struct cgroup *cg, const char *root, const char *rel, struct cerr *e)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,45 @@ struct json *json_read_file(const char *path, struct cerr *e)
 	if (!j)
 		fail(e, 0, "%s: invalid JSON at %s", path, err);
 	return j;
+}
+
+static bool has_ns(const struct container *c, int flag)
+{
+	if (c->ns.clone_flags & flag)
+		return true;
+	for (int k = 0; k < NS_KINDS; k++)
+		if (c->ns.join_fd[k] >= 0 && c->ns.join_type[k] == flag)
+			return true;
+	return false;
+}
+
+/* Refuses settings that would change the host: a hostname or sysctl with no namespace of
+ * the container's own (new or joined) to hold it. */
+static int check_host_safety(const struct container *c, struct cerr *e)
+{
+	const char *hostname = json_get_str(c->spec, "hostname");
+	if (hostname && hostname[0] && !has_ns(c, CLONE_NEWUTS))
+		return fail(e, 0, "config.json: hostname: needs a uts namespace in linux.namespaces");
+	const struct json *sysctl = json_get(json_get(c->spec, "linux"), "sysctl");
+	for (const struct json *s = sysctl ? sysctl->child : NULL; s; s = s->next) {
+		int need = 0;
+		if (strncmp(s->key, "net.", 4) == 0)
+			need = CLONE_NEWNET;
+		else if (strncmp(s->key, "fs.mqueue.", 10) == 0 || strcmp(s->key, "kernel.msgmax") == 0 ||
+			 strcmp(s->key, "kernel.msgmnb") == 0 || strcmp(s->key, "kernel.msgmni") == 0 ||
+			 strcmp(s->key, "kernel.sem") == 0 || strcmp(s->key, "kernel.shmall") == 0 ||
+			 strcmp(s->key, "kernel.shmmax") == 0 || strcmp(s->key, "kernel.shmmni") == 0 ||
+			 strcmp(s->key, "kernel.shm_rmid_forced") == 0)
+			need = CLONE_NEWIPC;
+		else if (strcmp(s->key, "kernel.hostname") == 0 || strcmp(s->key, "kernel.domainname") == 0)
+			need = CLONE_NEWUTS;
+		if (!need)
+			return fail(e, 0, "config.json: linux.sysctl: '%s' is not namespaced: it would change the host", s->key);
+		if (!has_ns(c, need))
+			return fail(e, 0, "config.json: linux.sysctl: '%s' needs the container's own %s namespace", s->key,
+				    need == CLONE_NEWNET ? "network" : need == CLONE_NEWIPC ? "ipc" : "uts");
+	}
+	return 0;
 }
 
 int container_load(const char *bundle, struct container *c, struct cerr *e)
@@ -49,7 +89,9 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 		return -1;
 	/* The seccomp filter is built in the container process (container_child), so libseccomp's
 	 * pages never become resident in the long-lived monitor. */
-	return ns_plan_build(c->spec, &c->ns, e);
+	if (ns_plan_build(c->spec, &c->ns, e) < 0)
+		return -1;
+	return check_host_safety(c, e);
 }
 
 void container_free(struct container *c)
@@ -111,7 +153,7 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	if (process_rlimits(&c->proc, e) < 0)
 		return -1;
 	trace("sysctl, hostname, rlimits set");
-	if (rootfs_build(c->spec, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
+	if (rootfs_build(c->spec, c->bundle, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
 		return -1;
 	trace("rootfs built");
 	if (process_locate(&c->proc, e) < 0)

@@ -162,7 +162,7 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 	return 0;
 }
 
-static int mount_one(int rootfd, const struct json *m, size_t index, struct cerr *e)
+static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, struct cerr *e)
 {
 	const char *dest = json_get_str(m, "destination");
 	const char *type = json_get_str(m, "type");
@@ -180,6 +180,12 @@ static int mount_one(int rootfd, const struct json *m, size_t index, struct cerr
 	if (bind && !source)
 		return fail(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
 	bool file = false;
+	char abs_source[PATH_MAX];
+	if (bind && source[0] != '/') { /* relative bind sources are relative to the bundle */
+		if (snprintf(abs_source, sizeof abs_source, "%s/%s", bundle, source) >= (int)sizeof abs_source)
+			return fail(e, ENAMETOOLONG, "config.json: mounts[%zu].source", index);
+		source = abs_source;
+	}
 	if (bind) {
 		struct stat st;
 		if (stat(source, &st) < 0)
@@ -345,7 +351,7 @@ static int mount_rootfs(const struct json *spec, const char *rootfs, struct cerr
 	return 0;
 }
 
-int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e)
+int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
 {
 	/* Nothing mounted from here on may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -364,7 +370,7 @@ int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e)
 	}
 	size_t i = 0;
 	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)
-		if (mount_one(rootfd, m, i, e) < 0) {
+		if (mount_one(rootfd, bundle, m, i, e) < 0) {
 			close(rootfd);
 			return -1;
 		}

@@ -15,8 +15,8 @@
 /* Resolves root.path against the bundle and checks it is a directory; out gets PATH_MAX. */
 int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e);
 /* In the new mount namespace: makes every mount private, mounts the rootfs, the spec's
- * mounts and the devices, then pivots into it. */
-int rootfs_build(const struct json *spec, const char *rootfs, struct cerr *e);
+ * mounts (relative bind sources resolve against the bundle) and the devices, then pivots. */
+int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e);
 /* After pivot_root: maskedPaths, readonlyPaths, root.readonly. */
 int rootfs_finish(const struct json *spec, struct cerr *e);
 #endif

@@ -11,8 +11,9 @@
  *       writes <state>/exit.json when the container exits, then exits itself.
  *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
- *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty]
- *       Runs the OCI process object in FILE inside the running container (see exec.c).
+ *       How the bundle expresses the overlay rootfs: see mounts.h.
+ *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
+ *       Runs the OCI process object in FILE inside the running container (see exec.h).
  *   coracle-shim ctl --state DIR REQUEST...
  *       Sends one control request and prints the reply (for people and scripts).
  */

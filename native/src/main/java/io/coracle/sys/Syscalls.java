@@ -26,7 +26,8 @@ public final class Syscalls {
     /** mkfifo(3); an IOException names the path and errno. */
     public static void mkfifo(java.nio.file.Path path, int mode) throws java.io.IOException {
         if (POSIX.mkfifo(path.toString(), mode) != 0) {
-            throw new java.io.IOException("mkfifo " + path + ": " + jnr.constants.platform.Errno.valueOf(POSIX.errno()));
+            jnr.constants.platform.Errno err = jnr.constants.platform.Errno.valueOf(POSIX.errno());
+            throw new java.io.IOException("mkfifo " + path + ": " + err.name() + " (" + err + ")");
         }
     }
 

@@ -154,7 +154,8 @@ class ShimContainerTest {
             long cpu = cgroups.stats(c.cgroup).cpuUsageNanos() - cpu0;
             long wall = System.nanoTime() - t0;
             double share = (double) cpu / wall;
-            assertTrue(share > 0.10 && share < 0.30, "CPU share " + share + " for a 0.2 quota");
+            // Above 0.2 only by accounting jitter; below it when the (shared) machine is busy.
+            assertTrue(share > 0.05 && share < 0.26, "CPU share " + share + " for a 0.2 quota");
         }
     }
 
@@ -304,6 +305,21 @@ class ShimContainerTest {
             ShimException e = assertThrows(ShimException.class, () -> new ShimLauncher(TestContainer.PROGRAMS)
                     .create(new CreateRequest(c.bundle, c.dir.resolve("s2"), null, false), Duration.ofSeconds(5)));
             assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
+            // Settings that would change the host are refused.
+            c.namespaces.removeIf(n -> n.type().equals("network"));
+            c.sysctl = java.util.Map.of("net.ipv4.ip_forward", "1");
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("'net.ipv4.ip_forward' needs the container's own network namespace"),
+                    e.getMessage());
+            c.sysctl = java.util.Map.of("vm.swappiness", "1");
+            e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("'vm.swappiness' is not namespaced"), e.getMessage());
+            c.sysctl = null;
+            c.namespaces.removeIf(n -> n.type().equals("uts"));
+            e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("hostname: needs a uts namespace"), e.getMessage());
         }
         try (TestContainer c = new TestContainer(lower)) {
             // A failure after the cgroup exists (bad mount type) must remove the cgroup.
@@ -647,6 +663,44 @@ class ShimContainerTest {
             client.start();
             assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
             assertEquals("caf\u00e9 \ud83d\ude00 \"q\"\tend\n", c.output("stdout"));
+        }
+    }
+
+    @Test
+    void nestedCgroupPathIsCreatedWithCpusetsAndRemovedUpToWhatTheShimMade() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.cgroupSuffix = "/pod/ctr";
+            c.resources = new Resources(null, new Resources.Cpu(null, null, null, "0", null), null, null, null);
+            c.args = sh("cat /proc/self/cgroup | grep -E ':(cpuset|memory):'");
+            ShimClient client = c.create();
+            Path cpuset = Path.of("/sys/fs/cgroup/cpuset", c.cgroup, "pod", "ctr");
+            org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/cpuset/cpuset.cpus")));
+            assertEquals("0", Files.readString(cpuset.resolve("cpuset.cpus")).trim());
+            assertFalse(Files.readString(cpuset.resolve("cpuset.mems")).isBlank());
+            assertFalse(Files.readString(cpuset.getParent().resolve("cpuset.cpus")).isBlank());
+            client.start();
+            assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
+            String out = c.output("stdout");
+            assertTrue(out.contains(":cpuset:/" + c.cgroup + "/pod/ctr\n"), out);
+            assertTrue(out.contains(":memory:/" + c.cgroup + "/pod/ctr\n"), out);
+            // The shim made all three levels, so it removes all three.
+            assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory", c.cgroup)));
+        }
+    }
+
+    @Test
+    void bindMountsHonourReadOnlyAndRelativeSources() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            Path data = Files.createDirectories(c.bundle.resolve("data"));
+            Files.writeString(data.resolve("in.txt"), "from the host\n");
+            Path rw = Files.createDirectories(c.dir.resolve("rw"));
+            c.extraMounts.add(new io.coracle.oci.Mount("/data", "bind", "data", List.of("rbind", "ro", "rprivate")));
+            c.extraMounts.add(new io.coracle.oci.Mount("/rw", "bind", rw.toString(), List.of("bind", "rw")));
+            c.args = sh("cat /data/in.txt; echo x > /data/new || echo ro-refused; echo y > /rw/out.txt");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals("from the host\nro-refused\n", c.output("stdout"));
+            assertEquals("y\n", Files.readString(rw.resolve("out.txt")));
+            assertFalse(Files.exists(data.resolve("new")));
         }
     }
 }

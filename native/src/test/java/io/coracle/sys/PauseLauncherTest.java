@@ -50,6 +50,15 @@ class PauseLauncherTest {
     void pauseIsPid1InNewNamespacesWithTheHostnameAndReapsAndExitsOnSigterm() throws Exception {
         Path dir = Files.createTempDirectory("coracle-test-pause");
         Path pidFile = dir.resolve("pause.pid");
+        try {
+            pauseLifecycle(pidFile);
+        } finally {
+            Files.deleteIfExists(pidFile);
+            Files.delete(dir);
+        }
+    }
+
+    private void pauseLifecycle(Path pidFile) throws Exception {
         int pid = launcher.launch(new LinkedHashSet<>(List.of("net", "ipc", "uts", "pid")), "pod-host", pidFile,
                 Duration.ofSeconds(5));
         try {
@@ -79,8 +88,6 @@ class PauseLauncherTest {
             Thread.sleep(10);
         }
         assertTrue(gone(pid), "pause survived SIGTERM");
-        Files.delete(pidFile);
-        Files.delete(dir);
     }
 
     @Test
@@ -109,5 +116,38 @@ class PauseLauncherTest {
         e = assertThrows(IOException.class,
                 () -> launcher.launch(new LinkedHashSet<>(List.of("net")), "x", null, Duration.ofSeconds(5)));
         assertTrue(e.getMessage().contains("--hostname needs a new uts namespace"), e.getMessage());
+    }
+
+    @Test
+    void aPodNamespaceOutlivesThePauseWhenBindMounted() throws Exception {
+        Path dir = Files.createTempDirectory("coracle-test-netns");
+        Path keep = Files.createFile(dir.resolve("net"));
+        int pid = launcher.launch(new LinkedHashSet<>(List.of("net", "uts")), "h3", null, Duration.ofSeconds(5));
+        String ns = nsOf(pid, "net");
+        try {
+            Mounts.bind(Path.of("/proc/" + pid + "/ns/net"), keep);
+            Syscalls.kill(pid, 9);
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (!gone(pid) && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            assertTrue(gone(pid));
+            // The namespace is still there, reachable through the bind mount.
+            Process p = new ProcessBuilder("nsenter", "--net=" + keep, "readlink", "/proc/self/ns/net").start();
+            assertEquals(ns, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim());
+            assertEquals(0, p.waitFor());
+        } finally {
+            Mounts.unmount(keep, true);
+            Files.delete(keep);
+            Files.delete(dir);
+        }
+        // Unmounting what is not a mount point (a fresh directory) says why.
+        Path plain = Files.createTempDirectory("coracle-test-plain");
+        try {
+            IOException e = assertThrows(IOException.class, () -> Mounts.unmount(plain, false));
+            assertTrue(e.getMessage().contains("EINVAL"), e.getMessage());
+        } finally {
+            Files.delete(plain);
+        }
     }
 }
