@@ -7,8 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where Coracle's C programs are: {@code -Dcoracle.libexec=DIR} if set, else {@code libexec/}
- * beside the distribution's {@code lib/}, else {@code target/bin} of the native module's build.
+ * Where Coracle's C programs are: {@code -Dcoracle.libexec=DIR} if set, else {@code target/bin} of
+ * the native module's build (its classes or jar in {@code target/}), else {@code libexec/} beside the
+ * distribution's {@code lib/}.
  */
 public record NativePrograms(Path dir) {
     public static final String PAUSE = "coracle-pause";
@@ -26,8 +27,8 @@ public record NativePrograms(Path dir) {
             throw new IllegalStateException("cannot tell where Coracle is installed; set -Dcoracle.libexec", e);
         }
         Path parent = codeSource.getParent();
-        if (Files.isDirectory(codeSource)) {
-            // native/target/classes -> native/target/bin
+        if (Files.isDirectory(codeSource) || parent.getFileName().toString().equals("target")) {
+            // native/target/classes, or native/target/native-*.jar in a reactor build -> native/target/bin
             return new NativePrograms(parent.resolve("bin"));
         }
         // <dist>/lib/native-*.jar -> <dist>/libexec

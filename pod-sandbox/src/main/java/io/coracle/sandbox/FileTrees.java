@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

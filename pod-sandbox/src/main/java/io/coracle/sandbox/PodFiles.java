@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.DNSConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -77,7 +78,7 @@ final class PodFiles {
     }
 
     static void unmountShm(Path podDir) throws IOException {
-        Mounts.unmount(podDir.resolve("shm"));
+        Mounts.unmountAll(podDir.resolve("shm"));
     }
 
     private static void writeFile(Path p, String content) throws IOException {

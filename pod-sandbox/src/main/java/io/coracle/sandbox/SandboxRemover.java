@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RemovePodSandboxResponse;
 import io.grpc.Status;
@@ -43,7 +44,7 @@ public final class SandboxRemover {
             env.containers.removeContainers(s);
             PodFiles.unmountShm(s.podDir());
             if (s.netnsPath() != null) {
-                Mounts.unmount(s.netnsPath());
+                Mounts.unmountAll(s.netnsPath());
             }
             timer.mark("unmount");
             env.cgroups.remove(new PodCgroup.Names(s.cgroupParent(), s.pauseCgroup()), s.cgroupCreatedFrom());

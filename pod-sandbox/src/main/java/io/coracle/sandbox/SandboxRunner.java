@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.LinuxPodSandboxConfig;
 import io.coracle.cri.v1.NamespaceMode;
 import io.coracle.cri.v1.NamespaceOption;
@@ -266,7 +267,7 @@ public final class SandboxRunner {
             netns = podDir.resolve("netns");
             Mounts.bindNamespace(Path.of("/proc", String.valueOf(pid), "ns", "net"), netns);
             Path mounted = netns;
-            undo.push(() -> Mounts.unmount(mounted));
+            undo.push(() -> Mounts.unmountAll(mounted));
         }
         PodSysctls.apply(pid, plan.hostNetwork, plan.hostIpc, plan.sysctls);
         timer.mark("netns+sysctls");

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.ListPodSandboxResponse;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
@@ -95,7 +96,7 @@ public final class SandboxService {
                     }
                 }
                 PodFiles.unmountShm(dir);
-                Mounts.unmount(dir.resolve("netns"));
+                Mounts.unmountAll(dir.resolve("netns"));
                 FileTrees.delete(dir);
                 LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": removed the leftovers of an unfinished run in " + dir);
             } catch (IOException | RuntimeException e) {

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.PortMapping;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxResponse;
@@ -79,7 +80,7 @@ public final class SandboxStopper {
             throw e.getCause() instanceof java.io.UncheckedIOException u ? u.getCause() : new IOException(e.getCause());
         }
         if (!s.networkAttached() && s.netnsPath() != null) {
-            Mounts.unmount(s.netnsPath());
+            Mounts.unmountAll(s.netnsPath());
             Files.deleteIfExists(s.netnsPath());
         }
         timer.mark("pause");

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.Mounts;
 import static io.coracle.sandbox.PodFixture.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
