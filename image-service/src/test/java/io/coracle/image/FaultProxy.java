@@ -30,6 +30,13 @@ final class FaultProxy implements AutoCloseable {
     final Map<String, AtomicInteger> blobGets = new ConcurrentHashMap<>();
     final List<String> rangeRequests = new CopyOnWriteArrayList<>();
     volatile boolean corruptBlobs;
+    /** Blob GETs to answer with 503 before forwarding again. */
+    final AtomicInteger failBlobGets = new AtomicInteger();
+    /** When set, the proxy acts as a registry with token auth: Bearer challenge, /token endpoint. */
+    volatile String bearerToken;
+    /** With bearerToken: the token endpoint wants these Basic credentials ("user:password"), or none if null. */
+    volatile String tokenCredentials;
+    final List<String> tokenRequests = new CopyOnWriteArrayList<>();
     /** When > 0: the next blob response larger than this is cut after this many bytes. */
     final AtomicInteger cutOnceAfter = new AtomicInteger();
 
@@ -53,9 +60,18 @@ final class FaultProxy implements AutoCloseable {
         try {
             String path = ex.getRequestURI().toString();
             boolean blob = path.contains("/blobs/sha256:");
+            if (bearerToken != null && answerTokenAuth(ex, path)) {
+                return;
+            }
+            if (blob && ex.getRequestMethod().equals("GET") && failBlobGets.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                blobGets.computeIfAbsent("503", k -> new AtomicInteger()).incrementAndGet();
+                ex.sendResponseHeaders(503, -1);
+                ex.close();
+                return;
+            }
             HttpRequest.Builder b = HttpRequest.newBuilder(upstream.resolve(path)).method(ex.getRequestMethod(),
                     HttpRequest.BodyPublishers.ofByteArray(ex.getRequestBody().readAllBytes()));
-            for (String h : List.of("Accept", "Authorization", "Range", "Content-Type")) {
+            for (String h : bearerToken != null ? List.of("Accept", "Range", "Content-Type") : List.of("Accept", "Authorization", "Range", "Content-Type")) {
                 String v = ex.getRequestHeaders().getFirst(h);
                 if (v != null) {
                     b.header(h, v);
@@ -96,6 +112,36 @@ final class FaultProxy implements AutoCloseable {
             ex.close();
             throw e;
         }
+    }
+
+    /** Token auth front: returns true if it answered the exchange itself. */
+    private boolean answerTokenAuth(HttpExchange ex, String path) throws IOException {
+        if (path.startsWith("/token")) {
+            tokenRequests.add(path);
+            String want = tokenCredentials == null ? null
+                    : "Basic " + java.util.Base64.getEncoder().encodeToString(tokenCredentials.getBytes());
+            if (want != null && !want.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                ex.sendResponseHeaders(401, -1);
+                ex.close();
+                return true;
+            }
+            byte[] body = ("{\"token\":\"" + bearerToken + "\",\"expires_in\":300}").getBytes();
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+            return true;
+        }
+        if (!("Bearer " + bearerToken).equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+            String repo = path.startsWith("/v2/") && path.contains("/manifests/") ? path.substring(4, path.indexOf("/manifests/"))
+                    : path.contains("/blobs/") ? path.substring(4, path.indexOf("/blobs/")) : "";
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + base() + "/token\",service=\"coracle-test\",scope=\"repository:" + repo + ":pull\"");
+            ex.sendResponseHeaders(401, -1);
+            ex.close();
+            return true;
+        }
+        return false;
     }
 
     @Override

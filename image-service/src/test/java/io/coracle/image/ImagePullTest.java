@@ -326,6 +326,43 @@ class ImagePullTest {
     }
 
     @Test
+    void serverErrorsAreRetried() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("a", "a\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/flaky", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.failBlobGets.set(2);
+            ImageRecord r = open(config()).pull(proxy.base().getAuthority() + "/test/flaky:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(2, proxy.blobGets.get("503").get());
+        }
+    }
+
+    @Test
+    void bearerTokenFlowAnonymousAndWithCredentials() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("a", "a\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/token", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.bearerToken = "tok-123";
+            String ref = proxy.base().getAuthority() + "/test/token:1";
+            assertEquals(img.configDigest().toString(), open(config()).pull(ref, Credentials.ANONYMOUS).id());
+            assertTrue(proxy.tokenRequests.getFirst().contains("scope=repository%3Atest%2Ftoken%3Apull"), proxy.tokenRequests.toString());
+            assertTrue(proxy.tokenRequests.getFirst().contains("service=coracle-test"), proxy.tokenRequests.toString());
+
+            proxy.tokenCredentials = TestRegistry.USER + ":" + TestRegistry.PASSWORD;
+            ImageService s = open(ImageServiceConfig.defaults(tmp.resolve("root2")).withPlatform("linux/amd64"));
+            ImageException e = assertThrows(ImageException.class, () -> s.pull(ref, Credentials.of(TestRegistry.USER, "bad", null, null, null)));
+            assertEquals(ImageException.Reason.UNAUTHORIZED, e.reason());
+            assertEquals(img.configDigest().toString(),
+                    s.pull(ref, Credentials.of(TestRegistry.USER, TestRegistry.PASSWORD, null, null, null)).id());
+            // A registry token from the AuthConfig is used as is, without asking the token server.
+            int asked = proxy.tokenRequests.size();
+            ImageService s3 = open(ImageServiceConfig.defaults(tmp.resolve("root3")).withPlatform("linux/amd64"));
+            assertEquals(img.configDigest().toString(), s3.pull(ref, Credentials.of(null, null, null, null, "tok-123")).id());
+            assertEquals(asked, proxy.tokenRequests.size());
+        }
+    }
+
+    @Test
     void concurrentPullsDownloadOnce() throws Exception {
         TestImage img = busyboxImage();
         img.push(pusher, "test/shared", "1");
