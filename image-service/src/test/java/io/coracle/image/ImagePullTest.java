@@ -326,6 +326,27 @@ class ImagePullTest {
     }
 
     @Test
+    void tlsRegistryWithCustomCa() throws Exception {
+        Path[] server = TestRegistry.selfSignedCert(tmp.resolve("certs"), "server");
+        Path[] other = TestRegistry.selfSignedCert(tmp.resolve("certs"), "other");
+        registry.close();
+        registry = TestRegistry.start(tmp.resolve("tls-registry"), false, server[0], server[1]);
+        URI https = URI.create("https://" + registry.host());
+        TestImage img = new TestImage().layer(new TestLayer().file("tls", "t\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(new TestPusher(https).trusting(server[0]), "test/tls", "1");
+        String ref = registry.host() + "/test/tls:1";
+
+        ImageService wrongCa = open(new ImageServiceConfig(tmp.resolve("root-wrong"), Map.of(), Set.of(),
+                Map.of(registry.host(), other[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        ImageException e = assertThrows(ImageException.class, () -> wrongCa.pull(ref, Credentials.ANONYMOUS));
+        assertEquals(ImageException.Reason.UNAVAILABLE, e.reason(), e.getMessage());
+
+        ImageService rightCa = open(new ImageServiceConfig(tmp.resolve("root"), Map.of(), Set.of(),
+                Map.of(registry.host(), server[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        assertEquals(img.configDigest().toString(), rightCa.pull(ref, Credentials.ANONYMOUS).id());
+    }
+
+    @Test
     void serverErrorsAreRetried() throws Exception {
         TestImage img = new TestImage().layer(new TestLayer().file("a", "a\n").tar(), TestImage.Compression.GZIP).build(false);
         img.push(pusher, "test/flaky", "1");

@@ -73,7 +73,11 @@ public final class RegistryClient {
         return out;
     }
 
+    /** Plain HTTP for insecure registries and loopback hosts, unless a CA file is configured (then TLS). */
     boolean isPlainHttp(String registry) {
+        if (config.caFiles().containsKey(registry)) {
+            return false;
+        }
         if (config.insecureRegistries().contains(registry)) {
             return true;
         }
@@ -218,7 +222,7 @@ public final class RegistryClient {
     }
 
     /** An SSL context trusting exactly the CA certificates of a PEM file. */
-    static SSLContext sslContextFor(Path pem) {
+    public static SSLContext sslContextFor(Path pem) {
         try (InputStream in = Files.newInputStream(pem)) {
             KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
             ks.load(null, null);
