@@ -76,7 +76,8 @@ class ImagePullTest {
         TestLayer second = new TestLayer()
                 .file("etc/.wh.removed", "")
                 .dir("opt/data").file("opt/data/.wh..wh..opq", "").file("opt/data/new.txt", "new\n")
-                .xattrFile("etc/tagged", "t\n", "user.coracle", "yes");
+                .xattrFile("etc/tagged", "t\n", "user.coracle", "yes")
+                .dir(".wh..wh.plnk").file(".wh..wh.plnk/12.34", "aufs hard link store\n");
         TestLayer third = new TestLayer().file("etc/motd", "from a zstd layer\n");
         return new TestImage()
                 .layer(base.tar(), TestImage.Compression.GZIP)
@@ -108,6 +109,8 @@ class ImagePullTest {
         assertEquals("c", fileType(middle.resolve("etc/removed")));
         assertEquals("y", getxattr(middle.resolve("opt/data"), "trusted.overlay.opaque"));
         assertEquals("yes", getxattr(middle.resolve("etc/tagged"), "user.coracle"));
+        assertFalse(Files.exists(middle.resolve(".wh..wh.plnk"), LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(middle.resolve(".wh.plnk"), LinkOption.NOFOLLOW_LINKS));
         assertEquals(1000, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:uid"));
         assertEquals(0640, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:mode") & 07777);
         assertEquals("/bin/busybox", Files.readSymbolicLink(bottom.resolve("bin/sh")).toString());

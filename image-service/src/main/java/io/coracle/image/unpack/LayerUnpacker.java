@@ -42,6 +42,7 @@ public final class LayerUnpacker {
     private static final Logger LOG = Logger.getLogger(LayerUnpacker.class.getName());
     private static final String WHITEOUT = ".wh.";
     private static final String OPAQUE = ".wh..wh..opq";
+    private static final String AUFS_META = ".wh..wh.";
     private static final LinkOption[] NOFOLLOW = {LinkOption.NOFOLLOW_LINKS};
 
     /** Directory metadata applied after all entries, so writes into read-only dirs and mtimes work. */
@@ -117,6 +118,10 @@ public final class LayerUnpacker {
                     if (e.isDirectory()) {
                         dirs.push(new DirMeta(root, e.getMode(), e.getLastModifiedTime().toMillis()));
                     }
+                    continue;
+                }
+                if (parts.stream().anyMatch(c -> c.startsWith(AUFS_META) && !c.equals(OPAQUE))) {
+                    // aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not content, skipped as containerd does.
                     continue;
                 }
                 Path parent = ensureParents(parts, e.getName());
