@@ -130,12 +130,11 @@ public final class SnapshotBuilder {
             } else {
                 try (InputStream in = progress.openTail(content.ingestPath(blob), content.path(blob))) {
                     r = LayerUnpacker.unpack(in, temp, diffId, () -> lowerDirs(below), what);
-                } catch (ImageException e) {
+                } catch (RuntimeException | IOException e) {
+                    // A failed download (e.g. a corrupt blob) explains an unpack failure best.
                     awaitDownload(download, what);
-                    if (e.reason() != ImageException.Reason.IO) {
-                        throw e;
-                    }
-                    // The stream broke (restart, shared download): unpack again from the verified blob.
+                    // The blob verified, so the verdict comes from it: the stream may have broken
+                    // (restart, shared download, an earlier endpoint's bad bytes). Unpack it again.
                     LOG.info(what + ": streaming unpack interrupted (" + e.getMessage() + "), unpacking from the stored blob");
                     snapshots.discard(temp);
                     temp = snapshots.newTemp();

@@ -75,6 +75,11 @@ public final class LayerUnpacker {
             return new Result(hashing.count(), entries);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, what + ": cannot unpack layer: " + e.getMessage(), e);
+        } catch (ImageException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // commons-compress reports some malformed headers as unchecked exceptions.
+            throw new ImageException(ImageException.Reason.HOSTILE_LAYER, what + ": malformed layer tar: " + e, e);
         }
     }
 
