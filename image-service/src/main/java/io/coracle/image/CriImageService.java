@@ -199,7 +199,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
                 case UNAUTHORIZED -> Status.PERMISSION_DENIED;
                 case DIGEST_MISMATCH -> Status.DATA_LOSS;
                 case UNAVAILABLE -> Status.UNAVAILABLE;
-                case HOSTILE_LAYER, IN_USE -> Status.FAILED_PRECONDITION;
+                case HOSTILE_LAYER -> Status.FAILED_PRECONDITION;
                 case UNSUPPORTED -> Status.UNIMPLEMENTED;
                 case IO -> Status.INTERNAL;
             };

@@ -137,10 +137,6 @@ public final class ImageService implements AutoCloseable {
 
     public void release(String holder) {
         leases.release(holder);
-        gcIfUnreferenced();
-    }
-
-    private void gcIfUnreferenced() {
         gc.collect();
     }
 

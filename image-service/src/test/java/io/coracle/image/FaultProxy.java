@@ -30,6 +30,8 @@ final class FaultProxy implements AutoCloseable {
     final Map<String, AtomicInteger> blobGets = new ConcurrentHashMap<>();
     final List<String> rangeRequests = new CopyOnWriteArrayList<>();
     volatile boolean corruptBlobs;
+    /** Answer ranged blob requests with the whole blob (200), as registries without Range support do. */
+    volatile boolean ignoreRange;
     /** Blob GETs to answer with 503 before forwarding again. */
     final AtomicInteger failBlobGets = new AtomicInteger();
     /** When set, the proxy acts as a registry with token auth: Bearer challenge, /token endpoint. */
@@ -72,6 +74,9 @@ final class FaultProxy implements AutoCloseable {
             HttpRequest.Builder b = HttpRequest.newBuilder(upstream.resolve(path)).method(ex.getRequestMethod(),
                     HttpRequest.BodyPublishers.ofByteArray(ex.getRequestBody().readAllBytes()));
             for (String h : bearerToken != null ? List.of("Accept", "Range", "Content-Type") : List.of("Accept", "Authorization", "Range", "Content-Type")) {
+                if (ignoreRange && h.equals("Range")) {
+                    continue;
+                }
                 String v = ex.getRequestHeaders().getFirst(h);
                 if (v != null) {
                     b.header(h, v);

@@ -234,7 +234,14 @@ class ImagePullTest {
         ImageRecord r = open(config()).pull(ref, Credentials.ANONYMOUS);
         List<Path> lowers = service.lowerDirs(r.id());
         registry.close();
+        service.close();
+        service = null;
+        // Leftovers of a crash: a half-unpacked snapshot and an unreferenced blob.
+        Files.createDirectories(tmp.resolve("root/snapshots/tmp-crashed/etc"));
+        Files.writeString(tmp.resolve("root/blobs/sha256/" + "e".repeat(64)), "orphan");
         ImageService again = open(config());
+        assertFalse(Files.exists(tmp.resolve("root/snapshots/tmp-crashed")));
+        assertFalse(Files.exists(tmp.resolve("root/blobs/sha256/" + "e".repeat(64))));
         assertEquals(r, again.find(ref).orElseThrow());
         assertEquals(lowers, again.lowerDirs(r.id()));
         assertEquals("1000:1000", again.imageConfig(r.id()).settings().user());
@@ -383,6 +390,22 @@ class ImagePullTest {
             ImageService s3 = open(ImageServiceConfig.defaults(tmp.resolve("root3")).withPlatform("linux/amd64"));
             assertEquals(img.configDigest().toString(), s3.pull(ref, Credentials.of(null, null, null, null, "tok-123")).id());
             assertEquals(asked, proxy.tokenRequests.size());
+        }
+    }
+
+    @Test
+    void connectionCutWithoutRangeSupportStartsOver() throws Exception {
+        TestImage img = busyboxImage();
+        img.push(pusher, "test/norange", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.ignoreRange = true;
+            proxy.cutOnceAfter.set(100_000);
+            ImageService s = open(config());
+            ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/norange:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+            assertEquals("from a zstd layer\n", Files.readString(s.lowerDirs(r.id()).getFirst().resolve("etc/motd")));
+            assertTrue(Files.isRegularFile(s.lowerDirs(r.id()).getLast().resolve("bin/busybox")));
         }
     }
 

@@ -135,7 +135,7 @@ public final class SnapshotBuilder {
                     awaitDownload(download, what);
                     // The blob verified, so the verdict comes from it: the stream may have broken
                     // (restart, shared download, an earlier endpoint's bad bytes). Unpack it again.
-                    LOG.info(what + ": streaming unpack interrupted (" + e.getMessage() + "), unpacking from the stored blob");
+                    LOG.info(what + ": streamed unpack failed (" + e.getMessage() + "); unpacking again from the verified blob");
                     snapshots.discard(temp);
                     temp = snapshots.newTemp();
                     r = unpackFile(blob, temp, diffId, below, what);
