@@ -72,7 +72,8 @@ class ImagePullTest {
                 .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/work:/bin/sh\n")
                 .file("etc/removed", "gone in layer 2\n")
                 .dir("opt/data").file("opt/data/old.txt", "old\n")
-                .file("work/owned", "x".getBytes(), 0640, 1000, 1000);
+                .file("work/owned", "x".getBytes(), 0640, 1000, 1000)
+                .dir("dev").charDevice("dev/null", 1, 3).fifo("dev/pipe");
         TestLayer second = new TestLayer()
                 .file("etc/.wh.removed", "")
                 .dir("opt/data").file("opt/data/.wh..wh..opq", "").file("opt/data/new.txt", "new\n")
@@ -115,6 +116,8 @@ class ImagePullTest {
         assertEquals(0640, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:mode") & 07777);
         assertEquals("/bin/busybox", Files.readSymbolicLink(bottom.resolve("bin/sh")).toString());
         assertEquals(2, (int) Files.getAttribute(bottom.resolve("bin/busybox"), "unix:nlink"));
+        assertEquals("character special file 1:3 666\n", run("stat", "-c", "%F %t:%T %a", bottom.resolve("dev/null").toString()));
+        assertEquals("fifo 600\n", run("stat", "-c", "%F %a", bottom.resolve("dev/pipe").toString()));
 
         // The merged view behaves: whiteout hides, opaque dir hides old files, busybox runs.
         Path merged = tmp.resolve("merged");

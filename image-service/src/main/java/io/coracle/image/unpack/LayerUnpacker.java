@@ -201,6 +201,16 @@ public final class LayerUnpacker {
                     throw hostile(e.getName(), "hard link target \"" + e.getLinkName() + "\" does not exist");
                 }
                 Files.createLink(p, source);
+            } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+                // Before isFile(): commons-compress also calls device entries files.
+                int type = e.isCharacterDevice() ? LinuxFiles.S_IFCHR : e.isBlockDevice() ? LinuxFiles.S_IFBLK : LinuxFiles.S_IFIFO;
+                int err = LinuxFiles.mknod(p, type, e.getMode(), e.getDevMajor(), e.getDevMinor());
+                if (err == LinuxFiles.EPERM) {
+                    LOG.warning(what + ": not allowed to create device " + e.getName() + ", skipped");
+                    return;
+                }
+                check(err, "mknod " + rel(p));
+                metadata(e, p, false);
             } else if (e.isFile()) {
                 try (FileChannel out = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     // Large reads from the inflater and large writes: far fewer syscalls than transferTo's 16 KiB.
@@ -212,15 +222,6 @@ public final class LayerUnpacker {
                         }
                     }
                 }
-                metadata(e, p, false);
-            } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
-                int type = e.isCharacterDevice() ? LinuxFiles.S_IFCHR : e.isBlockDevice() ? LinuxFiles.S_IFBLK : LinuxFiles.S_IFIFO;
-                int err = LinuxFiles.mknod(p, type, e.getMode(), e.getDevMajor(), e.getDevMinor());
-                if (err == LinuxFiles.EPERM) {
-                    LOG.warning(what + ": not allowed to create device " + e.getName() + ", skipped");
-                    return;
-                }
-                check(err, "mknod " + rel(p));
                 metadata(e, p, false);
             } else {
                 LOG.warning(what + ": unsupported tar entry type '" + (char) e.getLinkFlag() + "' for " + e.getName() + ", skipped");
