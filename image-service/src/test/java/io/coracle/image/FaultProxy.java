@@ -39,6 +39,8 @@ final class FaultProxy implements AutoCloseable {
     /** With bearerToken: the token endpoint wants these Basic credentials ("user:password"), or none if null. */
     volatile String tokenCredentials;
     final List<String> tokenRequests = new CopyOnWriteArrayList<>();
+    /** When > 0: the next blob response larger than this stalls (sends nothing more) after this many bytes. */
+    final AtomicInteger stallOnceAfter = new AtomicInteger();
     /** When > 0: the next blob response larger than this is cut after this many bytes. */
     final AtomicInteger cutOnceAfter = new AtomicInteger();
 
@@ -96,6 +98,15 @@ final class FaultProxy implements AutoCloseable {
             if (blob && corruptBlobs && body.length > 0 && r.statusCode() / 100 == 2) {
                 body = body.clone();
                 body[body.length / 2] ^= 0x5a;
+            }
+            int stall = stallOnceAfter.get();
+            if (blob && stall > 0 && body.length > stall && r.statusCode() / 100 == 2 && stallOnceAfter.compareAndSet(stall, 0)) {
+                ex.sendResponseHeaders(r.statusCode(), body.length);
+                OutputStream out = ex.getResponseBody();
+                out.write(body, 0, stall);
+                out.flush();
+                Thread.sleep(60_000); // ended by close(): the server's executor interrupts it
+                return;
             }
             int cut = cutOnceAfter.get();
             if (blob && cut > 0 && body.length > cut && r.statusCode() / 100 == 2 && cutOnceAfter.compareAndSet(cut, 0)) {

@@ -397,6 +397,23 @@ class ImagePullTest {
     }
 
     @Test
+    void stalledTransferIsDroppedAndResumed() throws Exception {
+        TestImage img = busyboxImage();
+        img.push(pusher, "test/stall", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.stallOnceAfter.set(100_000);
+            ImageServiceConfig c = config();
+            ImageService s = open(new ImageServiceConfig(c.root(), Map.of(), Set.of(), Map.of(), 3, List.of(), null,
+                    "linux/amd64", java.time.Duration.ofSeconds(1), 3));
+            long start = System.nanoTime();
+            ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/stall:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+            assertTrue(System.nanoTime() - start < 20_000_000_000L, "the stall was detected within seconds");
+        }
+    }
+
+    @Test
     void connectionCutWithoutRangeSupportStartsOver() throws Exception {
         TestImage img = busyboxImage();
         img.push(pusher, "test/norange", "1");

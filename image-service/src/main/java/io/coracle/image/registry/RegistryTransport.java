@@ -46,6 +46,10 @@ final class RegistryTransport {
         lanes.forEach(HttpClient::shutdownNow);
     }
 
+    Duration timeout() {
+        return timeout;
+    }
+
     int maxRetries() {
         return maxRetries;
     }
