@@ -133,7 +133,8 @@ final class FaultProxy implements AutoCloseable {
     /** Token auth front: returns true if it answered the exchange itself. */
     private boolean answerTokenAuth(HttpExchange ex, String path) throws IOException {
         if (path.startsWith("/token")) {
-            tokenRequests.add(path);
+            String form = new String(ex.getRequestBody().readAllBytes());
+            tokenRequests.add(ex.getRequestMethod().equals("POST") ? "POST " + form : path);
             String want = tokenCredentials == null ? null
                     : "Basic " + java.util.Base64.getEncoder().encodeToString(tokenCredentials.getBytes());
             if (want != null && !want.equals(ex.getRequestHeaders().getFirst("Authorization"))) {

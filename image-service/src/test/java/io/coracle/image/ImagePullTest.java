@@ -393,6 +393,13 @@ class ImagePullTest {
             ImageService s3 = open(ImageServiceConfig.defaults(tmp.resolve("root3")).withPlatform("linux/amd64"));
             assertEquals(img.configDigest().toString(), s3.pull(ref, Credentials.of(null, null, null, null, "tok-123")).id());
             assertEquals(asked, proxy.tokenRequests.size());
+            // An identity token is exchanged with an OAuth2 refresh_token POST.
+            proxy.tokenCredentials = null;
+            ImageService s4 = open(ImageServiceConfig.defaults(tmp.resolve("root4")).withPlatform("linux/amd64"));
+            assertEquals(img.configDigest().toString(), s4.pull(ref, Credentials.of(null, null, null, "refresh-me", null)).id());
+            String post = proxy.tokenRequests.getLast();
+            assertTrue(post.startsWith("POST ") && post.contains("grant_type=refresh_token") && post.contains("refresh_token=refresh-me")
+                    && post.contains("scope=repository%3Atest%2Ftoken%3Apull"), post);
         }
     }
 
