@@ -144,6 +144,14 @@ public final class SnapshotBuilder {
                 awaitDownload(download, what);
             }
             snapshots.commit(temp, chain);
+            // Start writeback now, while other layers still download, so the pull's final sync is short.
+            Thread.ofPlatform().daemon().name("coracle-early-sync").start(() -> {
+                try {
+                    LayerUnpacker.syncfs(snapshots.dir());
+                } catch (IOException e) {
+                    LOG.fine(() -> "early sync failed: " + e.getMessage());
+                }
+            });
             LOG.info("layer unpacked chainId=" + chain + " digest=" + layer.digest() + " entries=" + r.entries()
                     + " tarBytes=" + r.tarBytes() + " ms=" + (System.nanoTime() - start) / 1_000_000);
             return snapshots.path(chain);
