@@ -117,15 +117,24 @@ final class BlobPuller {
             AtomicBoolean stalled = new AtomicBoolean();
             long stallNanos = transport.timeout().toNanos();
             Thread reader = Thread.currentThread();
+            Object guard = new Object();
+            boolean[] done = {false};
             ScheduledFuture<?> watch = WATCHDOG.scheduleWithFixedDelay(() -> {
-                if (System.nanoTime() - lastProgress.get() > stallNanos && stalled.compareAndSet(false, true)) {
-                    LOG.info(action + ": no bytes for " + transport.timeout().toSeconds() + " s, dropping the connection");
-                    try {
-                        in.close();
-                    } catch (IOException ignored) {
-                        // the reader fails either way
+                if (System.nanoTime() - lastProgress.get() <= stallNanos) {
+                    return;
+                }
+                synchronized (guard) {
+                    // Never interrupt a reader that has already finished with this response.
+                    if (done[0] || !stalled.compareAndSet(false, true)) {
+                        return;
                     }
+                    LOG.info(action + ": no bytes for " + transport.timeout().toSeconds() + " s, dropping the connection");
                     reader.interrupt(); // a reader blocked waiting for the next buffer wakes up with an IOException
+                }
+                try {
+                    in.close();
+                } catch (IOException ignored) {
+                    // the reader fails either way
                 }
             }, stallNanos / 4, stallNanos / 4, TimeUnit.NANOSECONDS);
             try {
@@ -151,8 +160,11 @@ final class BlobPuller {
                 throw stalled.get() ? new IOException("stalled after " + total + " bytes", e) : e;
             } finally {
                 watch.cancel(false);
+                synchronized (guard) {
+                    done[0] = true;
+                }
                 if (stalled.get()) {
-                    Thread.interrupted(); // clear the watchdog's interrupt before retrying
+                    Thread.interrupted(); // clear the watchdog's interrupt (issued before done) before retrying
                 }
             }
             if (size >= 0 && total < size) {
