@@ -89,7 +89,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     @Override
     public void streamImages(StreamImagesRequest req, StreamObserver<StreamImagesResponse> out) {
         if (images == null) {
-            out.onError(Status.UNIMPLEMENTED.withDescription("StreamImages: the image service is not configured in this daemon").asRuntimeException());
+            out.onError(unconfigured("StreamImages"));
             return;
         }
         List<Image> all;
@@ -174,7 +174,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
 
     private <T> void answer(StreamObserver<T> out, String rpc, Supplier<T> handler) {
         if (images == null) {
-            out.onError(Status.UNIMPLEMENTED.withDescription(rpc + ": the image service is not configured in this daemon").asRuntimeException());
+            out.onError(unconfigured(rpc));
             return;
         }
         T response;
@@ -188,6 +188,11 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         out.onCompleted();
     }
 
+    private static StatusRuntimeException unconfigured(String rpc) {
+        return Status.UNIMPLEMENTED.withDescription("Method runtime.v1.ImageService/" + rpc
+                + " is unimplemented: this daemon built CriImageService without an ImageService").asRuntimeException();
+    }
+
     static StatusRuntimeException toStatus(String rpc, RuntimeException e) {
         if (e instanceof StatusRuntimeException s) {
             return s;
@@ -199,7 +204,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
                 case UNAUTHORIZED -> Status.PERMISSION_DENIED;
                 case DIGEST_MISMATCH -> Status.DATA_LOSS;
                 case UNAVAILABLE -> Status.UNAVAILABLE;
-                case HOSTILE_LAYER, IN_USE -> Status.FAILED_PRECONDITION;
+                case HOSTILE_LAYER -> Status.FAILED_PRECONDITION;
                 case UNSUPPORTED -> Status.UNIMPLEMENTED;
                 case IO -> Status.INTERNAL;
             };

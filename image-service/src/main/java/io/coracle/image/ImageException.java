@@ -12,7 +12,6 @@ public final class ImageException extends RuntimeException {
         UNAVAILABLE,
         HOSTILE_LAYER,
         UNSUPPORTED,
-        IN_USE,
         IO
     }
 

@@ -77,6 +77,7 @@ public final class ImagePuller {
         String holder = "pull-" + UUID.randomUUID();
         List<String> blobs = new ArrayList<>();
         boolean ok = false;
+        boolean badContent = false;
         LOG.info("pull started ref=" + ref + " auth=" + creds);
         try {
             RegistryClient.Manifest top = registry.pullManifest(ref, ref.manifestReference(), creds);
@@ -123,10 +124,16 @@ public final class ImagePuller {
             return stored;
         } catch (RuntimeException e) {
             LOG.info("pull failed ref=" + ref + ": " + e.getMessage());
+            // Bad content leaves nothing behind. After a network or auth failure the verified blobs
+            // stay (unreferenced) so the kubelet's retry resumes; the next collection removes them.
+            badContent = !(e instanceof ImageException ie) || switch (ie.reason()) {
+                case UNAVAILABLE, UNAUTHORIZED, NOT_FOUND -> false;
+                default -> true;
+            };
             throw e;
         } finally {
             gc.releasePull(holder);
-            if (!ok) {
+            if (!ok && badContent) {
                 LOG.fine(() -> "collecting what the failed pull of " + ref + " left");
                 gc.collect();
             }

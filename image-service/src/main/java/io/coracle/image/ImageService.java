@@ -34,6 +34,7 @@ public final class ImageService implements AutoCloseable {
     private final ImageStore images;
     private final ImageLeases leases;
     private final GarbageCollector gc;
+    private final RegistryClient registry;
     private final ImagePuller puller;
     private final ImageImporter importer;
     private final FilesystemUsage usage;
@@ -54,7 +55,8 @@ public final class ImageService implements AutoCloseable {
         this.gc = new GarbageCollector(images, leases, content, snapshots);
         SnapshotBuilder builder = new SnapshotBuilder(content, snapshots, executor,
                 Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()));
-        this.puller = new ImagePuller(new RegistryClient(config, content), content, builder, images, gc, Platform.parse(config.platform()));
+        this.registry = new RegistryClient(config, content);
+        this.puller = new ImagePuller(registry, content, builder, images, gc, Platform.parse(config.platform()));
         this.importer = new ImageImporter(config.root(), content, builder, images, gc, Platform.parse(config.platform()));
         this.usage = new FilesystemUsage(config.root(), config.containerRoot());
         // Drops what an interrupted pull or removal left: unreferenced blobs and snapshots.
@@ -135,10 +137,6 @@ public final class ImageService implements AutoCloseable {
 
     public void release(String holder) {
         leases.release(holder);
-        gcIfUnreferenced();
-    }
-
-    private void gcIfUnreferenced() {
         gc.collect();
     }
 
@@ -159,6 +157,7 @@ public final class ImageService implements AutoCloseable {
 
     @Override
     public void close() {
+        registry.close();
         executor.shutdownNow();
     }
 }

@@ -75,6 +75,21 @@ public record ImageServiceConfig(
                 containerRoot, platform, requestTimeout, maxRetries);
     }
 
+    public ImageServiceConfig withCaFiles(Map<String, Path> c) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, c, maxConcurrentDownloads, pinnedImages,
+                containerRoot, platform, requestTimeout, maxRetries);
+    }
+
+    public ImageServiceConfig withContainerRoot(Path c) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
+                c, platform, requestTimeout, maxRetries);
+    }
+
+    public ImageServiceConfig withRequestTimeout(Duration t) {
+        return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
+                containerRoot, platform, t, maxRetries);
+    }
+
     public ImageServiceConfig withPlatform(String p) {
         return new ImageServiceConfig(root, mirrors, insecureRegistries, caFiles, maxConcurrentDownloads, pinnedImages,
                 containerRoot, p, requestTimeout, maxRetries);

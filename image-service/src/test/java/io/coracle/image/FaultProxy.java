@@ -30,6 +30,17 @@ final class FaultProxy implements AutoCloseable {
     final Map<String, AtomicInteger> blobGets = new ConcurrentHashMap<>();
     final List<String> rangeRequests = new CopyOnWriteArrayList<>();
     volatile boolean corruptBlobs;
+    /** Answer ranged blob requests with the whole blob (200), as registries without Range support do. */
+    volatile boolean ignoreRange;
+    /** Blob GETs to answer with 503 before forwarding again. */
+    final AtomicInteger failBlobGets = new AtomicInteger();
+    /** When set, the proxy acts as a registry with token auth: Bearer challenge, /token endpoint. */
+    volatile String bearerToken;
+    /** With bearerToken: the token endpoint wants these Basic credentials ("user:password"), or none if null. */
+    volatile String tokenCredentials;
+    final List<String> tokenRequests = new CopyOnWriteArrayList<>();
+    /** When > 0: the next blob response larger than this stalls (sends nothing more) after this many bytes. */
+    final AtomicInteger stallOnceAfter = new AtomicInteger();
     /** When > 0: the next blob response larger than this is cut after this many bytes. */
     final AtomicInteger cutOnceAfter = new AtomicInteger();
 
@@ -53,9 +64,21 @@ final class FaultProxy implements AutoCloseable {
         try {
             String path = ex.getRequestURI().toString();
             boolean blob = path.contains("/blobs/sha256:");
+            if (bearerToken != null && answerTokenAuth(ex, path)) {
+                return;
+            }
+            if (blob && ex.getRequestMethod().equals("GET") && failBlobGets.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                blobGets.computeIfAbsent("503", k -> new AtomicInteger()).incrementAndGet();
+                ex.sendResponseHeaders(503, -1);
+                ex.close();
+                return;
+            }
             HttpRequest.Builder b = HttpRequest.newBuilder(upstream.resolve(path)).method(ex.getRequestMethod(),
                     HttpRequest.BodyPublishers.ofByteArray(ex.getRequestBody().readAllBytes()));
-            for (String h : List.of("Accept", "Authorization", "Range", "Content-Type")) {
+            for (String h : bearerToken != null ? List.of("Accept", "Range", "Content-Type") : List.of("Accept", "Authorization", "Range", "Content-Type")) {
+                if (ignoreRange && h.equals("Range")) {
+                    continue;
+                }
                 String v = ex.getRequestHeaders().getFirst(h);
                 if (v != null) {
                     b.header(h, v);
@@ -75,6 +98,15 @@ final class FaultProxy implements AutoCloseable {
             if (blob && corruptBlobs && body.length > 0 && r.statusCode() / 100 == 2) {
                 body = body.clone();
                 body[body.length / 2] ^= 0x5a;
+            }
+            int stall = stallOnceAfter.get();
+            if (blob && stall > 0 && body.length > stall && r.statusCode() / 100 == 2 && stallOnceAfter.compareAndSet(stall, 0)) {
+                ex.sendResponseHeaders(r.statusCode(), body.length);
+                OutputStream out = ex.getResponseBody();
+                out.write(body, 0, stall);
+                out.flush();
+                Thread.sleep(60_000); // ended by close(): the server's executor interrupts it
+                return;
             }
             int cut = cutOnceAfter.get();
             if (blob && cut > 0 && body.length > cut && r.statusCode() / 100 == 2 && cutOnceAfter.compareAndSet(cut, 0)) {
@@ -96,6 +128,37 @@ final class FaultProxy implements AutoCloseable {
             ex.close();
             throw e;
         }
+    }
+
+    /** Token auth front: returns true if it answered the exchange itself. */
+    private boolean answerTokenAuth(HttpExchange ex, String path) throws IOException {
+        if (path.startsWith("/token")) {
+            String form = new String(ex.getRequestBody().readAllBytes());
+            tokenRequests.add(ex.getRequestMethod().equals("POST") ? "POST " + form : path);
+            String want = tokenCredentials == null ? null
+                    : "Basic " + java.util.Base64.getEncoder().encodeToString(tokenCredentials.getBytes());
+            if (want != null && !want.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                ex.sendResponseHeaders(401, -1);
+                ex.close();
+                return true;
+            }
+            byte[] body = ("{\"token\":\"" + bearerToken + "\",\"expires_in\":300}").getBytes();
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+            return true;
+        }
+        if (!("Bearer " + bearerToken).equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+            String repo = path.startsWith("/v2/") && path.contains("/manifests/") ? path.substring(4, path.indexOf("/manifests/"))
+                    : path.contains("/blobs/") ? path.substring(4, path.indexOf("/blobs/")) : "";
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + base() + "/token\",service=\"coracle-test\",scope=\"repository:" + repo + ":pull\"");
+            ex.sendResponseHeaders(401, -1);
+            ex.close();
+            return true;
+        }
+        return false;
     }
 
     @Override

@@ -72,11 +72,13 @@ class ImagePullTest {
                 .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/work:/bin/sh\n")
                 .file("etc/removed", "gone in layer 2\n")
                 .dir("opt/data").file("opt/data/old.txt", "old\n")
-                .file("work/owned", "x".getBytes(), 0640, 1000, 1000);
+                .file("work/owned", "x".getBytes(), 0640, 1000, 1000)
+                .dir("dev").charDevice("dev/null", 1, 3).fifo("dev/pipe");
         TestLayer second = new TestLayer()
                 .file("etc/.wh.removed", "")
                 .dir("opt/data").file("opt/data/.wh..wh..opq", "").file("opt/data/new.txt", "new\n")
-                .xattrFile("etc/tagged", "t\n", "user.coracle", "yes");
+                .xattrFile("etc/tagged", "t\n", "user.coracle", "yes")
+                .dir(".wh..wh.plnk").file(".wh..wh.plnk/12.34", "aufs hard link store\n");
         TestLayer third = new TestLayer().file("etc/motd", "from a zstd layer\n");
         return new TestImage()
                 .layer(base.tar(), TestImage.Compression.GZIP)
@@ -108,10 +110,14 @@ class ImagePullTest {
         assertEquals("c", fileType(middle.resolve("etc/removed")));
         assertEquals("y", getxattr(middle.resolve("opt/data"), "trusted.overlay.opaque"));
         assertEquals("yes", getxattr(middle.resolve("etc/tagged"), "user.coracle"));
+        assertFalse(Files.exists(middle.resolve(".wh..wh.plnk"), LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(middle.resolve(".wh.plnk"), LinkOption.NOFOLLOW_LINKS));
         assertEquals(1000, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:uid"));
         assertEquals(0640, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:mode") & 07777);
         assertEquals("/bin/busybox", Files.readSymbolicLink(bottom.resolve("bin/sh")).toString());
         assertEquals(2, (int) Files.getAttribute(bottom.resolve("bin/busybox"), "unix:nlink"));
+        assertEquals("character special file 1:3 666\n", run("stat", "-c", "%F %t:%T %a", bottom.resolve("dev/null").toString()));
+        assertEquals("fifo 600\n", run("stat", "-c", "%F %a", bottom.resolve("dev/pipe").toString()));
 
         // The merged view behaves: whiteout hides, opaque dir hides old files, busybox runs.
         Path merged = tmp.resolve("merged");
@@ -231,7 +237,14 @@ class ImagePullTest {
         ImageRecord r = open(config()).pull(ref, Credentials.ANONYMOUS);
         List<Path> lowers = service.lowerDirs(r.id());
         registry.close();
+        service.close();
+        service = null;
+        // Leftovers of a crash: a half-unpacked snapshot and an unreferenced blob.
+        Files.createDirectories(tmp.resolve("root/snapshots/tmp-crashed/etc"));
+        Files.writeString(tmp.resolve("root/blobs/sha256/" + "e".repeat(64)), "orphan");
         ImageService again = open(config());
+        assertFalse(Files.exists(tmp.resolve("root/snapshots/tmp-crashed")));
+        assertFalse(Files.exists(tmp.resolve("root/blobs/sha256/" + "e".repeat(64))));
         assertEquals(r, again.find(ref).orElseThrow());
         assertEquals(lowers, again.lowerDirs(r.id()));
         assertEquals("1000:1000", again.imageConfig(r.id()).settings().user());
@@ -322,6 +335,104 @@ class ImagePullTest {
             assertEquals(img.configDigest().toString(), r.id());
             assertEquals(0, proxy.cutOnceAfter.get(), "the cut happened");
             assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+        }
+    }
+
+    @Test
+    void tlsRegistryWithCustomCa() throws Exception {
+        Path[] server = TestRegistry.selfSignedCert(tmp.resolve("certs"), "server");
+        Path[] other = TestRegistry.selfSignedCert(tmp.resolve("certs"), "other");
+        registry.close();
+        registry = TestRegistry.start(tmp.resolve("tls-registry"), false, server[0], server[1]);
+        URI https = URI.create("https://" + registry.host());
+        TestImage img = new TestImage().layer(new TestLayer().file("tls", "t\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(new TestPusher(https).trusting(server[0]), "test/tls", "1");
+        String ref = registry.host() + "/test/tls:1";
+
+        ImageService wrongCa = open(new ImageServiceConfig(tmp.resolve("root-wrong"), Map.of(), Set.of(),
+                Map.of(registry.host(), other[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        ImageException e = assertThrows(ImageException.class, () -> wrongCa.pull(ref, Credentials.ANONYMOUS));
+        assertEquals(ImageException.Reason.UNAVAILABLE, e.reason(), e.getMessage());
+
+        ImageService rightCa = open(new ImageServiceConfig(tmp.resolve("root"), Map.of(), Set.of(),
+                Map.of(registry.host(), server[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        assertEquals(img.configDigest().toString(), rightCa.pull(ref, Credentials.ANONYMOUS).id());
+    }
+
+    @Test
+    void serverErrorsAreRetried() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("a", "a\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/flaky", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.failBlobGets.set(2);
+            ImageRecord r = open(config()).pull(proxy.base().getAuthority() + "/test/flaky:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(2, proxy.blobGets.get("503").get());
+        }
+    }
+
+    @Test
+    void bearerTokenFlowAnonymousAndWithCredentials() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("a", "a\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/token", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.bearerToken = "tok-123";
+            String ref = proxy.base().getAuthority() + "/test/token:1";
+            assertEquals(img.configDigest().toString(), open(config()).pull(ref, Credentials.ANONYMOUS).id());
+            assertTrue(proxy.tokenRequests.getFirst().contains("scope=repository%3Atest%2Ftoken%3Apull"), proxy.tokenRequests.toString());
+            assertTrue(proxy.tokenRequests.getFirst().contains("service=coracle-test"), proxy.tokenRequests.toString());
+
+            proxy.tokenCredentials = TestRegistry.USER + ":" + TestRegistry.PASSWORD;
+            ImageService s = open(ImageServiceConfig.defaults(tmp.resolve("root2")).withPlatform("linux/amd64"));
+            ImageException e = assertThrows(ImageException.class, () -> s.pull(ref, Credentials.of(TestRegistry.USER, "bad", null, null, null)));
+            assertEquals(ImageException.Reason.UNAUTHORIZED, e.reason());
+            assertEquals(img.configDigest().toString(),
+                    s.pull(ref, Credentials.of(TestRegistry.USER, TestRegistry.PASSWORD, null, null, null)).id());
+            // A registry token from the AuthConfig is used as is, without asking the token server.
+            int asked = proxy.tokenRequests.size();
+            ImageService s3 = open(ImageServiceConfig.defaults(tmp.resolve("root3")).withPlatform("linux/amd64"));
+            assertEquals(img.configDigest().toString(), s3.pull(ref, Credentials.of(null, null, null, null, "tok-123")).id());
+            assertEquals(asked, proxy.tokenRequests.size());
+            // An identity token is exchanged with an OAuth2 refresh_token POST.
+            proxy.tokenCredentials = null;
+            ImageService s4 = open(ImageServiceConfig.defaults(tmp.resolve("root4")).withPlatform("linux/amd64"));
+            assertEquals(img.configDigest().toString(), s4.pull(ref, Credentials.of(null, null, null, "refresh-me", null)).id());
+            String post = proxy.tokenRequests.getLast();
+            assertTrue(post.startsWith("POST ") && post.contains("grant_type=refresh_token") && post.contains("refresh_token=refresh-me")
+                    && post.contains("scope=repository%3Atest%2Ftoken%3Apull"), post);
+        }
+    }
+
+    @Test
+    void stalledTransferIsDroppedAndResumed() throws Exception {
+        TestImage img = busyboxImage();
+        img.push(pusher, "test/stall", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.stallOnceAfter.set(100_000);
+            ImageServiceConfig c = config();
+            ImageService s = open(new ImageServiceConfig(c.root(), Map.of(), Set.of(), Map.of(), 3, List.of(), null,
+                    "linux/amd64", java.time.Duration.ofSeconds(1), 3));
+            long start = System.nanoTime();
+            ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/stall:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+            assertTrue(System.nanoTime() - start < 20_000_000_000L, "the stall was detected within seconds");
+        }
+    }
+
+    @Test
+    void connectionCutWithoutRangeSupportStartsOver() throws Exception {
+        TestImage img = busyboxImage();
+        img.push(pusher, "test/norange", "1");
+        try (FaultProxy proxy = new FaultProxy(registry.base())) {
+            proxy.ignoreRange = true;
+            proxy.cutOnceAfter.set(100_000);
+            ImageService s = open(config());
+            ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/norange:1", Credentials.ANONYMOUS);
+            assertEquals(img.configDigest().toString(), r.id());
+            assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+            assertEquals("from a zstd layer\n", Files.readString(s.lowerDirs(r.id()).getFirst().resolve("etc/motd")));
+            assertTrue(Files.isRegularFile(s.lowerDirs(r.id()).getLast().resolve("bin/busybox")));
         }
     }
 

@@ -67,6 +67,20 @@ final class TestLayer {
         return put(e, null);
     }
 
+    TestLayer charDevice(String name, int major, int minor) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_CHR);
+        e.setDevMajor(major);
+        e.setDevMinor(minor);
+        e.setMode(0020666);
+        return put(e, null);
+    }
+
+    TestLayer fifo(String name) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_FIFO);
+        e.setMode(0010600);
+        return put(e, null);
+    }
+
     TestLayer hardlink(String name, String target) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_LINK);
         e.setLinkName(target);

@@ -11,7 +11,14 @@ import java.util.Base64;
 final class TestPusher {
     private final URI base;
     private final String authorization;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    /** Trusts the CA in {@code pem} (for a TLS test registry). */
+    TestPusher trusting(java.nio.file.Path pem) {
+        http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .sslContext(io.coracle.image.registry.RegistryClient.sslContextFor(pem)).build();
+        return this;
+    }
 
     TestPusher(URI base) {
         this(base, null, null);

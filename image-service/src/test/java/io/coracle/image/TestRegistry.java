@@ -31,6 +31,11 @@ final class TestRegistry implements AutoCloseable {
     }
 
     static TestRegistry start(Path dir, boolean basicAuth) throws Exception {
+        return start(dir, basicAuth, null, null);
+    }
+
+    /** With {@code cert}/{@code key}: serves HTTPS with that certificate. */
+    static TestRegistry start(Path dir, boolean basicAuth, Path cert, Path key) throws Exception {
         Files.createDirectories(dir);
         int port = freePort();
         StringBuilder yml = new StringBuilder("""
@@ -48,6 +53,13 @@ final class TestRegistry implements AutoCloseable {
                   addr: 127.0.0.1:%d
                   secret: coracle-test
                 """.formatted(dir.resolve("data"), port));
+        if (cert != null) {
+            yml.append("""
+                      tls:
+                        certificate: %s
+                        key: %s
+                    """.formatted(cert, key));
+        }
         if (basicAuth) {
             Files.writeString(dir.resolve("htpasswd"), HTPASSWD);
             yml.append("""
@@ -62,7 +74,11 @@ final class TestRegistry implements AutoCloseable {
         Process p = new ProcessBuilder("/usr/bin/docker-registry", "serve", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("registry.log").toFile()).start();
         TestRegistry r = new TestRegistry(p, port);
-        r.awaitReady();
+        if (cert != null) {
+            r.awaitPort();
+        } else {
+            r.awaitReady();
+        }
         return r;
     }
 
@@ -93,6 +109,34 @@ final class TestRegistry implements AutoCloseable {
         }
         close();
         throw new IllegalStateException("docker-registry did not come up on port " + port);
+    }
+
+    private void awaitPort() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (System.nanoTime() < deadline) {
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException e) {
+                Thread.sleep(50);
+            }
+        }
+        close();
+        throw new IllegalStateException("docker-registry did not listen on port " + port);
+    }
+
+    /** A self-signed certificate for 127.0.0.1 (openssl): returns {cert, key}. */
+    static Path[] selfSignedCert(Path dir, String name) throws Exception {
+        Files.createDirectories(dir);
+        Path cert = dir.resolve(name + ".pem");
+        Path key = dir.resolve(name + ".key");
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-subj", "/CN=coracle-test-" + name, "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", key.toString(), "-out", cert.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("openssl failed: " + out);
+        }
+        return new Path[] {cert, key};
     }
 
     static int freePort() throws IOException {

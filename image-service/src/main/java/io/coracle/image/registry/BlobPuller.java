@@ -14,6 +14,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 
 /**
@@ -23,6 +29,12 @@ import java.util.logging.Logger;
 final class BlobPuller {
     private static final Logger LOG = Logger.getLogger(BlobPuller.class.getName());
     private static final int BUFFER = 1 << 20;
+    /** Closes response bodies that stopped delivering bytes, so the read fails and the pull resumes. */
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "coracle-blob-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final RegistryTransport transport;
 
@@ -101,21 +113,58 @@ final class BlobPuller {
                 LOG.info(action + ": resuming at byte " + offset);
             }
             long total = offset;
-            try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    offset > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
-                byte[] buf = new byte[BUFFER];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    total += n;
-                    if (size >= 0 && total > size) {
-                        throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, action + ": more than the expected " + size + " bytes");
+            AtomicLong lastProgress = new AtomicLong(System.nanoTime());
+            AtomicBoolean stalled = new AtomicBoolean();
+            long stallNanos = transport.timeout().toNanos();
+            Thread reader = Thread.currentThread();
+            Object guard = new Object();
+            boolean[] done = {false};
+            ScheduledFuture<?> watch = WATCHDOG.scheduleWithFixedDelay(() -> {
+                if (System.nanoTime() - lastProgress.get() <= stallNanos) {
+                    return;
+                }
+                synchronized (guard) {
+                    // Never interrupt a reader that has already finished with this response.
+                    if (done[0] || !stalled.compareAndSet(false, true)) {
+                        return;
                     }
-                    md.update(buf, 0, n);
-                    ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
-                    while (bb.hasRemaining()) {
-                        out.write(bb);
+                    LOG.info(action + ": no bytes for " + transport.timeout().toSeconds() + " s, dropping the connection");
+                    reader.interrupt(); // a reader blocked waiting for the next buffer wakes up with an IOException
+                }
+                try {
+                    in.close();
+                } catch (IOException ignored) {
+                    // the reader fails either way
+                }
+            }, stallNanos / 4, stallNanos / 4, TimeUnit.NANOSECONDS);
+            try {
+                try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        offset > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+                    byte[] buf = new byte[BUFFER];
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        total += n;
+                        if (size >= 0 && total > size) {
+                            throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, action + ": more than the expected " + size + " bytes");
+                        }
+                        lastProgress.set(System.nanoTime());
+                        md.update(buf, 0, n);
+                        ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
+                        while (bb.hasRemaining()) {
+                            out.write(bb);
+                        }
+                        progress.advance(total);
                     }
-                    progress.advance(total);
+                }
+            } catch (IOException e) {
+                throw stalled.get() ? new IOException("stalled after " + total + " bytes", e) : e;
+            } finally {
+                watch.cancel(false);
+                synchronized (guard) {
+                    done[0] = true;
+                }
+                if (stalled.get()) {
+                    Thread.interrupted(); // clear the watchdog's interrupt (issued before done) before retrying
                 }
             }
             if (size >= 0 && total < size) {

@@ -36,7 +36,7 @@ import javax.net.ssl.TrustManagerFactory;
  * mirrors in order, then the registry itself), and pulls manifests and blobs with fallback across
  * them. Blob downloads are bounded globally, and concurrent requests for one blob share one download.
  */
-public final class RegistryClient {
+public final class RegistryClient implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(RegistryClient.class.getName());
 
     private final ImageServiceConfig config;
@@ -73,7 +73,11 @@ public final class RegistryClient {
         return out;
     }
 
+    /** Plain HTTP for insecure registries and loopback hosts, unless a CA file is configured (then TLS). */
     boolean isPlainHttp(String registry) {
+        if (config.caFiles().containsKey(registry)) {
+            return false;
+        }
         if (config.insecureRegistries().contains(registry)) {
             return true;
         }
@@ -201,24 +205,34 @@ public final class RegistryClient {
 
     private RegistryTransport transport(RegistryEndpoint e) {
         return transports.computeIfAbsent(e.base().getScheme() + "://" + e.host(), k -> {
-            HttpClient.Builder b = HttpClient.newBuilder()
-                    .version(HttpClient.Version.HTTP_1_1)
-                    .connectTimeout(config.requestTimeout())
-                    .followRedirects(HttpClient.Redirect.NEVER)
-                    .executor(Executors.newVirtualThreadPerTaskExecutor());
             Path ca = config.caFiles().get(e.registry());
             if (ca == null) {
                 ca = config.caFiles().get(e.host());
             }
-            if (ca != null) {
-                b.sslContext(sslContextFor(ca));
+            SSLContext ssl = ca == null ? null : sslContextFor(ca);
+            List<HttpClient> lanes = new ArrayList<>();
+            for (int i = 0; i < config.maxConcurrentDownloads(); i++) {
+                HttpClient.Builder b = HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(config.requestTimeout())
+                        .followRedirects(HttpClient.Redirect.NEVER)
+                        .executor(Executors.newVirtualThreadPerTaskExecutor());
+                if (ssl != null) {
+                    b.sslContext(ssl);
+                }
+                lanes.add(b.build());
             }
-            return new RegistryTransport(b.build(), config.requestTimeout(), config.maxRetries(), backoff);
+            return new RegistryTransport(lanes, config.requestTimeout(), config.maxRetries(), backoff);
         });
     }
 
+    @Override
+    public void close() {
+        transports.values().forEach(RegistryTransport::close);
+    }
+
     /** An SSL context trusting exactly the CA certificates of a PEM file. */
-    static SSLContext sslContextFor(Path pem) {
+    public static SSLContext sslContextFor(Path pem) {
         try (InputStream in = Files.newInputStream(pem)) {
             KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
             ks.load(null, null);

@@ -8,7 +8,9 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
@@ -22,7 +24,9 @@ final class RegistryTransport {
     private static final Logger LOG = Logger.getLogger(RegistryTransport.class.getName());
     private static final int MAX_REDIRECTS = 5;
 
-    private final HttpClient http;
+    /** One HttpClient per concurrent download: each client reads all its connections on one selector thread. */
+    private final List<HttpClient> lanes;
+    private final AtomicInteger nextLane = new AtomicInteger();
     private final RegistryAuthenticator authenticator;
     private final Duration timeout;
     private final int maxRetries;
@@ -30,12 +34,20 @@ final class RegistryTransport {
     /** Authorization header per endpoint+repository+credentials. */
     private final Map<String, String> authCache = new ConcurrentHashMap<>();
 
-    RegistryTransport(HttpClient http, Duration timeout, int maxRetries, Duration backoff) {
-        this.http = http;
+    RegistryTransport(List<HttpClient> lanes, Duration timeout, int maxRetries, Duration backoff) {
+        this.lanes = List.copyOf(lanes);
         this.timeout = timeout;
         this.maxRetries = maxRetries;
         this.backoff = backoff;
-        this.authenticator = new RegistryAuthenticator(http, timeout);
+        this.authenticator = new RegistryAuthenticator(lanes.getFirst(), timeout);
+    }
+
+    void close() {
+        lanes.forEach(HttpClient::shutdownNow);
+    }
+
+    Duration timeout() {
+        return timeout;
     }
 
     int maxRetries() {
@@ -88,6 +100,7 @@ final class RegistryTransport {
         URI uri = endpoint.route(path);
         boolean challenged = false;
         int redirects = 0;
+        HttpClient http = lanes.get(Math.floorMod(nextLane.getAndIncrement(), lanes.size()));
         String authorization = authCache.get(cacheKey);
         while (true) {
             HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout).GET();

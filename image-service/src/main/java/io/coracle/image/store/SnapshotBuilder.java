@@ -130,13 +130,12 @@ public final class SnapshotBuilder {
             } else {
                 try (InputStream in = progress.openTail(content.ingestPath(blob), content.path(blob))) {
                     r = LayerUnpacker.unpack(in, temp, diffId, () -> lowerDirs(below), what);
-                } catch (ImageException e) {
+                } catch (RuntimeException | IOException e) {
+                    // A failed download (e.g. a corrupt blob) explains an unpack failure best.
                     awaitDownload(download, what);
-                    if (e.reason() != ImageException.Reason.IO) {
-                        throw e;
-                    }
-                    // The stream broke (restart, shared download): unpack again from the verified blob.
-                    LOG.info(what + ": streaming unpack interrupted (" + e.getMessage() + "), unpacking from the stored blob");
+                    // The blob verified, so the verdict comes from it: the stream may have broken
+                    // (restart, shared download, an earlier endpoint's bad bytes). Unpack it again.
+                    LOG.info(what + ": streamed unpack failed (" + e.getMessage() + "); unpacking again from the verified blob");
                     snapshots.discard(temp);
                     temp = snapshots.newTemp();
                     r = unpackFile(blob, temp, diffId, below, what);
@@ -145,6 +144,14 @@ public final class SnapshotBuilder {
                 awaitDownload(download, what);
             }
             snapshots.commit(temp, chain);
+            // Start writeback now, while other layers still download, so the pull's final sync is short.
+            Thread.ofPlatform().daemon().name("coracle-early-sync").start(() -> {
+                try {
+                    LayerUnpacker.syncfs(snapshots.dir());
+                } catch (IOException e) {
+                    LOG.fine(() -> "early sync failed: " + e.getMessage());
+                }
+            });
             LOG.info("layer unpacked chainId=" + chain + " digest=" + layer.digest() + " entries=" + r.entries()
                     + " tarBytes=" + r.tarBytes() + " ms=" + (System.nanoTime() - start) / 1_000_000);
             return snapshots.path(chain);

@@ -92,10 +92,23 @@ public final class SnapshotStore {
      * and the collection at start-up removes it.
      */
     public void sync() {
+        // syncfs blocks in native code for long; on a platform thread it pins no virtual-thread carrier.
+        IOException[] failure = new IOException[1];
+        Thread t = Thread.ofPlatform().name("coracle-syncfs").start(() -> {
+            try {
+                LayerUnpacker.syncfs(dir);
+            } catch (IOException e) {
+                failure[0] = e;
+            }
+        });
         try {
-            LayerUnpacker.syncfs(dir);
-        } catch (IOException e) {
-            throw new ImageException(ImageException.Reason.IO, "cannot sync snapshots: " + e.getMessage(), e);
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ImageException(ImageException.Reason.IO, "interrupted while syncing snapshots", e);
+        }
+        if (failure[0] != null) {
+            throw new ImageException(ImageException.Reason.IO, "cannot sync snapshots: " + failure[0].getMessage(), failure[0]);
         }
     }
 

@@ -42,6 +42,7 @@ public final class LayerUnpacker {
     private static final Logger LOG = Logger.getLogger(LayerUnpacker.class.getName());
     private static final String WHITEOUT = ".wh.";
     private static final String OPAQUE = ".wh..wh..opq";
+    private static final String AUFS_META = ".wh..wh.";
     private static final LinkOption[] NOFOLLOW = {LinkOption.NOFOLLOW_LINKS};
 
     /** Directory metadata applied after all entries, so writes into read-only dirs and mtimes work. */
@@ -74,6 +75,11 @@ public final class LayerUnpacker {
             return new Result(hashing.count(), entries);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, what + ": cannot unpack layer: " + e.getMessage(), e);
+        } catch (ImageException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // commons-compress reports some malformed headers as unchecked exceptions.
+            throw new ImageException(ImageException.Reason.HOSTILE_LAYER, what + ": malformed layer tar: " + e, e);
         }
     }
 
@@ -117,6 +123,10 @@ public final class LayerUnpacker {
                     if (e.isDirectory()) {
                         dirs.push(new DirMeta(root, e.getMode(), e.getLastModifiedTime().toMillis()));
                     }
+                    continue;
+                }
+                if (parts.stream().anyMatch(c -> c.startsWith(AUFS_META) && !c.equals(OPAQUE))) {
+                    // aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not content, skipped as containerd does.
                     continue;
                 }
                 Path parent = ensureParents(parts, e.getName());
@@ -191,6 +201,16 @@ public final class LayerUnpacker {
                     throw hostile(e.getName(), "hard link target \"" + e.getLinkName() + "\" does not exist");
                 }
                 Files.createLink(p, source);
+            } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+                // Before isFile(): commons-compress also calls device entries files.
+                int type = e.isCharacterDevice() ? LinuxFiles.S_IFCHR : e.isBlockDevice() ? LinuxFiles.S_IFBLK : LinuxFiles.S_IFIFO;
+                int err = LinuxFiles.mknod(p, type, e.getMode(), e.getDevMajor(), e.getDevMinor());
+                if (err == LinuxFiles.EPERM) {
+                    LOG.warning(what + ": not allowed to create device " + e.getName() + ", skipped");
+                    return;
+                }
+                check(err, "mknod " + rel(p));
+                metadata(e, p, false);
             } else if (e.isFile()) {
                 try (FileChannel out = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     // Large reads from the inflater and large writes: far fewer syscalls than transferTo's 16 KiB.
@@ -202,15 +222,6 @@ public final class LayerUnpacker {
                         }
                     }
                 }
-                metadata(e, p, false);
-            } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
-                int type = e.isCharacterDevice() ? LinuxFiles.S_IFCHR : e.isBlockDevice() ? LinuxFiles.S_IFBLK : LinuxFiles.S_IFIFO;
-                int err = LinuxFiles.mknod(p, type, e.getMode(), e.getDevMajor(), e.getDevMinor());
-                if (err == LinuxFiles.EPERM) {
-                    LOG.warning(what + ": not allowed to create device " + e.getName() + ", skipped");
-                    return;
-                }
-                check(err, "mknod " + rel(p));
                 metadata(e, p, false);
             } else {
                 LOG.warning(what + ": unsupported tar entry type '" + (char) e.getLinkFlag() + "' for " + e.getName() + ", skipped");
