@@ -351,11 +351,58 @@ static int mount_rootfs(const struct json *spec, const char *rootfs, struct cerr
 	return 0;
 }
 
+/* Makes the mount that holds path private (not recursively), so that mounts made below it stay in
+ * this mount namespace even when the rest of the tree shares propagation with the host. */
+static int make_parent_mount_private(const char *path, struct cerr *e)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return fail(e, errno, "open /proc/self/mountinfo");
+	char line[4096], best[PATH_MAX] = "/";
+	size_t best_len = 1;
+	while (fgets(line, sizeof line, f)) {
+		char mp[PATH_MAX];
+		/* fields: id parent major:minor root mount-point ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		size_t n = strlen(mp);
+		if (n > best_len && strncmp(path, mp, n) == 0 && (path[n] == '/' || path[n] == '\0')) {
+			memcpy(best, mp, n + 1);
+			best_len = n;
+		}
+	}
+	fclose(f);
+	if (mount(NULL, best, NULL, MS_PRIVATE, NULL) < 0)
+		return fail(e, errno, "mount --make-private %s (the mount holding the rootfs)", best);
+	return 0;
+}
+
+/* The propagation of the container's whole mount tree: linux.rootfsPropagation, rprivate by default. */
+static int root_propagation(const struct json *spec, unsigned long *flags, struct cerr *e)
+{
+	*flags = MS_PRIVATE | MS_REC;
+	const char *name = json_get_str(json_get(spec, "linux"), "rootfsPropagation");
+	if (!name)
+		return 0;
+	for (size_t i = 0; i < sizeof propagation_opts / sizeof propagation_opts[0]; i++)
+		if (strcmp(propagation_opts[i].name, name) == 0) {
+			*flags = propagation_opts[i].flag;
+			return 0;
+		}
+	return fail(e, 0, "config.json: linux.rootfsPropagation: unknown value '%s'", name);
+}
+
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
 {
-	/* Nothing mounted from here on may propagate back to the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(e, errno, "mount --make-rprivate /");
+	/* rprivate (the default): nothing propagates either way. rslave: host mounts propagate in.
+	 * rshared: both ways, for the volumes that ask for it; the rootfs itself still never shows on the host. */
+	unsigned long propagation;
+	if (root_propagation(spec, &propagation, e) < 0)
+		return -1;
+	if (mount(NULL, "/", NULL, propagation, NULL) < 0)
+		return fail(e, errno, "set the propagation of / (linux.rootfsPropagation)");
+	if ((propagation & MS_SHARED) && make_parent_mount_private(rootfs, e) < 0)
+		return -1;
 	trace("mounts private");
 	if (mount_rootfs(spec, rootfs, e) < 0)
 		return -1;
@@ -381,12 +428,27 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	}
 	close(rootfd);
 	trace("devices made");
-	if (chdir(rootfs) < 0)
+	int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot < 0)
+		return fail(e, errno, "open /");
+	if (chdir(rootfs) < 0) {
+		close(oldroot);
 		return fail(e, errno, "chdir %s", rootfs);
+	}
 	/* pivot_root(".", "."): the old root ends up on top of the new one; detach it. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		close(oldroot);
 		return fail(e, errno, "pivot_root %s", rootfs);
+	}
 	trace("pivoted");
+	/* Work on the old root by its fd: the kernel does not promise what "." is after pivot_root. It
+	 * may share propagation with the host, so make it (not the new tree) rslave before the unmount. */
+	int rc = fchdir(oldroot);
+	close(oldroot);
+	if (rc < 0)
+		return fail(e, errno, "fchdir to the old root");
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return fail(e, errno, "mount --make-rslave the old root");
 	if (umount2(".", MNT_DETACH) < 0)
 		return fail(e, errno, "umount the old root");
 	trace("old root detached");

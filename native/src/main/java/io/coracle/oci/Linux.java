@@ -7,7 +7,8 @@ import java.util.Map;
 /** The spec's {@code linux} object. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
-                    Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices) {
+                    Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
+                    String rootfsPropagation) {
 
     /** type: pid, network, mount, ipc, uts, cgroup; path: join that namespace instead of creating one. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

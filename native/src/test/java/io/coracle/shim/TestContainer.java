@@ -94,7 +94,7 @@ final class TestContainer implements AutoCloseable {
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
         Process process = new Process(terminal, null, user, args, env, "/", caps, rlimits, noNewPrivileges, oomScoreAdj);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, null);
+                readonly, null, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 

@@ -63,6 +63,13 @@ public final class MountStep implements SpecStep {
                 case PROPAGATION_BIDIRECTIONAL -> "rshared";
                 default -> "rprivate";
             });
+            // A volume's propagation needs the tree it is bound from to propagate as well.
+            if (cri.getPropagation() == io.coracle.cri.v1.MountPropagation.PROPAGATION_BIDIRECTIONAL) {
+                spec.rootfsPropagation = "rshared";
+            } else if (cri.getPropagation() == io.coracle.cri.v1.MountPropagation.PROPAGATION_HOST_TO_CONTAINER
+                    && !"rshared".equals(spec.rootfsPropagation)) {
+                spec.rootfsPropagation = "rslave";
+            }
             m.removeIf(existing -> existing.destination().equals(dest));
             m.add(new io.coracle.oci.Mount(dest, "bind", host.toString(), options));
         }

@@ -43,6 +43,7 @@ public final class SpecDraft {
     public List<String> maskedPaths = new ArrayList<>();
     public List<String> readonlyPaths = new ArrayList<>();
     public List<Linux.Device> devices = new ArrayList<>();
+    public String rootfsPropagation;
 
     /** Whether a mount already targets {@code destination}. */
     public boolean mounts(String destination) {
@@ -59,7 +60,7 @@ public final class SpecDraft {
                 deviceRules.isEmpty() ? null : List.copyOf(deviceRules));
         Linux linux = new Linux(List.copyOf(namespaces), cgroupsPath, resources,
                 sysctl.isEmpty() ? null : Map.copyOf(sysctl), seccomp,
-                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices));
+                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation);
         return new Spec(Spec.VERSION, process, new Root(rootPath, readonlyRootfs), hostname, List.copyOf(mounts),
                 Map.copyOf(annotations), linux);
     }

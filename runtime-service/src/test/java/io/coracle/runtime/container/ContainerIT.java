@@ -31,6 +31,7 @@ import io.coracle.cri.v1.RuntimeServiceGrpc;
 import io.coracle.cri.v1.StopContainerRequest;
 import io.coracle.cri.v1.UpdateContainerResourcesRequest;
 import io.coracle.runtime.testing.CriTestbed;
+import io.coracle.runtime.testing.DaemonProcess;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
@@ -249,6 +250,33 @@ class ContainerIT {
                 Files.deleteIfExists(host.resolve(f));
             }
             Files.delete(host);
+        }
+    }
+
+    @Test
+    void mountPropagationFromTheHostReachesAnRslaveVolume() throws Exception {
+        Path source = Files.createTempDirectory("coracle-propagation-");
+        io.coracle.sys.Mounts.bind(source, source);
+        Path later = Files.createDirectory(source.resolve("later"));
+        PodSandboxConfig pod = bed.pod("propagation").build();
+        String podId = bed.runPod(pod);
+        try {
+            new ProcessBuilder("mount", "--make-rshared", source.toString()).start().waitFor();
+            String slave = bed.createAndStart(podId, pod, container("slave", "sleep", "300")
+                    .addMounts(Mount.newBuilder().setContainerPath("/vol").setHostPath(source.toString())
+                            .setPropagation(io.coracle.cri.v1.MountPropagation.PROPAGATION_HOST_TO_CONTAINER)));
+            String priv = bed.createAndStart(podId, pod, container("private", "sleep", "300")
+                    .addMounts(Mount.newBuilder().setContainerPath("/vol").setHostPath(source.toString())));
+            // A mount made on the host after the containers started.
+            io.coracle.sys.Mounts.tmpfs(later, 1 << 20);
+            Files.writeString(later.resolve("seen"), "propagated\n");
+            assertEquals("propagated\n", stdout(exec(slave, 10, "cat", "/vol/later/seen")));
+            assertNotEquals(0, exec(priv, 10, "cat", "/vol/later/seen").getExitCode());
+        } finally {
+            bed.removePod(podId);
+            io.coracle.sys.Mounts.unmountAll(later);
+            io.coracle.sys.Mounts.unmountAll(source);
+            DaemonProcess.deleteTree(source);
         }
     }
 
