@@ -1,6 +1,7 @@
 package io.coracle.runtime.container;
 
 import io.coracle.shim.ShimClient;
+import io.coracle.shim.ShimException;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -15,17 +16,22 @@ final class ContainerCleanup {
     private ContainerCleanup() {
     }
 
-    /** SIGKILLs every process of the container and waits (bounded) for the shim's exit record. */
+    /**
+     * SIGKILLs every process of the container through its shim and waits (bounded) for the exit record.
+     * A shim that is gone (killed) cannot answer: what it left in the cgroup is the caller's to kill.
+     */
     static void killAndReap(ShimClient shim, Duration timeout) throws IOException {
         if (shim.exitRecord().isPresent() || !Files.exists(shim.controlSocket())) {
             return;
         }
         try {
             shim.kill(Signals.SIGKILL, true);
+            shim.awaitExit(timeout);
+        } catch (ShimException e) {
+            // The shim is gone or did not answer in time; the exit record may still have appeared.
         } catch (IOException e) {
-            // The shim may have exited between the check and the call; the wait below tells.
+            // No connection to the shim: it exited or was killed.
         }
-        shim.awaitExit(timeout);
     }
 
     /** Deletes a tree without following symlinks; absent is fine. */

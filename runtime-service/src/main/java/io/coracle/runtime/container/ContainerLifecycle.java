@@ -105,6 +105,7 @@ public final class ContainerLifecycle {
         ContainerRecord r = found.get();
         try {
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
+            killOrphans(r);
             parts.store().delete(r);
             ContainerCleanup.deleteTree(r.stateDir());
             ContainerCleanup.deleteTree(parts.store().containerDir(r.id()));
@@ -115,6 +116,34 @@ public final class ContainerLifecycle {
         }
         LOG.info("container " + r.id() + " removed");
         parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
+    }
+
+    /**
+     * Kills what is left in the container's cgroup: processes of a container whose shim was killed
+     * (its exit then goes unrecorded), so that removing it leaves no process behind.
+     */
+    private void killOrphans(ContainerRecord r) throws IOException {
+        if (!parts.cgroups().exists(r.cgroupPath())) {
+            return;
+        }
+        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+        List<Integer> pids = parts.cgroups().pids(r.cgroupPath());
+        while (!pids.isEmpty()) {
+            LOG.warning("container " + r.id() + ": killing " + pids.size() + " process(es) its shim left behind");
+            for (int pid : pids) {
+                io.coracle.sys.Syscalls.kill(pid, Signals.SIGKILL);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("processes " + pids + " of container " + r.id() + " survive SIGKILL");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while killing the processes of container " + r.id(), e);
+            }
+            pids = parts.cgroups().pids(r.cgroupPath());
+        }
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */

@@ -357,6 +357,31 @@ class ContainerIT {
     }
 
     @Test
+    void removingAContainerWhoseShimWasKilledLeavesNoProcess() throws Exception {
+        PodSandboxConfig pod = bed.pod("orphan").build();
+        String podId = bed.runPod(pod);
+        try {
+            String id = bed.createAndStart(podId, pod, container("orphan", "sleep", "300"));
+            var info = new com.fasterxml.jackson.databind.ObjectMapper().readTree(bed.runtime().containerStatus(
+                    io.coracle.cri.v1.ContainerStatusRequest.newBuilder().setContainerId(id).setVerbose(true).build())
+                    .getInfoMap().get("info"));
+            long shim = info.path("shimPid").asLong();
+            long pid = info.path("pid").asLong();
+            assertTrue(ProcessHandle.of(pid).isPresent());
+            new ProcessBuilder("kill", "-9", Long.toString(shim)).start().waitFor();
+            bed.awaitStatus(id, x -> x.getState() == ContainerState.CONTAINER_UNKNOWN, Duration.ofSeconds(10));
+            bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(id).build());
+            for (int i = 0; i < 100 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false); i++) {
+                Thread.sleep(20); // PID 1 of this machine reaps late: wait for the zombie to go
+            }
+            assertFalse(ProcessHandle.of(pid).map(h -> h.isAlive()
+                    && !h.info().command().orElse("").isEmpty()).orElse(false), "container process " + pid + " lives on");
+        } finally {
+            bed.removePod(podId);
+        }
+    }
+
+    @Test
     void badInputGetsClearErrorsAndLeavesNothing() throws Exception {
         PodSandboxConfig pod = bed.pod("bad").build();
         String podId = bed.runPod(pod);

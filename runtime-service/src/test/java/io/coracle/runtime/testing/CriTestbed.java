@@ -149,8 +149,11 @@ public final class CriTestbed implements AutoCloseable {
                 }
             }
         } finally {
-            daemon.close();
-            registry.close();
+            try {
+                daemon.close();
+            } finally {
+                registry.close();
+            }
         }
     }
 }

@@ -206,19 +206,26 @@ public final class DaemonProcess implements AutoCloseable {
                 process.destroyForcibly().waitFor();
             }
         }
-        deleteTree(dir);
-        if (isolation != null) {
-            // The CNI bridge plugin never deletes its bridge, nor host-local its per-network state.
-            new ProcessBuilder("ip", "link", "del", isolation).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
-            deleteTree(Path.of("/var/lib/cni/networks", isolation));
-            try (Stream<Path> hierarchies = Files.list(Path.of("/sys/fs/cgroup"))) {
-                for (Path h : hierarchies.toList()) {
-                    Files.deleteIfExists(h.resolve(cgroupParent().substring(1)));
-                }
-            } catch (IOException e) {
-                // a parent still holding a pod cgroup: the leak checks report it
+        try {
+            deleteTree(dir);
+        } finally {
+            if (isolation != null) {
+                removeIsolation();
             }
+        }
+    }
+
+    /** The CNI bridge plugin never deletes its bridge, nor host-local its per-network state; the pod cgroups' parent stays too. */
+    private void removeIsolation() throws IOException, InterruptedException {
+        new ProcessBuilder("ip", "link", "del", isolation).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        deleteTree(Path.of("/var/lib/cni/networks", isolation));
+        try (Stream<Path> hierarchies = Files.list(Path.of("/sys/fs/cgroup"))) {
+            for (Path h : hierarchies.toList()) {
+                Files.deleteIfExists(h.resolve(cgroupParent().substring(1)));
+            }
+        } catch (IOException e) {
+            // a parent still holding a pod cgroup: the leak checks report it
         }
     }
 
