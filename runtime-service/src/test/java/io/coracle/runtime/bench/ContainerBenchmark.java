@@ -96,6 +96,8 @@ public final class ContainerBenchmark {
                             + " (%.2f MiB per pod beyond the daemon)%n",
                     daemon / 1024.0, shims / 1024.0, pause / 1024.0, (daemon + shims + pause) / 1024.0,
                     (shims + pause) / 10 / 1024.0);
+            // -Dbench.hold=SECONDS keeps the 10 pods up, e.g. to look at the daemon with jcmd.
+            Thread.sleep(Long.getLong("bench.hold", 0) * 1000);
             for (String podId : pods) {
                 bed.removePod(podId);
             }
