@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RemovePodSandboxResponse;

@@ -22,6 +22,7 @@ public final class Main {
             usage: coracle daemon [--config FILE] [--socket PATH] [--root DIR] [--state DIR] [--log-level LEVEL]
                    coracle config default
                    coracle images import [--config FILE] [--root DIR] ARCHIVE   (while the daemon is stopped)
+                   coracle play [--socket PATH] [--down] POD.yaml   (a Kubernetes Pod manifest, through the daemon)
                    coracle version
             """;
 
@@ -57,6 +58,7 @@ public final class Main {
                     yield 0;
                 }
                 case "images" -> imagesCommand(rest);
+                case "play" -> play(rest);
                 case "version", "--version" -> {
                     System.out.println(BuildInfo.RUNTIME_NAME + " " + BuildInfo.VERSION);
                     yield 0;
@@ -147,6 +149,31 @@ public final class Main {
                 return io.coracle.image.ImageImportCommand.run(images, archive, System.out, System.err);
             }
         });
+    }
+
+    private static int play(List<String> args) throws UsageException {
+        Path socket = Path.of((String) io.coracle.runtime.config.ConfigSchema.KEYS.stream()
+                .filter(k -> k.path().equals("socket")).findFirst().orElseThrow().defaultValue());
+        boolean down = false;
+        Path manifest = null;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--down")) {
+                down = true;
+            } else if (a.equals("--socket") && i + 1 < args.size()) {
+                socket = Path.of(args.get(++i));
+            } else if (a.startsWith("--socket=")) {
+                socket = Path.of(a.substring("--socket=".length()));
+            } else if (a.startsWith("--") || manifest != null) {
+                throw new UsageException("play: unexpected argument '" + a + "'");
+            } else {
+                manifest = Path.of(a);
+            }
+        }
+        if (manifest == null) {
+            throw new UsageException("play needs a Pod manifest file");
+        }
+        return io.coracle.runtime.play.PlayCommand.run(socket, manifest, down, System.out, System.err);
     }
 
     /** The command line is wrong. */

@@ -3,12 +3,8 @@ package io.coracle.runtime.container;
 import io.coracle.shim.ShimClient;
 import io.coracle.shim.ShimException;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 
 /** Ending a container's processes and deleting its directories, for remove and for undoing a failed create. */
@@ -34,26 +30,8 @@ final class ContainerCleanup {
         }
     }
 
-    /** Deletes a tree without following symlinks; absent is fine. */
+    /** Deletes a tree without following links or deleting through a mount point; absent is fine. */
     static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) {
-                    throw exc;
-                }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        io.coracle.sys.FileTrees.delete(root);
     }
 }

@@ -1,6 +1,5 @@
-package io.coracle.sandbox;
+package io.coracle.sys;
 
-import io.coracle.sys.Mounts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,11 +7,15 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
-/** Recursive delete that stays on one file system: it never descends into a mount point. */
-final class FileTrees {
+/**
+ * Recursive delete that never follows a link and never deletes through a mount point (a bind-mounted
+ * host directory left under a pod's or container's directory stays untouched: the delete fails).
+ */
+public final class FileTrees {
     private FileTrees() {}
 
-    static void delete(Path root) throws IOException {
+    /** Deletes root and everything below it; absent is fine. */
+    public static void delete(Path root) throws IOException {
         if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
