@@ -42,15 +42,6 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         this.images = images;
     }
 
-    /**
-     * Not wired to an image store: every RPC answers UNIMPLEMENTED. Kept so the daemon builds until
-     * it constructs {@code new CriImageService(new ImageService(config))}.
-     */
-    @Deprecated
-    public CriImageService() {
-        this.images = null;
-    }
-
     @Override
     public void pullImage(PullImageRequest req, StreamObserver<PullImageResponse> out) {
         answer(out, "PullImage", () -> {
@@ -88,10 +79,6 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
 
     @Override
     public void streamImages(StreamImagesRequest req, StreamObserver<StreamImagesResponse> out) {
-        if (images == null) {
-            out.onError(unconfigured("StreamImages"));
-            return;
-        }
         List<Image> all;
         try {
             all = select(filterOf(req.hasFilter(), req.getFilter()));
@@ -173,10 +160,6 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
     }
 
     private <T> void answer(StreamObserver<T> out, String rpc, Supplier<T> handler) {
-        if (images == null) {
-            out.onError(unconfigured(rpc));
-            return;
-        }
         T response;
         try {
             response = handler.get();
@@ -188,10 +171,6 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         out.onCompleted();
     }
 
-    private static StatusRuntimeException unconfigured(String rpc) {
-        return Status.UNIMPLEMENTED.withDescription("Method runtime.v1.ImageService/" + rpc
-                + " is unimplemented: this daemon built CriImageService without an ImageService").asRuntimeException();
-    }
 
     static StatusRuntimeException toStatus(String rpc, RuntimeException e) {
         if (e instanceof StatusRuntimeException s) {
