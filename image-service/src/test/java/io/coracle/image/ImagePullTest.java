@@ -78,6 +78,7 @@ class ImagePullTest {
                 .file("etc/.wh.removed", "")
                 .dir("opt/data").file("opt/data/.wh..wh..opq", "").file("opt/data/new.txt", "new\n")
                 .xattrFile("etc/tagged", "t\n", "user.coracle", "yes")
+                .binaryXattrFile("etc/binary", "b\n", "user.raw", new byte[] {0, (byte) 0xff, (byte) 0xfe, 0x41})
                 .dir(".wh..wh.plnk").file(".wh..wh.plnk/12.34", "aufs hard link store\n");
         TestLayer third = new TestLayer().file("etc/motd", "from a zstd layer\n");
         return new TestImage()
@@ -110,6 +111,10 @@ class ImagePullTest {
         assertEquals("c", fileType(middle.resolve("etc/removed")));
         assertEquals("y", getxattr(middle.resolve("opt/data"), "trusted.overlay.opaque"));
         assertEquals("yes", getxattr(middle.resolve("etc/tagged"), "user.coracle"));
+        // a binary value survives byte for byte (security.capability is such a value)
+        assertEquals("00fffe41", run("python3", "-c", "import os,sys; print(os.getxattr(sys.argv[1], 'user.raw',"
+                + " follow_symlinks=False).hex(), end='')", middle.resolve("etc/binary").toString()));
+        assertEquals("b\n", Files.readString(middle.resolve("etc/binary")));
         assertFalse(Files.exists(middle.resolve(".wh..wh.plnk"), LinkOption.NOFOLLOW_LINKS));
         assertFalse(Files.exists(middle.resolve(".wh.plnk"), LinkOption.NOFOLLOW_LINKS));
         assertEquals(1000, (int) Files.getAttribute(bottom.resolve("work/owned"), "unix:uid"));

@@ -95,6 +95,22 @@ final class TestLayer {
         return put(e, c);
     }
 
+    /** A file with an xattr whose value is raw bytes (not UTF-8), in a PAX header written by hand. */
+    TestLayer binaryXattrFile(String name, String content, String xattr, byte[] value) {
+        byte[] key = (" SCHILY.xattr." + xattr + "=").getBytes(StandardCharsets.UTF_8);
+        int len = key.length + value.length + 1;
+        len += Integer.toString(len + Integer.toString(len).length()).length();
+        ByteArrayOutputStream record = new ByteArrayOutputStream();
+        record.writeBytes(Integer.toString(len).getBytes(StandardCharsets.US_ASCII));
+        record.writeBytes(key);
+        record.writeBytes(value);
+        record.write('\n');
+        TarArchiveEntry pax = new TarArchiveEntry("PaxHeaders/" + name, TarConstants.LF_PAX_EXTENDED_HEADER_LC);
+        pax.setSize(record.size());
+        put(pax, record.toByteArray());
+        return file(name, content);
+    }
+
     private TestLayer put(TarArchiveEntry e, byte[] content) {
         try {
             e.setModTime(1_700_000_000_000L);

@@ -5,14 +5,23 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
 
-/** Hashes and counts every byte passing through, including skipped ones (DigestInputStream misses those). */
+/**
+ * Hashes and counts every byte passing through, including skipped ones (DigestInputStream misses those),
+ * and shows them to a {@link PaxXattrScanner} when one is given.
+ */
 final class HashingInputStream extends FilterInputStream {
     private final MessageDigest md;
+    private final PaxXattrScanner scanner;
     private long count;
 
     HashingInputStream(InputStream in, MessageDigest md) {
+        this(in, md, null);
+    }
+
+    HashingInputStream(InputStream in, MessageDigest md, PaxXattrScanner scanner) {
         super(in);
         this.md = md;
+        this.scanner = scanner;
     }
 
     @Override
@@ -21,6 +30,9 @@ final class HashingInputStream extends FilterInputStream {
         if (b >= 0) {
             md.update((byte) b);
             count++;
+            if (scanner != null) {
+                scanner.accept(new byte[] {(byte) b}, 0, 1);
+            }
         }
         return b;
     }
@@ -31,6 +43,9 @@ final class HashingInputStream extends FilterInputStream {
         if (n > 0) {
             md.update(b, off, n);
             count += n;
+            if (scanner != null) {
+                scanner.accept(b, off, n);
+            }
         }
         return n;
     }

@@ -64,8 +64,9 @@ public final class LayerUnpacker {
     public static Result unpack(InputStream blob, Path target, Digest diffId, Supplier<List<Path>> lowerDirs, String what) {
         MessageDigest md = Digest.sha256();
         try (InputStream tarStream = decompress(new BufferedInputStream(blob, 1 << 16))) {
-            HashingInputStream hashing = new HashingInputStream(tarStream, md);
-            int entries = new Run(target, lowerDirs, what).extract(new TarArchiveInputStream(hashing));
+            PaxXattrScanner xattrs = new PaxXattrScanner();
+            HashingInputStream hashing = new HashingInputStream(tarStream, md, xattrs);
+            int entries = new Run(target, lowerDirs, what, xattrs).extract(new TarArchiveInputStream(hashing));
             hashing.drain();
             Digest actual = Digest.of(md);
             if (diffId != null && !actual.equals(diffId)) {
@@ -104,11 +105,14 @@ public final class LayerUnpacker {
         private final Set<Path> safeDirs = new HashSet<>();
         private final Deque<DirMeta> dirs = new ArrayDeque<>();
         private final byte[] buffer = new byte[1 << 20];
+        private final PaxXattrScanner rawXattrs;
+        private int index = -1; // of the entry being extracted, in stream order
 
-        Run(Path root, Supplier<List<Path>> lowerDirs, String what) {
+        Run(Path root, Supplier<List<Path>> lowerDirs, String what, PaxXattrScanner rawXattrs) {
             this.root = root;
             this.lowerDirs = lowerDirs;
             this.what = what;
+            this.rawXattrs = rawXattrs;
             safeDirs.add(root);
         }
 
@@ -117,6 +121,7 @@ public final class LayerUnpacker {
             TarArchiveEntry e;
             while ((e = tar.getNextEntry()) != null) {
                 count++;
+                index++;
                 List<String> parts = components(e.getName());
                 if (parts.isEmpty()) {
                     // "./" itself: the layer root's own metadata.
@@ -233,23 +238,34 @@ public final class LayerUnpacker {
             if (!symlink) {
                 LinuxFiles.chmod(p, e.getMode());
             }
-            for (Map.Entry<String, String> h : e.getExtraPaxHeaders().entrySet()) {
-                if (h.getKey().startsWith("SCHILY.xattr.")) {
+            Map<String, byte[]> raw = rawXattrs.xattrs(index);
+            if (raw != null) {
+                for (Map.Entry<String, byte[]> x : raw.entrySet()) {
+                    setXattr(e, p, x.getKey(), x.getValue());
+                }
+            } else {
+                // The scanner lost the stream: take the reader's (UTF-8 decoded) values, minus broken ones.
+                for (Map.Entry<String, String> h : e.getExtraPaxHeaders().entrySet()) {
+                    if (!h.getKey().startsWith("SCHILY.xattr.")) {
+                        continue;
+                    }
                     String name = h.getKey().substring("SCHILY.xattr.".length());
-                    String value = h.getValue();
-                    if (value.indexOf('\uFFFD') >= 0) {
-                        // commons-compress decodes PAX values as UTF-8; a binary value is lost.
+                    if (h.getValue().indexOf('\uFFFD') >= 0) {
                         LOG.warning(what + ": binary xattr " + name + " on " + e.getName() + " skipped");
                         continue;
                     }
-                    int err = LinuxFiles.lsetxattr(p, name, value.getBytes(StandardCharsets.UTF_8));
-                    if (err != 0) {
-                        LOG.warning(what + ": cannot set xattr " + name + " on " + e.getName() + ": errno " + err);
-                    }
+                    setXattr(e, p, name, h.getValue().getBytes(StandardCharsets.UTF_8));
                 }
             }
             if (!e.isDirectory()) {
                 LinuxFiles.lutimes(p, e.getLastModifiedTime().toMillis());
+            }
+        }
+
+        private void setXattr(TarArchiveEntry e, Path p, String name, byte[] value) {
+            int err = LinuxFiles.lsetxattr(p, name, value);
+            if (err != 0) {
+                LOG.warning(what + ": cannot set xattr " + name + " on " + e.getName() + ": errno " + err);
             }
         }
 
