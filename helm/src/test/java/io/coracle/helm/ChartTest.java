@@ -289,6 +289,8 @@ class ChartTest {
 
     @Test
     void loopbackMetricsAreProbedOnLoopbackAndPortOverridesFollow() {
+        assertEquals("::1", daemon(Chart.render("metrics: {address: \"::1\"}", tmp).daemonSet()).getLivenessProbe().getHttpGet().getHost());
+        assertNull(daemon(Chart.render("metrics: {address: \"::\"}", tmp).daemonSet()).getLivenessProbe().getHttpGet().getHost());
         DaemonSet ds = Chart.render("metrics: {address: 127.0.0.1, port: 9999}", tmp).daemonSet();
         Probe p = daemon(ds).getLivenessProbe();
         assertEquals("127.0.0.1", p.getHttpGet().getHost());
@@ -375,6 +377,7 @@ class ChartTest {
     void badLogLevelMetricsPortAndMirrorFail() {
         assertRenderingFails("config: {logLevel: verbose}", "/config/logLevel");
         assertRenderingFails("metrics: {port: 70000}", "/metrics/port");
+        assertRenderingFails("metrics: {address: localhost}", "/metrics/address", "localhost");
         assertRenderingFails("config: {registry: {mirrors: {docker.io: {endpoints: [\"mirror.example\"]}}}}", "/config/registry/mirrors/docker.io/endpoints/0");
         assertRenderingFails("config: {podShmSize: 64MB}", "/config/podShmSize");
     }
