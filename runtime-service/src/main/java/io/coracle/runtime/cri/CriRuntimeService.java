@@ -16,11 +16,17 @@ import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.ListContainersResponse;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.ListPodSandboxResponse;
+import io.coracle.cri.v1.ListMetricDescriptorsRequest;
+import io.coracle.cri.v1.ListMetricDescriptorsResponse;
+import io.coracle.cri.v1.ListPodSandboxMetricsRequest;
+import io.coracle.cri.v1.ListPodSandboxMetricsResponse;
 import io.coracle.cri.v1.ListPodSandboxStatsRequest;
 import io.coracle.cri.v1.ListPodSandboxStatsResponse;
 import io.coracle.cri.v1.PodSandboxStatsRequest;
 import io.coracle.cri.v1.PodSandboxStatsResponse;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.StreamPodSandboxMetricsRequest;
+import io.coracle.cri.v1.StreamPodSandboxMetricsResponse;
 import io.coracle.cri.v1.StreamPodSandboxStatsRequest;
 import io.coracle.cri.v1.StreamPodSandboxStatsResponse;
 import io.coracle.cri.v1.PodSandboxStatusResponse;
@@ -285,6 +291,33 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         try {
             for (var s : services.podStats.list(request.getFilter())) {
                 response.onNext(StreamPodSandboxStatsResponse.newBuilder().addPodSandboxStats(s).build());
+            }
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+        }
+    }
+
+    @Override
+    public void listMetricDescriptors(ListMetricDescriptorsRequest request,
+                                      StreamObserver<ListMetricDescriptorsResponse> response) {
+        answer(response, () -> ListMetricDescriptorsResponse.newBuilder()
+                .addAllDescriptors(services.podMetrics.descriptors()).build());
+    }
+
+    @Override
+    public void listPodSandboxMetrics(ListPodSandboxMetricsRequest request,
+                                      StreamObserver<ListPodSandboxMetricsResponse> response) {
+        answer(response, () -> ListPodSandboxMetricsResponse.newBuilder()
+                .addAllPodMetrics(services.podMetrics.metrics()).build());
+    }
+
+    @Override
+    public void streamPodSandboxMetrics(StreamPodSandboxMetricsRequest request,
+                                        StreamObserver<StreamPodSandboxMetricsResponse> response) {
+        try {
+            for (var m : services.podMetrics.metrics()) {
+                response.onNext(StreamPodSandboxMetricsResponse.newBuilder().addPodSandboxMetrics(m).build());
             }
             response.onCompleted();
         } catch (RuntimeException e) {

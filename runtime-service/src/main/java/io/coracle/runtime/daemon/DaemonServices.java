@@ -16,6 +16,7 @@ import io.coracle.runtime.container.ContainerStatusReader;
 import io.coracle.runtime.container.ContainerStore;
 import io.coracle.runtime.container.ContainerUpdater;
 import io.coracle.runtime.container.ExecSyncRunner;
+import io.coracle.runtime.container.PodMetricsReader;
 import io.coracle.runtime.container.PodStatsReader;
 import io.coracle.runtime.container.SandboxPods;
 import io.coracle.sandbox.PodContainersHook;
@@ -44,6 +45,7 @@ public final class DaemonServices implements AutoCloseable {
     public final ContainerStatsReader stats;
     public final ContainerUpdater updater;
     public final PodStatsReader podStats;
+    public final PodMetricsReader podMetrics;
 
     public DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -70,6 +72,7 @@ public final class DaemonServices implements AutoCloseable {
             stats = new ContainerStatsReader(parts);
             updater = new ContainerUpdater(parts);
             podStats = new PodStatsReader(sandboxes.store(), parts.cgroups(), stats);
+            podMetrics = new PodMetricsReader(podStats);
 
             sandboxes.setContainersHook(new PodContainersHook() {
                 @Override

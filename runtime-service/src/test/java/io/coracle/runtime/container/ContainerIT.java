@@ -301,6 +301,19 @@ class ContainerIT {
             assertTrue(podStats.getLinux().getProcess().getProcessCount().getValue() >= 2, podStats.toString());
             assertEquals("eth0", podStats.getLinux().getNetwork().getDefaultInterface().getName());
 
+            var descriptors = bed.runtime().listMetricDescriptors(
+                    io.coracle.cri.v1.ListMetricDescriptorsRequest.getDefaultInstance()).getDescriptorsList();
+            assertTrue(descriptors.stream().anyMatch(d -> d.getName().equals("container_cpu_usage_seconds_total")
+                    && d.getLabelKeysList().equals(List.of("container", "pod", "namespace", "id"))));
+            var podMetrics = bed.runtime().listPodSandboxMetrics(io.coracle.cri.v1.ListPodSandboxMetricsRequest
+                    .getDefaultInstance()).getPodMetricsList().stream().filter(m -> m.getPodSandboxId().equals(podId))
+                    .findFirst().orElseThrow();
+            var cpu = podMetrics.getContainerMetrics(0).getMetricsList().stream()
+                    .filter(m -> m.getName().equals("container_cpu_usage_seconds_total")).findFirst().orElseThrow();
+            assertEquals(List.of("busy", pod.getMetadata().getName(), "test", id), cpu.getLabelValuesList());
+            assertTrue(podMetrics.getMetricsList().stream().anyMatch(m ->
+                    m.getName().equals("container_network_receive_bytes_total") && m.getLabelValues(3).equals("eth0")));
+
             bed.runtime().updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
                     .setLinux(LinuxContainerResources.newBuilder().setCpuQuota(20000).setCpuPeriod(100000)
                             .setMemoryLimitInBytes(96L << 20)).build());
