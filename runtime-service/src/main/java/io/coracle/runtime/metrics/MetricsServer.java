@@ -51,7 +51,15 @@ public final class MetricsServer implements AutoCloseable {
         interceptors = List.of(new CriCallMetrics(registry), new ImagePullMetrics(registry, services.images));
         services.sandboxes.setCniTimings(new CniOperationMetrics(registry));
 
-        http = HttpServer.create(new InetSocketAddress(config.address(), config.port()), 16);
+        try {
+            http = HttpServer.create(new InetSocketAddress(config.address(), config.port()), 16);
+        } catch (IOException e) {
+            services.sandboxes.setCniTimings(null);
+            executor.shutdownNow();
+            gc.close();
+            registry.close();
+            throw e;
+        }
         http.setExecutor(executor);
         http.createContext("/", this::handle);
         http.start();

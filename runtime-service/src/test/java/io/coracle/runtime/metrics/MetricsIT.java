@@ -119,6 +119,19 @@ class MetricsIT {
         }
     }
 
+    @Test
+    void portInUseStopsTheDaemonWithAMessage() throws Exception {
+        Path dir = Files.createTempDirectory("coracle-it-");
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             DaemonProcess daemon = DaemonProcess.launchWith(dir, "[metrics]\nport = " + taken.getLocalPort() + "\n")) {
+            assertTrue(daemon.process().waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "daemon still running");
+            assertEquals(1, daemon.process().exitValue());
+            assertTrue(daemon.logText().contains("cannot serve metrics on 127.0.0.1:" + taken.getLocalPort()),
+                    daemon.logText());
+            assertFalse(Files.exists(daemon.socket()), "no CRI socket");
+        }
+    }
+
     private HttpResponse<String> get(URI uri) throws Exception {
         return http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
