@@ -31,6 +31,9 @@ final class CniNetwork {
     /** Wall time of the last add() or del() on this thread (for the benchmark's breakdown). */
     static final ThreadLocal<Long> LAST_CALL_NANOS = ThreadLocal.withInitial(() -> 0L);
 
+    /** Where add() and del() report their wall time. */
+    volatile CniTimings timings = CniTimings.NONE;
+
     CniNetwork(CniConfigLoader loader) {
         this.loader = loader;
     }
@@ -56,10 +59,13 @@ final class CniNetwork {
     /** Brings up lo in the pod (loopback plugin) and attaches eth0 through the network list. */
     Attachment add(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports) throws IOException {
         long t0 = System.nanoTime();
+        boolean ok = false;
         try {
-            return addTimed(net, pod, netns, ports);
+            Attachment a = addTimed(net, pod, netns, ports);
+            ok = true;
+            return a;
         } finally {
-            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+            report("ADD", t0, ok);
         }
     }
 
@@ -94,10 +100,22 @@ final class CniNetwork {
     void del(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
             throws IOException {
         long t0 = System.nanoTime();
+        boolean ok = false;
         try {
             delTimed(net, pod, netns, ports, resultJson);
+            ok = true;
         } finally {
-            LAST_CALL_NANOS.set(System.nanoTime() - t0);
+            report("DEL", t0, ok);
+        }
+    }
+
+    private void report(String op, long t0, boolean ok) {
+        long took = System.nanoTime() - t0;
+        LAST_CALL_NANOS.set(took);
+        try {
+            timings.observe(op, java.time.Duration.ofNanos(took), ok);
+        } catch (RuntimeException e) {
+            LOG.warning("cni: timings listener failed: " + e);
         }
     }
 

@@ -111,6 +111,11 @@ public final class SandboxService {
         env.containers = hook == null ? PodContainersHook.NONE : hook;
     }
 
+    /** Where the duration of every CNI ADD and DEL goes (metrics); null for none. */
+    public void setCniTimings(CniTimings timings) {
+        env.cni.timings = timings == null ? CniTimings.NONE : timings;
+    }
+
     /** Read-only access to the sandboxes (namespace paths, cgroup parent, pod files, state). */
     public SandboxStore store() {
         return env.store;

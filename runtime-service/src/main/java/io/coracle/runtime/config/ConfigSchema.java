@@ -36,6 +36,13 @@ public final class ConfigSchema {
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
                     "Subnet of the default network written into an empty conf_dir."),
 
+            ConfigKey.bool("metrics.enabled", true,
+                    "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),
+            ConfigKey.string("metrics.address", "127.0.0.1",
+                    "IP address the metrics endpoint listens on (an IPv4 or IPv6 literal; 0.0.0.0 for every interface)."),
+            ConfigKey.integer("metrics.port", 9465,
+                    "TCP port of the metrics endpoint (0: any free port, logged at start)."),
+
             ConfigKey.integer("registry.max_concurrent_downloads", 3,
                     "Blob downloads in flight at once, over all pulls."),
             ConfigKey.integer("registry.max_retries", 5,

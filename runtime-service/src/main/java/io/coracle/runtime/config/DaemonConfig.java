@@ -1,7 +1,9 @@
 package io.coracle.runtime.config;
 
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +26,7 @@ public record DaemonConfig(
         long podShmSizeBytes,
         Cni cni,
         Registry registry,
+        Metrics metrics,
         String source) {
 
     /** How pod cgroups are named: plain cgroupfs paths or systemd slices. */
@@ -36,6 +39,9 @@ public record DaemonConfig(
     public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
                            Set<String> insecure, List<String> pinnedImages, Map<String, List<URI>> mirrors,
                            Map<String, Path> caFiles) {}
+
+    /** The [metrics] table: the Prometheus endpoint. */
+    public record Metrics(boolean enabled, InetAddress address, int port) {}
 
     public static final Set<String> LOG_LEVELS = Set.of("debug", "info", "warn", "error");
 
@@ -111,6 +117,8 @@ public record DaemonConfig(
                 Set.copyOf(strings(v.get("registry.insecure"))),
                 List.copyOf(strings(v.get("registry.pinned_images"))),
                 Map.copyOf(mirrors), Map.copyOf(caFiles));
+        Metrics metrics = new Metrics((Boolean) v.get("metrics.enabled"), ipLiteral(v, "metrics.address", origin),
+                (int) positive(v, "metrics.port", 0, 65535, origin));
 
         return new DaemonConfig(
                 absolutePath(v, "socket", origin),
@@ -123,6 +131,7 @@ public record DaemonConfig(
                 byteSize(v, "pod_shm_size", origin),
                 cni,
                 registry,
+                metrics,
                 source);
     }
 
@@ -160,6 +169,23 @@ public record DaemonConfig(
             throw new ConfigException(origin + ": key '" + key + "' must be positive; got '" + s + "'");
         }
         return n * unit;
+    }
+
+    /** An IPv4 or IPv6 literal, never a host name (no DNS lookup at start-up). */
+    private static InetAddress ipLiteral(Map<String, Object> v, String key, String origin) throws ConfigException {
+        String s = ((String) v.get(key)).trim();
+        String bare = s.startsWith("[") && s.endsWith("]") ? s.substring(1, s.length() - 1) : s;
+        boolean v4 = bare.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+        boolean v6 = bare.contains(":") && bare.matches("[0-9A-Fa-f:.]+");
+        if (v4 || v6) {
+            try {
+                return InetAddress.getByName(bare);
+            } catch (UnknownHostException e) {
+                // falls through to the error below
+            }
+        }
+        throw new ConfigException(origin + ": key '" + key + "' must be an IP address like 127.0.0.1 or ::1; got '"
+                + s + "'");
     }
 
     private static URI endpoint(String s, String key, String origin) throws ConfigException {

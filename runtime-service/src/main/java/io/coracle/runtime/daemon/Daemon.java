@@ -4,12 +4,15 @@ import io.coracle.image.CriImageService;
 import io.coracle.runtime.config.DaemonConfig;
 import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
+import io.coracle.runtime.metrics.MetricsServer;
 import io.coracle.sys.NativePrograms;
+import io.grpc.ServerInterceptor;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -52,25 +55,48 @@ public final class Daemon {
             closeQuietly(rootLock);
             throw e;
         }
+        MetricsServer metrics = null;
+        if (config.metrics().enabled()) {
+            try {
+                metrics = MetricsServer.start(config.metrics(), services);
+            } catch (IOException e) {
+                services.close();
+                closeQuietly(socketLock);
+                closeQuietly(rootLock);
+                throw new DaemonStartException("cannot serve metrics on " + config.metrics().address().getHostAddress()
+                        + ":" + config.metrics().port() + ": " + e.getMessage(), e);
+            }
+        }
+        List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
+        if (metrics != null) {
+            interceptors.addAll(metrics.interceptors());
+        }
         RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
         CriServer server = new CriServer(config.socket(),
                 List.of(new CriRuntimeService(status, services), new CriImageService(services.images)),
-                List.of(new CallLogInterceptor()));
+                interceptors);
         try {
             server.start();
         } catch (DaemonStartException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
             services.close();
             closeQuietly(socketLock);
             closeQuietly(rootLock);
             throw e;
         }
 
+        MetricsServer finalMetrics = metrics;
         Runnable shutdown = () -> {
             if (!stopping.compareAndSet(false, true)) {
                 return;
             }
             LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
             server.stop(config.shutdownGrace());
+            if (finalMetrics != null) {
+                finalMetrics.close();
+            }
             services.close();
             closeQuietly(socketLock);
             closeQuietly(rootLock);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -162,6 +163,33 @@ class ConfigLoaderTest {
                 assertEquals(key.defaultValue(), values.get(key.path()), key.path());
             }
         }
+    }
+
+    @Test
+    void metricsTableIsReadWithLoopbackDefaults() throws Exception {
+        DaemonConfig defaults = DaemonConfig.from(Map.of(), Map.of(), "built-in defaults");
+        assertEquals(new DaemonConfig.Metrics(true, InetAddress.getByName("127.0.0.1"), 9465), defaults.metrics());
+
+        Path file = write("[metrics]\nenabled = false\naddress = \"::1\"\nport = 0\n");
+        DaemonConfig config = DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString());
+        assertEquals(new DaemonConfig.Metrics(false, InetAddress.getByName("::1"), 0), config.metrics());
+    }
+
+    @Test
+    void badMetricsPortOrAddressNamesTheKey() throws Exception {
+        assertMessage(Map.of("metrics.port", 65536L), "key 'metrics.port' must be between 0 and 65535; got 65536");
+        assertMessage(Map.of("metrics.port", -1L), "key 'metrics.port' must be between 0 and 65535; got -1");
+        assertMessage(Map.of("metrics.address", "localhost"),
+                "key 'metrics.address' must be an IP address like 127.0.0.1 or ::1; got 'localhost'");
+        assertMessage(Map.of("metrics.address", "300.1.2.3"),
+                "key 'metrics.address' must be an IP address like 127.0.0.1 or ::1; got '300.1.2.3'");
+
+        Path file = write("[metrics]\nport = \"9465\"\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(file, true));
+        assertEquals(file + ": key 'metrics.port' must be an integer, got a string", e.getMessage());
+        Path other = write("[metrics]\nenabled = \"no\"\n");
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.load(other, true));
+        assertEquals(other + ": key 'metrics.enabled' must be a boolean, got a string", e.getMessage());
     }
 
     private void assertMessage(Map<String, Object> fileValues, String expected) {

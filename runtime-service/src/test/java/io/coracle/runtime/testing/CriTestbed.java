@@ -44,6 +44,11 @@ public final class CriTestbed implements AutoCloseable {
     }
 
     public static CriTestbed start() throws Exception {
+        return start("");
+    }
+
+    /** As {@link #start()}, with {@code extraToml} (starting with a table header) appended to the daemon's config. */
+    public static CriTestbed start(String extraToml) throws Exception {
         LocalRegistry registry = LocalRegistry.start();
         try {
             ImageBuilder.busybox().push(registry, "library/busybox", "latest");
@@ -52,7 +57,7 @@ public final class CriTestbed implements AutoCloseable {
             DaemonProcess daemon = DaemonProcess.launchWith(dir, """
                     [registry.mirrors."docker.io"]
                     endpoints = ["http://%s"]
-                    """.formatted(registry.host()));
+                    """.formatted(registry.host()) + extraToml);
             daemon.awaitServing(Duration.ofSeconds(30));
             CriTestbed bed = new CriTestbed(registry, daemon, Files.createDirectories(dir.resolve("logs")));
             for (String image : java.util.List.of(BUSYBOX, BUSYBOX_APP)) {

@@ -58,7 +58,8 @@ public final class DaemonProcess implements AutoCloseable {
 
     /**
      * Starts a daemon with an isolating config (plus {@code extraToml}) written to {@code dir/coracle.toml},
-     * unless {@code extraArgs} name a --config of their own.
+     * unless {@code extraArgs} name a --config of their own. The config ends inside its [cni] table, so
+     * {@code extraToml} may add CNI keys; a [metrics] table in it replaces the default "port = 0".
      */
     public static DaemonProcess launchWith(Path dir, String extraToml, String... extraArgs) throws IOException {
         List<String> args = new ArrayList<>(List.of("daemon",
@@ -76,7 +77,9 @@ public final class DaemonProcess implements AutoCloseable {
                     conf_dir = "%s"
                     default_bridge = "%s"
                     default_subnet = "10.%d.%d.0/24"
-                    """.formatted(isolation, dir.resolve("cni"), isolation, 214 + n % 8, n % 250) + extraToml);
+                    """.formatted(isolation, dir.resolve("cni"), isolation, 214 + n % 8, n % 250) + extraToml
+                    // Metrics on a free port, so that daemons of parallel tests never share one.
+                    + (extraToml.contains("[metrics]") ? "" : "\n[metrics]\nport = 0\n"));
             args.addAll(List.of("--config", config.toString()));
         }
         args.addAll(List.of(extraArgs));
