@@ -11,7 +11,8 @@ times=() rss=()
 for ((i = 0; i < runs; i++)); do
   rm -rf "$dir"/*
   t0=$(date +%s%N)
-  "$top/coracle" daemon --socket "$dir/c.sock" --root "$dir/root" --state "$dir/state" 2>"$dir/log" &
+  printf '[metrics]\nport = 0\n' > "$dir/coracle.toml" # any free port: never collide with a running daemon
+  "$top/coracle" daemon --config "$dir/coracle.toml" --socket "$dir/c.sock" --root "$dir/root" --state "$dir/state" 2>"$dir/log" &
   pid=$!
   until [[ -S "$dir/c.sock" ]]; do
     kill -0 "$pid" 2>/dev/null || { cat "$dir/log"; exit 1; }
