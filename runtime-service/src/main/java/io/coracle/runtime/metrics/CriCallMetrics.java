@@ -1,10 +1,7 @@
 package io.coracle.runtime.metrics;
 
-import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
-import io.grpc.Metadata;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
+import io.coracle.runtime.daemon.CallOutcomeInterceptor;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,7 +12,7 @@ import java.util.concurrent.TimeUnit;
  * Times every CRI call: {@code coracle_cri_request_duration_seconds{method,code}}, and counts the
  * failed ones in {@code coracle_cri_request_errors_total{method,code}}.
  */
-public final class CriCallMetrics implements ServerInterceptor {
+public final class CriCallMetrics extends CallOutcomeInterceptor {
     private final MeterRegistry registry;
 
     public CriCallMetrics(MeterRegistry registry) {
@@ -23,17 +20,8 @@ public final class CriCallMetrics implements ServerInterceptor {
     }
 
     @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-            ServerCallHandler<Q, R> next) {
-        long start = System.nanoTime();
-        String method = call.getMethodDescriptor().getBareMethodName();
-        return next.startCall(new SimpleForwardingServerCall<>(call) {
-            @Override
-            public void close(Status status, Metadata trailers) {
-                record(method, status.getCode(), System.nanoTime() - start);
-                super.close(status, trailers);
-            }
-        }, headers);
+    protected void closed(MethodDescriptor<?, ?> method, Status status, long nanos) {
+        record(method.getBareMethodName(), status.getCode(), nanos);
     }
 
     void record(String method, Status.Code code, long nanos) {
