@@ -84,7 +84,35 @@ final class CniConfigLoader {
         return true;
     }
 
+    /**
+     * Gives the node's pod CIDR (from the kubelet's UpdateRuntimeConfig) to the default network, when
+     * the default network is the only config and is Coracle's own; a config the operator wrote is left
+     * alone. Returns whether the file changed; pods started before keep their addresses.
+     */
+    boolean applyPodCidr(String cidr) throws IOException {
+        List<Path> files = configFiles();
+        Path ours = config.cniConfDir().resolve(DEFAULT_FILE);
+        if (files.size() != 1 || !files.get(0).equals(ours)) {
+            return false;
+        }
+        String current = Files.readString(ours, StandardCharsets.UTF_8);
+        String subnet = JSON.readTree(current).path("plugins").path(0).path("ipam").path("ranges").path(0).path(0)
+                .path("subnet").asText("");
+        if (subnet.equals(cidr) || !current.equals(defaultConflist(subnet))) {
+            return false; // already so, or edited by hand
+        }
+        Path tmp = config.cniConfDir().resolve("." + DEFAULT_FILE + ".tmp");
+        Files.writeString(tmp, defaultConflist(cidr), StandardCharsets.UTF_8);
+        Files.move(tmp, ours, StandardCopyOption.ATOMIC_MOVE);
+        LOG.info("cni: default network " + ours + " now uses the pod CIDR " + cidr + " (was " + subnet + ")");
+        return true;
+    }
+
     String defaultConflist() {
+        return defaultConflist(config.defaultSubnet());
+    }
+
+    private String defaultConflist(String subnet) {
         String name = config.defaultBridge().equals("coracle0") ? "coracle" : config.defaultBridge();
         return """
                 {
@@ -106,7 +134,7 @@ final class CniConfigLoader {
                     {"type": "portmap", "capabilities": {"portMappings": true}}
                   ]
                 }
-                """.formatted(name, config.defaultBridge(), config.defaultSubnet());
+                """.formatted(name, config.defaultBridge(), subnet);
     }
 
     List<Path> configFiles() throws IOException {

@@ -106,6 +106,11 @@ public final class SandboxService {
         }
     }
 
+    /** The kubelet's pod CIDR for this node: the default network takes it for the pods that follow. */
+    public boolean applyPodCidr(String cidr) throws IOException {
+        return env.cniConfig.applyPodCidr(cidr);
+    }
+
     /** The container code's hook into stop and remove. */
     public void setContainersHook(PodContainersHook hook) {
         env.containers = hook == null ? PodContainersHook.NONE : hook;

@@ -124,11 +124,38 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         answer(response, status::runtimeConfig);
     }
 
+    /**
+     * The kubelet sends the node's pod CIDR (maybe dual-stack, comma-separated): Coracle's default
+     * network takes the IPv4 one; a CNI config the operator wrote keeps its own ranges.
+     */
     @Override
     public void updateRuntimeConfig(UpdateRuntimeConfigRequest request,
                                     StreamObserver<UpdateRuntimeConfigResponse> response) {
-        // The kubelet sends the pod CIDR here; CNI plugins configured on the node already carry it.
-        answer(response, UpdateRuntimeConfigResponse::getDefaultInstance);
+        answer(response, () -> {
+            String cidrs = request.getRuntimeConfig().getNetworkConfig().getPodCidr();
+            if (!cidrs.isEmpty()) {
+                String v4 = null;
+                for (String cidr : cidrs.split(",")) {
+                    String c = cidr.trim();
+                    if (!c.matches("[0-9a-fA-F:.]+/\\d{1,3}")) {
+                        throw Status.INVALID_ARGUMENT.withDescription("runtime_config.network_config.pod_cidr: '" + c
+                                + "' is not a CIDR").asException();
+                    }
+                    if (v4 == null && c.matches("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}")) {
+                        v4 = c;
+                    }
+                }
+                if (v4 != null) {
+                    try {
+                        services.sandboxes.applyPodCidr(v4);
+                    } catch (java.io.IOException e) {
+                        throw Status.INTERNAL.withDescription("cannot apply pod CIDR " + v4 + ": " + e.getMessage())
+                                .asException();
+                    }
+                }
+            }
+            return UpdateRuntimeConfigResponse.getDefaultInstance();
+        });
     }
 
     // Pod sandboxes

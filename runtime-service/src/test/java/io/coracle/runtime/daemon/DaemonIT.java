@@ -82,6 +82,29 @@ class DaemonIT {
     }
 
     @Test
+    void podCidrFromTheKubeletReachesTheDefaultNetwork() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start()) {
+            Path conflist = daemon.dir().resolve("cni/10-coracle.conflist");
+            String before = Files.readString(conflist);
+            daemon.runtime().updateRuntimeConfig(io.coracle.cri.v1.UpdateRuntimeConfigRequest.newBuilder()
+                    .setRuntimeConfig(io.coracle.cri.v1.RuntimeConfig.newBuilder().setNetworkConfig(
+                            io.coracle.cri.v1.NetworkConfig.newBuilder().setPodCidr("10.219.7.0/24,fd00:7::/64")))
+                    .build());
+            String after = Files.readString(conflist);
+            assertTrue(after.contains("\"subnet\": \"10.219.7.0/24\""), after);
+            assertFalse(before.contains("10.219.7.0/24"));
+
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> daemon.runtime()
+                    .updateRuntimeConfig(io.coracle.cri.v1.UpdateRuntimeConfigRequest.newBuilder().setRuntimeConfig(
+                            io.coracle.cri.v1.RuntimeConfig.newBuilder().setNetworkConfig(io.coracle.cri.v1.NetworkConfig
+                                    .newBuilder().setPodCidr("ten.0.0.0/8"))).build()));
+            assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains("'ten.0.0.0/8' is not a CIDR"));
+            assertEquals(after, Files.readString(conflist));
+        }
+    }
+
+    @Test
     void rpcsNotBuiltAnswerUnimplementedNamingTheMethod() throws Exception {
         try (DaemonProcess daemon = DaemonProcess.start()) {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> daemon.runtime()
