@@ -392,6 +392,11 @@ static int root_propagation(const struct json *spec, unsigned long *flags, struc
 	return fail(e, 0, "config.json: linux.rootfsPropagation: unknown value '%s'", name);
 }
 
+int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e)
+{
+	return mount_rootfs(spec, rootfs, e);
+}
+
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
 {
 	/* rprivate (the default): nothing propagates either way. rslave: host mounts propagate in.

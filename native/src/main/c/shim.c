@@ -1,6 +1,6 @@
 /* coracle-shim: creates one container from an OCI bundle and stays with it as its monitor.
  *
- *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin]
+ *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin] [--runtime PATH]
  *       Loads DIR/config.json, forks the monitor (own session, stdio on /dev/null, its own
  *       diagnostics appended to <state>/shim.log) which builds the container and leaves it
  *       waiting for start. When the container is created the launcher prints its PID and
@@ -9,6 +9,9 @@
  *       (pipes, or a pty with process.terminal), writes FILE in the CRI log format, serves
  *       <state>/ctl.sock (protocol in control.h) and <state>/attach.sock (attach.h), and
  *       writes <state>/exit.json when the container exits, then exits itself.
+ *       With --runtime, an OCI runtime (runc, crun) creates and starts the container from the
+ *       same bundle: the shim mounts the rootfs in a private mount namespace of its own, runs
+ *       "PATH --root <state>/runtime create|start|delete <state dir name>", and monitors it as usual.
  *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
  *       How the bundle expresses the overlay rootfs: see mounts.h.
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -44,6 +48,7 @@
 #include "control.h"
 #include "exec.h"
 #include "log.h"
+#include "mounts.h"
 #include "terminal.h"
 
 #define MAX_CLIENTS 32
@@ -54,6 +59,7 @@ static const char *const status_names[] = {"created", "running", "stopped"};
 
 struct monitor {
 	const char *state_dir;
+	const char *runtime; /* an OCI runtime (runc, crun) that runs the bundle; NULL: the shim itself */
 	struct container c;
 	struct cgroup cg;
 	pid_t pid;
@@ -178,10 +184,60 @@ static void reap(struct monitor *m)
 	}
 }
 
+/* Runs "<runtime> --root <state>/runtime <args...> <id>" and waits; the container id is the state
+ * dir's name. stdio: the fds for 0, 1, 2 (the container's own for create). Returns its exit status
+ * (as waitpid gives it), or -1 with errno. */
+static int run_runtime(const struct monitor *m, const char *const args[], const int stdio[3])
+{
+	char root[PATH_MAX];
+	state_path(m, "runtime", root, sizeof root);
+	const char *id = strrchr(m->state_dir, '/') ? strrchr(m->state_dir, '/') + 1 : m->state_dir;
+	const char *argv[16] = {m->runtime, "--root", root};
+	int n = 3;
+	for (int i = 0; args[i] && n < 14; i++)
+		argv[n++] = args[i];
+	argv[n++] = id;
+	argv[n] = NULL;
+	pid_t p = fork();
+	if (p < 0)
+		return -1;
+	if (p == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int i = 0; i < 3; i++)
+			if (stdio[i] >= 0 && dup2(stdio[i], i) < 0)
+				_exit(126);
+		execv(m->runtime, (char *const *)argv);
+		fprintf(stderr, "coracle-shim: exec %s: %s\n", m->runtime, strerror(errno));
+		_exit(127);
+	}
+	int st;
+	while (waitpid(p, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
 static void do_start(struct monitor *m, int client)
 {
 	if (m->status != CREATED || m->exited) {
 		control_reply(client, "error the container is %s", m->exited ? "stopped" : status_names[m->status]);
+		return;
+	}
+	if (m->runtime) {
+		static const char *const start[] = {"start", NULL};
+		const int stdio[3] = {-1, -1, -1};
+		int st = run_runtime(m, start, stdio);
+		if (st == 0) {
+			m->status = RUNNING;
+			m->started_ns = now_ns();
+			control_reply(client, "ok");
+			write_state(m);
+		} else {
+			control_reply(client, "error start: %s start exited %d (see %s/shim.log)", m->runtime,
+				      WIFEXITED(st) ? WEXITSTATUS(st) : -1, m->state_dir);
+		}
 		return;
 	}
 	if (send(m->sync, "s", 1, MSG_NOSIGNAL) < 0) {
@@ -324,6 +380,12 @@ static _Noreturn void finish(struct monitor *m)
 	}
 	struct cerr e;
 	trace("leftovers reaped");
+	if (m->runtime) {
+		static const char *const del[] = {"delete", "--force", NULL};
+		const int stdio[3] = {-1, -1, -1};
+		if (run_runtime(m, del, stdio) != 0)
+			fprintf(stderr, "coracle-shim: %s delete failed\n", m->runtime);
+	}
 	if (cgroup_remove(&m->cg, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 	trace("cgroup removed");
@@ -559,6 +621,44 @@ static int await_ready(struct monitor *m, struct cerr *e)
 	}
 }
 
+/* With an OCI runtime: the rootfs is mounted in a private mount namespace of the monitor's own
+ * (never on the host), then "<runtime> create" makes the container with the container's stdio;
+ * its init process becomes the monitor's child (the monitor is a subreaper). */
+static int runtime_create(struct monitor *m, const int child_stdio[3], struct cerr *e)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail(e, errno, "unshare(CLONE_NEWNS) for %s", m->runtime);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(e, errno, "mount --make-rprivate /");
+	if (rootfs_mount(m->c.spec, m->c.rootfs, e) < 0)
+		return -1;
+	char pidfile[PATH_MAX];
+	state_path(m, "runtime.pid", pidfile, sizeof pidfile);
+	const char *const create[] = {"create", "--bundle", m->c.bundle, "--pid-file", pidfile, NULL};
+	int st = run_runtime(m, create, child_stdio);
+	if (st != 0) {
+		/* The runtime's own message went to the container's stderr: take it from there. */
+		char why[512] = "";
+		int flags = fcntl(m->err_fd, F_GETFL);
+		if (m->err_fd >= 0 && flags >= 0 && fcntl(m->err_fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+			ssize_t n = read(m->err_fd, why, sizeof why - 1);
+			why[n > 0 ? n : 0] = '\0';
+			why[strcspn(why, "\n")] = '\0';
+		}
+		return fail(e, 0, "%s create exited %d: %s", m->runtime, WIFEXITED(st) ? WEXITSTATUS(st) : -1, why);
+	}
+	FILE *f = fopen(pidfile, "re");
+	int pid = 0;
+	if (!f)
+		return fail(e, errno, "open %s", pidfile);
+	int got = fscanf(f, "%d", &pid);
+	fclose(f);
+	if (got != 1 || pid <= 0)
+		return fail(e, 0, "%s: no PID", pidfile);
+	m->pid = pid;
+	return 0;
+}
+
 /* The monitor: builds the container, reports to the launcher on status, then serves. */
 static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool want_stdin, int status)
 {
@@ -609,6 +709,19 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "%s", e.msg);
 		_exit(1);
 	}
+	if (m->runtime) {
+		if (open_stdio(m, want_stdin, child_stdio, &e) < 0)
+			abandon(m, status, &e);
+		m->created_ns = now_ns();
+		if (runtime_create(m, child_stdio, &e) < 0)
+			abandon(m, status, &e);
+		for (int i = 0; i < 3; i++)
+			if (child_stdio[i] >= 0 && (i == 0 || child_stdio[i] != child_stdio[i - 1]))
+				close(child_stdio[i]);
+		set_oom_score_adj(m);
+		trace("created by the runtime");
+		goto created;
+	}
 	int pair[2];
 	if (open_stdio(m, want_stdin, child_stdio, &e) < 0 ||
 	    (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 && fail(&e, errno, "socketpair")) ||
@@ -644,6 +757,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (await_ready(m, &e) < 0 || cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0)
 		abandon(m, status, &e);
 	trace("container ready");
+created:
 	state_path(m, "ctl.sock", path, sizeof path);
 	if ((m->ctl = control_listen(path, &e)) < 0 || attach_listen(&m->attach, m->state_dir, &e) < 0)
 		abandon(m, status, &e);
@@ -651,7 +765,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	if (cgroup_save(&m->cg, path, &e) < 0)
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 	write_state(m);
-	if (report(status, "ok %d", (int)pid) < 0) {
+	if (report(status, "ok %d", (int)m->pid) < 0) {
 		fail(&e, EPIPE, "the launcher is gone (its caller gave up): container removed");
 		abandon(m, status, &e);
 	}
@@ -663,7 +777,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 
 static int cmd_create(int argc, char **argv)
 {
-	const char *bundle = NULL, *state = NULL, *log = NULL;
+	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL;
 	bool want_stdin = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
@@ -674,6 +788,8 @@ static int cmd_create(int argc, char **argv)
 			log = argv[++i];
 		else if (strcmp(argv[i], "--stdin") == 0)
 			want_stdin = true;
+		else if (strcmp(argv[i], "--runtime") == 0 && i + 1 < argc)
+			runtime = argv[++i];
 		else {
 			fprintf(stderr, "coracle-shim: create: unknown or incomplete argument '%s'\n", argv[i]);
 			return 2;
@@ -698,6 +814,11 @@ static int cmd_create(int argc, char **argv)
 		return 1;
 	}
 	m->state_dir = state_abs;
+	m->runtime = runtime;
+	if (runtime && runtime[0] != '/') {
+		fprintf(stderr, "coracle-shim: create: --runtime %s: not an absolute path\n", runtime);
+		return 2;
+	}
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);

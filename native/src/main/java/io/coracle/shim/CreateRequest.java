@@ -5,6 +5,11 @@ import java.nio.file.Path;
 /**
  * What {@code coracle-shim create} needs: the bundle (with config.json), the state directory
  * (the shim's sockets and records; must be short enough for a unix socket path), the CRI log
- * file (null: output discarded), and whether the container gets a stdin pipe.
+ * file (null: output discarded), whether the container gets a stdin pipe, and the OCI runtime
+ * that runs the bundle under the shim (null: the shim builds the container itself).
  */
-public record CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin) {}
+public record CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin, Path runtime) {
+    public CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin) {
+        this(bundle, stateDir, logFile, stdin, null);
+    }
+}

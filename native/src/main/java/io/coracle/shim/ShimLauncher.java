@@ -55,6 +55,10 @@ public record ShimLauncher(NativePrograms programs) {
         if (req.stdin()) {
             cmd.add("--stdin");
         }
+        if (req.runtime() != null) {
+            cmd.add("--runtime");
+            cmd.add(req.runtime().toString());
+        }
         java.lang.Process launcher = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(
                 new java.io.File("/dev/null"))).start();
         try {

@@ -43,6 +43,10 @@ public final class ConfigSchema {
             ConfigKey.integer("metrics.port", 9465,
                     "TCP port of the metrics endpoint (0: any free port, logged at start)."),
 
+            ConfigKey.string("runtimes.*.path", "",
+                    "Runtime handlers (RuntimeClass): an OCI runtime that runs the containers of pods asking for that\n"
+                            + "# handler, under Coracle's shim. The default handler (\"\") is Coracle's own shim.\n"
+                            + "# Example: [runtimes.runc] path = \"/usr/sbin/runc\""),
             ConfigKey.integer("registry.max_concurrent_downloads", 3,
                     "Blob downloads in flight at once, over all pulls."),
             ConfigKey.integer("registry.max_retries", 5,

@@ -26,6 +26,7 @@ public record DaemonConfig(
         long podShmSizeBytes,
         Cni cni,
         Registry registry,
+        Map<String, Path> runtimes,
         Metrics metrics,
         String source) {
 
@@ -109,6 +110,18 @@ public record DaemonConfig(
                 caFiles.put(key.substring("registry.ca_files.".length()), absolute((String) e.getValue(), key, origin));
             }
         }
+        Map<String, Path> runtimes = new java.util.TreeMap<>();
+        for (Map.Entry<String, Object> e : fileValues.entrySet()) {
+            String key = e.getKey();
+            if (key.startsWith("runtimes.") && key.endsWith(".path")) {
+                String name = key.substring("runtimes.".length(), key.length() - ".path".length());
+                if (!name.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+                    throw new ConfigException(origin + ": key '" + key + "': handler name '" + name
+                            + "' must be a DNS label, as RuntimeClass handlers are");
+                }
+                runtimes.put(name, absolute((String) e.getValue(), key, origin));
+            }
+        }
         Registry registry = new Registry(
                 (int) positive(v, "registry.max_concurrent_downloads", 1, 64, origin),
                 (int) positive(v, "registry.max_retries", 0, 100, origin),
@@ -131,6 +144,7 @@ public record DaemonConfig(
                 byteSize(v, "pod_shm_size", origin),
                 cni,
                 registry,
+                Map.copyOf(runtimes),
                 metrics,
                 source);
     }

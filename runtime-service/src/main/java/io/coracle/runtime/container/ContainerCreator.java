@@ -57,6 +57,14 @@ public final class ContainerCreator {
             throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId()
                     + " is not ready: its containers cannot be created").asException();
         }
+        java.nio.file.Path runtime = null;
+        if (!pod.runtimeHandler().isEmpty()) {
+            runtime = parts.runtimes().get(pod.runtimeHandler());
+            if (runtime == null) {
+                throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId() + " uses runtime handler \""
+                        + pod.runtimeHandler() + "\", which is not configured").asException();
+            }
+        }
         ImageRecord image = parts.images().find(config.getImage().getImage()).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("image \"" + config.getImage().getImage() + "\" is not present: pull it first")
                 .asException());
@@ -103,7 +111,7 @@ public final class ContainerCreator {
             parts.images().hold(id, image.id());
             held = true;
             tLease = System.nanoTime();
-            created = parts.shims().create(new CreateRequest(bundle, stateDir, logPath, config.getStdin()), CREATE_TIMEOUT);
+            created = parts.shims().create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime), CREATE_TIMEOUT);
             tShim = System.nanoTime();
 
             ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),

@@ -23,6 +23,7 @@ public record SandboxPods(SandboxStore sandboxes) implements PodLookup {
         return new PodContext(s.id(), hostname, s.namespacePath("net"), s.namespacePath("ipc"),
                 s.namespacePath("uts"), s.namespacePath("pid"), s.pidMode() == Sandbox.PidMode.NODE,
                 s.cgroupParent(), s.resolvConf(), s.hostsFile(), s.hostnameFile(), s.shmDir(),
-                s.logDirectory() == null ? "" : s.logDirectory());
+                s.logDirectory() == null ? "" : s.logDirectory(),
+                s.runtimeHandler() == null ? "" : s.runtimeHandler());
     }
 }

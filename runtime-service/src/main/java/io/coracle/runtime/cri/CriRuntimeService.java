@@ -162,7 +162,15 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void runPodSandbox(RunPodSandboxRequest request, StreamObserver<RunPodSandboxResponse> response) {
-        answer(response, () -> services.sandboxes.run(request));
+        answer(response, () -> {
+            String handler = request.getRuntimeHandler();
+            if (!handler.isEmpty() && !status.runtimeHandlers().contains(handler)) {
+                throw Status.INVALID_ARGUMENT.withDescription("runtime handler \"" + handler + "\" is not configured"
+                        + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
+                        .filter(h -> !h.isEmpty()).toList()) + ")").asException();
+            }
+            return services.sandboxes.run(request);
+        });
     }
 
     @Override

@@ -56,16 +56,23 @@ public final class RuntimeStatusReporter {
                 .setStatus(RuntimeStatus.newBuilder()
                         .addConditions(runtimeCondition())
                         .addConditions(networkCondition()))
-                .addRuntimeHandlers(RuntimeHandler.newBuilder()
-                        .setName("")
+                .addAllRuntimeHandlers(runtimeHandlers().stream().map(name -> RuntimeHandler.newBuilder()
+                        .setName(name)
                         .setFeatures(RuntimeHandlerFeatures.newBuilder()
                                 .setRecursiveReadOnlyMounts(false)
-                                .setUserNamespaces(false)))
+                                .setUserNamespaces(false)).build()).toList())
                 .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(false));
         if (verbose) {
             response.putInfo("config", configJson());
         }
         return response.build();
+    }
+
+    /** "" (Coracle's own shim) and every configured handler. */
+    public List<String> runtimeHandlers() {
+        List<String> names = new ArrayList<>(List.of(""));
+        names.addAll(config.runtimes().keySet().stream().sorted().toList());
+        return names;
     }
 
     public RuntimeConfigResponse runtimeConfig() {

@@ -64,7 +64,7 @@ public final class DaemonServices implements AutoCloseable {
             containerStore = new ContainerStore(config.root());
             ContainerRuntimeParts parts = new ContainerRuntimeParts(containerStore, images,
                     new SandboxPods(sandboxes.store()), new ShimLauncher(programs), new ExecRunner(programs),
-                    Cgroups.detect(), config.state(), events);
+                    Cgroups.detect(), config.state(), events, config.runtimes());
             creator = new ContainerCreator(parts);
             lifecycle = new ContainerLifecycle(parts);
             containerStatus = new ContainerStatusReader(parts);

@@ -17,8 +17,9 @@ import java.nio.file.Path;
  * @param hostnameFile the pod's hostname file (null: none)
  * @param shm          the pod's /dev/shm directory (null: a private tmpfs)
  * @param logDirectory the pod's log directory from its CRI config ("" when none)
+ * @param runtimeHandler the pod's runtime handler ("" for the default)
  */
 public record PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns,
                          boolean hostPid, String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
-                         String logDirectory) {
+                         String logDirectory, String runtimeHandler) {
 }

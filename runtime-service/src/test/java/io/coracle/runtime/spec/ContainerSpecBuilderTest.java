@@ -61,7 +61,7 @@ class ContainerSpecBuilderTest {
                 """);
         pod = new PodContext("pod1", "mypod", Path.of("/run/x/netns"), Path.of("/proc/10/ns/ipc"),
                 Path.of("/proc/10/ns/uts"), Path.of("/proc/10/ns/pid"), false, "/coracle/pod1", Path.of("/run/x/resolv.conf"),
-                Path.of("/run/x/hosts"), Path.of("/run/x/hostname"), Path.of("/run/x/shm"), "/var/log/pods/x");
+                Path.of("/run/x/hosts"), Path.of("/run/x/hostname"), Path.of("/run/x/shm"), "/var/log/pods/x", "");
     }
 
     private Spec build(ContainerConfig.Builder config, ImageConfig.Settings image) throws Exception {
