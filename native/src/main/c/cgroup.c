@@ -245,6 +245,15 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	}
 	if (apply_hugetlb(dir, res, true, e) < 0)
 		return -1;
+	/* linux.resources.unified: cgroup v2 files written as given (the CRI's "unified" map). */
+	const struct json *unified = json_get(res, "unified");
+	for (const struct json *k = unified && unified->type == JSON_OBJECT ? unified->child : NULL; k; k = k->next) {
+		if (k->type != JSON_STRING || !k->key[0] || k->key[0] == '.' || strchr(k->key, '/'))
+			return fail(e, 0, "config.json: linux.resources.unified.%s: not a cgroup file name with a string value",
+				    k->key);
+		if (write_knob(dir, k->key, k->str, e) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -322,6 +331,9 @@ int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
 		snprintf(cg->memory, sizeof cg->memory, "%s", cg->dirs[0]);
 		return 0;
 	}
+	const struct json *unified = json_get(res, "unified");
+	if (unified && unified->child)
+		return fail(e, 0, "config.json: linux.resources.unified needs cgroup v2; this node runs cgroup v1");
 	DIR *d = opendir(CGROUP_ROOT);
 	if (!d)
 		return fail(e, errno, "opendir " CGROUP_ROOT);

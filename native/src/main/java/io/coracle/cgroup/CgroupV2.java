@@ -73,6 +73,14 @@ public record CgroupV2(Path root) implements Cgroups {
                 CgroupFiles.write(d.resolve("hugetlb." + l.pageSize() + ".max"), String.valueOf(l.limit()));
             }
         }
+        if (r.unified() != null) {
+            for (var file : r.unified().entrySet()) {
+                if (file.getKey().isEmpty() || file.getKey().startsWith(".") || file.getKey().contains("/")) {
+                    throw new IOException("unified: '" + file.getKey() + "' is not a cgroup file name");
+                }
+                CgroupFiles.write(d.resolve(file.getKey()), file.getValue());
+            }
+        }
     }
 
     @Override

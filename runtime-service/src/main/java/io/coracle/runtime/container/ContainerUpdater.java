@@ -34,7 +34,8 @@ public final class ContainerUpdater {
         }
         try {
             parts.cgroups().update(r.cgroupPath(), new Resources(draft.memory, draft.cpu, null,
-                    draft.hugepageLimits.isEmpty() ? null : draft.hugepageLimits, null));
+                    draft.hugepageLimits.isEmpty() ? null : draft.hugepageLimits, null,
+                    draft.unified.isEmpty() ? null : draft.unified));
             parts.store().put(r.withResources(linux));
         } catch (IOException e) {
             throw Status.INTERNAL.withDescription("update resources of container " + r.id() + ": " + e.getMessage())

@@ -64,7 +64,14 @@ public final class ResourceStep implements SpecStep {
             if (!cgroupV2) {
                 throw new InvalidContainerConfigException("resources: unified settings need cgroup v2; this node runs cgroup v1");
             }
-            throw new InvalidContainerConfigException("resources: unified cgroup v2 settings are not supported yet");
+            for (var file : r.getUnifiedMap().entrySet()) {
+                if (file.getKey().isEmpty() || file.getKey().startsWith(".") || file.getKey().contains("/")
+                        || !file.getKey().contains(".")) {
+                    throw new InvalidContainerConfigException("resources: unified key '" + file.getKey()
+                            + "' is not a cgroup v2 file name like memory.high");
+                }
+                spec.unified.put(file.getKey(), file.getValue());
+            }
         }
     }
 }

@@ -57,7 +57,8 @@ public final class SpecDraft {
                 rlimits.isEmpty() ? null : List.copyOf(rlimits), noNewPrivileges, oomScoreAdj);
         Resources resources = new Resources(memory, cpu, null,
                 hugepageLimits.isEmpty() ? null : List.copyOf(hugepageLimits),
-                deviceRules.isEmpty() ? null : List.copyOf(deviceRules));
+                deviceRules.isEmpty() ? null : List.copyOf(deviceRules),
+                unified.isEmpty() ? null : Map.copyOf(unified));
         Linux linux = new Linux(List.copyOf(namespaces), cgroupsPath, resources,
                 sysctl.isEmpty() ? null : Map.copyOf(sysctl), seccomp,
                 List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation);

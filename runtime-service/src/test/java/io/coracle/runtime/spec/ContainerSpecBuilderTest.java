@@ -246,5 +246,20 @@ class ContainerSpecBuilderTest {
                         .setResources(LinuxContainerResources.newBuilder().putUnified("memory.high", "1M"))),
                         image(null, null, null, null)));
         assertEquals("resources: unified settings need cgroup v2; this node runs cgroup v1", e.getMessage());
+
+        // On cgroup v2 the map goes into the spec, file names checked.
+        ContainerConfig.Builder unified = ContainerConfig.newBuilder().addCommand("x").setMetadata(
+                ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"))
+                .setLinux(LinuxContainerConfig.newBuilder().setResources(LinuxContainerResources.newBuilder()
+                        .putUnified("memory.high", "64M")));
+        Spec v2 = ContainerSpecBuilder.build(new ContainerSpecInput("cid", unified.build(),
+                image(null, null, null, null), pod, List.of(upperLayer, lower), dir.resolve("up"), dir.resolve("work"),
+                "/coracle/pod1/cid", true));
+        assertEquals(java.util.Map.of("memory.high", "64M"), v2.linux().resources().unified());
+        unified.getLinuxBuilder().getResourcesBuilder().putUnified("../escape", "1");
+        e = assertThrows(InvalidContainerConfigException.class, () -> ContainerSpecBuilder.build(new ContainerSpecInput(
+                "cid", unified.build(), image(null, null, null, null), pod, List.of(upperLayer, lower),
+                dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", true)));
+        assertTrue(e.getMessage().contains("'../escape' is not a cgroup v2 file name"), e.getMessage());
     }
 }
