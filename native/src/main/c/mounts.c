@@ -397,7 +397,7 @@ int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e)
 	return mount_rootfs(spec, rootfs, e);
 }
 
-int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
+int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e)
 {
 	/* rprivate (the default): nothing propagates either way. rslave: host mounts propagate in.
 	 * rshared: both ways, for the volumes that ask for it; the rootfs itself still never shows on the host. */
@@ -407,6 +407,13 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	if (mount(NULL, "/", NULL, propagation, NULL) < 0)
 		return fail(e, errno, "set the propagation of / (linux.rootfsPropagation)");
 	if ((propagation & MS_SHARED) && make_parent_mount_private(rootfs, e) < 0)
+		return -1;
+	return 0;
+}
+
+int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
+{
+	if (rootfs_propagate(spec, rootfs, e) < 0)
 		return -1;
 	trace("mounts private");
 	if (mount_rootfs(spec, rootfs, e) < 0)

@@ -17,6 +17,9 @@ int rootfs_path(const struct json *spec, const char *bundle, char *out, struct c
 /* In the new mount namespace: makes every mount private, mounts the rootfs, the spec's
  * mounts (relative bind sources resolve against the bundle) and the devices, then pivots. */
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e);
+/* Sets the propagation of / from linux.rootfsPropagation (rprivate by default) and, when it shares
+ * with the host, makes the mount holding rootfs private so the rootfs mount never shows there. */
+int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e);
 /* Only the rootfs mount (the overlay of the annotations, or root.path bound onto itself), for an
  * OCI runtime that builds the rest: call it in a private mount namespace of the caller's own. */
 int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e);

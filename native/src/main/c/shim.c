@@ -628,9 +628,8 @@ static int runtime_create(struct monitor *m, const int child_stdio[3], struct ce
 {
 	if (unshare(CLONE_NEWNS) < 0)
 		return fail(e, errno, "unshare(CLONE_NEWNS) for %s", m->runtime);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(e, errno, "mount --make-rprivate /");
-	if (rootfs_mount(m->c.spec, m->c.rootfs, e) < 0)
+	/* The runtime copies this namespace: its propagation is what volumes can get (rslave, rshared). */
+	if (rootfs_propagate(m->c.spec, m->c.rootfs, e) < 0 || rootfs_mount(m->c.spec, m->c.rootfs, e) < 0)
 		return -1;
 	char pidfile[PATH_MAX];
 	state_path(m, "runtime.pid", pidfile, sizeof pidfile);

@@ -42,7 +42,7 @@ public final class CritestRunner {
                     endpoints = ["http://%s"]
                     [registry.mirrors."gcr.io"]
                     endpoints = ["http://%s"]
-                    """.formatted(registry.host(), registry.host()), "--log-level", "info")) {
+                    """.formatted(registry.host(), registry.host()) + runtimes(), "--log-level", "info")) {
                 daemon.awaitServing(Duration.ofSeconds(30));
                 String endpoint = "unix://" + daemon.socket();
                 List<String> cmd = new ArrayList<>(List.of(critest.toString(), "-runtime-endpoint", endpoint,
@@ -76,6 +76,18 @@ public final class CritestRunner {
         int code = p.waitFor();
         System.out.println(result != null ? result : "critest: exited " + code + " without a summary");
         return code;
+    }
+
+    /** runc and crun as runtime handlers when installed, for {@code -runtime-handler runc}. */
+    private static String runtimes() {
+        StringBuilder toml = new StringBuilder();
+        for (String name : List.of("runc", "crun")) {
+            Path p = onPath(name);
+            if (p != null) {
+                toml.append("[runtimes.").append(name).append("]\npath = \"").append(p).append("\"\n");
+            }
+        }
+        return toml.toString();
     }
 
     private static Path onPath(String name) {

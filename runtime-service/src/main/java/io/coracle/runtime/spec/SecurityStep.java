@@ -34,6 +34,32 @@ public final class SecurityStep implements SpecStep {
             "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
             "CAP_CHECKPOINT_RESTORE");
 
+    /**
+     * What "all capabilities" means here: those in the daemon's own bounding set. A runtime cannot
+     * grant more (root on some nodes lacks CAP_SYS_RESOURCE), and OCI runtimes fail when asked to.
+     */
+    static final List<String> HELD_CAPABILITIES = heldCapabilities();
+
+    private static List<String> heldCapabilities() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapBnd:")) {
+                    long mask = Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                    List<String> held = new ArrayList<>();
+                    for (int i = 0; i < ALL_CAPABILITIES.size(); i++) {
+                        if ((mask & (1L << i)) != 0) {
+                            held.add(ALL_CAPABILITIES.get(i));
+                        }
+                    }
+                    return List.copyOf(held);
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // not Linux as expected: keep the full list, the shim drops what it cannot grant
+        }
+        return ALL_CAPABILITIES;
+    }
+
     static final List<String> DEFAULT_MASKED_PATHS = List.of(
             "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
             "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap");
@@ -45,7 +71,7 @@ public final class SecurityStep implements SpecStep {
     public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
         LinuxContainerSecurityContext sc = in.config().getLinux().getSecurityContext();
         if (sc.getPrivileged()) {
-            spec.capabilities = new ArrayList<>(ALL_CAPABILITIES);
+            spec.capabilities = new ArrayList<>(HELD_CAPABILITIES);
         } else {
             spec.capabilities = capabilities(sc.getCapabilities());
             spec.maskedPaths = new ArrayList<>(sc.getMaskedPathsCount() > 0 ? sc.getMaskedPathsList() : DEFAULT_MASKED_PATHS);
@@ -80,7 +106,7 @@ public final class SecurityStep implements SpecStep {
             }
         }
         if (addAll) {
-            caps.addAll(ALL_CAPABILITIES);
+            caps.addAll(HELD_CAPABILITIES);
         }
         for (String drop : requested.getDropCapabilitiesList()) {
             if (drop.equalsIgnoreCase("ALL")) {
@@ -88,7 +114,7 @@ public final class SecurityStep implements SpecStep {
                 // adds win over drop ALL, as in containerd
                 for (String add : requested.getAddCapabilitiesList()) {
                     if (add.equalsIgnoreCase("ALL")) {
-                        caps.addAll(ALL_CAPABILITIES);
+                        caps.addAll(HELD_CAPABILITIES);
                     } else {
                         caps.add(canonical(add, "capabilities.add_capabilities"));
                     }

@@ -194,7 +194,8 @@ class ContainerSpecBuilderTest {
 
         Spec privileged = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(
                 LinuxContainerSecurityContext.newBuilder().setPrivileged(true))), image(null, null, null, null));
-        assertEquals(SecurityStep.ALL_CAPABILITIES, privileged.process().capabilities().effective());
+        assertEquals(SecurityStep.HELD_CAPABILITIES, privileged.process().capabilities().effective());
+        assertTrue(SecurityStep.HELD_CAPABILITIES.contains("CAP_SYS_ADMIN"));
         assertTrue(privileged.linux().maskedPaths().isEmpty());
 
         InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
