@@ -11,7 +11,8 @@ times=() rss=()
 for ((i = 0; i < runs; i++)); do
   rm -rf "$dir"/*
   t0=$(date +%s%N)
-  printf '[metrics]\nport = 0\n' > "$dir/coracle.toml" # any free port: never collide with a running daemon
+  # Its own CNI dir and a free metrics port: never touch or collide with a daemon on the default paths.
+  printf '[cni]\nconf_dir = "%s/cni"\ndefault_bridge = "crbench0"\n[metrics]\nport = 0\n' "$dir" > "$dir/coracle.toml"
   "$top/coracle" daemon --config "$dir/coracle.toml" --socket "$dir/c.sock" --root "$dir/root" --state "$dir/state" 2>"$dir/log" &
   pid=$!
   until [[ -S "$dir/c.sock" ]]; do
