@@ -19,6 +19,9 @@
  *       Runs the OCI process object in FILE inside the running container (see exec.h).
  *   coracle-shim ctl --state DIR REQUEST...
  *       Sends one control request and prints the reply (for people and scripts).
+ *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
+ *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
+ *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +49,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "control.h"
+#include "dial.h"
 #include "exec.h"
 #include "log.h"
 #include "mounts.h"
@@ -877,10 +881,12 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return cmd_ctl(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "dial") == 0)
+		return cmd_dial(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("coracle-shim");
 		return 0;
 	}
-	fprintf(stderr, "usage: coracle-shim create|exec|ctl ... (see the comment at the top of shim.c)\n");
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial ... (see the comment at the top of shim.c)\n");
 	return 2;
 }
