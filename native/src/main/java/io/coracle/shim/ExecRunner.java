@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -76,29 +77,58 @@ public record ExecRunner(NativePrograms programs) {
      * Starts an interactive exec (CRI Exec, for the streaming server): the session's process has
      * the exec'd process's stdin, stdout and stderr (with tty: one pty, on stdout), and
      * {@link ExecSession#resize} resizes the pty. Destroying the process (SIGTERM) kills the exec'd
-     * process too; its exit value is the exec'd process's.
+     * process too. {@link ExecSession#exitCode()} completes with the exec'd process's exit code, or
+     * with a ShimException when the shim could not run it (no such command, container gone).
      */
     public ExecSession start(ShimClient container, io.coracle.oci.Process process, boolean tty) throws IOException {
         Path procFile = Files.createTempFile(container.stateDir(), "exec-", ".json");
+        Path exitFile = container.stateDir().resolve(procFile.getFileName().toString().replace(".json", ".exit"));
         OciJson.write(procFile, process);
         List<String> cmd = new java.util.ArrayList<>(List.of(programs.shim().toString(), "exec", "--state",
-                container.stateDir().toString(), "--process", procFile.toString()));
+                container.stateDir().toString(), "--process", procFile.toString(), "--exit-file", exitFile.toString()));
         Path fifo = null;
         if (tty) {
             fifo = container.stateDir().resolve(procFile.getFileName().toString().replace(".json", ".resize"));
             io.coracle.sys.Syscalls.mkfifo(fifo, 0600);
             cmd.addAll(List.of("--tty", "--resize-fifo", fifo.toString()));
         }
-        java.lang.Process p = new ProcessBuilder(cmd).start();
+        java.lang.Process p;
+        try {
+            p = new ProcessBuilder(cmd).start();
+        } catch (IOException e) {
+            Files.deleteIfExists(procFile);
+            if (fifo != null) {
+                Files.deleteIfExists(fifo);
+            }
+            throw e;
+        }
         Path resizeFifo = fifo;
+        CompletableFuture<Integer> exitCode = new CompletableFuture<>();
         // The shim reads the file before it forks; remove the files once the exec is over.
         p.onExit().thenRun(() -> {
             procFile.toFile().delete();
             if (resizeFifo != null) {
                 resizeFifo.toFile().delete();
             }
+            try {
+                if (!Files.exists(exitFile)) {
+                    exitCode.completeExceptionally(new ShimException("exec: the shim exited " + p.exitValue()
+                            + " without an exit record"));
+                    return;
+                }
+                Map<?, ?> rec = OciJson.read(exitFile, Map.class);
+                if (rec.get("error") != null) {
+                    exitCode.completeExceptionally(new ShimException("exec: " + rec.get("error")));
+                } else {
+                    exitCode.complete(((Number) rec.get("exitCode")).intValue());
+                }
+            } catch (IOException | RuntimeException e) {
+                exitCode.completeExceptionally(new ShimException("exec: unreadable exit record " + exitFile, e));
+            } finally {
+                exitFile.toFile().delete();
+            }
         });
-        return new ExecSession(p, resizeFifo);
+        return new ExecSession(p, resizeFifo, exitCode);
     }
 
     private static byte[] snapshot(ByteArrayOutputStream sink) {

@@ -575,6 +575,7 @@ class ShimContainerTest {
             assertTrue(exec.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
             String out = new String(exec.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(5, exec.exitValue(), out);
+            assertEquals(5, session.exitCode().get(5, java.util.concurrent.TimeUnit.SECONDS));
             assertTrue(out.contains("/dev/pts/"), out);
             assertTrue(out.contains("33 121"), out);
             assertTrue(out.contains("got:42"), out);

@@ -43,6 +43,20 @@ public final class ConfigSchema {
             ConfigKey.integer("metrics.port", 9465,
                     "TCP port of the metrics endpoint (0: any free port, logged at start)."),
 
+            ConfigKey.string("streaming.address", "127.0.0.1",
+                    "IP address of the streaming server (exec, attach, port-forward URLs); 0.0.0.0 for every\n"
+                            + "# interface, the URLs then name the node's first non-loopback address."),
+            ConfigKey.integer("streaming.port", 0,
+                    "TCP port of the streaming server (0: any free port)."),
+            ConfigKey.string("streaming.tls_cert_file", "",
+                    "PEM certificate chain: serve https:// (with tls_key_file, a PKCS#8 PEM key)."),
+            ConfigKey.string("streaming.tls_key_file", "",
+                    "PEM (PKCS#8) private key of tls_cert_file."),
+            ConfigKey.integer("streaming.idle_timeout_seconds", 4 * 3600,
+                    "A streaming connection with no traffic for this long is closed."),
+            ConfigKey.integer("streaming.token_ttl_seconds", 60,
+                    "How long the URL of an Exec, Attach or PortForward call can be used (once)."),
+
             ConfigKey.string("runtimes.*.path", "",
                     "Runtime handlers (RuntimeClass): an OCI runtime that runs the containers of pods asking for that\n"
                             + "# handler, under Coracle's shim. The default handler (\"\") is Coracle's own shim.\n"

@@ -28,6 +28,7 @@ public record DaemonConfig(
         Registry registry,
         Map<String, Path> runtimes,
         Metrics metrics,
+        Streaming streaming,
         String source) {
 
     /** How pod cgroups are named: plain cgroupfs paths or systemd slices. */
@@ -43,6 +44,13 @@ public record DaemonConfig(
 
     /** The [metrics] table: the Prometheus endpoint. */
     public record Metrics(boolean enabled, InetAddress address, int port) {}
+
+    /**
+     * The [streaming] table: the exec/attach/port-forward server. TLS when both files are set
+     * (else null).
+     */
+    public record Streaming(InetAddress address, int port, Path tlsCertFile, Path tlsKeyFile, Duration idleTimeout,
+                            Duration tokenTtl) {}
 
     public static final Set<String> LOG_LEVELS = Set.of("debug", "info", "warn", "error");
 
@@ -132,6 +140,17 @@ public record DaemonConfig(
                 Map.copyOf(mirrors), Map.copyOf(caFiles));
         Metrics metrics = new Metrics((Boolean) v.get("metrics.enabled"), ipLiteral(v, "metrics.address", origin),
                 (int) positive(v, "metrics.port", 0, 65535, origin));
+        String cert = (String) v.get("streaming.tls_cert_file"), key = (String) v.get("streaming.tls_key_file");
+        if (cert.isEmpty() != key.isEmpty()) {
+            throw new ConfigException(origin + ": keys 'streaming.tls_cert_file' and 'streaming.tls_key_file' go "
+                    + "together; only " + (cert.isEmpty() ? "tls_key_file" : "tls_cert_file") + " is set");
+        }
+        Streaming streaming = new Streaming(ipLiteral(v, "streaming.address", origin),
+                (int) positive(v, "streaming.port", 0, 65535, origin),
+                cert.isEmpty() ? null : absolute(cert, "streaming.tls_cert_file", origin),
+                key.isEmpty() ? null : absolute(key, "streaming.tls_key_file", origin),
+                Duration.ofSeconds(positive(v, "streaming.idle_timeout_seconds", 1, 7 * 24 * 3600, origin)),
+                Duration.ofSeconds(positive(v, "streaming.token_ttl_seconds", 1, 3600, origin)));
 
         return new DaemonConfig(
                 absolutePath(v, "socket", origin),
@@ -146,6 +165,7 @@ public record DaemonConfig(
                 registry,
                 Map.copyOf(runtimes),
                 metrics,
+                streaming,
                 source);
     }
 

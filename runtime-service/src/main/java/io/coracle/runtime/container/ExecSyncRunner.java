@@ -36,14 +36,10 @@ public final class ExecSyncRunner {
         if (request.getTimeout() < 0) {
             throw Status.INVALID_ARGUMENT.withDescription("timeout " + request.getTimeout() + " is negative").asException();
         }
-        ContainerRecord r = parts.store().find(request.getContainerId()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + request.getContainerId() + " not found").asException());
-        if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
-            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running").asException();
-        }
+        ContainerRecord r = running(request.getContainerId());
         Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
         try {
-            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request), timeout);
+            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout);
             if (result.timedOut()) {
                 throw Status.DEADLINE_EXCEEDED.withDescription("command " + request.getCmdList() + " timed out after "
                         + request.getTimeout() + "s in container " + r.id()).asException();
@@ -58,11 +54,32 @@ public final class ExecSyncRunner {
         }
     }
 
-    /** The container's process with the command swapped in and no terminal. */
-    Process process(ContainerRecord r, ExecSyncRequest request) throws IOException {
+    /** The container by id or unique prefix: NOT_FOUND when unknown, FAILED_PRECONDITION unless it runs. */
+    public ContainerRecord running(String id) throws StatusException {
+        if (id.isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+        }
+        ContainerRecord r = parts.store().find(id).orElseThrow(() -> Status.NOT_FOUND
+                .withDescription("container " + id + " not found").asException());
+        if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
+            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running").asException();
+        }
+        return r;
+    }
+
+    /**
+     * The container's process (user, env, cwd, capabilities, limits) with the command swapped in;
+     * with a tty, TERM=xterm unless the container sets TERM.
+     */
+    public Process process(ContainerRecord r, java.util.List<String> cmd, boolean tty) throws IOException {
         Spec spec = OciJson.read(parts.store().containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
         Process p = spec.process();
-        return new Process(false, null, p.user(), request.getCmdList(), p.env(), p.cwd(), p.capabilities(),
-                p.rlimits(), p.noNewPrivileges(), null);
+        java.util.List<String> env = p.env() == null ? java.util.List.of() : p.env();
+        if (tty && env.stream().noneMatch(e -> e.startsWith("TERM="))) {
+            env = new java.util.ArrayList<>(env);
+            env.add("TERM=xterm");
+        }
+        return new Process(tty, null, p.user(), cmd, env, p.cwd(), p.capabilities(), p.rlimits(),
+                p.noNewPrivileges(), null);
     }
 }

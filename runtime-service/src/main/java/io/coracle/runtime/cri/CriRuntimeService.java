@@ -62,6 +62,13 @@ import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.daemon.DaemonServices;
+import io.coracle.runtime.streaming.StreamUrlIssuer;
+import io.coracle.cri.v1.AttachRequest;
+import io.coracle.cri.v1.AttachResponse;
+import io.coracle.cri.v1.ExecRequest;
+import io.coracle.cri.v1.ExecResponse;
+import io.coracle.cri.v1.PortForwardRequest;
+import io.coracle.cri.v1.PortForwardResponse;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -87,10 +94,12 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     private final RuntimeStatusReporter status;
     private final DaemonServices services;
+    private final StreamUrlIssuer streaming;
 
-    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services) {
+    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services, StreamUrlIssuer streaming) {
         this.status = status;
         this.services = services;
+        this.streaming = streaming;
     }
 
     private static <T> void answer(StreamObserver<T> response, Call<T> call) {
@@ -274,6 +283,21 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             services.updater.reopenLog(request.getContainerId());
             return ReopenContainerLogResponse.getDefaultInstance();
         });
+    }
+
+    @Override
+    public void exec(ExecRequest request, StreamObserver<ExecResponse> response) {
+        answer(response, () -> streaming.exec(request));
+    }
+
+    @Override
+    public void attach(AttachRequest request, StreamObserver<AttachResponse> response) {
+        answer(response, () -> streaming.attach(request));
+    }
+
+    @Override
+    public void portForward(PortForwardRequest request, StreamObserver<PortForwardResponse> response) {
+        answer(response, () -> streaming.portForward(request));
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.coracle.runtime.config.DaemonConfig;
 import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
+import io.coracle.runtime.streaming.StreamingServer;
 import io.coracle.sys.NativePrograms;
 import io.grpc.ServerInterceptor;
 import java.io.IOException;
@@ -67,17 +68,31 @@ public final class Daemon {
                         + ":" + config.metrics().port() + ": " + e.getMessage(), e);
             }
         }
+        StreamingServer streaming;
+        try {
+            streaming = StreamingServer.start(config.streaming(), config.state(), programs,
+                    services.sandboxes.store(), services.execSync);
+        } catch (IOException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
+            services.close();
+            closeQuietly(socketLock);
+            closeQuietly(rootLock);
+            throw new DaemonStartException("cannot start the streaming server: " + e.getMessage(), e);
+        }
         List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
         if (metrics != null) {
             interceptors.addAll(metrics.interceptors());
         }
         RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
         CriServer server = new CriServer(config.socket(),
-                List.of(new CriRuntimeService(status, services), new CriImageService(services.images)),
+                List.of(new CriRuntimeService(status, services, streaming.issuer()), new CriImageService(services.images)),
                 interceptors);
         try {
             server.start();
         } catch (DaemonStartException e) {
+            streaming.close();
             if (metrics != null) {
                 metrics.close();
             }
@@ -94,6 +109,7 @@ public final class Daemon {
             }
             LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
             server.stop(config.shutdownGrace());
+            streaming.close();
             if (finalMetrics != null) {
                 finalMetrics.close();
             }
