@@ -176,6 +176,25 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void streamingTableDefaultsToLoopbackAFreePortAndNoTls() throws Exception {
+        DaemonConfig.Streaming d = DaemonConfig.from(Map.of(), Map.of(), "built-in defaults").streaming();
+        assertEquals(new DaemonConfig.Streaming(InetAddress.getByName("127.0.0.1"), 0, null, null,
+                java.time.Duration.ofHours(4), java.time.Duration.ofMinutes(1)), d);
+
+        Path file = write("[streaming]\naddress = \"0.0.0.0\"\nport = 10010\ntls_cert_file = \"/etc/c.pem\"\n"
+                + "tls_key_file = \"/etc/k.pem\"\nidle_timeout_seconds = 60\ntoken_ttl_seconds = 5\n");
+        DaemonConfig.Streaming s = DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString()).streaming();
+        assertEquals(new DaemonConfig.Streaming(InetAddress.getByName("0.0.0.0"), 10010, Path.of("/etc/c.pem"),
+                Path.of("/etc/k.pem"), java.time.Duration.ofSeconds(60), java.time.Duration.ofSeconds(5)), s);
+
+        assertMessage(Map.of("streaming.tls_cert_file", "/etc/c.pem"), "keys 'streaming.tls_cert_file' and "
+                + "'streaming.tls_key_file' go together; only tls_cert_file is set");
+        assertMessage(Map.of("streaming.token_ttl_seconds", 0L),
+                "key 'streaming.token_ttl_seconds' must be between 1 and 3600; got 0");
+        assertMessage(Map.of("streaming.port", 70000L), "key 'streaming.port' must be between 0 and 65535; got 70000");
+    }
+
+    @Test
     void badMetricsPortOrAddressNamesTheKey() throws Exception {
         assertMessage(Map.of("metrics.port", 65536L), "key 'metrics.port' must be between 0 and 65535; got 65536");
         assertMessage(Map.of("metrics.port", -1L), "key 'metrics.port' must be between 0 and 65535; got -1");
