@@ -21,6 +21,7 @@ import java.util.logging.Logger;
  */
 final class PortForwardBridge extends ChannelInboundHandlerAdapter implements InboundListener {
     private static final Logger LOG = Logger.getLogger(PortForwardBridge.class.getName());
+    private static final long POD_EOF_GRACE_MS = 1000;
 
     private final OutboundStream data, error;
     private final ConnectionFlow flow;
@@ -163,6 +164,9 @@ final class PortForwardBridge extends ChannelInboundHandlerAdapter implements In
             podEnded = true;
             data.finish();
             closeIfDone();
+            // As socat and containerd do: once the pod is done sending, the client gets a moment
+            // to finish too (a WebSocket client cannot say it has), then the connection closes.
+            ctx.executor().schedule(() -> ctx.close(), POD_EOF_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
         ctx.fireUserEventTriggered(evt);
     }
