@@ -88,16 +88,14 @@ final class ChannelWebSocket implements AutoCloseable {
     }
 
     /**
-     * Opens a WebSocket to an http:// (or ws://) URL, offering {@code protocols} (none: no subprotocol header).
+     * Opens a WebSocket to an http:// or https:// (ws://, wss://) URL, offering {@code protocols} (none: no
+     * subprotocol header).
      *
      * @throws UpgradeRefusedException if the server answers other than 101
      */
     static ChannelWebSocket connect(URI url, List<String> protocols, Listener listener) throws IOException {
         ChannelWebSocket ws = new ChannelWebSocket(url, listener);
-        String scheme = switch (url.getScheme()) {
-            case "http", "ws" -> "ws";
-            default -> throw new IllegalArgumentException("only http:// and ws:// URLs: " + url);
-        };
+        String scheme = StreamingNetty.isTls(url) ? "wss" : "ws";
         URI wsUrl = URI.create(scheme + "://" + url.getRawAuthority() + StreamingNetty.requestTarget(url));
         WebSocketClientHandshaker handshaker = WebSocketClientHandshakerFactory.newHandshaker(wsUrl,
                 WebSocketVersion.V13, protocols.isEmpty() ? null : String.join(", ", protocols), false,

@@ -11,6 +11,9 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +37,7 @@ final class StreamingNetty {
     static final int MAX_WRITE_CHUNK = 64 * 1024;
 
     private static EventLoopGroup group;
+    private static SslContext tls;
 
     private StreamingNetty() {
     }
@@ -45,6 +49,26 @@ final class StreamingNetty {
                     NioIoHandler.newFactory());
         }
         return group;
+    }
+
+    /**
+     * The TLS client context for https:// and wss:// URLs: trusts any certificate and checks no host name,
+     * as crictl does with Insecure: true.
+     */
+    static synchronized SslContext tls() throws IOException {
+        if (tls == null) {
+            tls = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE)
+                    .endpointIdentificationAlgorithm(null).build();
+        }
+        return tls;
+    }
+
+    static boolean isTls(URI url) {
+        return switch (String.valueOf(url.getScheme())) {
+            case "http", "ws" -> false;
+            case "https", "wss" -> true;
+            default -> throw new IllegalArgumentException("not an http URL: " + url);
+        };
     }
 
     static String host(URI url) {
@@ -59,11 +83,7 @@ final class StreamingNetty {
         if (url.getPort() != -1) {
             return url.getPort();
         }
-        return switch (url.getScheme()) {
-            case "http", "ws" -> 80;
-            case "https", "wss" -> throw new IllegalArgumentException("TLS is not supported by the test clients: " + url);
-            default -> throw new IllegalArgumentException("not an http URL: " + url);
-        };
+        return isTls(url) ? 443 : 80;
     }
 
     /** The request target: raw path (or "/") plus the raw query. */
@@ -78,8 +98,14 @@ final class StreamingNetty {
         return url.getPort() == -1 ? host : host + ":" + url.getPort();
     }
 
-    /** Opens a TCP connection to the URL's host and port with {@code init} setting up the pipeline. */
+    /**
+     * Opens a TCP connection to the URL's host and port with {@code init} setting up the pipeline; for
+     * https:// and wss:// an SslHandler comes first (writes made before its handshake ends wait in it).
+     */
     static Channel connect(URI url, Consumer<SocketChannel> init) throws IOException {
+        SslContext ssl = isTls(url) ? tls() : null;
+        String host = host(url);
+        int port = port(url);
         Bootstrap b = new Bootstrap()
                 .group(group())
                 .channel(NioSocketChannel.class)
@@ -89,10 +115,13 @@ final class StreamingNetty {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (ssl != null) {
+                            ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc(), host, port));
+                        }
                         init.accept(ch);
                     }
                 });
-        ChannelFuture f = b.connect(host(url), port(url));
+        ChannelFuture f = b.connect(host, port);
         try {
             f.await();
         } catch (InterruptedException e) {
