@@ -116,10 +116,8 @@ final class StreamRequestRouter extends SimpleChannelInboundHandler<FullHttpRequ
         String what = describe(request);
         ConnectionFlow flow = null;
         if (request instanceof PortForwardRequest pf) {
-            Optional<Sandbox> pod = targets.readyPod(pf.getPodSandboxId());
+            Optional<Sandbox> pod = readyPod(ctx, pf);
             if (pod.isEmpty()) {
-                respond(ctx, HttpResponseStatus.NOT_FOUND, "pod sandbox " + pf.getPodSandboxId() + " is gone or not ready",
-                        List.of());
                 return;
             }
             if (!offered.contains(SpdyPortForward.PROTOCOL)) {
@@ -161,13 +159,9 @@ final class StreamRequestRouter extends SimpleChannelInboundHandler<FullHttpRequ
     }
 
     private SpdyRemoteCommand remoteCommandOverSpdy(RemoteCommandProtocol p, Message request, String what) {
-        return switch (request) {
-            case ExecRequest e -> new SpdyRemoteCommand(p, e.getStdin(), e.getStdout(), e.getStderr(), e.getTty(),
-                    () -> targets.exec(e), what, STREAM_CREATION_TIMEOUT);
-            case AttachRequest a -> new SpdyRemoteCommand(p, a.getStdin(), a.getStdout(), a.getStderr(), a.getTty(),
-                    () -> targets.attach(a), what, STREAM_CREATION_TIMEOUT);
-            default -> throw new IllegalArgumentException(request.getClass().getName());
-        };
+        CommandRequest r = commandRequest(request);
+        return new SpdyRemoteCommand(p, r.stdin(), r.stdout(), r.stderr(), r.tty(), r.command(), what,
+                STREAM_CREATION_TIMEOUT);
     }
 
     private void webSocket(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder uri, Message request) {
@@ -191,10 +185,8 @@ final class StreamRequestRouter extends SimpleChannelInboundHandler<FullHttpRequ
         WebSocketChannels channels;
         Runnable begin;
         if (request instanceof PortForwardRequest pf) {
-            Optional<Sandbox> pod = targets.readyPod(pf.getPodSandboxId());
+            Optional<Sandbox> pod = readyPod(ctx, pf);
             if (pod.isEmpty()) {
-                respond(ctx, HttpResponseStatus.NOT_FOUND, "pod sandbox " + pf.getPodSandboxId() + " is gone or not ready",
-                        List.of());
                 return;
             }
             List<Integer> ports = new ArrayList<>();
@@ -254,29 +246,12 @@ final class StreamRequestRouter extends SimpleChannelInboundHandler<FullHttpRequ
     }
 
     private void startWebSocketCommand(WebSocketChannels c, RemoteCommandProtocol p, Message request, String what) {
-        boolean stdin, stdout, stderr, tty;
-        Supplier<StreamedCommand> command;
-        switch (request) {
-            case ExecRequest e -> {
-                stdin = e.getStdin();
-                stdout = e.getStdout();
-                stderr = e.getStderr();
-                tty = e.getTty();
-                command = () -> targets.exec(e);
-            }
-            case AttachRequest a -> {
-                stdin = a.getStdin();
-                stdout = a.getStdout();
-                stderr = a.getStderr();
-                tty = a.getTty();
-                command = () -> targets.attach(a);
-            }
-            default -> throw new IllegalArgumentException(request.getClass().getName());
-        }
+        CommandRequest r = commandRequest(request);
+        boolean stdin = r.stdin(), stdout = r.stdout(), stderr = r.stderr(), tty = r.tty();
         OutboundStream out = stdout ? c.stream(1) : null, err = stderr && !tty ? c.stream(2) : null, error = c.stream(3);
         // Tell the client the streams are up: an empty message on the lowest channel it reads.
         (out != null ? out : err != null ? err : error).send(Unpooled.EMPTY_BUFFER);
-        RemoteCommandSession session = new RemoteCommandSession(command.get(),
+        RemoteCommandSession session = new RemoteCommandSession(r.command().get(),
                 new RemoteCommandSession.Streams(out, err, error, p.jsonStatus(), c::close), what);
         if (stdin) {
             c.listen(0, session.stdinListener());
@@ -298,6 +273,30 @@ final class StreamRequestRouter extends SimpleChannelInboundHandler<FullHttpRequ
             error.send(Unpooled.wrappedBuffer(prefix.clone()));
             c.listen(2 * i, PortForwardBridge.start(dialer, StreamTargets.netns(pod), port, data, error, flow, pod.id()));
         }
+    }
+
+    /** The pod of a port-forward when it is still ready; else answers 404 and is empty. */
+    private Optional<Sandbox> readyPod(ChannelHandlerContext ctx, PortForwardRequest pf) {
+        Optional<Sandbox> pod = targets.readyPod(pf.getPodSandboxId());
+        if (pod.isEmpty()) {
+            respond(ctx, HttpResponseStatus.NOT_FOUND, "pod sandbox " + pf.getPodSandboxId() + " is gone or not ready",
+                    List.of());
+        }
+        return pod;
+    }
+
+    /** What an exec or attach asked for, and how to get its command. */
+    private record CommandRequest(boolean stdin, boolean stdout, boolean stderr, boolean tty,
+                                  Supplier<StreamedCommand> command) {}
+
+    private CommandRequest commandRequest(Message request) {
+        return switch (request) {
+            case ExecRequest e -> new CommandRequest(e.getStdin(), e.getStdout(), e.getStderr(), e.getTty(),
+                    () -> targets.exec(e));
+            case AttachRequest a -> new CommandRequest(a.getStdin(), a.getStdout(), a.getStderr(), a.getTty(),
+                    () -> targets.attach(a));
+            default -> throw new IllegalArgumentException(request.getClass().getName());
+        };
     }
 
     private static String describe(Message request) {

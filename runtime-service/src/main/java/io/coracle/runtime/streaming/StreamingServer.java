@@ -50,8 +50,7 @@ public final class StreamingServer implements AutoCloseable {
 
     private StreamingServer(DaemonConfig.Streaming config, Path stateDir, NativePrograms programs,
                             SandboxStore sandboxes, ExecSyncRunner processes) throws IOException {
-        SslContext tls = config.tlsCertFile() == null ? null
-                : SslContextBuilder.forServer(config.tlsCertFile().toFile(), config.tlsKeyFile().toFile()).build();
+        SslContext tls = config.tlsCertFile() == null ? null : tls(config.tlsCertFile(), config.tlsKeyFile());
         group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         StreamTokens tokens = new StreamTokens(config.tokenTtl());
         StreamTargets targets = new StreamTargets(sandboxes, processes, new ExecRunner(programs));
@@ -91,6 +90,21 @@ public final class StreamingServer implements AutoCloseable {
         int port = ((InetSocketAddress) server.localAddress()).getPort();
         baseUrl = (tls == null ? "http" : "https") + "://" + urlHost(config.address()) + ":" + port;
         issuer = new StreamUrlIssuer(tokens, processes, sandboxes, baseUrl);
+    }
+
+    private static SslContext tls(Path cert, Path key) throws IOException {
+        for (Path f : new Path[] {cert, key}) {
+            if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+                throw new IOException("TLS file " + f + " (streaming.tls_" + (f == cert ? "cert" : "key")
+                        + "_file) is missing or unreadable");
+            }
+        }
+        try {
+            return SslContextBuilder.forServer(cert.toFile(), key.toFile()).build();
+        } catch (IllegalArgumentException | javax.net.ssl.SSLException e) {
+            throw new IOException("TLS certificate " + cert + " with key " + key + " unusable (a PEM certificate "
+                    + "chain and a PKCS#8 PEM key, \"BEGIN PRIVATE KEY\", are needed): " + e.getMessage(), e);
+        }
     }
 
     /** Binds the server; an IOException when the address cannot be bound or the TLS files are unusable. */

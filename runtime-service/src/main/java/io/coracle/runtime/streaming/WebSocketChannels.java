@@ -166,10 +166,6 @@ final class WebSocketChannels extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (ch < 0 || ch > 255) {
-            protocolError("a message for channel " + ch);
-            return;
-        }
         InboundListener l = listeners[ch];
         if (l != null && c.isReadable()) {
             l.data(c);
