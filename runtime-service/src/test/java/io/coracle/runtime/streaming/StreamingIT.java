@@ -59,7 +59,7 @@ class StreamingIT {
 
     @BeforeAll
     static void start() throws Exception {
-        bed = CriTestbed.start("[streaming]\ntoken_ttl_seconds = 2\n");
+        bed = CriTestbed.start("[streaming]\ntoken_ttl_seconds = 2\nidle_timeout_seconds = 3\n");
         pod = bed.pod("streaming").build();
         podId = bed.runPod(pod);
         // A shell reading stdin (for attach), and a busybox httpd serving a known page (for port-forward).
@@ -314,6 +314,24 @@ class StreamingIT {
                 () -> RemoteCommandClient.connect(late, StreamTransport.WEBSOCKET, false, true, false, false));
         assertEquals(404, expired.statusCode());
         assertTrue(expired.body().contains("expired"), expired.body());
+    }
+
+    @Test
+    void anIdleConnectionIsClosedButTheCommandIsNotKilled() throws Exception {
+        long start = System.nanoTime();
+        try (RemoteCommandSession s = RemoteCommandClient.connect(execUrl(shell, false, true, false, false, "sh", "-c",
+                "sleep 6; echo done > /tmp/idle-exec"), StreamTransport.SPDY, false, true, false, false)) {
+            while (!s.isEnded() && System.nanoTime() - start < T.toNanos()) {
+                Thread.sleep(50);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(s.isEnded() && seconds >= 2.5 && seconds < 6, "ended " + s.isEnded() + " after " + seconds + " s");
+        }
+        Thread.sleep(Math.max(0, 7_000 - (System.nanoTime() - start) / 1_000_000));
+        try (RemoteCommandSession cat = exec(StreamTransport.SPDY, shell, null, "cat", "/tmp/idle-exec")) {
+            cat.awaitExit(T);
+            assertEquals("done\n", cat.stdoutText()); // the exec ran to its end after the client was cut off
+        }
     }
 
     @Test
