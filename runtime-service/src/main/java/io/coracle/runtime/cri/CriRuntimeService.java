@@ -94,9 +94,11 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     private final RuntimeStatusReporter status;
     private final DaemonServices services;
-    private final StreamUrlIssuer streaming;
+    private final java.util.function.Supplier<StreamUrlIssuer> streaming;
 
-    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services, StreamUrlIssuer streaming) {
+    /** {@code streaming}: the streaming server's URL issuer, waiting for the server if it is still starting. */
+    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services,
+                             java.util.function.Supplier<StreamUrlIssuer> streaming) {
         this.status = status;
         this.services = services;
         this.streaming = streaming;
@@ -287,17 +289,17 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void exec(ExecRequest request, StreamObserver<ExecResponse> response) {
-        answer(response, () -> streaming.exec(request));
+        answer(response, () -> streaming.get().exec(request));
     }
 
     @Override
     public void attach(AttachRequest request, StreamObserver<AttachResponse> response) {
-        answer(response, () -> streaming.attach(request));
+        answer(response, () -> streaming.get().attach(request));
     }
 
     @Override
     public void portForward(PortForwardRequest request, StreamObserver<PortForwardResponse> response) {
-        answer(response, () -> streaming.portForward(request));
+        answer(response, () -> streaming.get().portForward(request));
     }
 
     @Override

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
@@ -56,11 +57,23 @@ public final class Daemon {
             closeQuietly(rootLock);
             throw e;
         }
+        // The streaming server binds while the metrics and CRI servers start (Exec, Attach and
+        // PortForward wait for it); a failure to bind still stops the daemon before it says it serves.
+        CompletableFuture<StreamingServer> streamingStart = new CompletableFuture<>();
+        Thread.ofPlatform().name("streaming-start").start(() -> {
+            try {
+                streamingStart.complete(StreamingServer.start(config.streaming(), config.state(), programs,
+                        services.sandboxes.store(), services.execSync));
+            } catch (IOException | RuntimeException e) {
+                streamingStart.completeExceptionally(e);
+            }
+        });
         MetricsServer metrics = null;
         if (config.metrics().enabled()) {
             try {
                 metrics = MetricsServer.start(config.metrics(), services);
             } catch (IOException e) {
+                streamingStart.thenAccept(StreamingServer::close);
                 services.close();
                 closeQuietly(socketLock);
                 closeQuietly(rootLock);
@@ -68,31 +81,18 @@ public final class Daemon {
                         + ":" + config.metrics().port() + ": " + e.getMessage(), e);
             }
         }
-        StreamingServer streaming;
-        try {
-            streaming = StreamingServer.start(config.streaming(), config.state(), programs,
-                    services.sandboxes.store(), services.execSync);
-        } catch (IOException e) {
-            if (metrics != null) {
-                metrics.close();
-            }
-            services.close();
-            closeQuietly(socketLock);
-            closeQuietly(rootLock);
-            throw new DaemonStartException("cannot start the streaming server: " + e.getMessage(), e);
-        }
         List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
         if (metrics != null) {
             interceptors.addAll(metrics.interceptors());
         }
         RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
-        CriServer server = new CriServer(config.socket(),
-                List.of(new CriRuntimeService(status, services, streaming.issuer()), new CriImageService(services.images)),
-                interceptors);
+        CriServer server = new CriServer(config.socket(), List.of(
+                new CriRuntimeService(status, services, () -> streamingStart.join().issuer()),
+                new CriImageService(services.images)), interceptors);
         try {
             server.start();
         } catch (DaemonStartException e) {
-            streaming.close();
+            streamingStart.thenAccept(StreamingServer::close);
             if (metrics != null) {
                 metrics.close();
             }
@@ -102,6 +102,19 @@ public final class Daemon {
             throw e;
         }
 
+        StreamingServer streaming;
+        try {
+            streaming = streamingStart.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            server.stop(java.time.Duration.ZERO);
+            if (metrics != null) {
+                metrics.close();
+            }
+            services.close();
+            closeQuietly(socketLock);
+            closeQuietly(rootLock);
+            throw new DaemonStartException("cannot start the streaming server: " + e.getCause().getMessage(), e.getCause());
+        }
         MetricsServer finalMetrics = metrics;
         Runnable shutdown = () -> {
             if (!stopping.compareAndSet(false, true)) {
