@@ -107,7 +107,9 @@ final class WebSocketChannels extends ChannelInboundHandlerAdapter {
                 text.writeByte('0' + ch).writeBytes(enc);
                 return new TextWebSocketFrame(text);
             }
-            return new BinaryWebSocketFrame(Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(new byte[] {(byte) ch}),
+            // All direct, so the socket write needs no copy into a direct buffer.
+            ByteBuf prefix = channel.alloc().directBuffer(1).writeByte(ch);
+            return new BinaryWebSocketFrame(channel.alloc().compositeDirectBuffer(2).addComponents(true, prefix,
                     data.retain()));
         } finally {
             data.release();
