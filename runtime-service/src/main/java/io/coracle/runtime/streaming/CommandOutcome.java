@@ -26,6 +26,16 @@ record CommandOutcome(int exitCode, String error) {
         return exited(0);
     }
 
+    /** A StatusCause (its Go field Type is JSON "reason"), keys in a fixed order. */
+    private static Map<String, String> cause(String reason, String message) {
+        Map<String, String> c = new LinkedHashMap<>();
+        if (reason != null) {
+            c.put("reason", reason);
+        }
+        c.put("message", message);
+        return c;
+    }
+
     /** What the error stream carries; empty for a success before v4. */
     byte[] errorStreamContent(boolean jsonStatus) {
         String message = error != null ? "error executing command in container: " + error
@@ -41,13 +51,12 @@ record CommandOutcome(int exitCode, String error) {
             status.put("status", "Failure");
             status.put("message", message);
             status.put("reason", "NonZeroExitCode");
-            status.put("details", Map.of("causes", List.of(Map.of("reason", "ExitCode",
-                    "message", Integer.toString(exitCode)))));
+            status.put("details", Map.of("causes", List.of(cause("ExitCode", Integer.toString(exitCode)))));
         } else {
             status.put("status", "Failure");
             status.put("message", "Internal error occurred: " + message);
             status.put("reason", "InternalError");
-            status.put("details", Map.of("causes", List.of(Map.of("message", message))));
+            status.put("details", Map.of("causes", List.of(cause(null, message))));
             status.put("code", 500);
         }
         try {
