@@ -191,6 +191,21 @@ class StreamingIT {
                 .setStdout(true).setStderr(true).build()).getUrl());
     }
 
+    @ParameterizedTest
+    @EnumSource(StreamTransport.class)
+    void attachToATtyContainerResizesItsTerminal(StreamTransport t) throws Exception {
+        String tty = bed.createAndStart(podId, pod, CriTestbed.container("tty-" + t.name().toLowerCase(), "sh")
+                .setStdin(true).setTty(true));
+        URI url = URI.create(bed.runtime().attach(AttachRequest.newBuilder().setContainerId(tty).setStdin(true)
+                .setStdout(true).setTty(true).build()).getUrl());
+        try (RemoteCommandSession s = RemoteCommandClient.connect(url, t, true, true, false, true)) {
+            s.resize(101, 33);
+            Thread.sleep(300);
+            s.writeStdin("stty size; tty\n");
+            assertTrue(s.awaitStdout(o -> o.contains("33 101") && o.contains("/dev/pts/"), T), s.stdoutText());
+        }
+    }
+
     @Test
     void stdinOnceClosesTheContainersStdinWhenTheFirstAttachEnds() throws Exception {
         String cat = bed.createAndStart(podId, pod, CriTestbed.container("once", "cat").setStdin(true).setStdinOnce(true));
