@@ -15,7 +15,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
@@ -35,100 +38,20 @@ public final class Daemon {
 
     /** Runs until a termination signal; returns the process exit code. */
     public int run() throws DaemonStartException, InterruptedException {
-        createDirectory(config.root());
-        DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
-        DaemonLock socketLock;
+        // What has been started, undone in reverse order at shutdown or when a later part fails.
+        Deque<Runnable> started = new ArrayDeque<>();
         try {
-            createDirectory(config.socket().getParent());
-            socketLock = DaemonLock.acquire(config.socket().resolveSibling(config.socket().getFileName() + ".lock"),
-                    "socket " + config.socket());
-            createDirectory(config.state());
-        } catch (DaemonStartException e) {
-            closeQuietly(rootLock);
+            start(started);
+        } catch (DaemonStartException | RuntimeException e) {
+            undo(started);
             throw e;
         }
-
-        NativePrograms programs = NativePrograms.locate();
-        DaemonServices services;
-        try {
-            services = new DaemonServices(config, programs);
-        } catch (DaemonStartException e) {
-            closeQuietly(socketLock);
-            closeQuietly(rootLock);
-            throw e;
-        }
-        // The streaming server binds while the metrics and CRI servers start (Exec, Attach and
-        // PortForward wait for it); a failure to bind still stops the daemon before it says it serves.
-        CompletableFuture<StreamingServer> streamingStart = new CompletableFuture<>();
-        Thread.ofPlatform().name("streaming-start").start(() -> {
-            try {
-                streamingStart.complete(StreamingServer.start(config.streaming(), config.state(), programs,
-                        services.sandboxes.store(), services.execSync));
-            } catch (IOException | RuntimeException e) {
-                streamingStart.completeExceptionally(e);
-            }
-        });
-        MetricsServer metrics = null;
-        if (config.metrics().enabled()) {
-            try {
-                metrics = MetricsServer.start(config.metrics(), services);
-            } catch (IOException e) {
-                streamingStart.thenAccept(StreamingServer::close);
-                services.close();
-                closeQuietly(socketLock);
-                closeQuietly(rootLock);
-                throw new DaemonStartException("cannot serve metrics on " + config.metrics().address().getHostAddress()
-                        + ":" + config.metrics().port() + ": " + e.getMessage(), e);
-            }
-        }
-        List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
-        if (metrics != null) {
-            interceptors.addAll(metrics.interceptors());
-        }
-        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
-        CriServer server = new CriServer(config.socket(), List.of(
-                new CriRuntimeService(status, services, () -> streamingStart.join().issuer()),
-                new CriImageService(services.images)), interceptors);
-        try {
-            server.start();
-        } catch (DaemonStartException e) {
-            streamingStart.thenAccept(StreamingServer::close);
-            if (metrics != null) {
-                metrics.close();
-            }
-            services.close();
-            closeQuietly(socketLock);
-            closeQuietly(rootLock);
-            throw e;
-        }
-
-        StreamingServer streaming;
-        try {
-            streaming = streamingStart.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            server.stop(java.time.Duration.ZERO);
-            if (metrics != null) {
-                metrics.close();
-            }
-            services.close();
-            closeQuietly(socketLock);
-            closeQuietly(rootLock);
-            throw new DaemonStartException("cannot start the streaming server: " + e.getCause().getMessage(), e.getCause());
-        }
-        MetricsServer finalMetrics = metrics;
         Runnable shutdown = () -> {
             if (!stopping.compareAndSet(false, true)) {
                 return;
             }
             LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
-            server.stop(config.shutdownGrace());
-            streaming.close();
-            if (finalMetrics != null) {
-                finalMetrics.close();
-            }
-            services.close();
-            closeQuietly(socketLock);
-            closeQuietly(rootLock);
+            undo(started);
             LOG.info("stopped");
             stopped.countDown();
         };
@@ -143,6 +66,62 @@ public final class Daemon {
                 + ", config " + config.source() + ", started in " + uptime + "ms)");
         stopped.await();
         return 0;
+    }
+
+    private void start(Deque<Runnable> started) throws DaemonStartException {
+        createDirectory(config.root());
+        DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
+        started.push(() -> closeQuietly(rootLock));
+        createDirectory(config.socket().getParent());
+        DaemonLock socketLock = DaemonLock.acquire(config.socket().resolveSibling(config.socket().getFileName()
+                + ".lock"), "socket " + config.socket());
+        started.push(() -> closeQuietly(socketLock));
+        createDirectory(config.state());
+
+        NativePrograms programs = NativePrograms.locate();
+        DaemonServices services = new DaemonServices(config, programs);
+        started.push(services::close);
+        // The streaming server binds while the metrics and CRI servers start (Exec, Attach and
+        // PortForward wait for it); a failure to bind still stops the daemon before it says it serves.
+        CompletableFuture<StreamingServer> streamingStart = new CompletableFuture<>();
+        Thread.ofPlatform().name("streaming-start").start(() -> {
+            try {
+                streamingStart.complete(StreamingServer.start(config.streaming(), config.state(), programs,
+                        services.sandboxes.store(), services.execSync));
+            } catch (IOException | RuntimeException e) {
+                streamingStart.completeExceptionally(e);
+            }
+        });
+        started.push(() -> streamingStart.thenAccept(StreamingServer::close).exceptionally(e -> null).join());
+        List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
+        if (config.metrics().enabled()) {
+            MetricsServer metrics;
+            try {
+                metrics = MetricsServer.start(config.metrics(), services);
+            } catch (IOException e) {
+                throw new DaemonStartException("cannot serve metrics on " + config.metrics().address().getHostAddress()
+                        + ":" + config.metrics().port() + ": " + e.getMessage(), e);
+            }
+            started.push(metrics::close);
+            interceptors.addAll(metrics.interceptors());
+        }
+        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
+        CriServer server = new CriServer(config.socket(), List.of(
+                new CriRuntimeService(status, services, () -> streamingStart.join().issuer()),
+                new CriImageService(services.images)), interceptors);
+        server.start();
+        started.push(() -> server.stop(config.shutdownGrace()));
+        try {
+            streamingStart.join();
+        } catch (CompletionException e) {
+            throw new DaemonStartException("cannot start the streaming server: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private static void undo(Deque<Runnable> started) {
+        while (!started.isEmpty()) {
+            started.pop().run();
+        }
     }
 
     /** Runs {@code work} holding the root lock, for commands that change the store while no daemon runs. */

@@ -37,13 +37,13 @@ public final class StreamUrlIssuer {
             throw Status.INVALID_ARGUMENT.withDescription("cmd is empty").asException();
         }
         checkStreams(r.getStdin(), r.getStdout(), r.getStderr(), r.getTty());
-        ContainerRecord c = runningContainer(r.getContainerId());
+        ContainerRecord c = containers.running(r.getContainerId());
         return ExecResponse.newBuilder().setUrl(url("exec", r.toBuilder().setContainerId(c.id()).build())).build();
     }
 
     public AttachResponse attach(AttachRequest r) throws StatusException {
         checkStreams(r.getStdin(), r.getStdout(), r.getStderr(), r.getTty());
-        ContainerRecord c = runningContainer(r.getContainerId());
+        ContainerRecord c = containers.running(r.getContainerId());
         if (r.getStdin() && !c.containerConfig().getStdin()) {
             throw Status.FAILED_PRECONDITION.withDescription("container " + c.id()
                     + " was created without stdin: attach with stdin=false").asException();
@@ -78,10 +78,6 @@ public final class StreamUrlIssuer {
         if (!stdin && !stdout && !stderr) {
             throw Status.INVALID_ARGUMENT.withDescription("one of stdin, stdout or stderr must be set").asException();
         }
-    }
-
-    private ContainerRecord runningContainer(String id) throws StatusException {
-        return containers.running(id);
     }
 
     private String url(String kind, Message request) throws StatusException {

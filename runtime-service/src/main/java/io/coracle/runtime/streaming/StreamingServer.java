@@ -120,10 +120,6 @@ public final class StreamingServer implements AutoCloseable {
         return issuer;
     }
 
-    public String baseUrl() {
-        return baseUrl;
-    }
-
     /** The host part of URLs: the bound address, or for a wildcard, the node's first non-loopback address. */
     private static String urlHost(InetAddress bound) throws SocketException {
         InetAddress a = bound;
