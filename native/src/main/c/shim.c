@@ -236,8 +236,8 @@ static void do_start(struct monitor *m, int client)
 		if (st == 0) {
 			m->status = RUNNING;
 			m->started_ns = now_ns();
+			write_state(m); /* before the reply: the daemon reads "running" from it next */
 			control_reply(client, "ok");
-			write_state(m);
 		} else {
 			control_reply(client, "error start: %s start exited %d (see %s/shim.log)", m->runtime,
 				      WIFEXITED(st) ? WEXITSTATUS(st) : -1, m->state_dir);
@@ -258,8 +258,8 @@ static void do_start(struct monitor *m, int client)
 	if (n == 0) {
 		m->status = RUNNING;
 		m->started_ns = now_ns();
-		control_reply(client, "ok");
 		write_state(m);
+		control_reply(client, "ok");
 	} else if (n > 0) {
 		msg[n] = '\0';
 		fprintf(stderr, "coracle-shim: start: %s\n", msg + 6);

@@ -80,6 +80,8 @@ class ShimContainerTest {
             c.args = List.of("sleep", "30");
             ShimClient client = c.create();
             client.start();
+            // The state file says running as soon as start has answered (the daemon reads it next).
+            assertEquals("running", client.stateFile().status());
             List<String> host = Files.readAllLines(Path.of("/proc/mounts"));
             assertEquals(List.of(), host.stream().filter(l -> ours.stream().anyMatch(l::contains)).toList());
             String inside = Files.readString(Path.of("/proc/" + c.created.pid() + "/mounts"));
