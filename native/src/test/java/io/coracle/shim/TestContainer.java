@@ -60,6 +60,8 @@ final class TestContainer implements AutoCloseable {
     boolean useCgroup = true;
     String cgroupSuffix = ""; // e.g. "/pod/ctr": nested below the test's own top-level cgroup
     boolean stdin;
+    String cwd = "/";
+    boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
 
     ShimLauncher.Created created;
 
@@ -87,12 +89,15 @@ final class TestContainer implements AutoCloseable {
                 new Mount("/dev/shm", "tmpfs", "shm", List.of("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
                 new Mount("/dev/mqueue", "mqueue", "mqueue", List.of("nosuid", "noexec", "nodev")),
                 new Mount("/sys", "sysfs", "sysfs", List.of("nosuid", "noexec", "nodev", "ro"))));
+        if (!devTmpfs) {
+            mounts.removeIf(m -> m.destination().equals("/dev"));
+        }
         mounts.addAll(extraMounts);
         Map<String, String> ann = new HashMap<>(annotations);
         ann.put(Spec.OVERLAY_LOWERDIRS, lower.toString());
         ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
-        Process process = new Process(terminal, null, user, args, env, "/", caps, rlimits, noNewPrivileges, oomScoreAdj);
+        Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
                 readonly, null, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
