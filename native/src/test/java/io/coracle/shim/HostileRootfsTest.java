@@ -179,6 +179,23 @@ class HostileRootfsTest {
     }
 
     @Test
+    void danglingEtcHostsWithTheKubeletsBindCreatesNothingOnTheHost() throws Exception {
+        // As reported: the shim made /tmp/<somewhere> on the host, following the image's symlink.
+        try (TestContainer c = new TestContainer(lower)) {
+            Path hosts = Files.writeString(c.dir.resolve("hosts"), "10.0.0.1 pod\n");
+            c.extraMounts.add(new Mount("/etc/hosts", "bind", hosts.toString(), List.of("rbind", "rprivate", "rw")));
+            imageSymlink(c, "/etc/hosts", sentinel + "/somewhere");
+            c.args = List.of("cat", "/etc/hosts");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals("10.0.0.1 pod\n", c.output("stdout"));
+            assertTrue(Files.isRegularFile(inRoot(c, sentinel + "/somewhere")));
+        }
+        try (Stream<Path> s = Files.list(sentinel)) {
+            assertEquals(List.of(), s.toList(), "created on the host");
+        }
+    }
+
+    @Test
     void symlinkLoopAtAMountTargetIsRefused() throws Exception {
         Map<String, String> before = snapshot(sentinel);
         for (String t : concat(FILE_TARGETS, DIR_TARGETS)) {
