@@ -554,10 +554,66 @@ int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e
 	return 0;
 }
 
+/* Masks what t holds: a read-only empty tmpfs over a directory, /dev/null (the host's, always the
+ * real device) over anything else. */
+static int mask_path(const struct target *t, int fd, const char *path, struct cerr *e)
+{
+	(void)t;
+	char target[32];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return fail(e, errno, "stat masked path %s", path);
+	if (S_ISDIR(st.st_mode) && mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0)
+		return fail(e, errno, "mask %s with a read-only tmpfs", path);
+	if (!S_ISDIR(st.st_mode) && mount("/dev/null", target, NULL, MS_BIND, NULL) < 0)
+		return fail(e, errno, "mask %s with /dev/null", path);
+	return 0;
+}
+
+static int readonly_path(const struct target *t, int fd, const char *path, struct cerr *e)
+{
+	char target[32];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return fail(e, errno, "bind %s on itself", path);
+	int top = open_target(t, 0); /* the new mount, on top of what fd holds */
+	snprintf(target, sizeof target, "/proc/self/fd/%d", top);
+	int rc = 0;
+	if (top < 0 || mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		rc = fail(e, errno, "remount %s read-only", path);
+	if (top >= 0)
+		close(top);
+	return rc;
+}
+
+/* Applies fn to each entry of linux.<key> that exists, resolved in the rootfs (absent ones are
+ * skipped, as runc does): fn gets the target and an O_PATH descriptor of it. */
 static int for_each_path(int rootfd, const struct json *spec, const char *key,
-			 int (*fn)(int, const char *, struct cerr *), struct cerr *e);
-static int mask_path(int rootfd, const char *path, struct cerr *e);
-static int readonly_path(int rootfd, const char *path, struct cerr *e);
+			 int (*fn)(const struct target *, int, const char *, struct cerr *), struct cerr *e)
+{
+	const struct json *arr = json_get(json_get(spec, "linux"), key);
+	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
+		if (p->type != JSON_STRING || p->str[0] != '/')
+			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
+		int probe = open_in_root(rootfd, p->str, O_PATH, 0);
+		if (probe < 0 && errno == ENOENT)
+			continue;
+		if (probe < 0)
+			return fail(e, errno, "config.json: linux.%s: openat2 %s in the rootfs", key, p->str);
+		close(probe);
+		struct target t;
+		int fd = make_in_root(rootfd, p->str, MAKE_NOTHING, &t, e);
+		if (fd < 0)
+			return -1;
+		int rc = fn(&t, fd, p->str, e);
+		close(fd);
+		close(t.dir);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
 
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
 {
@@ -616,77 +672,6 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	if (chdir("/") < 0)
 		return fail(e, errno, "chdir /");
 	return 0;
-}
-
-static int for_each_path(int rootfd, const struct json *spec, const char *key,
-			 int (*fn)(int, const char *, struct cerr *), struct cerr *e)
-{
-	const struct json *arr = json_get(json_get(spec, "linux"), key);
-	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
-		if (p->type != JSON_STRING || p->str[0] != '/')
-			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
-		if (fn(rootfd, p->str, e) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* An existing path in the rootfs, resolved there: 1 with t and an O_PATH fd, 0 when absent. */
-static int existing_in_root(int rootfd, const char *path, struct target *t, int *fd, struct cerr *e)
-{
-	int probe = open_in_root(rootfd, path, O_PATH, 0);
-	if (probe < 0)
-		return errno == ENOENT ? 0 : fail(e, errno, "openat2 %s in the rootfs", path);
-	close(probe);
-	if ((*fd = make_in_root(rootfd, path, MAKE_NOTHING, t, e)) < 0)
-		return -1;
-	return 1;
-}
-
-static int mask_path(int rootfd, const char *path, struct cerr *e)
-{
-	struct target t;
-	int fd, found = existing_in_root(rootfd, path, &t, &fd, e);
-	if (found <= 0)
-		return found;
-	char target[64];
-	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
-	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) < 0)
-		rc = fail(e, errno, "stat masked path %s", path);
-	else if (S_ISDIR(st.st_mode) && mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0)
-		rc = fail(e, errno, "mask %s with a read-only tmpfs", path);
-	else if (!S_ISDIR(st.st_mode) && mount("/dev/null", target, NULL, MS_BIND, NULL) < 0)
-		rc = fail(e, errno, "mask %s with /dev/null", path);
-	close(fd);
-	close(t.dir);
-	return rc;
-}
-
-static int readonly_path(int rootfd, const char *path, struct cerr *e)
-{
-	struct target t;
-	int fd, found = existing_in_root(rootfd, path, &t, &fd, e);
-	if (found <= 0)
-		return found;
-	char target[64];
-	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
-	int rc = 0;
-	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		rc = fail(e, errno, "bind %s on itself", path);
-	} else {
-		close(fd); /* the new mount is on top of what fd holds */
-		fd = open_target(&t, 0);
-		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
-		if (fd < 0 || mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				    NULL) < 0)
-			rc = fail(e, errno, "remount %s read-only", path);
-	}
-	if (fd >= 0)
-		close(fd);
-	close(t.dir);
-	return rc;
 }
 
 int rootfs_finish(const struct json *spec, struct cerr *e)

@@ -14,7 +14,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -46,13 +45,13 @@ class HostileRootfsTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        layerDir = Files.createTempDirectory(Path.of("/tmp"), "coracle-test-layer-");
-        lower = BusyboxRootfs.build(layerDir.resolve("busybox"));
+        lower = BusyboxRootfs.buildInTemp();
+        layerDir = lower.getParent();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        deleteTree(layerDir);
+        BusyboxRootfs.deleteTree(layerDir);
     }
 
     @BeforeEach
@@ -62,15 +61,7 @@ class HostileRootfsTest {
 
     @AfterEach
     void removeSentinel() throws IOException {
-        deleteTree(sentinel);
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        BusyboxRootfs.deleteTree(sentinel);
     }
 
     /** Every entry below dir, never following a symlink: relative path to type, mode and content. */

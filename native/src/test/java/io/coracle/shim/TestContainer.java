@@ -161,11 +161,15 @@ final class TestContainer implements AutoCloseable {
         }
     }
 
+    /** The cgroup directories named name (v2, or under any v1/hybrid hierarchy). Looks only there: walking
+     * the whole tree trips over the cgroups other tests remove meanwhile. */
     static List<String> leakedCgroups(String name) throws IOException {
-        try (Stream<Path> s = Files.walk(Path.of("/sys/fs/cgroup"), 3)) {
-            return s.filter(p -> p.getFileName() != null && p.getFileName().toString().contains(name))
-                    .map(Path::toString).toList();
+        Path root = Path.of("/sys/fs/cgroup");
+        List<Path> candidates = new ArrayList<>(List.of(root.resolve(name)));
+        try (Stream<Path> hierarchies = Files.list(root)) {
+            hierarchies.forEach(h -> candidates.add(h.resolve(name)));
         }
+        return candidates.stream().filter(Files::isDirectory).map(Path::toString).toList();
     }
 
     static List<String> mountsMentioning(String text) throws IOException {
