@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.coracle.oci.Linux;
 import io.coracle.oci.Mount;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Process;
@@ -295,6 +296,37 @@ class HostileRootfsTest {
             assertTrue(e.getMessage().contains("process.cwd"), e.getMessage());
         }
         assertEquals(before, snapshot(sentinel), "the host changed");
+    }
+
+    @Test
+    void devicesAreMadeInsideTheRootAndTheirNumbersChecked() throws Exception {
+        Files.createDirectories(sentinel.resolve("devdir"));
+        Map<String, String> before = snapshot(sentinel);
+        try (TestContainer c = new TestContainer(lower)) {
+            c.devTmpfs = false;
+            imageSymlink(c, "/dev/hostdev", sentinel + "/devdir");
+            imageSymlink(c, "/dev/evil", sentinel + "/evil"); // dangling: mknod does not follow it
+            c.devices = List.of(new Linux.Device("/dev/hostdev/null2", "c", 1L, 3L, 0640, 1000L, 1001L),
+                    new Linux.Device("/dev/evil", "c", 1L, 5L, 0666, 0L, 0L));
+            c.args = List.of("sh", "-c", "stat -c '%t:%T %a %u:%g' /dev/hostdev/null2; test -e /dev/evil || echo absent");
+            assertEquals(0, c.run().exitCode(), c.logText());
+            assertEquals("1:3 640 1000:1001\nabsent\n", c.output("stdout"));
+            assertTrue(Files.exists(inRoot(c, sentinel + "/devdir/null2"), LinkOption.NOFOLLOW_LINKS));
+        }
+        assertEquals(before, snapshot(sentinel), "the host changed");
+        Map<Linux.Device, String> refused = Map.of(
+                new Linux.Device("/dev/d", "c", 1L, 3L, 0666, 4294967296L, 0L), "linux.devices[0].uid: 4294967296 is not a valid id",
+                new Linux.Device("/dev/d", "c", 1L, 3L, 0666, 0L, -1L), "linux.devices[0].gid: -1 is not a valid id",
+                new Linux.Device("/dev/d", "c", 1L, 3L, 070000, 0L, 0L), "linux.devices[0].fileMode",
+                new Linux.Device("/dev/d", "c", 4096L, 3L, 0666, 0L, 0L), "linux.devices[0]: major (0..4095)",
+                new Linux.Device("d", "c", 1L, 3L, 0666, 0L, 0L), "linux.devices: bad path 'd'");
+        for (Map.Entry<Linux.Device, String> r : refused.entrySet()) {
+            try (TestContainer c = new TestContainer(lower)) {
+                c.devices = List.of(r.getKey());
+                ShimException e = assertThrows(ShimException.class, c::create);
+                assertTrue(e.getMessage().contains(r.getValue()), e.getMessage());
+            }
+        }
     }
 
     /** Writes the config with the given JSON text in place of one id, and expects create to refuse it. */

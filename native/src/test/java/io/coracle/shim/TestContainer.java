@@ -61,6 +61,7 @@ final class TestContainer implements AutoCloseable {
     String cgroupSuffix = ""; // e.g. "/pod/ctr": nested below the test's own top-level cgroup
     boolean stdin;
     String cwd = "/";
+    List<Linux.Device> devices;
     boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
 
     ShimLauncher.Created created;
@@ -99,7 +100,7 @@ final class TestContainer implements AutoCloseable {
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
         Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, null, null);
+                readonly, devices, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 
