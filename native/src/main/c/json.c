@@ -156,36 +156,69 @@ static char *parse_string(struct parser *p)
 	return out;
 }
 
+/* A number in the strict JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (no hex, inf,
+ * nan, '+' or leading zeros, all of which strtod would take). Integers without a fraction or an
+ * exponent are also read exactly, with overflow detected, into integer and uinteger. */
 static struct json *parse_number(struct parser *p)
 {
-	const char *start = p->s + p->pos;
-	char *end;
-	double d = strtod(start, &end);
-	if (end == start)
+	const char *start = p->s + p->pos, *c = start;
+	bool negative = *c == '-', integral = true;
+	if (negative)
+		c++;
+	if (*c == '0')
+		c++;
+	else if (*c >= '1' && *c <= '9')
+		while (*c >= '0' && *c <= '9')
+			c++;
+	else
 		return perror_at(p, "bad number");
+	const char *digits_end = c;
+	if (*c == '.') {
+		integral = false;
+		if (!(*++c >= '0' && *c <= '9'))
+			return perror_at(p, "bad number: no digit after '.'");
+		while (*c >= '0' && *c <= '9')
+			c++;
+	}
+	if (*c == 'e' || *c == 'E') {
+		integral = false;
+		if (*++c == '+' || *c == '-')
+			c++;
+		if (!(*c >= '0' && *c <= '9'))
+			return perror_at(p, "bad number: no digit in the exponent");
+		while (*c >= '0' && *c <= '9')
+			c++;
+	}
+	size_t len = (size_t)(c - start);
+	char text[512];
+	if (len >= sizeof text)
+		return perror_at(p, "number too long");
+	memcpy(text, start, len);
+	text[len] = '\0';
 	struct json *j = node(JSON_NUMBER);
 	if (!j)
 		return perror_at(p, "out of memory");
-	j->num = d;
-	if (!memchr(start, '.', (size_t)(end - start)) && !memchr(start, 'e', (size_t)(end - start)) &&
-	    !memchr(start, 'E', (size_t)(end - start))) {
-		char *iend;
-		errno = 0;
-		long long v = strtoll(start, &iend, 10);
-		if (iend == end && errno == 0) {
-			j->integer = v;
+	j->num = strtod(text, NULL);
+	if (integral) {
+		uint64_t mag = 0;
+		bool overflow = false;
+		for (const char *d = start + negative; d < digits_end; d++) {
+			unsigned digit = (unsigned)(*d - '0');
+			if (mag > (UINT64_MAX - digit) / 10)
+				overflow = true;
+			else
+				mag = mag * 10 + digit;
+		}
+		if (!overflow && !negative) {
+			j->uinteger = mag;
+			j->is_unsigned = true;
+		}
+		if (!overflow && (negative ? mag <= (uint64_t)INT64_MAX + 1 : mag <= (uint64_t)INT64_MAX)) {
+			j->integer = negative ? (int64_t)(0 - mag) : (int64_t)mag;
 			j->is_integer = true;
 		}
-		if (*start != '-') {
-			errno = 0;
-			unsigned long long u = strtoull(start, &iend, 10);
-			if (iend == end && errno == 0) {
-				j->uinteger = u;
-				j->is_unsigned = true;
-			}
-		}
 	}
-	p->pos += (size_t)(end - start);
+	p->pos += len;
 	return j;
 }
 
@@ -328,6 +361,27 @@ const char *json_get_str(const struct json *obj, const char *key)
 {
 	const struct json *v = json_get(obj, key);
 	return v && v->type == JSON_STRING ? v->str : NULL;
+}
+
+bool json_id(const struct json *v, uint32_t *out)
+{
+	if (!v || v->type != JSON_NUMBER || !v->is_integer || v->integer < 0 || v->integer > JSON_ID_MAX)
+		return false;
+	*out = (uint32_t)v->integer;
+	return true;
+}
+
+void json_describe(const struct json *v, char *buf, size_t len)
+{
+	static const char *const names[] = {"null", "a boolean", "a number", "a string", "an array", "an object"};
+	if (v && v->type == JSON_NUMBER && v->is_integer)
+		snprintf(buf, len, "%lld", (long long)v->integer);
+	else if (v && v->type == JSON_NUMBER && v->is_unsigned)
+		snprintf(buf, len, "%llu", (unsigned long long)v->uinteger);
+	else if (v && v->type == JSON_NUMBER)
+		snprintf(buf, len, "%.17g", v->num);
+	else
+		snprintf(buf, len, "%s", v ? names[v->type] : "missing");
 }
 
 size_t json_len(const struct json *arr)

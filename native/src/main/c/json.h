@@ -29,4 +29,10 @@ const struct json *json_get(const struct json *obj, const char *key);
 /* Member that is a string, or NULL. */
 const char *json_get_str(const struct json *obj, const char *key);
 size_t json_len(const struct json *arr);
+/* The largest uid or gid taken (2^31-1, as runc's): larger ones, or -1 as (uid_t)-1, are refused. */
+#define JSON_ID_MAX 2147483647
+/* v as a uid or gid: an integer written without fraction or exponent, in 0..JSON_ID_MAX. */
+bool json_id(const struct json *v, uint32_t *out);
+/* What v is, for an error message: the number as written (integers exactly), or its type. */
+void json_describe(const struct json *v, char *buf, size_t len);
 #endif

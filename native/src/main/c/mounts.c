@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "process.h"
 
 int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e)
 {
@@ -31,67 +32,153 @@ int rootfs_path(const struct json *spec, const char *bundle, char *out, struct c
 }
 
 /* Opens path inside the rootfs without ever leaving it (symlinks resolve in the root). */
-static int open_in_root(int rootfd, const char *path, int flags)
+static int open_in_root(int rootfd, const char *path, int flags, uint64_t resolve)
 {
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | resolve};
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 }
 
-/* Creates path (directories, and a final empty file when file is set) inside the rootfs
- * and returns an O_PATH descriptor to it. */
-static int make_in_root(int rootfd, const char *path, bool file, struct cerr *e)
+/* A path resolved inside the rootfs: the entry name in the directory dir ("." for the root itself). */
+struct target {
+	int dir;
+	char name[NAME_MAX + 1];
+};
+
+enum make { MAKE_NOTHING, MAKE_DIRS, MAKE_FILE };
+
+#define MAX_SYMLINKS 40
+
+/* Resolves path inside the rootfs as the kernel would with the rootfs as "/", one component at a
+ * time: a symlink's text (absolute or relative) is resolved again from the rootfs, ".." stops at
+ * the root, and nothing is ever followed on the host. Each step works on a directory reached from
+ * the rootfs with RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS (the path so far holds no symlink), so a
+ * symlink swapped in meanwhile is refused, not followed. Missing directories are made with
+ * mkdirat, a missing final file (MAKE_FILE) with O_CREAT | O_EXCL | O_NOFOLLOW: a dangling
+ * symlink at the target makes its target inside the root, as runc does. */
+static int resolve_in_root(int rootfd, const char *path, enum make make, struct target *t, struct cerr *e)
 {
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+	char rest[PATH_MAX], done[PATH_MAX] = "", tmp[PATH_MAX];
+	if (snprintf(rest, sizeof rest, "%s", path) >= (int)sizeof rest)
 		return fail(e, ENAMETOOLONG, "%s", path);
-	int fd = open_in_root(rootfd, buf, O_PATH);
-	if (fd >= 0)
-		return fd;
-	if (errno != ENOENT)
-		return fail(e, errno, "openat2 %s in the rootfs", path);
-	int parent = dup(rootfd);
-	if (parent < 0)
-		return fail(e, errno, "dup");
-	char *p = buf;
-	while (*p == '/')
-		p++;
-	while (*p) {
-		char *slash = strchr(p, '/');
-		bool last = !slash;
-		if (slash)
-			*slash = '\0';
-		int next = -1;
-		if (*p && strcmp(p, ".") != 0) {
-			struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-			/* Resolve from the root each time, so ".." and symlinks cannot escape. */
-			next = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof how);
-			if (next < 0 && errno == ENOENT) {
-				if (last && file) {
-					int f = openat(parent, p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-					if (f < 0) {
-						close(parent);
-						return fail(e, errno, "create %s in the rootfs", buf);
-					}
-					close(f);
-				} else if (mkdirat(parent, p, 0755) < 0 && errno != EEXIST) {
-					close(parent);
-					return fail(e, errno, "mkdir %s in the rootfs", buf);
-				}
-				next = (int)syscall(SYS_openat2, rootfd, buf, &how, sizeof how);
-			}
-			if (next < 0) {
-				close(parent);
-				return fail(e, errno, "openat2 %s in the rootfs", buf);
-			}
-			close(parent);
-			parent = next;
-		}
-		if (last)
+	int links = 0, races = 0;
+	size_t pos = 0;
+	for (;;) {
+		while (rest[pos] == '/')
+			pos++;
+		if (rest[pos] == '\0')
 			break;
-		*slash = '/';
-		p = slash + 1;
+		char *comp = rest + pos, *slash = strchr(comp, '/');
+		size_t len = slash ? (size_t)(slash - comp) : strlen(comp);
+		bool last = true;
+		for (const char *r = comp + len; *r; r++)
+			if (*r != '/')
+				last = false;
+		if (len > NAME_MAX)
+			return fail(e, ENAMETOOLONG, "%s: a component", path);
+		char name[NAME_MAX + 1];
+		memcpy(name, comp, len);
+		name[len] = '\0';
+		if (strcmp(name, ".") == 0) {
+			pos += len;
+			continue;
+		}
+		if (strcmp(name, "..") == 0) {
+			char *up = strrchr(done, '/');
+			if (up)
+				*up = '\0';
+			pos += len;
+			continue;
+		}
+		int dir = open_in_root(rootfd, done[0] ? done : "/", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+		if (dir < 0)
+			return fail(e, errno, "%s: open %s in the rootfs", path, done[0] ? done : "/");
+		struct stat st;
+		int found = fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW), err = found < 0 ? errno : 0;
+		if (found == 0 && S_ISLNK(st.st_mode)) {
+			/* Replace the symlink by its text, which resolves from done (relative) or from the root. */
+			char link[PATH_MAX];
+			ssize_t n = readlinkat(dir, name, link, sizeof link - 1);
+			err = errno;
+			close(dir);
+			if (n < 0)
+				return fail(e, err, "%s: readlink %s/%s in the rootfs", path, done, name);
+			link[n] = '\0';
+			if (++links > MAX_SYMLINKS)
+				return fail(e, ELOOP, "%s: resolve in the rootfs", path);
+			if (snprintf(tmp, sizeof tmp, "%s/%s", link, comp + len) >= (int)sizeof tmp)
+				return fail(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
+			memcpy(rest, tmp, sizeof rest);
+			pos = 0;
+			if (link[0] == '/')
+				done[0] = '\0';
+			continue;
+		}
+		if (err == ENOENT && make != MAKE_NOTHING) {
+			int rc;
+			if (last && make == MAKE_FILE) {
+				rc = openat(dir, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+				if (rc >= 0)
+					close(rc);
+			} else {
+				rc = mkdirat(dir, name, 0755);
+			}
+			err = errno;
+			close(dir);
+			if (rc < 0 && err == EEXIST && ++races < MAX_SYMLINKS)
+				continue; /* made meanwhile: look at it again */
+			if (rc < 0)
+				return fail(e, err, "%s: create %s/%s in the rootfs", path, done, name);
+			continue;
+		}
+		close(dir);
+		if (found < 0)
+			return fail(e, err, "%s: stat %s/%s in the rootfs", path, done, name);
+		if (!S_ISDIR(st.st_mode) && !last)
+			return fail(e, ENOTDIR, "%s: %s/%s in the rootfs", path, done, name);
+		if (strlen(done) + 1 + len >= sizeof done)
+			return fail(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
+		strcat(done, "/");
+		strcat(done, name);
+		pos += len;
 	}
-	return parent;
+	/* done is now the target's own path in the root, free of symlinks. */
+	char *base = strrchr(done, '/');
+	if (!base) {
+		snprintf(t->name, sizeof t->name, ".");
+		t->dir = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	} else {
+		snprintf(t->name, sizeof t->name, "%s", base + 1);
+		*base = '\0';
+		t->dir = open_in_root(rootfd, done[0] ? done : "/", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+		*base = '/';
+	}
+	if (t->dir < 0)
+		return fail(e, errno, "%s: open the directory of %s in the rootfs", path, done);
+	return 0;
+}
+
+/* An O_PATH descriptor of the target itself, never through a symlink; after a mount on it, the
+ * mount's root. */
+static int open_target(const struct target *t, int flags)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_PATH | O_CLOEXEC),
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+	return (int)syscall(SYS_openat2, t->dir, t->name, &how, sizeof how);
+}
+
+/* Resolves (and makes, as asked) path in the rootfs and opens it: an O_PATH descriptor, or -1 with
+ * e set. */
+static int make_in_root(int rootfd, const char *path, enum make make, struct target *t, struct cerr *e)
+{
+	if (resolve_in_root(rootfd, path, make, t, e) < 0)
+		return -1;
+	int fd = open_target(t, 0);
+	if (fd < 0) {
+		fail(e, errno, "open %s in the rootfs", path);
+		close(t->dir);
+		t->dir = -1;
+	}
+	return fd;
 }
 
 struct mount_opt {
@@ -126,6 +213,19 @@ struct parsed_opts {
 	char data[4096];
 };
 
+/* uid=N and gid=N (tmpfs, devpts, ...) name ids: 0..2^31-1, as everywhere else. */
+static int check_id_option(const char *opt, size_t index, struct cerr *e)
+{
+	if (strncmp(opt, "uid=", 4) != 0 && strncmp(opt, "gid=", 4) != 0)
+		return 0;
+	const char *v = opt + 4;
+	unsigned long long n = 0;
+	size_t digits = strspn(v, "0123456789");
+	if (digits == 0 || digits > 10 || v[digits] != '\0' || (n = strtoull(v, NULL, 10)) > JSON_ID_MAX)
+		return fail(e, 0, "config.json: mounts[%zu].options: '%s': not an id in 0..%d", index, opt, JSON_ID_MAX);
+	return 0;
+}
+
 static int parse_options(const struct json *opts, size_t index, struct parsed_opts *out, struct cerr *e)
 {
 	memset(out, 0, sizeof *out);
@@ -154,6 +254,8 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 			}
 		if (known || strcmp(o->str, "tmpcopyup") == 0)
 			continue;
+		if (check_id_option(o->str, index, e) < 0)
+			return -1;
 		size_t len = strlen(out->data);
 		if (len + strlen(o->str) + 2 > sizeof out->data)
 			return fail(e, E2BIG, "config.json: mounts[%zu].options", index);
@@ -192,9 +294,13 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 			return fail(e, errno, "config.json: mounts[%zu]: stat source %s", index, source);
 		file = !S_ISDIR(st.st_mode);
 	}
-	int fd = make_in_root(rootfd, dest, file, e);
-	if (fd < 0)
-		return -1;
+	struct target t;
+	int fd = make_in_root(rootfd, dest, file ? MAKE_FILE : MAKE_DIRS, &t, e);
+	if (fd < 0) {
+		char why[sizeof e->msg];
+		memcpy(why, e->msg, sizeof why);
+		return fail(e, 0, "config.json: mounts[%zu].destination: %s", index, why);
+	}
 	char target[64];
 	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
 	int rc = 0;
@@ -204,7 +310,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		} else if (po.flags & ~(MS_BIND | MS_REC)) {
 			/* Bind mounts take their flags on a remount; reopen: the fd points below it. */
 			close(fd);
-			fd = open_in_root(rootfd, dest, O_PATH);
+			fd = open_target(&t, 0);
 			snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
 			if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
 				rc = fail(e, errno, "remount %s with its options", dest);
@@ -214,7 +320,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	}
 	if (rc == 0 && po.npropagation) {
 		close(fd);
-		fd = open_in_root(rootfd, dest, O_PATH);
+		fd = open_target(&t, 0);
 		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
 		for (int i = 0; i < po.npropagation && rc == 0; i++)
 			if (fd < 0 || mount(NULL, target, NULL, po.propagation[i], NULL) < 0)
@@ -222,6 +328,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	}
 	if (fd >= 0)
 		close(fd);
+	close(t.dir);
 	return rc;
 }
 
@@ -234,24 +341,46 @@ struct device {
 	gid_t gid;
 };
 
+/* The directory path in the rootfs, made when missing: an O_PATH descriptor for the *at() calls. */
+static int dir_in_root(int rootfd, const char *path, struct cerr *e)
+{
+	struct target t;
+	int fd = make_in_root(rootfd, path, MAKE_DIRS, &t, e);
+	if (fd < 0)
+		return -1;
+	close(t.dir);
+	struct stat st;
+	int err = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (err) {
+		close(fd);
+		return fail(e, err, "%s in the rootfs", path);
+	}
+	return fd;
+}
+
 static int make_device(int rootfd, const struct device *d, struct cerr *e)
 {
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s", d->path);
+	if (snprintf(parent, sizeof parent, "%s", d->path) >= (int)sizeof parent)
+		return fail(e, ENAMETOOLONG, "config.json: linux.devices: path");
 	char *slash = strrchr(parent, '/');
-	if (!slash || slash[1] == '\0')
+	if (parent[0] != '/' || !slash || slash[1] == '\0' || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0)
 		return fail(e, 0, "config.json: linux.devices: bad path '%s'", d->path);
 	*slash = '\0';
-	int dir = make_in_root(rootfd, parent[0] ? parent : "/", false, e);
+	int dir = dir_in_root(rootfd, parent[0] ? parent : "/", e);
 	if (dir < 0)
 		return -1;
 	int rc = 0;
-	if (mknodat(dir, slash + 1, d->type | (d->mode & 07777), makedev(d->major, d->minor)) < 0) {
-		if (errno != EEXIST)
-			rc = fail(e, errno, "mknod %s", d->path);
-	} else if (fchownat(dir, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-		   fchmodat(dir, slash + 1, d->mode & 07777, 0) < 0) {
-		rc = fail(e, errno, "chown/chmod %s", d->path);
+	/* mknodat never follows a symlink at the name (EEXIST: what the image has there stays). */
+	mode_t old = umask(0);
+	int made = mknodat(dir, slash + 1, d->type | (d->mode & 07777), makedev(d->major, d->minor));
+	int err = errno;
+	umask(old);
+	if (made < 0) {
+		if (err != EEXIST)
+			rc = fail(e, err, "mknod %s", d->path);
+	} else if (fchownat(dir, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = fail(e, errno, "chown %s", d->path);
 	}
 	close(dir);
 	return rc;
@@ -275,9 +404,19 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		const struct json *mode = json_get(d, "fileMode"), *uid = json_get(d, "uid"), *gid = json_get(d, "gid");
 		if (!path || !type)
 			return fail(e, 0, "config.json: linux.devices[%zu]: path and type are required", idx);
-		struct device dev = {.path = path, .mode = mode && mode->is_integer ? (mode_t)mode->integer : 0666,
-				     .uid = uid && uid->is_integer ? (uid_t)uid->integer : 0,
-				     .gid = gid && gid->is_integer ? (gid_t)gid->integer : 0};
+		if (mode && (!mode->is_integer || mode->integer < 0 || mode->integer > 07777))
+			return fail(e, 0, "config.json: linux.devices[%zu].fileMode: not a mode in 0..07777", idx);
+		struct device dev = {.path = path, .mode = mode ? (mode_t)mode->integer : 0666};
+		uint32_t id;
+		char field[64];
+		snprintf(field, sizeof field, "linux.devices[%zu].uid", idx);
+		if (uid && spec_id(uid, field, &id, e) < 0)
+			return -1;
+		dev.uid = uid ? (uid_t)id : 0;
+		snprintf(field, sizeof field, "linux.devices[%zu].gid", idx);
+		if (gid && spec_id(gid, field, &id, e) < 0)
+			return -1;
+		dev.gid = gid ? (gid_t)id : 0;
 		if (strcmp(type, "c") == 0 || strcmp(type, "u") == 0)
 			dev.type = S_IFCHR;
 		else if (strcmp(type, "b") == 0)
@@ -287,8 +426,11 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		else
 			return fail(e, 0, "config.json: linux.devices[%zu].type: '%s' is not c, b, u or p", idx, type);
 		if (dev.type != S_IFIFO) {
-			if (!maj || !maj->is_integer || !min || !min->is_integer)
-				return fail(e, 0, "config.json: linux.devices[%zu]: major and minor are required", idx);
+			/* The kernel's dev_t: 12 bits of major, 20 of minor. */
+			if (!maj || !maj->is_integer || maj->integer < 0 || maj->integer >= 1 << 12 || !min ||
+			    !min->is_integer || min->integer < 0 || min->integer >= 1 << 20)
+				return fail(e, 0, "config.json: linux.devices[%zu]: major (0..4095) and minor (0..1048575) are required",
+					    idx);
 			dev.major = (unsigned)maj->integer;
 			dev.minor = (unsigned)min->integer;
 		}
@@ -299,15 +441,16 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		{"/proc/self/fd", "fd"},         {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
 		{"/proc/self/fd/2", "stderr"},   {"/proc/kcore", "core"},     {"pts/ptmx", "ptmx"},
 	};
-	int dev = make_in_root(rootfd, "/dev", false, e);
+	int dev = dir_in_root(rootfd, "/dev", e);
 	if (dev < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
 		if (strcmp(links[i][1], "ptmx") == 0) {
 			/* With a devpts mounted, /dev/ptmx must be its ptmx. */
-			struct stat st;
-			if (fstatat(dev, "pts/ptmx", &st, 0) < 0)
+			int ptmx = open_in_root(rootfd, "/dev/pts/ptmx", O_PATH, 0);
+			if (ptmx < 0)
 				continue;
+			close(ptmx);
 			if (unlinkat(dev, "ptmx", 0) < 0 && errno != ENOENT) {
 				close(dev);
 				return fail(e, errno, "unlink /dev/ptmx");
@@ -411,6 +554,67 @@ int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e
 	return 0;
 }
 
+/* Masks what t holds: a read-only empty tmpfs over a directory, /dev/null (the host's, always the
+ * real device) over anything else. */
+static int mask_path(const struct target *t, int fd, const char *path, struct cerr *e)
+{
+	(void)t;
+	char target[32];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return fail(e, errno, "stat masked path %s", path);
+	if (S_ISDIR(st.st_mode) && mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0)
+		return fail(e, errno, "mask %s with a read-only tmpfs", path);
+	if (!S_ISDIR(st.st_mode) && mount("/dev/null", target, NULL, MS_BIND, NULL) < 0)
+		return fail(e, errno, "mask %s with /dev/null", path);
+	return 0;
+}
+
+static int readonly_path(const struct target *t, int fd, const char *path, struct cerr *e)
+{
+	char target[32];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return fail(e, errno, "bind %s on itself", path);
+	int top = open_target(t, 0); /* the new mount, on top of what fd holds */
+	snprintf(target, sizeof target, "/proc/self/fd/%d", top);
+	int rc = 0;
+	if (top < 0 || mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		rc = fail(e, errno, "remount %s read-only", path);
+	if (top >= 0)
+		close(top);
+	return rc;
+}
+
+/* Applies fn to each entry of linux.<key> that exists, resolved in the rootfs (absent ones are
+ * skipped, as runc does): fn gets the target and an O_PATH descriptor of it. */
+static int for_each_path(int rootfd, const struct json *spec, const char *key,
+			 int (*fn)(const struct target *, int, const char *, struct cerr *), struct cerr *e)
+{
+	const struct json *arr = json_get(json_get(spec, "linux"), key);
+	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
+		if (p->type != JSON_STRING || p->str[0] != '/')
+			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
+		int probe = open_in_root(rootfd, p->str, O_PATH, 0);
+		if (probe < 0 && errno == ENOENT)
+			continue;
+		if (probe < 0)
+			return fail(e, errno, "config.json: linux.%s: openat2 %s in the rootfs", key, p->str);
+		close(probe);
+		struct target t;
+		int fd = make_in_root(rootfd, p->str, MAKE_NOTHING, &t, e);
+		if (fd < 0)
+			return -1;
+		int rc = fn(&t, fd, p->str, e);
+		close(fd);
+		close(t.dir);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
 {
 	if (rootfs_propagate(spec, rootfs, e) < 0)
@@ -434,12 +638,13 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 			return -1;
 		}
 	trace("spec mounts done");
-	if (make_devices(rootfd, spec, e) < 0) {
+	if (make_devices(rootfd, spec, e) < 0 || for_each_path(rootfd, spec, "maskedPaths", mask_path, e) < 0 ||
+	    for_each_path(rootfd, spec, "readonlyPaths", readonly_path, e) < 0) {
 		close(rootfd);
 		return -1;
 	}
 	close(rootfd);
-	trace("devices made");
+	trace("devices made, paths masked");
 	int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (oldroot < 0)
 		return fail(e, errno, "open /");
@@ -469,47 +674,8 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	return 0;
 }
 
-static int for_each_path(const struct json *spec, const char *key, int (*fn)(const char *, struct cerr *),
-			 struct cerr *e)
-{
-	const struct json *arr = json_get(json_get(spec, "linux"), key);
-	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
-		if (p->type != JSON_STRING || p->str[0] != '/')
-			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
-		if (fn(p->str, e) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int mask_path(const char *path, struct cerr *e)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : fail(e, errno, "stat masked path %s", path);
-	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
-			return fail(e, errno, "mask %s with a read-only tmpfs", path);
-	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
-		return fail(e, errno, "mask %s with /dev/null", path);
-	}
-	return 0;
-}
-
-static int readonly_path(const char *path, struct cerr *e)
-{
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return errno == ENOENT ? 0 : fail(e, errno, "bind %s on itself", path);
-	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return fail(e, errno, "remount %s read-only", path);
-	return 0;
-}
-
 int rootfs_finish(const struct json *spec, struct cerr *e)
 {
-	if (for_each_path(spec, "maskedPaths", mask_path, e) < 0 ||
-	    for_each_path(spec, "readonlyPaths", readonly_path, e) < 0)
-		return -1;
 	const struct json *ro = json_get(json_get(spec, "root"), "readonly");
 	if (ro && ro->type == JSON_BOOL && ro->boolean &&
 	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)

@@ -6,7 +6,13 @@
  * present, the shim mounts an overlayfs there from inside the new mount namespace, so the
  * mount never exists on the host; otherwise root.path must already hold the rootfs (as for
  * runc) and is bind-mounted onto itself. Then the spec's mounts, the default devices,
- * pivot_root, maskedPaths, readonlyPaths and root.readonly, in that order. */
+ * maskedPaths, readonlyPaths, pivot_root and root.readonly, in that order.
+ *
+ * Every path in the rootfs (mount destinations, devices, masked and read-only paths) is resolved
+ * inside it one component at a time: a symlink there, absolute or relative, dangling or not, leads
+ * to its target inside the root (as runc's securejoin), never onto the host; missing targets are
+ * made with mkdirat / O_CREAT|O_EXCL|O_NOFOLLOW relative to a parent reached with RESOLVE_IN_ROOT;
+ * a symlink loop is refused. Mounts go onto the target's descriptor (/proc/self/fd/N). */
 #ifndef CORACLE_MOUNTS_H
 #define CORACLE_MOUNTS_H
 #include "error.h"
@@ -15,7 +21,8 @@
 /* Resolves root.path against the bundle and checks it is a directory; out gets PATH_MAX. */
 int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e);
 /* In the new mount namespace: makes every mount private, mounts the rootfs, the spec's
- * mounts (relative bind sources resolve against the bundle) and the devices, then pivots. */
+ * mounts (relative bind sources resolve against the bundle), the devices, maskedPaths and
+ * readonlyPaths, then pivots. */
 int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e);
 /* Sets the propagation of / from linux.rootfsPropagation (rprivate by default) and, when it shares
  * with the host, makes the mount holding rootfs private so the rootfs mount never shows there. */
@@ -23,6 +30,6 @@ int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e
 /* Only the rootfs mount (the overlay of the annotations, or root.path bound onto itself), for an
  * OCI runtime that builds the rest: call it in a private mount namespace of the caller's own. */
 int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e);
-/* After pivot_root: maskedPaths, readonlyPaths, root.readonly. */
+/* After pivot_root: root.readonly. */
 int rootfs_finish(const struct json *spec, struct cerr *e);
 #endif

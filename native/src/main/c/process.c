@@ -1,6 +1,8 @@
 #include "process.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "seccomp.h"
 
@@ -41,6 +44,15 @@ static char **string_array(const struct json *arr, const char *field, bool nonem
 	return out;
 }
 
+int spec_id(const struct json *v, const char *field, uint32_t *out, struct cerr *e)
+{
+	if (json_id(v, out))
+		return 0;
+	char what[64];
+	json_describe(v, what, sizeof what);
+	return fail(e, 0, "config.json: %s: %s is not a valid id (an integer in 0..%d)", field, what, JSON_ID_MAX);
+}
+
 int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 {
 	memset(p, 0, sizeof *p);
@@ -58,24 +70,36 @@ int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 	p->terminal = t && t->type == JSON_BOOL && t->boolean;
 	p->no_new_privs = nnp && nnp->type == JSON_BOOL && nnp->boolean;
 	const struct json *user = json_get(proc, "user");
-	const struct json *uid = json_get(user, "uid"), *gid = json_get(user, "gid");
-	if (!user || !uid || !uid->is_integer || uid->integer < 0 || !gid || !gid->is_integer || gid->integer < 0)
-		return fail(e, 0, "config.json: process.user: uid and gid are required");
-	p->uid = (uid_t)uid->integer;
-	p->gid = (gid_t)gid->integer;
+	if (!user || user->type != JSON_OBJECT)
+		return fail(e, 0, "config.json: process.user: missing or not an object");
+	uint32_t id;
+	if (spec_id(json_get(user, "uid"), "process.user.uid", &id, e) < 0)
+		return -1;
+	p->uid = (uid_t)id;
+	if (spec_id(json_get(user, "gid"), "process.user.gid", &id, e) < 0)
+		return -1;
+	p->gid = (gid_t)id;
 	const struct json *groups = json_get(user, "additionalGids");
+	if (groups && groups->type != JSON_ARRAY)
+		return fail(e, 0, "config.json: process.user.additionalGids: not an array");
 	p->ngroups = json_len(groups);
+	if (p->ngroups > 65536) /* NGROUPS_MAX */
+		return fail(e, 0, "config.json: process.user.additionalGids: more than 65536 groups");
 	p->groups = calloc(p->ngroups + 1, sizeof *p->groups);
 	if (!p->groups)
 		return fail(e, ENOMEM, "process.user.additionalGids");
 	size_t i = 0;
 	for (const struct json *g = groups ? groups->child : NULL; g; g = g->next, i++) {
-		if (!g->is_integer || g->integer < 0)
-			return fail(e, 0, "config.json: process.user.additionalGids[%zu]: not a gid", i);
-		p->groups[i] = (gid_t)g->integer;
+		char field[64];
+		snprintf(field, sizeof field, "process.user.additionalGids[%zu]", i);
+		if (spec_id(g, field, &id, e) < 0)
+			return -1;
+		p->groups[i] = (gid_t)id;
 	}
 	const struct json *um = json_get(user, "umask");
-	if (um && um->is_integer)
+	if (um && (!um->is_integer || um->integer < 0 || um->integer > 0777))
+		return fail(e, 0, "config.json: process.user.umask: not an integer in 0..0777");
+	if (um)
 		p->umask = (int)um->integer;
 	if (caps_parse(json_get(proc, "capabilities"), &p->caps, e) < 0)
 		return -1;
@@ -134,8 +158,22 @@ static bool executable(const char *path)
 
 int process_locate(struct process *p, struct cerr *e)
 {
-	if (chdir(p->cwd) < 0)
-		return fail(e, errno, "config.json: process.cwd: chdir %s", p->cwd);
+	/* Resolved in the container's root with no magic link: /proc/<pid>/cwd or /root of a process
+	 * outside (a pod sharing the host's PID namespace) must not become the cwd. */
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return fail(e, errno, "open /");
+	int dir = (int)syscall(SYS_openat2, root, p->cwd, &how, sizeof how);
+	int err = errno;
+	close(root);
+	if (dir < 0)
+		return fail(e, err, "config.json: process.cwd: open %s in the container", p->cwd);
+	int rc = fchdir(dir);
+	err = errno;
+	close(dir);
+	if (rc < 0)
+		return fail(e, err, "config.json: process.cwd: chdir %s", p->cwd);
 	const char *cmd = p->argv[0];
 	if (strchr(cmd, '/')) {
 		if (!executable(cmd))

@@ -25,6 +25,8 @@ struct process {
 	char path[PATH_MAX]; /* args[0] resolved in the container's PATH */
 };
 
+/* A uid or gid from the spec (field names it in the error): an integer in 0..2^31-1, else refused. */
+int spec_id(const struct json *v, const char *field, uint32_t *out, struct cerr *e);
 /* Reads and checks process (the object); errors name the field at fault. */
 int process_parse(const struct json *process, struct process *p, struct cerr *e);
 void process_free(struct process *p);

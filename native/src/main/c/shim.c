@@ -614,7 +614,8 @@ static int await_ready(struct monitor *m, struct cerr *e)
 			m->out_fd = m->in_fd = m->pty;
 			const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
 			const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
-			if (h && w && h->is_integer && w->is_integer)
+			if (h && w && h->is_integer && w->is_integer && h->integer > 0 && h->integer <= 65535 &&
+			    w->integer > 0 && w->integer <= 65535)
 				resize(m->pty, (int)h->integer, (int)w->integer);
 			continue;
 		}

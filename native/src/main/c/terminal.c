@@ -2,16 +2,33 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* Opens path in the container's root (the process's own "/") with no magic link: an image's
+ * /dev/pts -> /proc/1/root/dev/pts must not reach another root (a host PID namespace shows it). */
+static int open_in_container(const char *path)
+{
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+	int err = errno;
+	close(root);
+	errno = err;
+	return fd;
+}
 
 /* With process.terminal: a pty from the container's own devpts (so ttyname works inside),
  * its master handed to the shim over sync with SCM_RIGHTS ("pty" message). */
 int terminal_make(int sync, int *slave_out, struct cerr *e)
 {
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int master = open_in_container("/dev/ptmx");
 	if (master < 0)
 		return fail(e, errno, "open /dev/ptmx in the container (is devpts mounted at /dev/pts?)");
 	char name[128];
@@ -19,7 +36,7 @@ int terminal_make(int sync, int *slave_out, struct cerr *e)
 		close(master);
 		return fail(e, errno, "unlockpt");
 	}
-	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int slave = open_in_container(name);
 	if (slave < 0) {
 		close(master);
 		return fail(e, errno, "open %s", name);

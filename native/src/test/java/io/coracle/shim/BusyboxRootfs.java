@@ -5,8 +5,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A minimal image layer built from Debian's dynamically linked busybox: the binary, the
@@ -14,6 +16,20 @@ import java.util.regex.Pattern;
  */
 final class BusyboxRootfs {
     private BusyboxRootfs() {}
+
+    /** The layer in a new directory under /tmp (its parent, to give to {@link #deleteTree}). */
+    static Path buildInTemp() throws IOException, InterruptedException {
+        return build(Files.createTempDirectory(Path.of("/tmp"), "coracle-test-layer-").resolve("busybox"));
+    }
+
+    /** Deletes dir and everything below it, never following a symlink. */
+    static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 
     static Path build(Path dir) throws IOException, InterruptedException {
         Path busybox = Path.of("/bin/busybox");

@@ -14,9 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,17 +26,13 @@ class ShimContainerTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        layerDir = Files.createTempDirectory(Path.of("/tmp"), "coracle-test-layer-");
-        lower = BusyboxRootfs.build(layerDir.resolve("busybox"));
+        lower = BusyboxRootfs.buildInTemp();
+        layerDir = lower.getParent();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        try (Stream<Path> s = Files.walk(layerDir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        BusyboxRootfs.deleteTree(layerDir);
     }
 
     private static List<String> sh(String script) {

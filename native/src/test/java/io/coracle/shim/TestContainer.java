@@ -60,6 +60,9 @@ final class TestContainer implements AutoCloseable {
     boolean useCgroup = true;
     String cgroupSuffix = ""; // e.g. "/pod/ctr": nested below the test's own top-level cgroup
     boolean stdin;
+    String cwd = "/";
+    List<Linux.Device> devices;
+    boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
 
     ShimLauncher.Created created;
 
@@ -87,14 +90,17 @@ final class TestContainer implements AutoCloseable {
                 new Mount("/dev/shm", "tmpfs", "shm", List.of("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
                 new Mount("/dev/mqueue", "mqueue", "mqueue", List.of("nosuid", "noexec", "nodev")),
                 new Mount("/sys", "sysfs", "sysfs", List.of("nosuid", "noexec", "nodev", "ro"))));
+        if (!devTmpfs) {
+            mounts.removeIf(m -> m.destination().equals("/dev"));
+        }
         mounts.addAll(extraMounts);
         Map<String, String> ann = new HashMap<>(annotations);
         ann.put(Spec.OVERLAY_LOWERDIRS, lower.toString());
         ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
-        Process process = new Process(terminal, null, user, args, env, "/", caps, rlimits, noNewPrivileges, oomScoreAdj);
+        Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, null, null);
+                readonly, devices, null);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 
@@ -156,11 +162,15 @@ final class TestContainer implements AutoCloseable {
         }
     }
 
+    /** The cgroup directories named name (v2, or under any v1/hybrid hierarchy). Looks only there: walking
+     * the whole tree trips over the cgroups other tests remove meanwhile. */
     static List<String> leakedCgroups(String name) throws IOException {
-        try (Stream<Path> s = Files.walk(Path.of("/sys/fs/cgroup"), 3)) {
-            return s.filter(p -> p.getFileName() != null && p.getFileName().toString().contains(name))
-                    .map(Path::toString).toList();
+        Path root = Path.of("/sys/fs/cgroup");
+        List<Path> candidates = new ArrayList<>(List.of(root.resolve(name)));
+        try (Stream<Path> hierarchies = Files.list(root)) {
+            hierarchies.forEach(h -> candidates.add(h.resolve(name)));
         }
+        return candidates.stream().filter(Files::isDirectory).map(Path::toString).toList();
     }
 
     static List<String> mountsMentioning(String text) throws IOException {
