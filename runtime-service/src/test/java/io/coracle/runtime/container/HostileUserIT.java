@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coracle.cri.v1.ContainerConfig;
+import io.coracle.cri.v1.ContainerState;
+import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.ExecSyncRequest;
 import io.coracle.cri.v1.ExecSyncResponse;
 import io.coracle.cri.v1.Image;
@@ -26,6 +28,7 @@ import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -93,8 +96,10 @@ class HostileUserIT {
     }
 
     private static String exec(String id, String... cmd) throws Exception {
-        var status = bed.status(id);
-        if (status.getState() != io.coracle.cri.v1.ContainerState.CONTAINER_RUNNING) {
+        // The shim answers start before its state file says "running": wait until it does.
+        bed.awaitStatus(id, st -> st.getState() != ContainerState.CONTAINER_CREATED, Duration.ofSeconds(10));
+        ContainerStatus status = bed.status(id);
+        if (status.getState() != ContainerState.CONTAINER_RUNNING) {
             Path log = Path.of(status.getLogPath());
             throw new AssertionError("container " + status.getMetadata().getName() + " is not running: " + status
                     + (Files.exists(log) ? Files.readString(log) : "(no log)"));
