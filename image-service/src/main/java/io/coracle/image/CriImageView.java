@@ -5,6 +5,7 @@ import io.coracle.cri.v1.ImageSpec;
 import io.coracle.cri.v1.Int64Value;
 
 import io.coracle.image.store.ImageRecord;
+import io.coracle.oci.Ids;
 
 /** Turns an image record into the CRI {@code Image} message. */
 final class CriImageView {
@@ -20,12 +21,15 @@ final class CriImageView {
                 .setSpec(ImageSpec.newBuilder().setImage(r.id()))
                 .setPinned(images.isPinned(r));
         String user = r.user() == null ? "" : r.user();
-        // "user", "uid", "user:group", "uid:gid": the part before ':' decides.
+        // "user", "uid", "user:group", "uid:gid": the part before ':' decides. Only an id in range is a
+        // uid: anything else ("4294967296", "-1") is reported as a name, as containerd reports a name,
+        // so the kubelet cannot take it for a non-root uid (runAsNonRoot then refuses it); creating a
+        // container from it fails.
         String name = user.contains(":") ? user.substring(0, user.indexOf(':')) : user;
         if (!name.isEmpty()) {
-            try {
-                b.setUid(Int64Value.newBuilder().setValue(Long.parseLong(name)));
-            } catch (NumberFormatException e) {
+            if (Ids.parse(name) instanceof Ids.Id id) {
+                b.setUid(Int64Value.newBuilder().setValue(id.value()));
+            } else {
                 b.setUsername(name);
             }
         }

@@ -161,6 +161,46 @@ class CriImageServiceTest {
         assertEquals(1, call(cri::listImages, ListImagesRequest.getDefaultInstance()).value().getImagesCount());
     }
 
+    /**
+     * Only a User whose uid would run is reported as a uid: a numeric User outside 0..2^31-1 must not pass
+     * the kubelet's runAsNonRoot check as a non-zero uid. It is reported as a name (uid unset), as
+     * containerd reports a non-numeric User, so the kubelet cannot verify it and refuses runAsNonRoot.
+     */
+    @Test
+    void imageStatusReportsAUidOnlyForAnIdInRange() throws Exception {
+        TestPusher pusher = new TestPusher(registry.base(), TestRegistry.USER, TestRegistry.PASSWORD);
+        AuthConfig auth = AuthConfig.newBuilder().setUsername(TestRegistry.USER).setPassword(TestRegistry.PASSWORD)
+                .setServerAddress(registry.host()).build();
+        record Case(String user, Long uid, String username) {}
+        List<Case> cases = List.of(
+                new Case("4294967296", null, "4294967296"),
+                new Case("4294967296:0", null, "4294967296"),
+                new Case("2147483648", null, "2147483648"),
+                new Case("99999999999999999999", null, "99999999999999999999"),
+                new Case("-1", null, "-1"),
+                new Case("+5", null, "+5"),
+                new Case("0x10", null, "0x10"),
+                new Case("2147483647", 2147483647L, ""),
+                new Case("0", 0L, ""),
+                new Case("1000:4294967296", 1000L, ""),
+                new Case("app:app", null, "app"),
+                new Case("", null, ""));
+        int n = 0;
+        for (Case c : cases) {
+            TestImage img = new TestImage().layer(new TestLayer().file("x", "x").tar(), TestImage.Compression.GZIP)
+                    .user(c.user()).build(false);
+            img.push(pusher, "users", "u" + n);
+            String ref = registry.host() + "/users:u" + n++;
+            call(cri::pullImage, PullImageRequest.newBuilder().setImage(spec(ref)).setAuth(auth).build()).value();
+            Image i = call(cri::imageStatus, ImageStatusRequest.newBuilder().setImage(spec(ref)).build()).value().getImage();
+            assertEquals(c.uid() != null, i.hasUid(), c.user() + ": " + i);
+            if (c.uid() != null) {
+                assertEquals(c.uid(), i.getUid().getValue(), c.user());
+            }
+            assertEquals(c.username(), i.getUsername(), c.user());
+        }
+    }
+
     @Test
     void badInputGetsTheRightStatus() {
         Call<PullImageResponse> bad = call(cri::pullImage, PullImageRequest.newBuilder().setImage(spec("Not/A:ref!")).build());

@@ -1,11 +1,24 @@
 package io.coracle.sys;
 
+import java.nio.file.Path;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.annotations.SaveError;
 import jnr.posix.POSIX;
 import jnr.posix.POSIXFactory;
 
 /** The few system calls the daemon makes itself (through jnr-posix). */
 public final class Syscalls {
     private static final POSIX POSIX = POSIXFactory.getNativePOSIX();
+    private static final int ENODATA = 61;
+
+    /** libc functions jnr-posix does not bind. */
+    public interface LibC {
+        @SaveError
+        long lgetxattr(String path, String name, byte[] value, long size);
+    }
+
+    private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
+    private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getRuntime(LIBC);
 
     private Syscalls() {}
 
@@ -46,5 +59,23 @@ public final class Syscalls {
         } finally {
             POSIX.close(fd);
         }
+    }
+
+    /**
+     * lgetxattr(2) of an extended attribute of at most {@code max} bytes, never following a symlink;
+     * null when the file has no such attribute.
+     */
+    public static byte[] lgetxattr(Path path, String name, int max) throws java.io.IOException {
+        byte[] buf = new byte[max];
+        long n = LIBC.lgetxattr(path.toString(), name, buf, buf.length);
+        if (n < 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno == ENODATA) {
+                return null;
+            }
+            jnr.constants.platform.Errno err = jnr.constants.platform.Errno.valueOf(errno);
+            throw new java.io.IOException("lgetxattr " + path + " " + name + ": " + err.name() + " (" + err + ")");
+        }
+        return java.util.Arrays.copyOf(buf, (int) n);
     }
 }

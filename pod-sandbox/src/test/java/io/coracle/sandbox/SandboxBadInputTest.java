@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.coracle.cri.v1.IDMapping;
+import io.coracle.cri.v1.Int64Value;
 import io.coracle.cri.v1.NamespaceMode;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PodSandboxMetadata;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
+import io.coracle.cri.v1.UserNamespace;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -126,6 +129,36 @@ class SandboxBadInputTest {
         b.getLinuxBuilder().getSecurityContextBuilder().getNamespaceOptionsBuilder().setPidValue(42);
         refused(b, Status.Code.INVALID_ARGUMENT, "pid namespace mode 42");
         assertNothingLeft();
+    }
+
+    @Test
+    void idsOutOfRangeAndUserNamespacesAreRefusedNamingTheField() throws Exception {
+        f = new PodFixture();
+        for (long bad : List.of(4294967296L, 2147483648L, -1L)) {
+            PodSandboxConfig.Builder b = f.podWithParent("ids");
+            b.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(bad));
+            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.run_as_user " + bad
+                    + " is out of range 0..2147483647");
+            b = f.podWithParent("ids");
+            b.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(5))
+                    .setRunAsGroup(Int64Value.newBuilder().setValue(bad));
+            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.run_as_group " + bad);
+            b = f.podWithParent("ids");
+            b.getLinuxBuilder().getSecurityContextBuilder().addSupplementalGroups(1).addSupplementalGroups(bad);
+            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.supplemental_groups[1] " + bad);
+        }
+        PodSandboxConfig.Builder b = f.podWithParent("ids");
+        b.getLinuxBuilder().getSecurityContextBuilder().getNamespaceOptionsBuilder().setUsernsOptions(UserNamespace
+                .newBuilder().setMode(NamespaceMode.POD).addUids(IDMapping.newBuilder().setHostId(-1).setLength(-1)));
+        refused(b, Status.Code.INVALID_ARGUMENT, "userns_options: mode POD with 1 uid and 0 gid mappings: user "
+                + "namespaces are not supported");
+        assertNothingLeft();
+        // The largest ids and a NODE user namespace are fine.
+        b = f.podWithParent("ids");
+        b.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(2147483647))
+                .setRunAsGroup(Int64Value.newBuilder().setValue(2147483647)).addSupplementalGroups(2147483647)
+                .getNamespaceOptionsBuilder().setUsernsOptions(UserNamespace.newBuilder().setMode(NamespaceMode.NODE));
+        nameIsFree(b);
     }
 
     @Test

@@ -1,40 +1,227 @@
 package io.coracle.runtime.spec;
 
+import io.coracle.sys.Syscalls;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
-/** Reads a file of an image's merged rootfs from its layers (top first), as overlayfs would show it. */
+/**
+ * Reads a file of an image's rootfs as overlayfs shows it (layers top first: whiteouts hide, opaque
+ * directories stop the merge), resolving every path component inside the image root: a symlink's
+ * absolute target starts again at the image root, ".." stops at it, and no host path is ever reached
+ * through a link. Every lookup is an lstat of a name in a directory already checked to be a real
+ * directory, and the file is opened with O_NOFOLLOW (the layer snapshots are root-owned and never
+ * change). A file over {@link #MAX_BYTES} is refused, not read in part: a truncated /etc/passwd would
+ * silently lose users.
+ */
 public record ImageRootFiles(List<Path> lowerDirs) {
+    public static final int MAX_BYTES = 4 << 20;
+    /** As the kernel's MAXSYMLINKS. */
+    static final int MAX_SYMLINKS = 40;
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFCHR = 0020000;
 
-    /** The file's text, or empty when no layer has it or a whiteout hides it. */
-    public Optional<String> read(String absolutePath) {
-        String relative = absolutePath.replaceFirst("^/+", "");
-        for (Path layer : lowerDirs) {
-            Path p = layer.resolve(relative).normalize();
-            if (!p.startsWith(layer)) {
+    public ImageRootFiles {
+        lowerDirs = List.copyOf(lowerDirs);
+    }
+
+    /** A directory of the merged view: the real directories of the layers that show it, top first. */
+    private record Dir(List<Path> layers) {}
+
+    /** What a name is in the merged view. */
+    private sealed interface Entry {}
+
+    private record Absent() implements Entry {}
+
+    private record Directory(Dir dir) implements Entry {}
+
+    private record Symlink(Path at, String target) implements Entry {}
+
+    private record Regular(Path at) implements Entry {}
+
+    private record Other(Path at) implements Entry {}
+
+    /**
+     * The file's text; empty when the image has no such file (or a whiteout hides it). Hostile content
+     * (a symlink loop, a file over the bound, a path that is not a regular file) is an
+     * {@link InvalidContainerConfigException}; a failing read of the snapshot an {@link UncheckedIOException}.
+     */
+    public Optional<String> read(String absolutePath) throws InvalidContainerConfigException {
+        try {
+            Optional<Path> file = resolve(absolutePath);
+            if (file.isEmpty()) {
                 return Optional.empty();
             }
-            try {
-                if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
-                    continue;
+            return Optional.of(readBounded(file.get(), absolutePath));
+        } catch (IOException e) {
+            throw new UncheckedIOException("read the image's " + absolutePath + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The layer file the path names in the merged view, or empty when there is none. */
+    private Optional<Path> resolve(String absolutePath) throws IOException, InvalidContainerConfigException {
+        Dir root = merged(lowerDirs);
+        Deque<Dir> stack = new ArrayDeque<>();
+        stack.push(root);
+        Deque<String> todo = new ArrayDeque<>(components(absolutePath));
+        int links = 0;
+        while (!todo.isEmpty()) {
+            String name = todo.pop();
+            if (name.equals(".")) {
+                continue;
+            }
+            if (name.equals("..")) {
+                if (stack.size() > 1) {
+                    stack.pop();
                 }
-                PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                if (a.isOther()) {
-                    return Optional.empty(); // an overlay whiteout (0/0 char device)
-                }
-                if (!a.isRegularFile()) {
+                continue;
+            }
+            Entry e = lookup(stack.peek(), name);
+            boolean last = todo.stream().allMatch(n -> n.equals("."));
+            switch (e) {
+                case Absent a -> {
                     return Optional.empty();
                 }
-                return Optional.of(Files.readString(p));
-            } catch (IOException e) {
-                return Optional.empty();
+                case Directory d -> {
+                    if (last) {
+                        throw new InvalidContainerConfigException("the image's " + absolutePath + " is a directory");
+                    }
+                    stack.push(d.dir());
+                }
+                case Symlink s -> {
+                    if (++links > MAX_SYMLINKS) {
+                        throw new InvalidContainerConfigException("the image's " + absolutePath
+                                + ": more than " + MAX_SYMLINKS + " symbolic links");
+                    }
+                    if (s.target().isEmpty()) {
+                        return Optional.empty(); // as the kernel: ENOENT
+                    }
+                    List<String> target = components(s.target());
+                    for (int i = target.size() - 1; i >= 0; i--) {
+                        todo.push(target.get(i));
+                    }
+                    if (s.target().startsWith("/")) {
+                        stack.clear();
+                        stack.push(root);
+                    }
+                }
+                case Regular r -> {
+                    // "file/x" names nothing (ENOTDIR).
+                    return last ? Optional.of(r.at()) : Optional.empty();
+                }
+                case Other o -> {
+                    if (!last) {
+                        return Optional.empty();
+                    }
+                    throw new InvalidContainerConfigException("the image's " + absolutePath + " is not a regular file");
+                }
             }
         }
-        return Optional.empty();
+        throw new InvalidContainerConfigException("the image's " + absolutePath + " is a directory");
+    }
+
+    private static List<String> components(String path) {
+        return Arrays.stream(path.split("/")).filter(c -> !c.isEmpty()).toList();
+    }
+
+    /** The merged directory made of {@code candidates} (real directories, top first) down to the first opaque one. */
+    private static Dir merged(List<Path> candidates) throws IOException {
+        List<Path> layers = new ArrayList<>();
+        for (Path p : candidates) {
+            layers.add(p);
+            if (opaque(p)) {
+                break;
+            }
+        }
+        return new Dir(layers);
+    }
+
+    /** {@code name} in {@code dir}: the top layer that has it decides; a directory merges with those below it. */
+    private static Entry lookup(Dir dir, String name) throws IOException {
+        for (int i = 0; i < dir.layers().size(); i++) {
+            Path p = dir.layers().get(i).resolve(name);
+            Map<String, Object> a = lstat(p);
+            if (a == null) {
+                continue;
+            }
+            int type = (Integer) a.get("mode") & S_IFMT;
+            if (type == S_IFCHR && ((Long) a.get("rdev")) == 0) {
+                return new Absent(); // a whiteout
+            }
+            if (Boolean.TRUE.equals(a.get("isSymbolicLink"))) {
+                return new Symlink(p, Files.readSymbolicLink(p).toString());
+            }
+            if (Boolean.TRUE.equals(a.get("isRegularFile"))) {
+                return new Regular(p);
+            }
+            if (!Boolean.TRUE.equals(a.get("isDirectory"))) {
+                return new Other(p);
+            }
+            List<Path> below = new ArrayList<>(List.of(p));
+            for (Path lower : dir.layers().subList(i + 1, dir.layers().size())) {
+                Path q = lower.resolve(name);
+                Map<String, Object> b = lstat(q);
+                if (b == null) {
+                    continue;
+                }
+                if (!Boolean.TRUE.equals(b.get("isDirectory"))) {
+                    break; // a file, link or whiteout there ends the merge
+                }
+                below.add(q);
+            }
+            return new Directory(merged(below));
+        }
+        return new Absent();
+    }
+
+    private static Map<String, Object> lstat(Path p) throws IOException {
+        try {
+            return Files.readAttributes(p, "unix:mode,rdev,isSymbolicLink,isRegularFile,isDirectory",
+                    LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    private static boolean opaque(Path dir) throws IOException {
+        byte[] v = Syscalls.lgetxattr(dir, "trusted.overlay.opaque", 16);
+        return v != null && v.length == 1 && v[0] == 'y';
+    }
+
+    /** At most {@link #MAX_BYTES}, through an O_NOFOLLOW descriptor. */
+    private static String readBounded(Path file, String name) throws IOException, InvalidContainerConfigException {
+        try (SeekableByteChannel ch = Files.newByteChannel(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = ch.size();
+            if (size > MAX_BYTES) {
+                throw tooBig(name, size);
+            }
+            ByteBuffer buf = ByteBuffer.allocate((int) size + 1); // one more byte: a file that grew shows
+            while (buf.hasRemaining() && ch.read(buf) >= 0) {
+                // until full or at the end
+            }
+            if (buf.position() > MAX_BYTES) {
+                throw tooBig(name, buf.position());
+            }
+            return new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static InvalidContainerConfigException tooBig(String name, long size) {
+        return new InvalidContainerConfigException("the image's " + name + " is " + size + " bytes, more than the "
+                + MAX_BYTES + " read from an image");
     }
 }

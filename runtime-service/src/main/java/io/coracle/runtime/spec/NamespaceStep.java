@@ -38,6 +38,11 @@ public final class NamespaceStep implements SpecStep {
                     "namespace_options.pid TARGET (sharing another container's PID namespace) is not supported");
             default -> throw new InvalidContainerConfigException("namespace_options.pid: unknown mode " + ns.getPidValue());
         }
+        if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
+                || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {
+            throw new InvalidContainerConfigException("namespace_options.userns_options: mode "
+                    + ns.getUsernsOptions().getMode() + ": user namespaces are not supported (only NODE, without id mappings)");
+        }
         if (ns.getNetwork() == NamespaceMode.UNRECOGNIZED || ns.getIpc() == NamespaceMode.UNRECOGNIZED) {
             throw new InvalidContainerConfigException("namespace_options: unknown network or ipc mode");
         }
