@@ -803,6 +803,10 @@ static int cmd_create(int argc, char **argv)
 		fprintf(stderr, "coracle-shim: create: --bundle and --state are required\n");
 		return 2;
 	}
+	if (runtime && runtime[0] != '/') {
+		fprintf(stderr, "coracle-shim: create: --runtime %s: not an absolute path\n", runtime);
+		return 2;
+	}
 	/* Zeroed pages straight from the kernel: the log buffers in it stay untouched (and out of
 	 * the idle shim's RSS) until output arrives. */
 	struct monitor *mp = mmap(NULL, sizeof *mp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -813,16 +817,12 @@ static int cmd_create(int argc, char **argv)
 	struct monitor *m = mp;
 	struct cerr e;
 	char state_abs[PATH_MAX];
-	if (mkdir_p(state, &e) < 0 || !realpath(state, state_abs)) {
-		fprintf(stderr, "coracle-shim: state dir %s: %s\n", state, e.msg);
+	if (mkdir_p(state, &e) < 0 || (!realpath(state, state_abs) && fail(&e, errno, "realpath %s", state))) {
+		fprintf(stderr, "coracle-shim: state dir: %s\n", e.msg);
 		return 1;
 	}
 	m->state_dir = state_abs;
 	m->runtime = runtime;
-	if (runtime && runtime[0] != '/') {
-		fprintf(stderr, "coracle-shim: create: --runtime %s: not an absolute path\n", runtime);
-		return 2;
-	}
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
