@@ -22,6 +22,9 @@
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
+ *   coracle-shim --version
+ *       Prints "coracle-shim".
+ * A bad command line is one line on stderr and exit 2, before anything is created.
  */
 #include <errno.h>
 #include <fcntl.h>
