@@ -6,7 +6,7 @@
 #include <string.h>
 
 struct parser {
-	const char *s; /* NUL-terminated at s[len]; no NUL before it */
+	const char *s; /* NUL-terminated, no NUL before its end (json_parse checks) */
 	size_t pos;
 	char *err;
 	size_t errlen;
@@ -171,28 +171,34 @@ static char *parse_string(struct parser *p)
 		case 't': *o++ = '\t'; break;
 		case 'u': {
 			unsigned cp, lo;
+			size_t esc = p->pos - 2; /* errors name where the escape starts */
 			if (read_hex4(p, &cp) < 0) {
 				free(out);
+				p->pos = esc;
 				return perror_at(p, "bad \\u escape");
 			}
 			if (cp >= 0xDC00 && cp <= 0xDFFF) {
 				free(out);
+				p->pos = esc;
 				return perror_at(p, "lone low surrogate in \\u escape");
 			}
 			if (cp >= 0xD800 && cp < 0xDC00) {
 				if (p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
 					free(out);
+					p->pos = esc;
 					return perror_at(p, "lone high surrogate in \\u escape");
 				}
 				p->pos += 2;
 				if (read_hex4(p, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
 					free(out);
+					p->pos = esc;
 					return perror_at(p, "bad surrogate pair");
 				}
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 			}
 			if (cp == 0) {
 				free(out);
+				p->pos = esc;
 				return perror_at(p, "NUL in string");
 			}
 			o += put_utf8(o, cp);
@@ -376,7 +382,7 @@ struct json *json_parse(const char *text, size_t len, char *err, size_t errlen)
 	struct parser p = {.s = text, .err = err, .errlen = errlen};
 	err[0] = '\0';
 	if (len > JSON_MAX_TEXT)
-		return perror_at(&p, "document larger than JSON_MAX_TEXT (32 MiB)");
+		return perror_at(&p, "document larger than 32 MiB");
 	const char *nul = memchr(text, '\0', len);
 	if (nul) {
 		p.pos = (size_t)(nul - text);

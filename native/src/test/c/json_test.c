@@ -294,6 +294,9 @@ static void test_nul(void)
 	REFUSED_N("{\"a\":1}\0{\"a\":2}", 15, "NUL byte");
 	REFUSED_N("\0", 1, "NUL byte");
 	CHECK(!parse_n("[1]\0", 4) && strncmp(err, "offset 3:", 9) == 0, "%s", err);
+	/* Errors in an escape name where the escape starts. */
+	CHECK(!parse("\"ab\\u0000\"") && strncmp(err, "offset 3:", 9) == 0, "%s", err);
+	CHECK(!parse("[\"x\\ud800\"]") && strncmp(err, "offset 3:", 9) == 0, "%s", err);
 	/* The terminator is where len says. */
 	char text[] = "[1]x";
 	CHECK(!json_parse(text, 3, err, sizeof err) && strstr(err, "not NUL-terminated"), "no NUL at text[len]: %s", err);

@@ -55,6 +55,35 @@ class ShimCommandLineTest {
     }
 
     @Test
+    void configJsonWithANulOrTooLargeIsRefusedNamingWhy() throws Exception {
+        Path base = Files.createTempDirectory("shim-cli");
+        Path state = base.resolve("state");
+        Path config = base.resolve("config.json");
+        try {
+            // "/bin/sh\u0000-x" would be "/bin/sh" in C: refused, never cut short.
+            Files.writeString(config, "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+                    + "\"process\":{\"args\":[\"/bin/sh\\u0000-x\"],\"cwd\":\"/\"}}");
+            Result r = shim("create", "--bundle", base.toString(), "--state", state.toString());
+            assertEquals(1, r.exit(), r.stderr());
+            assertEquals("coracle-shim: " + config + ": invalid JSON at offset 74: NUL in string\n", r.stderr());
+            // A raw NUL byte after a complete document.
+            Files.write(config, "{\"ociVersion\":\"1.0.2\"}\0{}".getBytes(StandardCharsets.UTF_8));
+            r = shim("create", "--bundle", base.toString(), "--state", state.toString());
+            assertEquals("coracle-shim: " + config + ": invalid JSON at offset 22: NUL byte in the document\n", r.stderr());
+            // Larger than 32 MiB: not read past the limit.
+            try (var f = new java.io.RandomAccessFile(config.toFile(), "rw")) {
+                f.setLength((32L << 20) + 1);
+            }
+            r = shim("create", "--bundle", base.toString(), "--state", state.toString());
+            assertEquals(1, r.exit(), r.stderr());
+            assertTrue(r.stderr().matches("coracle-shim: read \\Q" + config + "\\E: larger than 33554432 bytes: File too large\n"),
+                    r.stderr());
+        } finally {
+            BusyboxRootfs.deleteTree(base);
+        }
+    }
+
+    @Test
     void badArgumentsAreRefusedBeforeAnythingIsCreated() throws Exception {
         Path base = Files.createTempDirectory("shim-cli");
         Path state = base.resolve("state");
