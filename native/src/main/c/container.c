@@ -16,11 +16,12 @@
 
 struct json *json_read_file(const char *path, struct cerr *e)
 {
-	char *text = read_file(path, NULL, e);
+	size_t len;
+	char *text = read_file_max(path, JSON_MAX_TEXT, &len, e);
 	if (!text)
 		return NULL;
 	char err[256];
-	struct json *j = json_parse(text, err, sizeof err);
+	struct json *j = json_parse(text, len, err, sizeof err);
 	free(text);
 	if (!j)
 		fail(e, 0, "%s: invalid JSON at %s", path, err);
@@ -73,7 +74,7 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 	for (int i = 0; i < NS_KINDS; i++)
 		c->ns.join_fd[i] = -1;
 	if (!realpath(bundle, c->bundle))
-		return fail(e, errno, "bundle %s", bundle);
+		return fail(e, errno, "bundle: realpath %s", bundle);
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof path, "%s/config.json", c->bundle);
 	if (!(c->spec = json_read_file(path, e)))

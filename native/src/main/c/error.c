@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,6 +56,11 @@ int write_file(const char *path, const char *value, struct cerr *e)
 
 char *read_file(const char *path, size_t *lenp, struct cerr *e)
 {
+	return read_file_max(path, SIZE_MAX / 2, lenp, e);
+}
+
+char *read_file_max(const char *path, size_t max, size_t *lenp, struct cerr *e)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fail(e, errno, "open %s", path);
@@ -92,6 +98,12 @@ char *read_file(const char *path, size_t *lenp, struct cerr *e)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			close(fd);
+			fail(e, EFBIG, "read %s: larger than %zu bytes", path, max);
+			return NULL;
+		}
 	}
 	close(fd);
 	buf[len] = '\0';

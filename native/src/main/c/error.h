@@ -20,6 +20,8 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file(const char *path, const char *value, struct cerr *e);
 /* Reads a whole small file into a malloc'd NUL-terminated buffer, or NULL with e set. */
 char *read_file(const char *path, size_t *len, struct cerr *e);
+/* The same, refusing (EFBIG) a file longer than max bytes without reading more than one buffer past it. */
+char *read_file_max(const char *path, size_t max, size_t *len, struct cerr *e);
 /* Writes path atomically: temp file, fsync when durable, rename. */
 int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e);
 /* mkdir -p with mode 0755; existing directories are fine. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 struct parser {
-	const char *s;
+	const char *s; /* NUL-terminated, no NUL before its end (json_parse checks) */
 	size_t pos;
 	char *err;
 	size_t errlen;
@@ -83,6 +83,37 @@ static size_t put_utf8(char *o, unsigned cp)
 	return 4;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0. Stops at a NUL, which is never a continuation byte. */
+static size_t utf8_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+	unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
+	if (u[0] >= 0xC2 && u[0] <= 0xDF)
+		n = 2;
+	else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
+		n = 3;
+		if (u[0] == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (u[0] == 0xED)
+			hi = 0x9F; /* U+D800..U+DFFF */
+	} else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
+		n = 4;
+		if (u[0] == 0xF0)
+			lo = 0x90; /* overlong */
+		else if (u[0] == 0xF4)
+			hi = 0x8F; /* above U+10FFFF */
+	} else
+		return 0;
+	if (u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (u[i] < 0x80 || u[i] > 0xBF)
+			return 0;
+	return n;
+}
+
 /* Parses a string starting at the opening quote; returns a malloc'd UTF-8 string. */
 static char *parse_string(struct parser *p)
 {
@@ -112,6 +143,18 @@ static char *parse_string(struct parser *p)
 		p->pos++;
 		if (c == '"')
 			break;
+		if ((unsigned char)c >= 0x80) {
+			size_t n = utf8_len(p->s + p->pos - 1);
+			if (n == 0) {
+				p->pos--;
+				free(out);
+				return perror_at(p, "invalid UTF-8 in string");
+			}
+			memcpy(o, p->s + p->pos - 1, n);
+			o += n;
+			p->pos += n - 1;
+			continue;
+		}
 		if (c != '\\') {
 			*o++ = c;
 			continue;
@@ -128,20 +171,34 @@ static char *parse_string(struct parser *p)
 		case 't': *o++ = '\t'; break;
 		case 'u': {
 			unsigned cp, lo;
+			size_t esc = p->pos - 2; /* errors name where the escape starts */
 			if (read_hex4(p, &cp) < 0) {
 				free(out);
+				p->pos = esc;
 				return perror_at(p, "bad \\u escape");
 			}
-			if (cp >= 0xD800 && cp < 0xDC00 && p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u') {
+			if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				free(out);
+				p->pos = esc;
+				return perror_at(p, "lone low surrogate in \\u escape");
+			}
+			if (cp >= 0xD800 && cp < 0xDC00) {
+				if (p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
+					free(out);
+					p->pos = esc;
+					return perror_at(p, "lone high surrogate in \\u escape");
+				}
 				p->pos += 2;
 				if (read_hex4(p, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
 					free(out);
+					p->pos = esc;
 					return perror_at(p, "bad surrogate pair");
 				}
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 			}
 			if (cp == 0) {
 				free(out);
+				p->pos = esc;
 				return perror_at(p, "NUL in string");
 			}
 			o += put_utf8(o, cp);
@@ -227,7 +284,7 @@ static struct json *parse_container(struct parser *p, bool object)
 	struct json *j = node(object ? JSON_OBJECT : JSON_ARRAY), **tail;
 	if (!j)
 		return perror_at(p, "out of memory");
-	if (++p->depth > 64) {
+	if (++p->depth > JSON_MAX_DEPTH) {
 		json_free(j);
 		return perror_at(p, "nested too deeply");
 	}
@@ -320,10 +377,21 @@ static struct json *parse_value(struct parser *p)
 	return perror_at(p, "unexpected character");
 }
 
-struct json *json_parse(const char *text, char *err, size_t errlen)
+struct json *json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
 	struct parser p = {.s = text, .err = err, .errlen = errlen};
 	err[0] = '\0';
+	if (len > JSON_MAX_TEXT)
+		return perror_at(&p, "document larger than 32 MiB");
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		p.pos = (size_t)(nul - text);
+		return perror_at(&p, "NUL byte in the document");
+	}
+	if (text[len] != '\0') {
+		p.pos = len;
+		return perror_at(&p, "text not NUL-terminated at its length");
+	}
 	struct json *j = parse_value(&p);
 	if (!j)
 		return NULL;

@@ -21,8 +21,14 @@ struct json {
 	struct json *next;   /* next sibling */
 };
 
-/* Parses text; on error returns NULL and writes "offset N: reason" into err. */
-struct json *json_parse(const char *text, char *err, size_t errlen);
+/* Limits of a document: its size in bytes and how deep arrays and objects nest. */
+#define JSON_MAX_TEXT (32u << 20)
+#define JSON_MAX_DEPTH 64
+/* Parses the len bytes at text, which must be followed by a NUL (text[len] == '\0', as read_file
+ * leaves it). Strict RFC 8259: strings are valid UTF-8 (escapes too: no lone surrogates) and hold
+ * no NUL (a raw NUL byte anywhere, or \u0000, is refused rather than cut the string short). On
+ * error returns NULL and writes "offset N: reason" into err. */
+struct json *json_parse(const char *text, size_t len, char *err, size_t errlen);
 void json_free(struct json *j);
 /* Member of an object, or NULL (also when obj is NULL or not an object). */
 const struct json *json_get(const struct json *obj, const char *key);

@@ -22,6 +22,9 @@
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
+ *   coracle-shim --version
+ *       Prints "coracle-shim".
+ * A bad command line is one line on stderr and exit 2, before anything is created.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -803,6 +806,10 @@ static int cmd_create(int argc, char **argv)
 		fprintf(stderr, "coracle-shim: create: --bundle and --state are required\n");
 		return 2;
 	}
+	if (runtime && runtime[0] != '/') {
+		fprintf(stderr, "coracle-shim: create: --runtime %s: not an absolute path\n", runtime);
+		return 2;
+	}
 	/* Zeroed pages straight from the kernel: the log buffers in it stay untouched (and out of
 	 * the idle shim's RSS) until output arrives. */
 	struct monitor *mp = mmap(NULL, sizeof *mp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -813,16 +820,12 @@ static int cmd_create(int argc, char **argv)
 	struct monitor *m = mp;
 	struct cerr e;
 	char state_abs[PATH_MAX];
-	if (mkdir_p(state, &e) < 0 || !realpath(state, state_abs)) {
-		fprintf(stderr, "coracle-shim: state dir %s: %s\n", state, e.msg);
+	if (mkdir_p(state, &e) < 0 || (!realpath(state, state_abs) && fail(&e, errno, "realpath %s", state))) {
+		fprintf(stderr, "coracle-shim: state dir: %s\n", e.msg);
 		return 1;
 	}
 	m->state_dir = state_abs;
 	m->runtime = runtime;
-	if (runtime && runtime[0] != '/') {
-		fprintf(stderr, "coracle-shim: create: --runtime %s: not an absolute path\n", runtime);
-		return 2;
-	}
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);

@@ -14,7 +14,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Command-line entry point: {@code daemon}, {@code config default}, {@code version}. */
+/**
+ * The daemon jar's command line: {@code daemon} (serve the CRI; flags override coracle.toml),
+ * {@code config default}, {@code images import}, {@code play}, {@code version} and {@code help}.
+ * Exit codes: 0 done, 1 failed, 2 a bad command line or config. The {@code ./coracle} launcher in
+ * the repository root runs this after building; its own commands (build, test, bench, critest) are
+ * not here.
+ */
 public final class Main {
     static final int EXIT_USAGE = 2;
 
