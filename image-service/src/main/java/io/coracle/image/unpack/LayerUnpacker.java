@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SequencedMap;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
@@ -111,8 +111,11 @@ public final class LayerUnpacker {
         private final Supplier<List<Path>> lowerDirs;
         private final String what;
         final PaxXattrScanner rawXattrs = new PaxXattrScanner();
-        /** Deferred directory metadata by path relative to the root ("" is the root), in entry order. */
-        private final SequencedMap<String, DirMeta> dirs = new LinkedHashMap<>();
+        /**
+         * Deferred directory metadata by path relative to the root ("" is the root), sorted, so that a
+         * path and everything below it ("p", then the range "p/".."p0") go in one range removal.
+         */
+        private final TreeMap<String, DirMeta> dirs = new TreeMap<>();
         private final TreeSet<String> droppedXattrs = new TreeSet<>();
         private final byte[] buffer = new byte[1 << 20];
         private int index = -1; // of the entry being extracted, in stream order
@@ -294,7 +297,9 @@ public final class LayerUnpacker {
             }
             for (Map.Entry<String, byte[]> x : raw.entrySet()) {
                 if (!imageXattr(x.getKey()) || x.getKey().indexOf('\0') >= 0) {
-                    droppedXattrs.add(x.getKey().replace('\0', '?'));
+                    if (droppedXattrs.size() < 16) { // names for the log line, bounded
+                        droppedXattrs.add(x.getKey().replace('\0', '?'));
+                    }
                     continue;
                 }
                 try {
@@ -518,17 +523,18 @@ public final class LayerUnpacker {
         /** Removes {@code base} (recursively, never following a symlink); forgets what was recorded below it. */
         private void remove(int parent, String rel, String base) throws IOException {
             if (AtFiles.removeTree(parent, base) == 2) {
-                dirs.keySet().removeIf(k -> under(k, rel));
+                dirs.remove(rel);
+                dirs.subMap(rel + "/", rel + "0").clear(); // '0' follows '/': exactly the paths below rel
                 if (cachedRel != null && under(cachedRel, rel)) {
                     uncache();
                 }
             }
         }
 
-        /** Applies deferred directory modes and times, deepest-recorded first, to the same inodes only. */
+        /** Applies deferred directory modes and times, children before parents, to the same inodes only. */
         private void applyDirectoryMetadata() throws IOException {
             uncache();
-            for (Map.Entry<String, DirMeta> d : dirs.reversed().entrySet()) {
+            for (Map.Entry<String, DirMeta> d : dirs.descendingMap().entrySet()) {
                 String rel = d.getKey();
                 DirMeta m = d.getValue();
                 int fd;
