@@ -26,6 +26,10 @@ class HostileLayerTest {
     TestRegistry registry;
     ImageService service;
     Path outside;
+    /** A host dir and file outside every layer, and their state before the pull. */
+    Path host;
+    Path victim;
+    String before;
 
     @BeforeEach
     void start() throws Exception {
@@ -33,6 +37,9 @@ class HostileLayerTest {
         service = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64"));
         outside = tmp.resolve("outside");
         Files.createDirectories(outside);
+        host = Files.createDirectories(tmp.resolve("host"));
+        victim = Files.writeString(host.resolve("victim"), "host secret\n");
+        before = hostState();
     }
 
     @AfterEach
@@ -66,6 +73,7 @@ class HostileLayerTest {
         try (Stream<Path> s = Files.list(outside)) {
             assertEquals(0, s.count(), "nothing written outside");
         }
+        assertEquals(before, hostState(), "the host is unchanged");
         for (String name : new String[] {"escape", "pwned"}) {
             assertFalse(Files.exists(tmp.resolve("root").resolve(name), LinkOption.NOFOLLOW_LINKS));
             assertFalse(Files.exists(tmp.resolve(name), LinkOption.NOFOLLOW_LINKS));
@@ -81,6 +89,10 @@ class HostileLayerTest {
     @Test
     void absoluteEntry() throws Exception {
         assertRejected("h/abs", l -> l.raw(outside.resolve("pwned").toString(), "x"));
+    }
+
+    String hostState() throws Exception {
+        return ConfinedUnpackTest.hostState(host, victim);
     }
 
     /** Pulls a two-layer image; returns its snapshot dirs, bottom first. */
@@ -104,9 +116,6 @@ class HostileLayerTest {
 
     @Test
     void aLowerLayersSymlinkIsNotFollowedByTheLayerAbove() throws Exception {
-        Path host = Files.createDirectories(tmp.resolve("host"));
-        Path victim = Files.writeString(host.resolve("victim"), "host secret\n");
-        String before = ConfinedUnpackTest.hostState(host, victim);
         // Layer 1 makes x a symlink to a host dir; layer 2 declares x/ setuid, owned by 4242, and writes below it.
         TestLayer top = ConfinedUnpackTest.dir(new TestLayer(), "x", 04777, 4242, 1_600_000_000_000L,
                 Map.of("user.pwn", "1".getBytes(), "trusted.overlay.opaque", new byte[] {'y'}));
@@ -117,28 +126,21 @@ class HostileLayerTest {
         Path x = layers.get(1).resolve("x");
         assertEquals(04777, (int) Files.getAttribute(x, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
         assertEquals("pwned\n", Files.readString(x.resolve("victim")));
-        assertEquals(before, ConfinedUnpackTest.hostState(host, victim), "the host is unchanged");
+        assertEquals(before, hostState(), "the host is unchanged");
     }
 
     @Test
     void hardLinksToALowerLayersSymlinkCopyTheSymlink() throws Exception {
-        Path host = Files.createDirectories(tmp.resolve("host"));
-        Path victim = Files.writeString(host.resolve("victim"), "host secret\n");
-        String before = ConfinedUnpackTest.hostState(host, victim);
         // a link to a lower symlink is copied up as that symlink
         List<Path> layers = pull("h/lower-symlink", new TestLayer().symlink("s", victim.toString()), new TestLayer().hardlink("h", "s"));
         assertEquals(victim.toString(), Files.readSymbolicLink(layers.get(1).resolve("h")).toString());
-        assertEquals(before, ConfinedUnpackTest.hostState(host, victim), "the host is unchanged");
+        assertEquals(before, hostState(), "the host is unchanged");
     }
 
     @Test
     void hardLinksThroughALowerLayersSymlinkAreHostile() throws Exception {
-        Path host = Files.createDirectories(tmp.resolve("host"));
-        Path victim = Files.writeString(host.resolve("victim"), "host secret\n");
-        String before = ConfinedUnpackTest.hostState(host, victim);
         // a link through a lower symlink would name a host file
         assertRejected("h/lower-through-symlink", l -> l.hardlink("h", "x/victim"), new TestLayer().symlink("x", host.toString()));
-        assertEquals(before, ConfinedUnpackTest.hostState(host, victim), "the host is unchanged");
     }
 
     @Test
