@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.image.registry.Credentials;
+import io.coracle.image.store.ImageRecord;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -23,6 +26,10 @@ class HostileLayerTest {
     TestRegistry registry;
     ImageService service;
     Path outside;
+    /** A host dir and file outside every layer, and their state before the pull. */
+    Path host;
+    Path victim;
+    String before;
 
     @BeforeEach
     void start() throws Exception {
@@ -30,6 +37,9 @@ class HostileLayerTest {
         service = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64"));
         outside = tmp.resolve("outside");
         Files.createDirectories(outside);
+        host = Files.createDirectories(tmp.resolve("host"));
+        victim = Files.writeString(host.resolve("victim"), "host secret\n");
+        before = hostState();
     }
 
     @AfterEach
@@ -40,8 +50,12 @@ class HostileLayerTest {
 
     void assertRejected(String repo, Function<TestLayer, TestLayer> hostile) throws Exception {
         // A good first layer, so the test also sees that earlier snapshots are cleaned up.
+        assertRejected(repo, hostile, new TestLayer().file("good", "g\n"));
+    }
+
+    void assertRejected(String repo, Function<TestLayer, TestLayer> hostile, TestLayer first) throws Exception {
         TestImage img = new TestImage()
-                .layer(new TestLayer().file("good", "g\n").tar(), TestImage.Compression.GZIP)
+                .layer(first.tar(), TestImage.Compression.GZIP)
                 .layer(hostile.apply(new TestLayer().file("fine", "f\n")).tar(), TestImage.Compression.GZIP)
                 .build(false);
         img.push(new TestPusher(registry.base()), repo, "1");
@@ -59,6 +73,7 @@ class HostileLayerTest {
         try (Stream<Path> s = Files.list(outside)) {
             assertEquals(0, s.count(), "nothing written outside");
         }
+        assertEquals(before, hostState(), "the host is unchanged");
         for (String name : new String[] {"escape", "pwned"}) {
             assertFalse(Files.exists(tmp.resolve("root").resolve(name), LinkOption.NOFOLLOW_LINKS));
             assertFalse(Files.exists(tmp.resolve(name), LinkOption.NOFOLLOW_LINKS));
@@ -76,9 +91,56 @@ class HostileLayerTest {
         assertRejected("h/abs", l -> l.raw(outside.resolve("pwned").toString(), "x"));
     }
 
+    String hostState() throws Exception {
+        return ConfinedUnpackTest.hostState(host, victim);
+    }
+
+    /** Pulls a two-layer image; returns its snapshot dirs, bottom first. */
+    List<Path> pull(String repo, TestLayer bottom, TestLayer top) throws Exception {
+        new TestImage().layer(bottom.tar(), TestImage.Compression.GZIP).layer(top.tar(), TestImage.Compression.ZSTD)
+                .build(false).push(new TestPusher(registry.base()), repo, "1");
+        ImageRecord r = service.pull(registry.host() + "/" + repo + ":1", Credentials.ANONYMOUS);
+        return service.lowerDirs(r.id()).reversed();
+    }
+
     @Test
-    void escapingRelativeSymlink() throws Exception {
-        assertRejected("h/rel-symlink", l -> l.dir("a").symlink("a/evil", "../../../../../../../../" + outside));
+    void symlinksClimbingAboveTheRootAreStoredVerbatim() throws Exception {
+        // Never followed on the host; in a container the kernel clamps them at its root.
+        String target = "../../../../../../../../" + outside;
+        List<Path> layers = pull("h/rel-symlink", new TestLayer().file("good", "g\n"), new TestLayer().dir("a").symlink("a/evil", target));
+        assertEquals(target, Files.readSymbolicLink(layers.get(1).resolve("a/evil")).toString());
+        try (Stream<Path> s = Files.list(outside)) {
+            assertEquals(0, s.count(), "nothing written outside");
+        }
+    }
+
+    @Test
+    void aLowerLayersSymlinkIsNotFollowedByTheLayerAbove() throws Exception {
+        // Layer 1 makes x a symlink to a host dir; layer 2 declares x/ setuid, owned by 4242, and writes below it.
+        TestLayer top = ConfinedUnpackTest.dir(new TestLayer(), "x", 04777, 4242, 1_600_000_000_000L,
+                Map.of("user.pwn", "1".getBytes(), "trusted.overlay.opaque", new byte[] {'y'}));
+        ConfinedUnpackTest.file(top, "x/victim", "pwned\n", 04777, 4242, Map.of());
+        List<Path> layers = pull("h/two-layers", new TestLayer().symlink("x", host.toString()), top);
+        assertEquals(host.toString(), Files.readSymbolicLink(layers.get(0).resolve("x")).toString());
+        // Each layer unpacks into its own snapshot: x/ is a plain directory of layer 2.
+        Path x = layers.get(1).resolve("x");
+        assertEquals(04777, (int) Files.getAttribute(x, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
+        assertEquals("pwned\n", Files.readString(x.resolve("victim")));
+        assertEquals(before, hostState(), "the host is unchanged");
+    }
+
+    @Test
+    void hardLinksToALowerLayersSymlinkCopyTheSymlink() throws Exception {
+        // a link to a lower symlink is copied up as that symlink
+        List<Path> layers = pull("h/lower-symlink", new TestLayer().symlink("s", victim.toString()), new TestLayer().hardlink("h", "s"));
+        assertEquals(victim.toString(), Files.readSymbolicLink(layers.get(1).resolve("h")).toString());
+        assertEquals(before, hostState(), "the host is unchanged");
+    }
+
+    @Test
+    void hardLinksThroughALowerLayersSymlinkAreHostile() throws Exception {
+        // a link through a lower symlink would name a host file
+        assertRejected("h/lower-through-symlink", l -> l.hardlink("h", "x/victim"), new TestLayer().symlink("x", host.toString()));
     }
 
     @Test

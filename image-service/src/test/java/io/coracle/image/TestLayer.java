@@ -111,9 +111,44 @@ final class TestLayer {
         return file(name, content);
     }
 
+    /**
+     * Any entry (type {@code TarConstants.LF_*}) set up by {@code setup} (mode with its type bits,
+     * owner, mtime, link name, PAX headers), preceded by a hand-written PAX header carrying
+     * {@code xattrs} as raw bytes when there are any. The mtime defaults to the fixed one.
+     */
+    TestLayer entry(String name, byte type, java.util.function.Consumer<TarArchiveEntry> setup, byte[] content,
+                    java.util.Map<String, byte[]> xattrs) {
+        if (!xattrs.isEmpty()) {
+            ByteArrayOutputStream records = new ByteArrayOutputStream();
+            for (var x : xattrs.entrySet()) {
+                byte[] key = (" SCHILY.xattr." + x.getKey() + "=").getBytes(StandardCharsets.UTF_8);
+                int len = key.length + x.getValue().length + 1;
+                len += Integer.toString(len + Integer.toString(len).length()).length();
+                records.writeBytes(Integer.toString(len).getBytes(StandardCharsets.US_ASCII));
+                records.writeBytes(key);
+                records.writeBytes(x.getValue());
+                records.write('\n');
+            }
+            TarArchiveEntry pax = new TarArchiveEntry("PaxHeaders/" + name.replace("/", "_"), TarConstants.LF_PAX_EXTENDED_HEADER_LC);
+            pax.setSize(records.size());
+            write(pax, records.toByteArray());
+        }
+        TarArchiveEntry e = new TarArchiveEntry(name, type);
+        e.setModTime(1_700_000_000_000L);
+        setup.accept(e);
+        if (content != null) {
+            e.setSize(content.length);
+        }
+        return write(e, content);
+    }
+
     private TestLayer put(TarArchiveEntry e, byte[] content) {
+        e.setModTime(1_700_000_000_000L);
+        return write(e, content);
+    }
+
+    private TestLayer write(TarArchiveEntry e, byte[] content) {
         try {
-            e.setModTime(1_700_000_000_000L);
             tar.putArchiveEntry(e);
             if (content != null) {
                 tar.write(content);

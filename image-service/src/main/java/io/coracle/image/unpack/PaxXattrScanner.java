@@ -18,6 +18,8 @@ import java.util.Map;
 final class PaxXattrScanner {
     private static final String SCHILY = "SCHILY.xattr.";
     private static final String LIBARCHIVE = "LIBARCHIVE.xattr.";
+    /** The largest PAX header collected: Linux xattr values are at most 64 KiB each. */
+    private static final long MAX_PAX = 4L << 20;
 
     private final byte[] header = new byte[512];
     private int headerFill;
@@ -93,6 +95,10 @@ final class PaxXattrScanner {
         dataLeft = (size + 511) / 512 * 512;
         switch (type) {
             case 'x' -> {
+                if (size > MAX_PAX) {
+                    lost = true; // no image needs this much; the reader's bounded values are used instead
+                    return;
+                }
                 pax = new ByteArrayOutputStream((int) Math.min(size, 1 << 20));
                 paxLeft = size;
                 if (dataLeft == 0) {
