@@ -66,7 +66,13 @@ class CrictlTest {
     }
 
     Result crictl(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(CRICTL.toString(), "--image-endpoint", "unix://" + socket,
+        // An empty config of its own: no /etc/crictl.yaml of the machine, and no warning about a missing one.
+        Path config = socket.resolveSibling("crictl.yaml");
+        if (!Files.exists(config)) {
+            Files.createFile(config);
+        }
+        List<String> cmd = new ArrayList<>(List.of(CRICTL.toString(), "--config", config.toString(),
+                "--image-endpoint", "unix://" + socket,
                 "--runtime-endpoint", "unix://" + socket, "--timeout", "60s"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

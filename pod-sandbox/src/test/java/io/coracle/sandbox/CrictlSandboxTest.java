@@ -121,7 +121,13 @@ class CrictlSandboxTest {
     }
 
     private String crictl(String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("crictl", "--runtime-endpoint", "unix://" + socket,
+        // An empty config of its own: no /etc/crictl.yaml of the machine, and no warning about a missing one.
+        Path config = socket.resolveSibling("crictl.yaml");
+        if (!Files.exists(config)) {
+            Files.createFile(config);
+        }
+        List<String> cmd = new java.util.ArrayList<>(List.of("crictl", "--config", config.toString(),
+                "--runtime-endpoint", "unix://" + socket,
                 "--image-endpoint", "unix://" + socket, "--timeout", "20s"));
         cmd.addAll(List.of(args));
         PodFixture.Result r = exec(60, cmd.toArray(String[]::new));
