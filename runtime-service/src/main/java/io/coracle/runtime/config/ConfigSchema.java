@@ -36,6 +36,10 @@ public final class ConfigSchema {
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
                     "Subnet of the default network written into an empty conf_dir."),
 
+            ConfigKey.integer("events.subscriber_queue", 1000,
+                    "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream ends\n"
+                            + "# with RESOURCE_EXHAUSTED); also how many events are held for the next subscriber while none is connected."),
+
             ConfigKey.bool("metrics.enabled", true,
                     "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),
             ConfigKey.string("metrics.address", "127.0.0.1",
