@@ -116,10 +116,10 @@ public final class ContainerEvents implements AutoCloseable {
             }
             subscribers.removeAll(lagging);
         }
-        for (EventSubscriber s : lagging) {
-            dropped.incrementAndGet();
-            LOG.warning("events: a GetContainerEvents subscriber fell " + capacity
-                    + " events behind; its stream ends with RESOURCE_EXHAUSTED");
+        if (!lagging.isEmpty()) {
+            dropped.addAndGet(lagging.size());
+            LOG.warning("events: " + lagging.size() + " GetContainerEvents subscriber(s) fell " + capacity
+                    + " events behind; their streams end with RESOURCE_EXHAUSTED");
         }
     }
 
