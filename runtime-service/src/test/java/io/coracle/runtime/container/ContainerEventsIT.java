@@ -18,6 +18,7 @@ import io.coracle.cri.v1.RuntimeServiceGrpc;
 import io.coracle.cri.v1.StartContainerRequest;
 import io.coracle.cri.v1.StopContainerRequest;
 import io.coracle.runtime.testing.CriTestbed;
+import io.coracle.runtime.testing.DaemonProcess;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
@@ -347,6 +348,36 @@ class ContainerEventsIT {
                 assertTrue(stuckGot.get() < 4 * 60, "got " + stuckGot.get() + " events before the end");
             } finally {
                 stuckChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    void stoppingTheDaemonEndsEventStreamsAtOnceWithUnavailable() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start()) {
+            EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+            ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(daemon.socket().toString()))
+                    .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
+            try {
+                Subscriber sub = Subscriber.on(channel);
+                daemon.runtime().version(io.coracle.cri.v1.VersionRequest.getDefaultInstance());
+                Thread.sleep(200); // the subscription reaches the daemon
+                long t0 = System.nanoTime();
+                assertEquals(0, daemon.terminate(Duration.ofSeconds(30)));
+                long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                // Without ending the stream first, the server would wait out its 10 s grace for it.
+                assertTrue(took < 8_000, "the daemon took " + took + " ms to stop");
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (sub.end.get() == null) {
+                    assertTrue(System.nanoTime() < deadline, "the stream never ended");
+                    Thread.sleep(20);
+                }
+                Status end = Status.fromThrowable(sub.end.get());
+                assertEquals(Status.Code.UNAVAILABLE, end.getCode(), end.toString());
+                assertTrue(String.valueOf(end.getDescription()).contains("shutting down"), end.toString());
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
             }
         }
