@@ -37,8 +37,9 @@ public final class ConfigSchema {
                     "Subnet of the default network written into an empty conf_dir."),
 
             ConfigKey.integer("events.subscriber_queue", 1000,
-                    "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream ends\n"
-                            + "# with RESOURCE_EXHAUSTED); also how many events are held for the next subscriber while none is connected."),
+                    "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream\n"
+                            + "# ends with RESOURCE_EXHAUSTED); also how many events are held for the next subscriber\n"
+                            + "# while none is connected (for at most 5 minutes)."),
 
             ConfigKey.bool("metrics.enabled", true,
                     "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),

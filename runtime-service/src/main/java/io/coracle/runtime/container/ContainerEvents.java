@@ -28,7 +28,6 @@ import java.util.logging.Logger;
  */
 public final class ContainerEvents implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ContainerEvents.class.getName());
-    public static final int DEFAULT_CAPACITY = 1000;
     static final Duration HOLD = Duration.ofMinutes(5);
 
     /** What an event says of its pod: the sandbox's status and its containers' statuses, now. */
