@@ -1,12 +1,20 @@
 package io.coracle.sandbox;
 
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.v1.ContainerEventType;
+import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PauseLauncher;
 import java.io.IOException;
+import java.util.logging.Logger;
 
-/** What the sandbox operations share: settings, the store, CNI, cgroups, the pause launcher, the containers hook. */
+/**
+ * What the sandbox operations share: settings, the store, CNI, cgroups, the pause launcher, the
+ * containers hook and the event listener.
+ */
 final class SandboxEnvironment {
+    private static final Logger LOG = Logger.getLogger(SandboxEnvironment.class.getName());
+
     final SandboxConfig config;
     final SandboxStore store;
     final CniConfigLoader cniConfig;
@@ -14,6 +22,7 @@ final class SandboxEnvironment {
     final PodCgroup cgroups;
     final PauseLauncher pauseLauncher;
     volatile PodContainersHook containers = PodContainersHook.NONE;
+    volatile SandboxEventListener events = SandboxEventListener.NONE;
 
     SandboxEnvironment(SandboxConfig config) throws IOException {
         this.config = config;
@@ -25,6 +34,15 @@ final class SandboxEnvironment {
             throw new IOException("pause binary must be named " + NativePrograms.PAUSE + ": " + config.pauseBinary());
         }
         this.pauseLauncher = new PauseLauncher(new NativePrograms(config.pauseBinary().getParent()));
+    }
+
+    /** Tells the listener; a failing listener never fails the sandbox operation. */
+    void announce(ContainerEventType type, PodSandboxStatus status) {
+        try {
+            events.sandboxChanged(type, status);
+        } catch (RuntimeException e) {
+            LOG.warning("sandbox " + shortId(status.getId()) + ": event " + type + " not published: " + e);
+        }
     }
 
     static String shortId(String id) {

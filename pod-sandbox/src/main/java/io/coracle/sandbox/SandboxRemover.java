@@ -2,6 +2,8 @@ package io.coracle.sandbox;
 
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
+import io.coracle.cri.v1.ContainerEventType;
+import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RemovePodSandboxResponse;
 import io.grpc.Status;
@@ -52,7 +54,9 @@ public final class SandboxRemover {
             timer.mark("cgroups");
             FileTrees.delete(s.podDir());
             timer.mark("files");
+            PodSandboxStatus last = SandboxStatusReader.statusOf(s);
             env.store.delete(s);
+            env.announce(ContainerEventType.CONTAINER_DELETED_EVENT, last);
             timer.mark("record");
             Sandbox done = s;
             LOG.info(() -> "sandbox " + SandboxEnvironment.podName(done) + ": removed in "

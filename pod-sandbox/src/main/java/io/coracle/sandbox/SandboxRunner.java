@@ -3,12 +3,14 @@ package io.coracle.sandbox;
 import io.coracle.oci.Ids;
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
+import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.LinuxPodSandboxConfig;
 import io.coracle.cri.v1.LinuxSandboxSecurityContext;
 import io.coracle.cri.v1.NamespaceMode;
 import io.coracle.cri.v1.NamespaceOption;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PodSandboxMetadata;
+import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PortMapping;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.RunPodSandboxResponse;
@@ -78,6 +80,9 @@ public final class SandboxRunner {
             CniConfigLoader.NetworkList net = plan.hostNetwork ? null : network();
             Sandbox s = create(id, request, plan, net, undo);
             env.store.put(s);
+            PodSandboxStatus status = SandboxStatusReader.statusOf(s);
+            env.announce(ContainerEventType.CONTAINER_CREATED_EVENT, status);
+            env.announce(ContainerEventType.CONTAINER_STARTED_EVENT, status);
             LOG.info(() -> "sandbox " + label + ": ready in " + (System.nanoTime() - t0) / 1_000_000 + " ms, pause pid "
                     + s.pausePid() + (s.ip() == null ? "" : ", ip " + s.ip()));
             return RunPodSandboxResponse.newBuilder().setPodSandboxId(id).build();

@@ -2,6 +2,7 @@ package io.coracle.sandbox;
 
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
+import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.ListPodSandboxResponse;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
@@ -46,7 +47,7 @@ public final class SandboxService {
     /**
      * Start-up: creates the dirs, writes the default CNI config if the conf dir is empty, and
      * reloads every sandbox from disk; a pod whose pause process is gone is NOTREADY (its
-     * network stays attached until a stop's CNI DEL succeeds).
+     * network stays attached until a stop's CNI DEL succeeds) and its stopped event goes out.
      */
     public List<Sandbox> recover() throws IOException {
         Files.createDirectories(env.config.stateDir());
@@ -60,7 +61,9 @@ public final class SandboxService {
         int ready = 0;
         for (Sandbox s : loaded) {
             if (s.ready() && !s.pause().alive()) {
-                env.store.put(s.withState(Sandbox.State.NOTREADY));
+                Sandbox stopped = s.withState(Sandbox.State.NOTREADY);
+                env.store.put(stopped);
+                env.announce(ContainerEventType.CONTAINER_STOPPED_EVENT, SandboxStatusReader.statusOf(stopped));
                 LOG.warning("sandbox " + SandboxEnvironment.podName(s) + ": pause process " + s.pausePid()
                         + " is gone; marked NOTREADY");
             } else if (s.ready()) {
@@ -114,6 +117,11 @@ public final class SandboxService {
     /** The container code's hook into stop and remove. */
     public void setContainersHook(PodContainersHook hook) {
         env.containers = hook == null ? PodContainersHook.NONE : hook;
+    }
+
+    /** Where sandbox lifecycle events go (GetContainerEvents); null for nowhere. Set before {@link #recover}. */
+    public void setEventListener(SandboxEventListener listener) {
+        env.events = listener == null ? SandboxEventListener.NONE : listener;
     }
 
     /** Where the duration of every CNI ADD and DEL goes (metrics); null for none. */

@@ -36,6 +36,18 @@ public final class SandboxStatusReader {
     public PodSandboxStatusResponse status(PodSandboxStatusRequest request) {
         Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("sandbox " + request.getPodSandboxId() + " not found").asRuntimeException());
+        PodSandboxStatus status = statusOf(s);
+        Instant t = Instant.now();
+        long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();
+        PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(status).setTimestamp(now);
+        if (request.getVerbose()) {
+            r.putInfo("info", verboseInfo(s, s.podConfig(), status.getState()));
+        }
+        return r.build();
+    }
+
+    /** The non-verbose status of a sandbox as it is now (also what its events carry). */
+    static PodSandboxStatus statusOf(Sandbox s) {
         PodSandboxState state = state(s);
         PodSandboxConfig cfg = s.podConfig();
         PodSandboxStatus.Builder b = PodSandboxStatus.newBuilder()
@@ -56,13 +68,7 @@ public final class SandboxStatusReader {
             s.additionalIps().forEach(ip -> n.addAdditionalIps(PodIP.newBuilder().setIp(ip)));
             b.setNetwork(n);
         }
-        Instant t = Instant.now();
-        long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();
-        PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(b).setTimestamp(now);
-        if (request.getVerbose()) {
-            r.putInfo("info", verboseInfo(s, cfg, state));
-        }
-        return r.build();
+        return b.build();
     }
 
     static PodSandboxState state(Sandbox s) {

@@ -1,6 +1,7 @@
 package io.coracle.sandbox;
 
 import io.coracle.sys.Mounts;
+import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.PortMapping;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxResponse;
@@ -87,6 +88,10 @@ public final class SandboxStopper {
         boolean changed = s.ready() || detached;
         if (changed) {
             env.store.put(s.withState(Sandbox.State.NOTREADY), false);
+        }
+        if (s.ready()) {
+            env.announce(ContainerEventType.CONTAINER_STOPPED_EVENT,
+                    SandboxStatusReader.statusOf(s.withState(Sandbox.State.NOTREADY)));
         }
         timer.mark("record");
         if (delFailure != null) {

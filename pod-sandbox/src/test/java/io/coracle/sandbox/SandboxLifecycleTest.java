@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.NamespaceMode;
@@ -19,6 +20,7 @@ import io.coracle.cri.v1.PodSandboxFilter;
 import io.coracle.cri.v1.PodSandboxState;
 import io.coracle.cri.v1.PodSandboxStateValue;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
+import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PodSandboxStatusResponse;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RunPodSandboxRequest;
@@ -214,6 +216,49 @@ class SandboxLifecycleTest {
         assertFalse(new SandboxService(f.config).recover().getFirst().ready(), "stopped state is persisted");
         restarted.remove(RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
         assertEquals(List.of(), f.traces(before));
+    }
+
+    /** One event a listener was told of. */
+    private record Told(ContainerEventType type, PodSandboxStatus status) {}
+
+    @Test
+    void theEventListenerHearsRunStopAndRemoveWithTheStatusOfThatMoment() throws Exception {
+        List<Told> told = java.util.Collections.synchronizedList(new ArrayList<>());
+        f.service.setEventListener((type, status) -> told.add(new Told(type, status)));
+        String id = f.run(f.podWithParent("evented"));
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build()); // stopped already: no event
+        remove(id);
+
+        assertEquals(List.of(ContainerEventType.CONTAINER_CREATED_EVENT, ContainerEventType.CONTAINER_STARTED_EVENT,
+                ContainerEventType.CONTAINER_STOPPED_EVENT, ContainerEventType.CONTAINER_DELETED_EVENT),
+                told.stream().map(Told::type).toList());
+        assertEquals(List.of(PodSandboxState.SANDBOX_READY, PodSandboxState.SANDBOX_READY,
+                PodSandboxState.SANDBOX_NOTREADY, PodSandboxState.SANDBOX_NOTREADY),
+                told.stream().map(t -> t.status().getState()).toList());
+        for (Told t : told) {
+            assertEquals(id, t.status().getId());
+            assertEquals("evented", t.status().getMetadata().getName());
+            assertEquals("coracle-test", t.status().getMetadata().getNamespace());
+            assertFalse(t.status().getMetadata().getUid().isEmpty());
+        }
+        assertTrue(told.getFirst().status().getNetwork().getIp().startsWith(f.subnetPrefix),
+                "a ready pod's event carries its IP: " + told.getFirst().status());
+    }
+
+    @Test
+    void aPodWhosePauseDiedWhileNoServiceRanIsAnnouncedStoppedAtRecovery() throws Exception {
+        String id = f.run(f.podWithParent("died"));
+        f.get(id).pause().kill(5000);
+        List<Told> told = java.util.Collections.synchronizedList(new ArrayList<>());
+        SandboxService restarted = new SandboxService(f.config);
+        restarted.setEventListener((type, status) -> told.add(new Told(type, status)));
+        restarted.recover();
+        f.service = restarted;
+        assertEquals(List.of(new Told(ContainerEventType.CONTAINER_STOPPED_EVENT, restarted.status(
+                PodSandboxStatusRequest.newBuilder().setPodSandboxId(id).build()).getStatus())), told);
+        restarted.recover(); // already NOTREADY: nothing more
+        assertEquals(1, told.size());
     }
 
     @Test

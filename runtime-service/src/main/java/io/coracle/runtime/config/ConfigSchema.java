@@ -36,6 +36,11 @@ public final class ConfigSchema {
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
                     "Subnet of the default network written into an empty conf_dir."),
 
+            ConfigKey.integer("events.subscriber_queue", 1000,
+                    "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream\n"
+                            + "# ends with RESOURCE_EXHAUSTED); also how many events are held for the next subscriber\n"
+                            + "# while none is connected (for at most 5 minutes)."),
+
             ConfigKey.bool("metrics.enabled", true,
                     "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),
             ConfigKey.string("metrics.address", "127.0.0.1",

@@ -29,6 +29,7 @@ public record DaemonConfig(
         Map<String, Path> runtimes,
         Metrics metrics,
         Streaming streaming,
+        int eventSubscriberQueue,
         String source) {
 
     /** How pod cgroups are named: plain cgroupfs paths or systemd slices. */
@@ -166,6 +167,7 @@ public record DaemonConfig(
                 Map.copyOf(runtimes),
                 metrics,
                 streaming,
+                (int) positive(v, "events.subscriber_queue", 16, 1_000_000, origin),
                 source);
     }
 

@@ -7,6 +7,10 @@ import io.coracle.shim.ShimClient;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -20,10 +24,17 @@ public final class ContainerLifecycle {
     private static final Logger LOG = Logger.getLogger(ContainerLifecycle.class.getName());
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
 
+    /** Marks, in a container's state dir, that its stopped event was published. */
+    static final String EXIT_REPORTED = "exit-reported";
+
     private final ContainerRuntimeParts parts;
+    private final Object[] exitLocks = new Object[64];
 
     public ContainerLifecycle(ContainerRuntimeParts parts) {
         this.parts = parts;
+        for (int i = 0; i < exitLocks.length; i++) {
+            exitLocks[i] = new Object();
+        }
     }
 
     public void start(String containerId) throws StatusException {
@@ -55,7 +66,7 @@ public final class ContainerLifecycle {
                 exit.ifPresent(e -> {
                     LOG.info("container " + r.id() + " exited: code=" + e.exitCode()
                             + (e.oomKilled() ? " (OOM-killed)" : ""));
-                    parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
+                    reportExit(r);
                 });
             } catch (IOException e) {
                 LOG.fine("container " + r.id() + ": exit watch ended: " + e.getMessage());
@@ -63,9 +74,46 @@ public final class ContainerLifecycle {
         });
     }
 
-    /** Sends the stop signal, then SIGKILL once {@code timeoutSeconds} pass; stopping a stopped container is fine. */
+    /**
+     * Publishes the container's stopped event once for its exit, whoever notices the exit first: its
+     * watcher, StopContainer, RemoveContainer, or recovery after the daemon was down. A marker file in
+     * its state dir records that the event went out, across restarts; the per-container lock keeps
+     * the caller until it is out, so a stopped event always precedes the container's deleted event.
+     * Nothing for a container that never started or is not exited.
+     */
+    void reportExit(ContainerRecord r) {
+        synchronized (exitLocks[Math.floorMod(r.id().hashCode(), exitLocks.length)]) {
+            ContainerStates s = ContainerStates.of(r);
+            if (s.state() != ContainerState.CONTAINER_EXITED || s.exit().map(e -> e.startedAt() <= 0).orElse(true)) {
+                return;
+            }
+            try {
+                Files.createFile(r.stateDir().resolve(EXIT_REPORTED),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (FileAlreadyExistsException | NoSuchFileException e) {
+                return; // reported already, or removed
+            } catch (IOException e) {
+                LOG.warning("container " + r.id() + ": cannot record that its exit was reported: " + e.getMessage());
+                // publish anyway: a repeated stopped event is harmless, a missing one is not
+            }
+            parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
+        }
+    }
+
+    /**
+     * Sends the stop signal, then SIGKILL once {@code timeoutSeconds} pass; stopping a stopped container
+     * is fine. Returns once the container's stopped event is out.
+     */
     public void stop(String containerId, long timeoutSeconds) throws StatusException {
         ContainerRecord r = find(containerId);
+        try {
+            signalAndAwait(r, timeoutSeconds);
+        } finally {
+            reportExit(r);
+        }
+    }
+
+    private void signalAndAwait(ContainerRecord r, long timeoutSeconds) throws StatusException {
         ShimClient shim = new ShimClient(r.stateDir());
         ContainerStates s = ContainerStates.of(r);
         if (s.state() == ContainerState.CONTAINER_EXITED || s.state() == ContainerState.CONTAINER_UNKNOWN) {
@@ -105,6 +153,7 @@ public final class ContainerLifecycle {
         ContainerRecord r = found.get();
         try {
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
+            reportExit(r);
             killOrphans(r);
             parts.store().delete(r);
             ContainerCleanup.deleteTree(r.stateDir());

@@ -8,7 +8,8 @@ import java.util.logging.Logger;
 /**
  * Start-up: rebuilds the container store from disk and the live shims. A container directory
  * without a record is a create that never finished and is deleted; running containers get their
- * exit watchers back; the ones that exited meanwhile keep the exit record their shim wrote.
+ * exit watchers back; the ones that exited meanwhile keep the exit record their shim wrote, and
+ * their stopped event goes out now (held for the first GetContainerEvents subscriber).
  */
 public final class ContainerRecovery {
     private static final Logger LOG = Logger.getLogger(ContainerRecovery.class.getName());
@@ -32,6 +33,8 @@ public final class ContainerRecovery {
             if (state == ContainerState.CONTAINER_RUNNING) {
                 lifecycle.watchExit(r);
                 running++;
+            } else if (state == ContainerState.CONTAINER_EXITED) {
+                lifecycle.reportExit(r); // exited while the daemon was down: its stopped event is still due
             }
         }
         LOG.info("containers recovered: " + parts.store().list().size() + " (" + running + " running)");

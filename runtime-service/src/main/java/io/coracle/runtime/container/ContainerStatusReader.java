@@ -99,6 +99,21 @@ public final class ContainerStatusReader {
         return response.build();
     }
 
+    /** The statuses of every container of a pod (what its events carry); one removed meanwhile is left out. */
+    public List<ContainerStatus> podStatuses(String podId) {
+        List<ContainerStatus> out = new ArrayList<>();
+        for (ContainerRecord r : parts.store().list()) {
+            if (r.podId().equals(podId)) {
+                try {
+                    out.add(status(r.id(), false).getStatus());
+                } catch (StatusException e) {
+                    // removed since the listing
+                }
+            }
+        }
+        return out;
+    }
+
     public List<Container> list(ContainerFilter filter) {
         List<Container> out = new ArrayList<>();
         for (ContainerRecord r : parts.store().list()) {

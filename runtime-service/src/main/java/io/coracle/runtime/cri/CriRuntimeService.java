@@ -388,16 +388,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void getContainerEvents(GetEventsRequest request, StreamObserver<ContainerEventResponse> response) {
-        ServerCallStreamObserver<ContainerEventResponse> call = (ServerCallStreamObserver<ContainerEventResponse>) response;
-        Runnable unsubscribe = services.events.subscribe(event -> {
-            synchronized (call) {
-                if (!call.isCancelled()) {
-                    call.onNext(event);
-                }
-            }
-        });
-        call.setOnCancelHandler(unsubscribe);
-        call.setOnCloseHandler(unsubscribe);
+        services.events.subscribe((ServerCallStreamObserver<ContainerEventResponse>) response);
     }
 
 }

@@ -111,6 +111,8 @@ public final class Daemon {
                 new CriImageService(services.images)), interceptors);
         server.start();
         started.push(() -> server.stop(config.shutdownGrace()));
+        // Event streams never end by themselves: end them first, or the server waits out the grace for them.
+        started.push(services.events::close);
         try {
             streamingStart.join();
         } catch (CompletionException e) {

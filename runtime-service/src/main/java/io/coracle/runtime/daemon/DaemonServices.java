@@ -1,6 +1,8 @@
 package io.coracle.runtime.daemon;
 
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.v1.ContainerStatus;
+import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
 import io.coracle.image.ImageService;
 import io.coracle.image.ImageServiceConfig;
@@ -27,7 +29,10 @@ import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimLauncher;
 import io.coracle.sys.NativePrograms;
 import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * Every service of the daemon, built from its configuration and recovered from disk: images,
@@ -37,7 +42,7 @@ public final class DaemonServices implements AutoCloseable {
     public final ImageService images;
     public final SandboxService sandboxes;
     public final ContainerStore containerStore;
-    public final ContainerEvents events = new ContainerEvents();
+    public final ContainerEvents events;
     public final ContainerCreator creator;
     public final ContainerLifecycle lifecycle;
     public final ContainerStatusReader containerStatus;
@@ -62,6 +67,7 @@ public final class DaemonServices implements AutoCloseable {
                             ? SandboxConfig.CgroupDriver.SYSTEMD : SandboxConfig.CgroupDriver.CGROUPFS,
                     config.cgroupParent(), programs.pause(), config.podShmSizeBytes()));
             containerStore = new ContainerStore(config.root());
+            events = new ContainerEvents(config.eventSubscriberQueue());
             ContainerRuntimeParts parts = new ContainerRuntimeParts(containerStore, images,
                     new SandboxPods(sandboxes.store()), new ShimLauncher(programs), new ExecRunner(programs),
                     Cgroups.detect(), config.state(), events, config.runtimes());
@@ -93,19 +99,23 @@ public final class DaemonServices implements AutoCloseable {
                     }
                 }
             });
-            events.setDetails((event, containerId, podId) -> {
-                try {
-                    event.setPodSandboxStatus(sandboxes.status(PodSandboxStatusRequest.newBuilder()
-                            .setPodSandboxId(podId).build()).getStatus());
-                } catch (RuntimeException e) {
-                    // the pod is gone: the event goes out without its status
+            events.setPodView(new ContainerEvents.PodView() {
+                @Override
+                public Optional<PodSandboxStatus> podStatus(String podId) {
+                    try {
+                        return Optional.of(sandboxes.status(PodSandboxStatusRequest.newBuilder()
+                                .setPodSandboxId(podId).build()).getStatus());
+                    } catch (StatusRuntimeException e) {
+                        return Optional.empty(); // the pod is gone: the kubelet ignores such an event
+                    }
                 }
-                try {
-                    event.addContainersStatuses(containerStatus.status(containerId, false).getStatus());
-                } catch (StatusException e) {
-                    // a deleted container has no status any more
+
+                @Override
+                public List<ContainerStatus> containerStatuses(String podId) {
+                    return containerStatus.podStatuses(podId);
                 }
             });
+            sandboxes.setEventListener(events::publishSandbox);
             sandboxes.recover();
             new ContainerRecovery(parts, lifecycle).recover();
         } catch (IOException | RuntimeException e) {

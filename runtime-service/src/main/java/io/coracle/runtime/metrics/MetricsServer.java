@@ -50,6 +50,7 @@ public final class MetricsServer implements AutoCloseable {
         state = new RuntimeStateMetrics(registry, services);
         interceptors = List.of(new CriCallMetrics(registry), new ImagePullMetrics(registry, services.images));
         services.sandboxes.setCniTimings(new CniOperationMetrics(registry));
+        ContainerEventMetrics.register(registry, services.events);
 
         try {
             http = HttpServer.create(new InetSocketAddress(config.address(), config.port()), 16);

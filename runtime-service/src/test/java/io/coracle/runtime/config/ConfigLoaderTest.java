@@ -195,6 +195,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void eventSubscriberQueueDefaultsTo1000AndIsBounded() throws Exception {
+        assertEquals(1000, DaemonConfig.from(Map.of(), Map.of(), "built-in defaults").eventSubscriberQueue());
+        Path file = write("[events]\nsubscriber_queue = 64\n");
+        assertEquals(64, DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString()).eventSubscriberQueue());
+        assertMessage(Map.of("events.subscriber_queue", 15L),
+                "key 'events.subscriber_queue' must be between 16 and 1000000; got 15");
+        assertMessage(Map.of("events.subscriber_queue", 2_000_000L),
+                "key 'events.subscriber_queue' must be between 16 and 1000000; got 2000000");
+    }
+
+    @Test
     void badMetricsPortOrAddressNamesTheKey() throws Exception {
         assertMessage(Map.of("metrics.port", 65536L), "key 'metrics.port' must be between 0 and 65535; got 65536");
         assertMessage(Map.of("metrics.port", -1L), "key 'metrics.port' must be between 0 and 65535; got -1");
