@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.coracle.image.ImageException;
 import io.coracle.image.content.ManifestDocument;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -82,14 +83,18 @@ final class RegistryAuthenticator {
                 }
                 request = b.build();
             }
-            HttpResponse<byte[]> resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            if (resp.statusCode() == 401 || resp.statusCode() == 403) {
-                throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " refused the credentials (" + resp.statusCode() + ")");
+            HttpResponse<InputStream> resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            byte[] body;
+            try (InputStream in = resp.body()) {
+                if (resp.statusCode() == 401 || resp.statusCode() == 403) {
+                    throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " refused the credentials (" + resp.statusCode() + ")");
+                }
+                if (resp.statusCode() != 200) {
+                    throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": token server " + realm + " answered " + resp.statusCode());
+                }
+                body = RegistryLimits.readBounded(in, RegistryLimits.MAX_TOKEN_ANSWER_BYTES, action + ": token server " + realm);
             }
-            if (resp.statusCode() != 200) {
-                throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": token server " + realm + " answered " + resp.statusCode());
-            }
-            JsonNode json = ManifestDocument.JSON.readTree(resp.body());
+            JsonNode json = ManifestDocument.JSON.readTree(body);
             String token = json.path("token").asText(json.path("access_token").asText(""));
             if (token.isEmpty()) {
                 throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " returned no token");
