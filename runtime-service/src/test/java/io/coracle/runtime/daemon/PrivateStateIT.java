@@ -167,6 +167,29 @@ class PrivateStateIT {
         }
     }
 
+    @Test
+    void aStateDirHoldingTheSocketIsPassableButNeverListable() throws Exception {
+        // As /run/coracle holds /run/coracle/coracle.sock by default; this state dir was left 0755.
+        Path dir = Files.createTempDirectory("coracle-it-");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path state = Files.createDirectories(dir.resolve("state"));
+        Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path socket = state.resolve("coracle.sock");
+        try (var daemon = io.coracle.runtime.testing.DaemonProcess.launchWith(dir, "", "--socket", socket.toString())) {
+            daemon.awaitServing(Duration.ofSeconds(30));
+            assertEquals("rwx--x--x", mode(state));
+            assertEquals("rw-rw----", mode(socket), "the socket's own mode decides who connects");
+            assertEquals("rwx------", mode(dir.resolve("root")));
+            assertEquals("rwx------", mode(state.resolve("pods")));
+            assertEquals("rwx------", mode(state.resolve("ctr")));
+            assertEquals(new Result(0, ""), asNobody("test", "-S", socket.toString()), "nobody passes to the socket");
+            denied("ls", state.toString());
+            denied("ls", state.resolve("pods").toString());
+            denied("ls", state.resolve("ctr").toString());
+            denied("ls", dir.resolve("root").toString());
+        }
+    }
+
     private static void assertHostUsersLockedOut(String podId, String id, Path suid) throws Exception {
         // The probe itself works: nobody reads a world-readable file next to the daemon's dirs.
         Path probe = Files.writeString(bed.daemon.dir().resolve("probe"), "readable\n");
