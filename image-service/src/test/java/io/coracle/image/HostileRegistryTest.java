@@ -284,7 +284,7 @@ class HostileRegistryTest {
     }
 
     @Test
-    void httpsRedirectToPlainHttpIsRefusedAndHttpsToHttpsFollowed() throws Exception {
+    void httpsToPlainHttpRedirectOrTokenRealmIsRefusedAndHttpsToHttpsFollowed() throws Exception {
         Path[] cert = TestRegistry.selfSignedCert(tmp.resolve("certs"), "hostile");
         SSLContext tls = serverContext(cert[0], cert[1]);
         Hostile plain = new Hostile(null).endless("/v2/evil/manifests/1", MediaTypes.OCI_MANIFEST);
@@ -294,6 +294,16 @@ class HostileRegistryTest {
         assertTrue(e.getMessage().contains("redirected to http://" + plain.host()), e.getMessage());
         assertEquals(List.of(), plain.requests, "nothing was sent in clear");
         assertEquals(Status.Code.FAILED_PRECONDITION, CriImageService.toStatus("PullImage", e).getStatus().getCode());
+
+        // A Bearer realm on plain HTTP behind an HTTPS registry would carry credentials and token in clear.
+        Hostile tokens = new Hostile(null).endless("/token", "application/json");
+        secure.routes.put("/v2/auth/manifests/1", ex -> {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"" + tokens.base() + "/token\",service=\"evil\"");
+            ex.sendResponseHeaders(401, -1);
+        });
+        e = refused(s, secure.host() + "/auth:1", ImageException.Reason.INSECURE_REDIRECT);
+        assertTrue(e.getMessage().contains("token server " + tokens.base()), e.getMessage());
+        assertEquals(List.of(), tokens.requests, "nothing was sent in clear");
 
         // A blob redirect to another HTTPS place (as registries send to their storage) is followed,
         // and one to plain HTTP is refused there too.

@@ -121,7 +121,7 @@ final class RegistryTransport {
             if (code == 401 && sameHost && !challenged) {
                 String challenge = r.headers().firstValue("WWW-Authenticate").orElse(null);
                 r.body().close();
-                authorization = authenticator.authorize(challenge, repository, creds, action);
+                authorization = authenticator.authorize(uri, challenge, repository, creds, action);
                 authCache.put(cacheKey, authorization);
                 challenged = true;
                 continue;
