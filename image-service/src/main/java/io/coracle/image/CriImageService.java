@@ -185,6 +185,8 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
                 case UNAVAILABLE -> Status.UNAVAILABLE;
                 case HOSTILE_LAYER -> Status.FAILED_PRECONDITION;
                 case UNSUPPORTED -> Status.UNIMPLEMENTED;
+                case TOO_LARGE -> Status.RESOURCE_EXHAUSTED;
+                case INSECURE_REDIRECT -> Status.FAILED_PRECONDITION;
                 case IO -> Status.INTERNAL;
             };
             LOG.info(rpc + " failed reason=" + ie.reason() + ": " + ie.getMessage());

@@ -12,6 +12,10 @@ public final class ImageException extends RuntimeException {
         UNAVAILABLE,
         HOSTILE_LAYER,
         UNSUPPORTED,
+        /** A registry answer or a declared size over Coracle's bound ({@code RegistryLimits}). */
+        TOO_LARGE,
+        /** A registry redirected an HTTPS request to plain HTTP. */
+        INSECURE_REDIRECT,
         IO
     }
 

@@ -1,5 +1,6 @@
 package io.coracle.image;
 
+import io.coracle.sys.PrivateFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.Descriptor;
@@ -57,7 +58,7 @@ public final class ImageImporter {
         Path work = tmpRoot.resolve(holder);
         boolean ok = false;
         try {
-            Files.createDirectories(work);
+            PrivateFiles.directory(work);
             Map<String, Path> files = extract(archive, work);
             List<ImageRecord> out = files.containsKey("manifest.json")
                     ? importDockerSave(files, holder, archive)

@@ -6,6 +6,7 @@ import io.coracle.image.content.ImageConfig;
 import io.coracle.image.content.ManifestDocument;
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.registry.RegistryClient;
+import io.coracle.image.registry.RegistryLimits;
 import io.coracle.image.store.GarbageCollector;
 import io.coracle.image.store.ImageRecord;
 import io.coracle.image.store.ImageStore;
@@ -88,6 +89,7 @@ public final class ImagePuller {
             Digest manifestDigest = top.digest();
             if (doc.isIndex()) {
                 Descriptor chosen = selectPlatform(doc, platform, ref.toString());
+                RegistryLimits.checkSize(chosen.size(), RegistryLimits.MAX_MANIFEST_BYTES, "manifest " + chosen.digest() + " of " + ref);
                 RegistryClient.Manifest m = registry.pullManifest(ref, chosen.digest(), creds);
                 if (!m.digest().toString().equals(chosen.digest())) {
                     throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, "manifest " + chosen.digest() + " of " + ref + " has digest " + m.digest());
@@ -105,6 +107,11 @@ public final class ImagePuller {
             blobs.add(configDigest.toString());
             List<Descriptor> layers = doc.layers();
             layers.forEach(l -> blobs.add(l.parsedDigest().toString()));
+            // Every declared size is checked before the first download, so an absurd layer fails fast.
+            RegistryLimits.checkSize(doc.config().size(), RegistryLimits.MAX_CONFIG_BYTES, "image config " + configDigest + " of " + ref);
+            for (Descriptor l : layers) {
+                RegistryLimits.checkSize(l.size(), RegistryLimits.MAX_BLOB_BYTES, "layer " + l.digest() + " of " + ref);
+            }
             gc.leaseForPull(holder, List.of(), blobs);
             registry.pullBlob(ref, configDigest, doc.config().size(), creds);
             ImageConfig config = ImageConfig.parse(content.read(configDigest), ref.toString());

@@ -1,5 +1,6 @@
 package io.coracle.image;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.image.registry.Credentials;
@@ -43,7 +44,9 @@ public final class ImageService implements AutoCloseable {
     public ImageService(ImageServiceConfig config) {
         this.config = config;
         try {
-            Files.createDirectories(config.root());
+            if (!Files.isDirectory(config.root())) { // the daemon's root: it set the mode
+                PrivateFiles.directory(config.root());
+            }
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot create image root " + config.root() + ": " + e.getMessage(), e);
         }

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -16,12 +17,19 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a process inside a running container with {@code coracle-shim exec} (for ExecSync):
- * collects stdout and stderr (each capped), and kills the process when the timeout passes.
+ * collects stdout and stderr within one bound for both, and kills the process when the timeout passes.
  */
 public record ExecRunner(NativePrograms programs) {
-    private static final int OUTPUT_CAP = 16 * 1024 * 1024;
-
-    public ExecResult run(ShimClient container, io.coracle.oci.Process process, Duration timeout) throws IOException {
+    /**
+     * Runs {@code process} and returns at most {@code outputLimit} bytes of stdout and stderr together
+     * (see {@link #fairShares}); output past that is read and dropped, so the process never blocks on a
+     * full pipe.
+     */
+    public ExecResult run(ShimClient container, io.coracle.oci.Process process, Duration timeout, int outputLimit)
+            throws IOException {
+        if (outputLimit < 0) {
+            throw new IllegalArgumentException("output limit " + outputLimit + " is negative");
+        }
         Path dir = container.stateDir();
         Path procFile = Files.createTempFile(dir, "exec-", ".json");
         Path exitFile = dir.resolve(procFile.getFileName().toString().replace(".json", ".exit"));
@@ -31,8 +39,9 @@ public record ExecRunner(NativePrograms programs) {
                     dir.toString(), "--process", procFile.toString(), "--exit-file", exitFile.toString()))
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-            Thread outReader = Thread.ofVirtual().start(() -> drain(p.getInputStream(), out));
-            Thread errReader = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), err));
+            // Each stream keeps up to the whole limit while reading; fairShares trims the pair at the end.
+            Thread outReader = Thread.ofVirtual().start(() -> drain(p.getInputStream(), out, outputLimit));
+            Thread errReader = Thread.ofVirtual().start(() -> drain(p.getErrorStream(), err, outputLimit));
             boolean timedOut = false;
             try {
                 if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -66,7 +75,9 @@ public record ExecRunner(NativePrograms programs) {
                         + err.toString(StandardCharsets.UTF_8).trim());
             }
             int code = timedOut ? 137 : p.exitValue();
-            return new ExecResult(code, snapshot(out), snapshot(err), timedOut);
+            byte[] stdout = snapshot(out), stderr = snapshot(err);
+            int[] shares = fairShares(stdout.length, stderr.length, outputLimit);
+            return new ExecResult(code, Arrays.copyOf(stdout, shares[0]), Arrays.copyOf(stderr, shares[1]), timedOut);
         } finally {
             Files.deleteIfExists(procFile);
             Files.deleteIfExists(exitFile);
@@ -131,20 +142,39 @@ public record ExecRunner(NativePrograms programs) {
         return new ExecSession(p, resizeFifo, exitCode);
     }
 
+    /**
+     * How many leading bytes of each stream fit in {@code limit} together: all of both when they fit;
+     * otherwise each stream keeps at least half the limit, or all of itself when that is less, and
+     * the other stream gets the rest.
+     */
+    static int[] fairShares(int stdout, int stderr, int limit) {
+        if ((long) stdout + stderr <= limit) {
+            return new int[] {stdout, stderr};
+        }
+        int half = limit / 2;
+        if (stdout <= half) {
+            return new int[] {stdout, limit - stdout};
+        }
+        if (stderr <= half) {
+            return new int[] {limit - stderr, stderr};
+        }
+        return new int[] {half, limit - half};
+    }
+
     private static byte[] snapshot(ByteArrayOutputStream sink) {
         synchronized (sink) {
             return sink.toByteArray();
         }
     }
 
-    private static void drain(InputStream in, ByteArrayOutputStream sink) {
+    private static void drain(InputStream in, ByteArrayOutputStream sink, int cap) {
         byte[] buf = new byte[8192];
         try (in) {
             int n;
             while ((n = in.read(buf)) > 0) {
                 synchronized (sink) {
-                    if (sink.size() < OUTPUT_CAP) {
-                        sink.write(buf, 0, Math.min(n, OUTPUT_CAP - sink.size()));
+                    if (sink.size() < cap) {
+                        sink.write(buf, 0, Math.min(n, cap - sink.size()));
                     }
                 }
             }

@@ -1,5 +1,6 @@
 package io.coracle.shim;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.NativePrograms;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +25,7 @@ public record ShimLauncher(NativePrograms programs) {
      */
     public Created create(CreateRequest req, Duration timeout) throws IOException {
         boolean madeStateDir = !Files.exists(req.stateDir());
-        Files.createDirectories(req.stateDir());
+        PrivateFiles.directory(req.stateDir());
         try {
             return launch(req, timeout);
         } catch (IOException | RuntimeException e) {

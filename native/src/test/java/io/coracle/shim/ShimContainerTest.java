@@ -336,14 +336,14 @@ class ShimContainerTest {
             Process p = new Process(false, null, new Process.User(0, 0, null, null),
                     List.of("sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo err >&2; exit 7"),
                     List.of("PATH=/bin"), "/", c.caps, null, true, null);
-            ExecResult r = runner.run(client, p, Duration.ofSeconds(10));
+            ExecResult r = runner.run(client, p, Duration.ofSeconds(10), 1 << 20);
             assertEquals(7, r.exitCode());
             assertEquals(c.hostname + "\nsleep 100 ", new String(r.stdout(), StandardCharsets.UTF_8));
             assertEquals("err\n", new String(r.stderr(), StandardCharsets.UTF_8));
             Process slow = new Process(false, null, p.user(), List.of("sleep", "60"), List.of("PATH=/bin"), "/",
                     c.caps, null, true, null);
             long t0 = System.nanoTime();
-            ExecResult t = runner.run(client, slow, Duration.ofMillis(300));
+            ExecResult t = runner.run(client, slow, Duration.ofMillis(300), 1 << 20);
             assertTrue(t.timedOut());
             assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
             // The timed-out exec is gone: only the container's sleep is left in its cgroup.
@@ -353,13 +353,13 @@ class ShimContainerTest {
             Process bg = new Process(false, null, p.user(), List.of("sh", "-c", "sleep 30 & echo started"),
                     List.of("PATH=/bin"), "/", c.caps, null, true, null);
             long t1 = System.nanoTime();
-            ExecResult b = runner.run(client, bg, Duration.ofSeconds(10));
+            ExecResult b = runner.run(client, bg, Duration.ofSeconds(10), 1 << 20);
             assertEquals("started\n", new String(b.stdout(), StandardCharsets.UTF_8));
             assertEquals(0, b.exitCode());
             assertTrue(System.nanoTime() - t1 < 5_000_000_000L);
             Process missing = new Process(false, null, p.user(), List.of("nope"), List.of("PATH=/bin"), "/",
                     c.caps, null, true, null);
-            ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5)));
+            ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5), 1 << 20));
             assertTrue(e.getMessage().contains("'nope' not found in the image"), e.getMessage());
         }
     }
@@ -390,7 +390,7 @@ class ShimContainerTest {
             // Inside: the pod's hostname, and the pause as PID 1 next to both sleeps.
             ExecResult r = new ExecRunner(TestContainer.PROGRAMS).run(a.client(), new Process(false, null,
                     new Process.User(0, 0, null, null), List.of("sh", "-c", "hostname; cat /proc/1/comm; cat /proc/[0-9]*/comm | grep -c sleep"),
-                    List.of("PATH=/bin"), "/", a.caps, null, true, null), Duration.ofSeconds(10));
+                    List.of("PATH=/bin"), "/", a.caps, null, true, null), Duration.ofSeconds(10), 1 << 20);
             assertEquals("the-pod\ncoracle-pause\n2\n", new String(r.stdout(), StandardCharsets.UTF_8),
                     new String(r.stderr(), StandardCharsets.UTF_8));
         } finally {

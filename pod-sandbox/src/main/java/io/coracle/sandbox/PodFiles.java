@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.DNSConfig;
 import java.io.IOException;
@@ -82,8 +83,7 @@ final class PodFiles {
     }
 
     private static void writeFile(Path p, String content) throws IOException {
-        Path tmp = p.resolveSibling(p.getFileName() + ".tmp");
-        Files.write(tmp, content.getBytes(StandardCharsets.UTF_8));
-        Files.move(tmp, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        // 0644 whatever the umask: every user in the container reads them through their bind mounts.
+        PrivateFiles.write(p, content.getBytes(StandardCharsets.UTF_8), PrivateFiles.READABLE, false);
     }
 }

@@ -1,6 +1,7 @@
 package io.coracle.sandbox;
 
 import io.coracle.oci.Ids;
+import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.ContainerEventType;
@@ -249,7 +250,7 @@ public final class SandboxRunner {
         // Pod files and /dev/shm under the volatile dir.
         StepTimer timer = new StepTimer();
         Path podDir = env.config.stateDir().resolve(id);
-        Files.createDirectories(podDir);
+        PrivateFiles.directory(podDir);
         undo.push(() -> FileTrees.delete(podDir));
         PodFiles.write(podDir, cfg.getDnsConfig(), plan.hostname, plan.hostNetwork);
         if (!plan.hostIpc) { // a host-IPC pod shares the host's /dev/shm

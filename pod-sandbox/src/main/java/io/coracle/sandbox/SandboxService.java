@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.ContainerEventType;
@@ -50,8 +51,8 @@ public final class SandboxService {
      * network stays attached until a stop's CNI DEL succeeds) and its stopped event goes out.
      */
     public List<Sandbox> recover() throws IOException {
-        Files.createDirectories(env.config.stateDir());
-        Files.createDirectories(env.config.rootDir());
+        PrivateFiles.directory(env.config.stateDir());
+        PrivateFiles.directory(env.config.rootDir());
         try {
             env.cniConfig.writeDefaultIfEmpty();
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.PrivateFiles;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -89,24 +90,15 @@ public final class SandboxStore {
      */
     void put(Sandbox s, boolean durable) throws IOException {
         Path dir = dir(s.id());
-        Files.createDirectories(dir);
-        Path tmp = dir.resolve(FILE + ".tmp");
-        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(java.nio.ByteBuffer.wrap(bytes));
-            if (durable) {
-                ch.force(true);
-            }
-        }
-        Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        PrivateFiles.directory(dir);
+        PrivateFiles.write(dir.resolve(FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s), durable);
         byId.put(s.id(), s);
     }
 
     /** Forgets the sandbox and deletes its record. */
     void delete(Sandbox s) throws IOException {
         Path dir = dir(s.id());
-        Files.deleteIfExists(dir.resolve(FILE + ".tmp"));
+        Files.deleteIfExists(dir.resolve("." + FILE + ".tmp"));
         Files.deleteIfExists(dir.resolve(FILE));
         Files.deleteIfExists(dir);
         byId.remove(s.id());
@@ -126,6 +118,8 @@ public final class SandboxStore {
                 if (!Files.isRegularFile(f)) {
                     continue;
                 }
+                PrivateFiles.restrict(d);
+                PrivateFiles.restrict(f);
                 try {
                     Sandbox s = JSON.readValue(f.toFile(), Sandbox.class);
                     byId.put(s.id(), s);

@@ -1,5 +1,6 @@
 package io.coracle.image.content;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import java.io.IOException;
@@ -34,8 +35,9 @@ public final class ContentStore {
         this.blobs = root.resolve("blobs").resolve("sha256");
         this.ingest = root.resolve("ingest");
         try {
-            Files.createDirectories(blobs);
-            Files.createDirectories(ingest);
+            PrivateFiles.directory(root.resolve("blobs"));
+            PrivateFiles.directory(blobs);
+            PrivateFiles.directory(ingest);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot create content store under " + root + ": " + e.getMessage(), e);
         }

@@ -9,9 +9,6 @@ import java.util.Map;
 
 /** Pulls one manifest or index by tag or digest, negotiating OCI and Docker schema 2 media types. */
 final class ManifestPuller {
-    /** Manifests larger than this are refused (OCI suggests registries accept at least 4 MiB). */
-    static final int MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-
     /** A pulled manifest: raw bytes (what the digest covers), its media type and digest. */
     record Pulled(byte[] bytes, String mediaType, Digest digest) {
     }
@@ -35,10 +32,7 @@ final class ManifestPuller {
                 throw new ImageException(code >= 500 ? ImageException.Reason.UNAVAILABLE : ImageException.Reason.INVALID_ARGUMENT,
                         action + ": registry answered " + code);
             }
-            byte[] body = in.readNBytes(MAX_MANIFEST_BYTES + 1);
-            if (body.length > MAX_MANIFEST_BYTES) {
-                throw new ImageException(ImageException.Reason.UNSUPPORTED, action + ": manifest larger than " + MAX_MANIFEST_BYTES + " bytes");
-            }
+            byte[] body = RegistryLimits.readBounded(in, RegistryLimits.MAX_MANIFEST_BYTES, action);
             Digest actual = Digest.of(body);
             if (Digest.isDigest(reference) && !actual.toString().equals(reference)) {
                 throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, action + ": content has digest " + actual);

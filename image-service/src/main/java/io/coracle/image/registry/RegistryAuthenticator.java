@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.coracle.image.ImageException;
 import io.coracle.image.content.ManifestDocument;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -31,8 +32,12 @@ final class RegistryAuthenticator {
         this.timeout = timeout;
     }
 
-    /** Returns the Authorization header value to retry with, or throws UNAUTHORIZED. */
-    String authorize(String challenge, String repository, Credentials creds, String action) {
+    /**
+     * Returns the Authorization header value to retry with, or throws UNAUTHORIZED. {@code challenged}
+     * is the request the registry answered with the challenge: over HTTPS, a token realm on plain HTTP
+     * is refused (INSECURE_REDIRECT), as it would carry the credentials and the token in clear.
+     */
+    String authorize(URI challenged, String challenge, String repository, Credentials creds, String action) {
         if (challenge == null) {
             throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": registry answered 401 without a WWW-Authenticate challenge");
         }
@@ -58,6 +63,19 @@ final class RegistryAuthenticator {
         if (realm == null) {
             throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": Bearer challenge without realm");
         }
+        URI realmUri;
+        try {
+            realmUri = URI.create(realm);
+        } catch (IllegalArgumentException e) {
+            throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": Bearer realm \"" + realm + "\" is no URI");
+        }
+        if (!"https".equalsIgnoreCase(realmUri.getScheme()) && !"http".equalsIgnoreCase(realmUri.getScheme())) {
+            throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": Bearer realm " + realm + " is not HTTP(S)");
+        }
+        if ("https".equalsIgnoreCase(challenged.getScheme()) && !"https".equalsIgnoreCase(realmUri.getScheme())) {
+            throw new ImageException(ImageException.Reason.INSECURE_REDIRECT, action + ": " + challenged.getAuthority()
+                    + " sends to token server " + realm + ", refused: not HTTPS");
+        }
         String scope = params.getOrDefault("scope", "repository:" + repository + ":pull");
         String service = params.get("service");
         try {
@@ -67,7 +85,7 @@ final class RegistryAuthenticator {
                         + "&refresh_token=" + enc(creds.identityToken())
                         + (service != null ? "&service=" + enc(service) : "")
                         + "&scope=" + enc(scope);
-                request = HttpRequest.newBuilder(URI.create(realm)).timeout(timeout)
+                request = HttpRequest.newBuilder(realmUri).timeout(timeout)
                         .header("Content-Type", "application/x-www-form-urlencoded")
                         .POST(HttpRequest.BodyPublishers.ofString(form)).build();
             } else {
@@ -82,14 +100,18 @@ final class RegistryAuthenticator {
                 }
                 request = b.build();
             }
-            HttpResponse<byte[]> resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            if (resp.statusCode() == 401 || resp.statusCode() == 403) {
-                throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " refused the credentials (" + resp.statusCode() + ")");
+            HttpResponse<InputStream> resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            byte[] body;
+            try (InputStream in = resp.body()) {
+                if (resp.statusCode() == 401 || resp.statusCode() == 403) {
+                    throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " refused the credentials (" + resp.statusCode() + ")");
+                }
+                if (resp.statusCode() != 200) {
+                    throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": token server " + realm + " answered " + resp.statusCode());
+                }
+                body = RegistryLimits.readBounded(in, RegistryLimits.MAX_TOKEN_ANSWER_BYTES, action + ": token server " + realm);
             }
-            if (resp.statusCode() != 200) {
-                throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": token server " + realm + " answered " + resp.statusCode());
-            }
-            JsonNode json = ManifestDocument.JSON.readTree(resp.body());
+            JsonNode json = ManifestDocument.JSON.readTree(body);
             String token = json.path("token").asText(json.path("access_token").asText(""));
             if (token.isEmpty()) {
                 throw new ImageException(ImageException.Reason.UNAUTHORIZED, action + ": token server " + realm + " returned no token");

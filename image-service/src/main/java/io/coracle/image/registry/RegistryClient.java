@@ -123,6 +123,7 @@ public final class RegistryClient implements AutoCloseable {
 
     /** As {@link #pullBlob(ImageReference, Digest, long, Credentials)}, reporting bytes to {@code progress}. */
     public void pullBlob(ImageReference ref, Digest digest, long size, Credentials creds, BlobProgress progress) {
+        RegistryLimits.checkSize(size, RegistryLimits.MAX_BLOB_BYTES, "blob " + digest + " of " + ref);
         if (store.contains(digest)) {
             progress.abandon();
             return;

@@ -17,7 +17,8 @@ import java.util.logging.Logger;
 
 /**
  * Sends one registry request for an endpoint: adds cached authorization, answers 401 challenges,
- * follows redirects itself (dropping credentials when the host changes, as blob stores need),
+ * follows redirects itself (dropping credentials when the host changes, as blob stores need; never
+ * from HTTPS to plain HTTP),
  * and retries 5xx/429 and broken connections with exponential backoff.
  */
 final class RegistryTransport {
@@ -120,7 +121,7 @@ final class RegistryTransport {
             if (code == 401 && sameHost && !challenged) {
                 String challenge = r.headers().firstValue("WWW-Authenticate").orElse(null);
                 r.body().close();
-                authorization = authenticator.authorize(challenge, repository, creds, action);
+                authorization = authenticator.authorize(uri, challenge, repository, creds, action);
                 authCache.put(cacheKey, authorization);
                 challenged = true;
                 continue;
@@ -137,7 +138,14 @@ final class RegistryTransport {
                 if (location == null || ++redirects > MAX_REDIRECTS) {
                     throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": bad redirect from " + uri);
                 }
-                uri = uri.resolve(location);
+                URI next = uri.resolve(location);
+                // Blob stores live on other hosts (https to https); a local insecure registry may redirect
+                // http to http; https to http would send the request, and what answers it, in clear.
+                if ("https".equalsIgnoreCase(uri.getScheme()) && !"https".equalsIgnoreCase(next.getScheme())) {
+                    throw new ImageException(ImageException.Reason.INSECURE_REDIRECT, action + ": " + uri
+                            + " redirected to " + next.getScheme() + "://" + next.getAuthority() + ", refused: not HTTPS");
+                }
+                uri = next;
                 continue;
             }
             return r;

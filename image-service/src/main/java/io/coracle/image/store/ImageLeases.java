@@ -1,5 +1,6 @@
 package io.coracle.image.store;
 
+import io.coracle.sys.PrivateFiles;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import io.coracle.image.ImageException;
 import io.coracle.image.content.ManifestDocument;
@@ -35,9 +36,10 @@ public final class ImageLeases {
     public ImageLeases(Path root) {
         this.dir = root.resolve("leases");
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.directory(dir);
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.json")) {
                 for (Path p : ds) {
+                    PrivateFiles.restrict(p);
                     Lease l = ManifestDocument.JSON.readValue(p.toFile(), Lease.class);
                     leases.put(l.holder(), l);
                 }
@@ -54,7 +56,7 @@ public final class ImageLeases {
         }
         Lease l = new Lease(holder, image.id(), image.chainIds(), image.blobs());
         try {
-            AtomicFile.write(dir.resolve(holder + ".json"), ManifestDocument.JSON.writeValueAsBytes(l));
+            PrivateFiles.write(dir.resolve(holder + ".json"), ManifestDocument.JSON.writeValueAsBytes(l), true);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot write lease " + holder + ": " + e.getMessage(), e);
         }

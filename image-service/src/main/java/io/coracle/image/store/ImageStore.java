@@ -1,5 +1,6 @@
 package io.coracle.image.store;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import io.coracle.image.ImageReference;
@@ -30,10 +31,11 @@ public final class ImageStore {
     public ImageStore(Path root) {
         this.dir = root.resolve("images");
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.directory(dir);
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.json")) {
                 for (Path p : ds) {
                     try {
+                        PrivateFiles.restrict(p);
                         ImageRecord r = ManifestDocument.JSON.readValue(p.toFile(), ImageRecord.class);
                         byId.put(r.id(), r);
                     } catch (IOException e) {
@@ -77,7 +79,7 @@ public final class ImageStore {
 
     private void persist(ImageRecord r) {
         try {
-            AtomicFile.write(file(r.id()), ManifestDocument.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+            PrivateFiles.write(file(r.id()), ManifestDocument.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r), true);
             byId.put(r.id(), r);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot write image record " + r.id() + ": " + e.getMessage(), e);

@@ -1,5 +1,6 @@
 package io.coracle.image.store;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import io.coracle.image.unpack.LayerUnpacker;
@@ -28,7 +29,8 @@ public final class SnapshotStore {
     public SnapshotStore(Path root) {
         this.dir = root.resolve("snapshots");
         try {
-            Files.createDirectories(dir);
+            // 0700: no host user reaches into a layer (setuid binaries, files an image keeps from others).
+            PrivateFiles.directory(dir);
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, TMP_PREFIX + "*")) {
                 for (Path p : ds) {
                     LOG.info("removing incomplete snapshot " + p);

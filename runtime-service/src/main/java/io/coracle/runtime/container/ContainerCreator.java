@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.cri.v1.ContainerConfig;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.CreateContainerRequest;
@@ -33,6 +34,8 @@ public final class ContainerCreator {
     private static final Logger LOG = Logger.getLogger(ContainerCreator.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
     static final Duration CREATE_TIMEOUT = Duration.ofSeconds(30);
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> CONTAINER_ROOT_MODE =
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x");
 
     private final ContainerRuntimeParts parts;
 
@@ -87,17 +90,19 @@ public final class ContainerCreator {
         long tLease = 0;
         long tShim = 0;
         try {
-            Path bundle = dir.resolve("bundle");
+            // Private (0700) around the bundle, whose config.json holds the env; the upperdir's own mode
+            // is the mode of the container's "/", which every user in the container must pass: 0755.
+            Path bundle = PrivateFiles.directory(PrivateFiles.directory(dir).resolve("bundle"));
             Files.createDirectories(bundle.resolve("rootfs"));
-            Path upper = Files.createDirectories(dir.resolve("upper"));
-            Path work = Files.createDirectories(dir.resolve("work"));
+            Path upper = PrivateFiles.directory(dir.resolve("upper"), CONTAINER_ROOT_MODE);
+            Path work = PrivateFiles.directory(dir.resolve("work"));
             ImageConfig.Settings settings = parts.images().imageConfig(image.id()).settings();
             List<Path> lowerDirs = parts.images().lowerDirs(image.id());
             String cgroupPath = pod.cgroupParent() + "/" + id;
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
                     work, cgroupPath, parts.cgroups().v2()));
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
-            Files.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec));
+            PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             tSpec = System.nanoTime();
 
             Path logPath = null;

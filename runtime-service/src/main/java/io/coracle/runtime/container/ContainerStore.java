@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.sys.PrivateFiles;
 import io.coracle.oci.OciJson;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -27,7 +28,7 @@ public final class ContainerStore {
 
     public ContainerStore(Path root) throws IOException {
         this.dir = root.resolve("containers");
-        Files.createDirectories(dir);
+        PrivateFiles.directory(dir);
     }
 
     public Path containerDir(String id) {
@@ -39,6 +40,10 @@ public final class ContainerStore {
         List<Path> orphans = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path entry : entries) {
+                for (Path p : List.of(entry, entry.resolve("meta.json"), entry.resolve("bundle"),
+                        entry.resolve("bundle/config.json"))) {
+                    PrivateFiles.restrict(p); // an older install left them readable
+                }
                 try {
                     ContainerRecord r = OciJson.read(entry.resolve("meta.json"), ContainerRecord.class);
                     byId.put(r.id(), r);

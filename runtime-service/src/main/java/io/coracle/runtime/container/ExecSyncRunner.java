@@ -16,12 +16,19 @@ import java.time.Duration;
 
 /**
  * ExecSync: runs a command in a running container as its own process would run (user, env, cwd,
- * capabilities), returns its output (capped by the shim client) and exit code. A timeout kills the
- * command and answers DEADLINE_EXCEEDED, which the kubelet reads as a probe timeout.
+ * capabilities), returns its output (stdout and stderr within {@link #OUTPUT_LIMIT} together) and
+ * exit code. A timeout kills the command and answers DEADLINE_EXCEEDED, which the kubelet reads as a
+ * probe timeout.
  */
 public final class ExecSyncRunner {
     /** Bound for "no timeout" (0), so no call can hang forever. */
     static final Duration UNBOUNDED = Duration.ofHours(24);
+    /**
+     * The kubelet receives CRI messages of at most 16 MiB; an answer above that fails on its side with
+     * RESOURCE_EXHAUSTED (containerd caps each stream at 16 MiB and so can answer 32). Stdout and stderr
+     * together stay below it, with 64 KiB left for the rest of the response (field tags, lengths, exit code).
+     */
+    public static final int OUTPUT_LIMIT = 16 * 1024 * 1024 - 64 * 1024;
 
     private final ContainerRuntimeParts parts;
 
@@ -39,7 +46,8 @@ public final class ExecSyncRunner {
         ContainerRecord r = running(request.getContainerId());
         Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
         try {
-            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout);
+            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout,
+                    OUTPUT_LIMIT);
             if (result.timedOut()) {
                 throw Status.DEADLINE_EXCEEDED.withDescription("command " + request.getCmdList() + " timed out after "
                         + request.getTimeout() + "s in container " + r.id()).asException();

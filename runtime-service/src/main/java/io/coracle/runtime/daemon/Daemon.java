@@ -7,14 +7,17 @@ import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
 import io.coracle.runtime.streaming.StreamingServer;
 import io.coracle.sys.NativePrograms;
+import io.coracle.sys.PrivateFiles;
 import io.grpc.ServerInterceptor;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.CompletableFuture;
@@ -69,14 +72,20 @@ public final class Daemon {
     }
 
     private void start(Deque<Runnable> started) throws DaemonStartException {
-        createDirectory(config.root());
+        createDirectory(config.root(), PrivateFiles.DIRECTORY);
         DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
         started.push(() -> closeQuietly(rootLock));
-        createDirectory(config.socket().getParent());
+        // The socket's directory lets others pass (0711), so that the socket's own mode (0660) decides
+        // who connects; a directory of someone else's that holds the socket is left as it is.
+        Path socketDir = config.socket().toAbsolutePath().getParent();
+        boolean socketInState = socketDir.equals(config.state().toAbsolutePath());
+        if (socketInState || !Files.isDirectory(socketDir)) {
+            createDirectory(socketDir, PrivateFiles.TRAVERSABLE);
+        }
         DaemonLock socketLock = DaemonLock.acquire(config.socket().resolveSibling(config.socket().getFileName()
                 + ".lock"), "socket " + config.socket());
         started.push(() -> closeQuietly(socketLock));
-        createDirectory(config.state());
+        createDirectory(config.state(), socketInState ? PrivateFiles.TRAVERSABLE : PrivateFiles.DIRECTORY);
 
         NativePrograms programs = NativePrograms.locate();
         DaemonServices services = new DaemonServices(config, programs);
@@ -128,7 +137,7 @@ public final class Daemon {
 
     /** Runs {@code work} holding the root lock, for commands that change the store while no daemon runs. */
     public static <T> T withRootLock(DaemonConfig config, java.util.concurrent.Callable<T> work) throws Exception {
-        createDirectory(config.root());
+        createDirectory(config.root(), PrivateFiles.DIRECTORY);
         DaemonLock rootLock = DaemonLock.acquire(config.root().resolve("coracle.lock"), "root " + config.root());
         try {
             return work.call();
@@ -137,13 +146,21 @@ public final class Daemon {
         }
     }
 
-    private static void createDirectory(Path dir) throws DaemonStartException {
-        if (Files.isDirectory(dir)) {
-            return;
-        }
+    /**
+     * Creates the root, state or socket directory with {@code mode}, or sets an existing one to it: an
+     * install that left it open to other users is closed at start. The admin may make it a symlink.
+     */
+    private static void createDirectory(Path dir, Set<PosixFilePermission> mode) throws DaemonStartException {
         try {
-            Files.createDirectories(dir);
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(mode));
+            }
+            Set<PosixFilePermission> was = Files.getPosixFilePermissions(dir);
+            if (!was.equals(mode)) {
+                Files.setPosixFilePermissions(dir, mode);
+                LOG.info("directory " + dir + " was " + PosixFilePermissions.toString(was) + ", now "
+                        + PosixFilePermissions.toString(mode));
+            }
         } catch (IOException e) {
             throw new DaemonStartException("cannot create directory " + dir + ": " + e, e);
         }

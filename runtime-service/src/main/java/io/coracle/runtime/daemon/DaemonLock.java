@@ -31,7 +31,10 @@ public final class DaemonLock implements AutoCloseable {
     public static DaemonLock acquire(Path path, String what) throws DaemonStartException {
         FileChannel channel = null;
         try {
-            channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            channel = FileChannel.open(path, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    io.coracle.sys.PrivateFiles.FILE));
+            io.coracle.sys.PrivateFiles.restrict(path);
             FileLock lock = channel.tryLock();
             if (lock == null) {
                 String holder = Files.readString(path, StandardCharsets.US_ASCII).trim();

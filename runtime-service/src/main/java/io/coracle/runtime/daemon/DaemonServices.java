@@ -28,6 +28,7 @@ import io.coracle.sandbox.SandboxService;
 import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimLauncher;
 import io.coracle.sys.NativePrograms;
+import io.coracle.sys.PrivateFiles;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -68,6 +69,8 @@ public final class DaemonServices implements AutoCloseable {
                     config.cgroupParent(), programs.pause(), config.podShmSizeBytes()));
             containerStore = new ContainerStore(config.root());
             events = new ContainerEvents(config.eventSubscriberQueue());
+            // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
+            PrivateFiles.directory(config.state().resolve("ctr"));
             ContainerRuntimeParts parts = new ContainerRuntimeParts(containerStore, images,
                     new SandboxPods(sandboxes.store()), new ShimLauncher(programs), new ExecRunner(programs),
                     Cgroups.detect(), config.state(), events, config.runtimes());

@@ -200,6 +200,34 @@ class ContainerIT {
     }
 
     @Test
+    void execSyncOutputOfBothStreamsFitsTheKubeletsMessageLimit() throws Exception {
+        PodSandboxConfig pod = bed.pod("exec-flood").build();
+        String podId = bed.runPod(pod);
+        try {
+            String id = bed.createAndStart(podId, pod, container("sleeper", "sleep", "300"));
+            // 20 MiB on each stream at once: the client (16 MiB limit, as the kubelet's) gets an answer.
+            ExecSyncResponse r = exec(id, 60, "sh", "-c",
+                    "head -c 20971520 /dev/zero | tr '\\0' o & head -c 20971520 /dev/zero | tr '\\0' e >&2; wait; exit 5");
+            assertEquals(5, r.getExitCode());
+            int limit = ExecSyncRunner.OUTPUT_LIMIT;
+            assertTrue(r.getSerializedSize() < 16 * 1024 * 1024, "response of " + r.getSerializedSize() + " bytes");
+            assertEquals(limit, r.getStdout().size() + r.getStderr().size());
+            assertEquals(limit / 2, r.getStdout().size(), "each stream keeps half when both overflow");
+            assertTrue(r.getStdout().toString(StandardCharsets.UTF_8).chars().allMatch(c -> c == 'o'));
+            assertTrue(r.getStderr().toString(StandardCharsets.UTF_8).chars().allMatch(c -> c == 'e'));
+
+            // A small stderr is kept whole next to a flood on stdout; the container still answers after.
+            r = exec(id, 60, "sh", "-c", "echo oops >&2; head -c 20971520 /dev/zero");
+            assertEquals(0, r.getExitCode());
+            assertEquals("oops\n", r.getStderr().toString(StandardCharsets.UTF_8));
+            assertEquals(limit - 5, r.getStdout().size());
+            assertEquals("alive\n", stdout(exec(id, 10, "echo", "alive")));
+        } finally {
+            bed.removePod(podId);
+        }
+    }
+
+    @Test
     void securityContextHoldsInsideTheContainer() throws Exception {
         PodSandboxConfig pod = bed.pod("secure").build();
         String podId = bed.runPod(pod);

@@ -162,6 +162,7 @@ public final class DaemonProcess implements AutoCloseable {
                     .channelType(EpollDomainSocketChannel.class)
                     .eventLoopGroup(clientLoop)
                     .usePlaintext()
+                    .maxInboundMessageSize(16 * 1024 * 1024) // as the kubelet's CRI client
                     .build();
         }
         return channel;
