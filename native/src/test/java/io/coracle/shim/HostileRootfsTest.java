@@ -390,7 +390,7 @@ class HostileRootfsTest {
             Process p = new Process(false, null, new Process.User(4294967296L, 0, null, null), List.of("id", "-u"),
                     List.of("PATH=/bin"), "/", c.caps, null, true, null);
             ShimException e = assertThrows(ShimException.class,
-                    () -> new ExecRunner(TestContainer.PROGRAMS).run(client, p, Duration.ofSeconds(10)));
+                    () -> new ExecRunner(TestContainer.PROGRAMS).run(client, p, Duration.ofSeconds(10), 1 << 20));
             assertTrue(e.getMessage().contains("process.user.uid: 4294967296 is not a valid id"), e.getMessage());
         }
         for (String opt : List.of("uid=4294967296", "gid=-1", "uid=2147483648", "gid=1e3")) {
