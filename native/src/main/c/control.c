@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static int make_addr(const char *path, struct sockaddr_un *addr, struct cerr *e)
@@ -66,12 +68,24 @@ int control_read_line(int fd, char *buf, size_t len, int timeout_ms)
 	return (int)n;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int control_read_body(int fd, char *buf, size_t len, int timeout_ms)
 {
+	/* One deadline for the whole body: a client trickling bytes cannot hold the monitor longer. */
+	int64_t deadline = mono_ms() + timeout_ms;
 	size_t n = 0;
 	while (n < len) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			return -1;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int r = poll(&p, 1, timeout_ms);
+		int r = poll(&p, 1, (int)left);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)

@@ -30,7 +30,7 @@
 int control_listen(const char *path, struct cerr *e);
 /* Reads one line (without the newline) within timeout_ms; returns its length, 0 at EOF, -1. */
 int control_read_line(int fd, char *buf, size_t len, int timeout_ms);
-/* Reads exactly len bytes, each wait bounded by timeout_ms; 0, or -1 on timeout, error or EOF. */
+/* Reads exactly len bytes within timeout_ms in all; 0, or -1 on timeout, error or EOF. */
 int control_read_body(int fd, char *buf, size_t len, int timeout_ms);
 void control_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Client side, for the CLI: sends one request line (and body_len bytes of body) and reads the reply. */

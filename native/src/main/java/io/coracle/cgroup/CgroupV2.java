@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Pure cgroup v2: one hierarchy; controllers are delegated down through cgroup.subtree_control. */
+/** Pure cgroup v2: one hierarchy (the shim delegates controllers down through cgroup.subtree_control). */
 public record CgroupV2(Path root) implements Cgroups {
     @Override
     public boolean v2() {

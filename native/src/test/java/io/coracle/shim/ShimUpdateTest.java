@@ -139,6 +139,10 @@ class ShimUpdateTest {
             assertEquals("error update: length '' is not in 1..65536", raw(sock, "update\n"));
             assertEquals("error linux.resources: not a JSON object", raw(sock, "update 2\n[]"));
             assertTrue(raw(sock, "update 5\n{\"a\":").startsWith("error linux.resources: "));
+            // A body that never completes is given up after 2 s in all.
+            long t0 = System.nanoTime();
+            assertEquals("error update: fewer than 5 bytes of resources arrived", raw(sock, "update 5\n{"));
+            assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
             // The body is bounded on the client side too.
             ShimException e = assertThrows(ShimException.class, () -> client.update(new Resources(null, null, null,
                     null, null, Map.of("memory.high", "1".repeat(70_000)))));
