@@ -275,6 +275,18 @@ static void do_start(struct monitor *m, int client)
 	m->sync = -1;
 }
 
+/* The first line of what a runtime wrote to fd and is ready now (its error message), or "". */
+static void first_line_ready(int fd, char *why, size_t len)
+{
+	why[0] = '\0';
+	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+		ssize_t n = read(fd, why, len - 1);
+		why[n > 0 ? n : 0] = '\0';
+		why[strcspn(why, "\n")] = '\0';
+	}
+}
+
 /* With an OCI runtime, the runtime owns its cgroup settings: "<runtime> update --resources FILE",
  * as containerd does, so that its own state keeps up. */
 static int runtime_update(const struct monitor *m, const char *body, size_t len, struct cerr *e)
@@ -294,13 +306,8 @@ static int runtime_update(const struct monitor *m, const char *body, size_t len,
 	int err = errno;
 	close(errp[1]);
 	unlink(file);
-	char why[512] = "";
-	int flags = fcntl(errp[0], F_GETFL);
-	if (flags >= 0 && fcntl(errp[0], F_SETFL, flags | O_NONBLOCK) == 0) {
-		ssize_t n = read(errp[0], why, sizeof why - 1);
-		why[n > 0 ? n : 0] = '\0';
-		why[strcspn(why, "\n")] = '\0';
-	}
+	char why[512];
+	first_line_ready(errp[0], why, sizeof why);
 	close(errp[0]);
 	if (st < 0)
 		return fail(e, err, "run %s update", m->runtime);
@@ -726,13 +733,8 @@ static int runtime_create(struct monitor *m, const int child_stdio[3], struct ce
 	int st = run_runtime(m, create, child_stdio);
 	if (st != 0) {
 		/* The runtime's own message went to the container's stderr: take it from there. */
-		char why[512] = "";
-		int flags = fcntl(m->err_fd, F_GETFL);
-		if (m->err_fd >= 0 && flags >= 0 && fcntl(m->err_fd, F_SETFL, flags | O_NONBLOCK) == 0) {
-			ssize_t n = read(m->err_fd, why, sizeof why - 1);
-			why[n > 0 ? n : 0] = '\0';
-			why[strcspn(why, "\n")] = '\0';
-		}
+		char why[512];
+		first_line_ready(m->err_fd, why, sizeof why);
 		return fail(e, 0, "%s create exited %d: %s", m->runtime, WIFEXITED(st) ? WEXITSTATUS(st) : -1, why);
 	}
 	FILE *f = fopen(pidfile, "re");

@@ -149,6 +149,15 @@ class ShimUpdateTest {
             assertTrue(e.getMessage().contains("at most 65536"), e.getMessage());
             assertEquals("42", knob(c, "pids", "pids.max"));
             assertEquals("running", client.state().status());
+            // The CLI for people and scripts: "ctl ... update" takes the JSON on stdin.
+            java.lang.Process ctl = new ProcessBuilder(TestContainer.PROGRAMS.shim().toString(), "ctl", "--state",
+                    c.state.toString(), "update").redirectErrorStream(true).start();
+            try (var in = ctl.getOutputStream()) {
+                in.write("{\"pids\":{\"limit\":11}}".getBytes(StandardCharsets.UTF_8));
+            }
+            assertEquals("ok\n", new String(ctl.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            assertEquals(0, ctl.waitFor());
+            assertEquals("11", knob(c, "pids", "pids.max"));
         }
         try (TestContainer c = new TestContainer(lower)) {
             c.useCgroup = false;
