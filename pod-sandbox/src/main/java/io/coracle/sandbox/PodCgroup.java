@@ -98,7 +98,17 @@ final class PodCgroup {
             if (createdFrom != null) {
                 creator.create(n.pod(), podResources(resources, overhead));
             }
-            creator.create(n.pause(), null);
+            try {
+                creator.create(n.pause(), null);
+            } catch (IOException e) {
+                // The shim removed what it made of the leaf; the pod cgroups made just now go too.
+                try {
+                    remove(n, createdFrom);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
             return createdFrom == null ? n.pause() : createdFrom;
         }
     }
