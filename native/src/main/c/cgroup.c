@@ -199,6 +199,28 @@ static int apply_v1(const char *controller, const char *dir, const struct json *
 	return 0;
 }
 
+/* Whether a v1 mount's name ("cpu,cpuacct") lists the controller. */
+static bool hierarchy_has(const char *names, const char *controller)
+{
+	size_t n = strlen(controller);
+	for (const char *p = names; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, controller, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Each name in a combined mount ("cpu,cpuacct") gets its settings. */
+static int apply_v1_hierarchy(const char *mount_name, const char *dir, const struct json *res, struct cerr *e)
+{
+	char names[256];
+	snprintf(names, sizeof names, "%s", mount_name);
+	char *save = NULL;
+	for (char *c = strtok_r(names, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (apply_v1(c, dir, res, e) < 0)
+			return -1;
+	return 0;
+}
+
 static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 {
 	char val[64];
@@ -311,10 +333,13 @@ static int add_dir(struct cgroup *cg, const char *root, const char *rel, struct 
 
 int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
 {
-	memset(cg, 0, sizeof *cg);
 	const struct json *linux_ = json_get(spec, "linux");
-	const char *path = json_get_str(linux_, "cgroupsPath");
-	const struct json *res = json_get(linux_, "resources");
+	return cgroup_create(json_get_str(linux_, "cgroupsPath"), json_get(linux_, "resources"), cg, e);
+}
+
+int cgroup_create(const char *path, const struct json *res, struct cgroup *cg, struct cerr *e)
+{
+	memset(cg, 0, sizeof *cg);
 	if (!path || !path[0])
 		return 0;
 	if (strchr(path, ':'))
@@ -368,17 +393,11 @@ int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e)
 			}
 			continue;
 		}
-		/* Each name in a combined mount ("cpu,cpuacct") gets its settings. */
-		char names[256];
-		snprintf(names, sizeof names, "%s", de->d_name);
-		char *save = NULL;
-		for (char *c = strtok_r(names, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-			if (strcmp(c, "memory") == 0)
-				snprintf(cg->memory, sizeof cg->memory, "%s", dir);
-			if (apply_v1(c, dir, res, e) < 0) {
-				closedir(d);
-				goto fail;
-			}
+		if (hierarchy_has(de->d_name, "memory"))
+			snprintf(cg->memory, sizeof cg->memory, "%s", dir);
+		if (apply_v1_hierarchy(de->d_name, dir, res, e) < 0) {
+			closedir(d);
+			goto fail;
 		}
 	}
 	closedir(d);
@@ -387,6 +406,33 @@ fail:;
 	struct cerr ignored;
 	cgroup_remove(cg, &ignored);
 	return -1;
+}
+
+int cgroup_update(const struct cgroup *cg, const struct json *res, struct cerr *e)
+{
+	if (!res || res->type != JSON_OBJECT)
+		return fail(e, 0, "linux.resources: not a JSON object");
+	if (cg->ndirs == 0)
+		return fail(e, 0, "the container has no cgroup (its config.json has no linux.cgroupsPath)");
+	if (cg->v2)
+		return apply_v2(cg->dirs[0], res, e);
+	const struct json *unified = json_get(res, "unified");
+	if (unified && unified->child)
+		return fail(e, 0, "linux.resources.unified needs cgroup v2; this node runs cgroup v1");
+	const size_t root_len = strlen(CGROUP_ROOT "/");
+	for (int i = 0; i < cg->ndirs; i++) {
+		/* cgroup_setup made each directory as CGROUP_ROOT/<mount name>/<cgroupsPath>. */
+		const char *dir = cg->dirs[i];
+		if (strncmp(dir, CGROUP_ROOT "/", root_len) != 0)
+			return fail(e, EINVAL, "cgroup %s outside " CGROUP_ROOT, dir);
+		char name[256], root[300];
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(dir + root_len, "/"), dir + root_len);
+		snprintf(root, sizeof root, CGROUP_ROOT "/%s", name);
+		int rc = is_cgroup2(root) ? apply_hugetlb(dir, res, true, e) : apply_v1_hierarchy(name, dir, res, e);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int enter_dir(const char *dir, struct cerr *e)

@@ -20,8 +20,15 @@ struct cgroup {
 	char memory[512];                  /* the directory holding the memory controller */
 };
 
-/* Creates the directories and writes linux.resources; on failure removes what it created. */
+/* Creates the directories of linux.cgroupsPath and writes linux.resources; on failure removes
+ * what it created. */
 int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e);
+/* The same for a cgroup path and a resources object (NULL: none); also for pod cgroups. */
+int cgroup_create(const char *path, const struct json *res, struct cgroup *cg, struct cerr *e);
+/* Writes linux.resources (an OCI LinuxResources object) to the cgroup cgroup_setup made, with
+ * the same translation as at create: the one place where resources become cgroup files. Fields
+ * that are absent are left as they are. On failure the message names the file the kernel refused. */
+int cgroup_update(const struct cgroup *cg, const struct json *res, struct cerr *e);
 /* linux.resources.devices (v1 devices.deny/allow). Applied once the container's devices
  * exist (mknod and the pty need them), before its command runs, as runc does. */
 int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e);

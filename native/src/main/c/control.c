@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static int make_addr(const char *path, struct sockaddr_un *addr, struct cerr *e)
@@ -66,6 +68,38 @@ int control_read_line(int fd, char *buf, size_t len, int timeout_ms)
 	return (int)n;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int control_read_body(int fd, char *buf, size_t len, int timeout_ms)
+{
+	/* One deadline for the whole body: a client trickling bytes cannot hold the monitor longer. */
+	int64_t deadline = mono_ms() + timeout_ms;
+	size_t n = 0;
+	while (n < len) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t got = read(fd, buf + n, len - n);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0)
+			return -1;
+		n += (size_t)got;
+	}
+	return 0;
+}
+
 void control_reply(int fd, const char *fmt, ...)
 {
 	char line[2048];
@@ -85,7 +119,8 @@ void control_reply(int fd, const char *fmt, ...)
 		fprintf(stderr, "coracle-shim: control reply: %s\n", strerror(errno));
 }
 
-int control_call(const char *path, const char *request, char *reply, size_t len, int timeout_ms, struct cerr *e)
+int control_call(const char *path, const char *request, const char *body, size_t body_len, char *reply, size_t len,
+		 int timeout_ms, struct cerr *e)
 {
 	struct sockaddr_un addr;
 	if (make_addr(path, &addr, e) < 0)
@@ -100,7 +135,11 @@ int control_call(const char *path, const char *request, char *reply, size_t len,
 	}
 	char line[512];
 	int n = snprintf(line, sizeof line, "%s\n", request);
-	if (write_all(fd, line, (size_t)n) < 0) {
+	if (n >= (int)sizeof line) {
+		close(fd);
+		return fail(e, E2BIG, "request '%.40s...'", request);
+	}
+	if (write_all(fd, line, (size_t)n) < 0 || (body_len > 0 && write_all(fd, body, body_len) < 0)) {
 		int err = errno;
 		close(fd);
 		return fail(e, err, "send to %s", path);

@@ -18,7 +18,11 @@
  *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
  *       Runs the OCI process object in FILE inside the running container (see exec.h).
  *   coracle-shim ctl --state DIR REQUEST...
- *       Sends one control request and prints the reply (for people and scripts).
+ *       Sends one control request and prints the reply (for people and scripts); for
+ *       "update", the resources JSON is read from stdin.
+ *   coracle-shim cgroup --path PATH < resources.json
+ *       Creates a cgroup no container owns (a pod's) in every hierarchy and writes the OCI
+ *       linux.resources object read from stdin, with the same code as a container's.
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
@@ -274,6 +278,91 @@ static void do_start(struct monitor *m, int client)
 	m->sync = -1;
 }
 
+/* The first line of what a runtime wrote to fd and is ready now (its error message), or "". */
+static void first_line_ready(int fd, char *why, size_t len)
+{
+	why[0] = '\0';
+	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+		ssize_t n = read(fd, why, len - 1);
+		why[n > 0 ? n : 0] = '\0';
+		why[strcspn(why, "\n")] = '\0';
+	}
+}
+
+/* With an OCI runtime, the runtime owns its cgroup settings: "<runtime> update --resources FILE",
+ * as containerd does, so that its own state keeps up. */
+static int runtime_update(const struct monitor *m, const char *body, size_t len, struct cerr *e)
+{
+	char file[PATH_MAX];
+	state_path(m, "resources.json", file, sizeof file);
+	if (write_file_atomic(file, body, len, false, e) < 0)
+		return -1;
+	int errp[2];
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		unlink(file);
+		return fail(e, errno, "pipe2");
+	}
+	const char *const args[] = {"update", "--resources", file, NULL};
+	const int stdio[3] = {-1, -1, errp[1]};
+	int st = run_runtime(m, args, stdio);
+	int err = errno;
+	close(errp[1]);
+	unlink(file);
+	char why[512];
+	first_line_ready(errp[0], why, sizeof why);
+	close(errp[0]);
+	if (st < 0)
+		return fail(e, err, "run %s update", m->runtime);
+	if (st != 0)
+		return fail(e, 0, "%s update exited %d: %s", m->runtime, WIFEXITED(st) ? WEXITSTATUS(st) : -1, why);
+	return 0;
+}
+
+/* "update <n>" and n bytes of an OCI linux.resources object; false when the client must be
+ * dropped (its framing is broken). */
+static bool do_update(struct monitor *m, int client, const char *len_arg)
+{
+	char *end = NULL;
+	long n = len_arg ? strtol(len_arg, &end, 10) : 0;
+	if (!len_arg || end == len_arg || *end || n <= 0 || n > CONTROL_BODY_MAX) {
+		control_reply(client, "error update: length '%s' is not in 1..%d", len_arg ? len_arg : "", CONTROL_BODY_MAX);
+		return false;
+	}
+	char *body = malloc((size_t)n + 1);
+	if (!body) {
+		control_reply(client, "error update: out of memory");
+		return false;
+	}
+	if (control_read_body(client, body, (size_t)n, 2000) < 0) {
+		free(body);
+		control_reply(client, "error update: fewer than %ld bytes of resources arrived", n);
+		return false;
+	}
+	body[n] = '\0';
+	struct cerr e;
+	char perr[128];
+	struct json *res = NULL;
+	if (m->exited) {
+		fail(&e, 0, "the container has exited");
+	} else if (strlen(body) != (size_t)n || !(res = json_parse(body, perr, sizeof perr))) {
+		fail(&e, 0, "linux.resources: %s", strlen(body) != (size_t)n ? "a NUL byte in the JSON" : perr);
+	} else if (res->type != JSON_OBJECT) {
+		fail(&e, 0, "linux.resources: not a JSON object");
+	} else if (m->runtime ? runtime_update(m, body, (size_t)n, &e) == 0 : cgroup_update(&m->cg, res, &e) == 0) {
+		e.msg[0] = '\0';
+	}
+	json_free(res);
+	free(body);
+	if (e.msg[0]) {
+		fprintf(stderr, "coracle-shim: update: %s\n", e.msg);
+		control_reply(client, "error %s", e.msg);
+	} else {
+		control_reply(client, "ok");
+	}
+	return true;
+}
+
 static void resize(int pty, int rows, int cols)
 {
 	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
@@ -329,6 +418,8 @@ static bool handle_request(struct monitor *m, int idx)
 	} else if (strcmp(cmd, "close-stdin") == 0) {
 		close_stdin(m);
 		control_reply(client, "ok");
+	} else if (strcmp(cmd, "update") == 0) {
+		return do_update(m, client, a1);
 	} else if (strcmp(cmd, "wait") == 0) {
 		m->waiting[idx] = true; /* answered when the container has exited */
 	} else {
@@ -645,13 +736,8 @@ static int runtime_create(struct monitor *m, const int child_stdio[3], struct ce
 	int st = run_runtime(m, create, child_stdio);
 	if (st != 0) {
 		/* The runtime's own message went to the container's stderr: take it from there. */
-		char why[512] = "";
-		int flags = fcntl(m->err_fd, F_GETFL);
-		if (m->err_fd >= 0 && flags >= 0 && fcntl(m->err_fd, F_SETFL, flags | O_NONBLOCK) == 0) {
-			ssize_t n = read(m->err_fd, why, sizeof why - 1);
-			why[n > 0 ? n : 0] = '\0';
-			why[strcspn(why, "\n")] = '\0';
-		}
+		char why[512];
+		first_line_ready(m->err_fd, why, sizeof why);
 		return fail(e, 0, "%s create exited %d: %s", m->runtime, WIFEXITED(st) ? WEXITSTATUS(st) : -1, why);
 	}
 	FILE *f = fopen(pidfile, "re");
@@ -858,6 +944,59 @@ static int cmd_create(int argc, char **argv)
 	return 1;
 }
 
+/* A linux.resources JSON from stdin (ctl update, cgroup): 1..CONTROL_BODY_MAX bytes, NUL-terminated. */
+static char resources_in[CONTROL_BODY_MAX + 2];
+
+static int read_resources(size_t *len)
+{
+	size_t n = 0;
+	for (ssize_t got; n < sizeof resources_in - 1 && (got = read(0, resources_in + n, sizeof resources_in - 1 - n)) != 0;) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			fprintf(stderr, "coracle-shim: read stdin: %s\n", strerror(errno));
+			return -1;
+		}
+		n += (size_t)got;
+	}
+	resources_in[n] = '\0';
+	if (n == 0 || n > CONTROL_BODY_MAX) {
+		fprintf(stderr, "coracle-shim: the linux.resources JSON on stdin must be 1..%d bytes\n", CONTROL_BODY_MAX);
+		return -1;
+	}
+	*len = n;
+	return 0;
+}
+
+/* coracle-shim cgroup --path PATH: creates a cgroup that no container owns (a pod's), with the
+ * linux.resources JSON on stdin written as for a container; the directories stay. */
+static int cmd_cgroup(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[0], "--path") != 0) {
+		fprintf(stderr, "usage: coracle-shim cgroup --path PATH < resources.json\n");
+		return 2;
+	}
+	size_t len;
+	if (read_resources(&len) < 0)
+		return 1;
+	char perr[128];
+	struct json *res = json_parse(resources_in, perr, sizeof perr);
+	if (!res || strlen(resources_in) != len || (res->type != JSON_OBJECT && res->type != JSON_NULL)) {
+		fprintf(stderr, "coracle-shim: linux.resources: %s\n", res ? "not a JSON object" : perr);
+		json_free(res);
+		return 1;
+	}
+	static struct cgroup cg;
+	struct cerr e;
+	int rc = cgroup_create(argv[1], res->type == JSON_NULL ? NULL : res, &cg, &e);
+	json_free(res);
+	if (rc < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_ctl(int argc, char **argv)
 {
 	if (argc < 3 || strcmp(argv[0], "--state") != 0) {
@@ -869,7 +1008,13 @@ static int cmd_ctl(int argc, char **argv)
 		snprintf(request + strlen(request), sizeof request - strlen(request), "%s%s", i > 2 ? " " : "", argv[i]);
 	snprintf(path, sizeof path, "%s/ctl.sock", argv[1]);
 	struct cerr e;
-	if (control_call(path, request, reply, sizeof reply, 60000, &e) < 0) {
+	size_t body_len = 0;
+	if (strcmp(request, "update") == 0) {
+		if (read_resources(&body_len) < 0)
+			return 1;
+		snprintf(request, sizeof request, "update %zu", body_len);
+	}
+	if (control_call(path, request, resources_in, body_len, reply, sizeof reply, 60000, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
 		return 1;
 	}
@@ -887,10 +1032,12 @@ int main(int argc, char **argv)
 		return cmd_ctl(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "dial") == 0)
 		return cmd_dial(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "cgroup") == 0)
+		return cmd_cgroup(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("coracle-shim");
 		return 0;
 	}
-	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial ... (see the comment at the top of shim.c)\n");
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup ... (see the comment at the top of shim.c)\n");
 	return 2;
 }

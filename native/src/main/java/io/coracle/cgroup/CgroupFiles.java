@@ -5,17 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
-/** Reading and writing cgroup knobs: small text files, written in one write. */
+/** Reading cgroup files (the shim writes them) and removing cgroup directories. */
 final class CgroupFiles {
     private CgroupFiles() {}
-
-    static void write(Path file, String value) throws IOException {
-        try {
-            Files.writeString(file, value);
-        } catch (IOException e) {
-            throw new IOException("write '" + value + "' to " + file + ": " + e.getMessage(), e);
-        }
-    }
 
     static long readLong(Path file, long missing) throws IOException {
         try {

@@ -1,14 +1,15 @@
 package io.coracle.cgroup;
 
-import io.coracle.oci.Resources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The node's cgroup file systems: create, update, read and remove a cgroup by its path (as in
- * linux.cgroupsPath, relative to each hierarchy's root). {@link #detect()} picks v1 or v2.
+ * The node's cgroup file systems: read and remove a cgroup by its path (as in linux.cgroupsPath,
+ * relative to each hierarchy's root). {@link #detect()} picks v1 or v2. Limits are written only by
+ * the shim's cgroup code: a container's through its shim ({@code ShimClient.update}), a pod's with
+ * {@link CgroupCreator}.
  */
 public interface Cgroups {
     Path ROOT = Path.of("/sys/fs/cgroup");
@@ -22,11 +23,6 @@ public interface Cgroups {
     }
 
     boolean v2();
-
-    /** Creates the cgroup (and missing parents) and applies the resources. */
-    void create(String path, Resources resources) throws IOException;
-
-    void update(String path, Resources resources) throws IOException;
 
     CgroupStats stats(String path) throws IOException;
 

@@ -16,8 +16,13 @@ final class ControlConnection {
     private ControlConnection() {}
 
     static String call(Path socket, String request, Duration timeout) throws ShimException {
+        return call(socket, request, new byte[0], timeout);
+    }
+
+    /** A request line followed by a body (its length is part of the request, e.g. "update 123"). */
+    static String call(Path socket, String request, byte[] body, Duration timeout) throws ShimException {
         try {
-            return exchange(socket, request, timeout);
+            return exchange(socket, request, body, timeout);
         } catch (ShimException e) {
             throw e;
         } catch (IOException e) {
@@ -26,7 +31,7 @@ final class ControlConnection {
         }
     }
 
-    private static String exchange(Path socket, String request, Duration timeout) throws IOException {
+    private static String exchange(Path socket, String request, byte[] body, Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
              Selector selector = Selector.open()) {
@@ -37,7 +42,8 @@ final class ControlConnection {
                 throw new ShimGoneException("no shim listens at " + socket + " (" + e.getMessage() + ")", e);
             }
             ch.configureBlocking(false);
-            ByteBuffer out = ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8));
+            byte[] line = (request + "\n").getBytes(StandardCharsets.UTF_8);
+            ByteBuffer out = ByteBuffer.allocate(line.length + body.length).put(line).put(body).flip();
             while (out.hasRemaining()) {
                 ch.write(out);
                 if (out.hasRemaining()) {

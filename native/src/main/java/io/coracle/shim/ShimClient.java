@@ -1,6 +1,7 @@
 package io.coracle.shim;
 
 import io.coracle.oci.OciJson;
+import io.coracle.oci.Resources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -15,6 +16,8 @@ import java.util.Optional;
  */
 public record ShimClient(Path stateDir) {
     private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+    /** The shim's bound on a request body (CONTROL_BODY_MAX in control.h). */
+    static final int MAX_UPDATE_BYTES = 65536;
 
     public Path controlSocket() {
         return stateDir.resolve("ctl.sock");
@@ -44,6 +47,21 @@ public record ShimClient(Path stateDir) {
 
     public void resize(int rows, int cols) throws IOException {
         expectOk(call("resize " + rows + " " + cols, DEFAULT_TIMEOUT), "resize");
+    }
+
+    /**
+     * Writes the container's new limits (an OCI {@code linux.resources}; absent fields stay as they
+     * are) through the shim, with the same translation to cgroup files as at create; under a runtime
+     * handler the shim runs {@code <runtime> update --resources}. The shim's reason names the file
+     * the kernel refused.
+     */
+    public void update(Resources resources) throws IOException {
+        byte[] json = OciJson.MAPPER.writeValueAsBytes(resources);
+        if (json.length > MAX_UPDATE_BYTES) {
+            throw new ShimException("update: the resources JSON is " + json.length + " bytes (at most "
+                    + MAX_UPDATE_BYTES + ")");
+        }
+        expectOk(ControlConnection.call(controlSocket(), "update " + json.length, json, DEFAULT_TIMEOUT), "update");
     }
 
     public void closeStdin() throws IOException {

@@ -63,6 +63,7 @@ final class TestContainer implements AutoCloseable {
     String cwd = "/";
     List<Linux.Device> devices;
     boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
+    Path runtime; // an OCI runtime (runc) that runs the bundle under the shim; null: the shim itself
 
     ShimLauncher.Created created;
 
@@ -106,7 +107,7 @@ final class TestContainer implements AutoCloseable {
 
     ShimClient create() throws IOException {
         OciJson.writeConfig(bundle, spec());
-        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin), Duration.ofSeconds(10));
+        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(10));
         return created.client();
     }
 

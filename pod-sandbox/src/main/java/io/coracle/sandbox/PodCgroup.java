@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.cgroup.CgroupCreator;
 import io.coracle.cgroup.CgroupV1;
 import io.coracle.cgroup.CgroupV2;
 import io.coracle.cgroup.Cgroups;
@@ -25,10 +26,12 @@ final class PodCgroup {
     private static final Object TREE_LOCK = new Object();
 
     private final Cgroups cgroups;
+    private final CgroupCreator creator;
     private final SandboxConfig.CgroupDriver driver;
 
-    PodCgroup(Cgroups cgroups, SandboxConfig.CgroupDriver driver) {
+    PodCgroup(Cgroups cgroups, CgroupCreator creator, SandboxConfig.CgroupDriver driver) {
         this.cgroups = cgroups;
+        this.creator = creator;
         this.driver = driver;
     }
 
@@ -90,8 +93,22 @@ final class PodCgroup {
             for (String p = n.pod(); !p.equals("/") && !cgroups.exists(p); p = parentOf(p)) {
                 createdFrom = p;
             }
-            cgroups.create(n.pod(), createdFrom != null ? podResources(resources, overhead) : null);
-            cgroups.create(n.pause(), null);
+            // The shim's cgroup code writes the limits, as for containers. A pod cgroup that exists
+            // (the kubelet's) keeps its own; the pause leaf's creation makes any missing directories.
+            if (createdFrom != null) {
+                creator.create(n.pod(), podResources(resources, overhead));
+            }
+            try {
+                creator.create(n.pause(), null);
+            } catch (IOException e) {
+                // The shim removed what it made of the leaf; the pod cgroups made just now go too.
+                try {
+                    remove(n, createdFrom);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
             return createdFrom == null ? n.pause() : createdFrom;
         }
     }

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.cgroup.CgroupCreator;
 import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.PodSandboxStatus;
@@ -29,11 +30,12 @@ final class SandboxEnvironment {
         this.store = new SandboxStore(config.rootDir());
         this.cniConfig = new CniConfigLoader(config);
         this.cni = new CniNetwork(cniConfig);
-        this.cgroups = new PodCgroup(Cgroups.detect(), config.cgroupDriver());
         if (!config.pauseBinary().getFileName().toString().equals(NativePrograms.PAUSE)) {
             throw new IOException("pause binary must be named " + NativePrograms.PAUSE + ": " + config.pauseBinary());
         }
-        this.pauseLauncher = new PauseLauncher(new NativePrograms(config.pauseBinary().getParent()));
+        NativePrograms programs = new NativePrograms(config.pauseBinary().getParent());
+        this.cgroups = new PodCgroup(Cgroups.detect(), new CgroupCreator(programs), config.cgroupDriver());
+        this.pauseLauncher = new PauseLauncher(programs);
     }
 
     /** Tells the listener; a failing listener never fails the sandbox operation. */

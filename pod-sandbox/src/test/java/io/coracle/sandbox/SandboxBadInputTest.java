@@ -102,6 +102,18 @@ class SandboxBadInputTest {
     }
 
     @Test
+    void aPauseCgroupThatCannotBeMadeUndoesThePodCgroup() throws Exception {
+        f = new PodFixture();
+        // The pod cgroup fits in the shim's 512-byte cgroup paths; its pause leaf (+ "/" + 64-character id) does not.
+        PodSandboxConfig.Builder b = PodFixture.pod("longcg");
+        b.getLinuxBuilder().setCgroupParent(f.cgroupRoot + "/" + "a".repeat(220) + "/" + "b".repeat(220));
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(b).build()));
+        assertTrue(e.getStatus().getDescription().contains("too long"), e.getStatus().toString());
+        assertNothingLeft();
+    }
+
+    @Test
     void missingMetadataIsInvalid() throws Exception {
         f = new PodFixture();
         refused(PodSandboxConfig.newBuilder(), Status.Code.INVALID_ARGUMENT, "no metadata");

@@ -13,7 +13,7 @@ import io.grpc.StatusException;
 import java.io.IOException;
 import java.util.logging.Logger;
 
-/** UpdateContainerResources (a live cgroup update) and ReopenContainerLog (after the kubelet rotates the file). */
+/** UpdateContainerResources (a live cgroup update, applied by the container's shim) and ReopenContainerLog (after the kubelet rotates the file). */
 public final class ContainerUpdater {
     private static final Logger LOG = Logger.getLogger(ContainerUpdater.class.getName());
 
@@ -33,7 +33,8 @@ public final class ContainerUpdater {
             throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
         }
         try {
-            parts.cgroups().update(r.cgroupPath(), new Resources(draft.memory, draft.cpu, null,
+            // The shim writes the cgroup files, with the same code as at create.
+            new ShimClient(r.stateDir()).update(new Resources(draft.memory, draft.cpu, null,
                     draft.hugepageLimits.isEmpty() ? null : draft.hugepageLimits, null,
                     draft.unified.isEmpty() ? null : draft.unified));
             parts.store().put(r.withResources(linux));

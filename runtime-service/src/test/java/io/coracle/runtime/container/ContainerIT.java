@@ -349,6 +349,18 @@ class ContainerIT {
             Path quota = Files.walk(cgroup).filter(p -> p.endsWith(id + "/cpu.cfs_quota_us")).findFirst().orElseThrow();
             assertEquals("20000", Files.readString(quota).trim());
             assertEquals(96L << 20, bed.status(id).getResources().getLinux().getMemoryLimitInBytes());
+            if (Files.readAllLines(Path.of("/proc/swaps")).size() <= 1) {
+                // Below what the container already uses (and no swap to push it to): the kernel refuses
+                // it, the error names the file, and the recorded resources stay as they were.
+                StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> bed.runtime()
+                        .updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
+                                .setLinux(LinuxContainerResources.newBuilder().setMemoryLimitInBytes(16384)).build()));
+                assertEquals(Status.Code.INTERNAL, refused.getStatus().getCode());
+                assertTrue(refused.getStatus().getDescription().contains("write '16384' to ")
+                        && refused.getStatus().getDescription().contains("/memory.limit_in_bytes"),
+                        refused.getStatus().getDescription());
+                assertEquals(96L << 20, bed.status(id).getResources().getLinux().getMemoryLimitInBytes());
+            }
         } finally {
             bed.removePod(podId);
         }

@@ -8,10 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.ExecSyncRequest;
+import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.StatusRequest;
 import io.coracle.cri.v1.StopContainerRequest;
+import io.coracle.cri.v1.UpdateContainerResourcesRequest;
 import io.coracle.runtime.testing.CriTestbed;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -53,6 +55,19 @@ class RuntimeHandlerIT {
                 String netns = bed.runtime().execSync(ExecSyncRequest.newBuilder().setContainerId(sleeper)
                         .addCmd("hostname").setTimeout(10).build()).getStdout().toStringUtf8();
                 assertEquals(pod.getHostname() + "\n", netns);
+                // An update goes through the shim to "runc update": the files change, and so does runc's state.
+                bed.runtime().updateContainerResources(UpdateContainerResourcesRequest.newBuilder()
+                        .setContainerId(sleeper).setLinux(LinuxContainerResources.newBuilder().setCpuQuota(30000)
+                                .setCpuPeriod(100000).setCpuShares(300).setMemoryLimitInBytes(80L << 20)).build());
+                Path cpu = Files.walk(Path.of("/sys/fs/cgroup/cpu").resolve(bed.cgroupParent().substring(1)))
+                        .filter(p -> p.endsWith(sleeper)).findFirst().orElseThrow();
+                assertEquals("30000", Files.readString(cpu.resolve("cpu.cfs_quota_us")).trim());
+                assertEquals("300", Files.readString(cpu.resolve("cpu.shares")).trim());
+                Path memory = Path.of("/sys/fs/cgroup/memory").resolve(Path.of("/sys/fs/cgroup/cpu").relativize(cpu));
+                assertEquals(String.valueOf(80L << 20), Files.readString(memory.resolve("memory.limit_in_bytes")).trim());
+                assertTrue(Files.readString(runtimeState.resolve(runtimeState.getParent().getFileName()).resolve("state.json"))
+                        .contains("\"memory\":" + (80L << 20)), "runc's own state records the new limit");
+                assertEquals(80L << 20, bed.status(sleeper).getResources().getLinux().getMemoryLimitInBytes());
                 bed.runtime().stopContainer(StopContainerRequest.newBuilder().setContainerId(sleeper).setTimeout(5).build());
                 assertEquals(ContainerState.CONTAINER_EXITED, bed.status(sleeper).getState());
             } finally {
