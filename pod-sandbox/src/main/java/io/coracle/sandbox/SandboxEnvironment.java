@@ -13,6 +13,7 @@ final class SandboxEnvironment {
     final CniNetwork cni;
     final PodCgroup cgroups;
     final PauseLauncher pauseLauncher;
+    final PodSandboxConfigValidator validator;
     volatile PodContainersHook containers = PodContainersHook.NONE;
 
     SandboxEnvironment(SandboxConfig config) throws IOException {
@@ -20,7 +21,10 @@ final class SandboxEnvironment {
         this.store = new SandboxStore(config.rootDir());
         this.cniConfig = new CniConfigLoader(config);
         this.cni = new CniNetwork(cniConfig);
-        this.cgroups = new PodCgroup(Cgroups.detect(), config.cgroupDriver());
+        Cgroups hierarchies = Cgroups.detect();
+        this.cgroups = new PodCgroup(hierarchies, config.cgroupDriver());
+        this.validator = new PodSandboxConfigValidator(config.cgroupDriver(),
+                new LinuxResourcesValidator(HostResources.read(), hierarchies.v2()));
         if (!config.pauseBinary().getFileName().toString().equals(NativePrograms.PAUSE)) {
             throw new IOException("pause binary must be named " + NativePrograms.PAUSE + ": " + config.pauseBinary());
         }
