@@ -354,7 +354,7 @@ class StreamingIT {
         assertCode(Status.Code.INVALID_ARGUMENT, "tty and stderr", () -> execUrl(shell, false, true, true, true, "sh"));
         assertCode(Status.Code.INVALID_ARGUMENT, "one of stdin, stdout or stderr",
                 () -> execUrl(shell, false, false, false, false, "sh"));
-        assertCode(Status.Code.INVALID_ARGUMENT, "cmd is empty", () -> execUrl(shell, false, true, false, false));
+        assertCode(Status.Code.INVALID_ARGUMENT, "cmd: empty", () -> execUrl(shell, false, true, false, false));
         assertCode(Status.Code.NOT_FOUND, "container nosuch", () -> execUrl("nosuch", false, true, false, false, "sh"));
         assertCode(Status.Code.NOT_FOUND, "pod sandbox nosuch", () -> portForwardUrl("nosuch"));
         assertCode(Status.Code.INVALID_ARGUMENT, "port 0", () -> bed.runtime().portForward(
