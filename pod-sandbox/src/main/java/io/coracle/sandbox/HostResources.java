@@ -68,6 +68,16 @@ public record HostResources(BitSet cpus, BitSet mems, Set<Long> hugepageKiB) {
         return set;
     }
 
+    /** The kernel's list form of a set: {0,1,2,5} → "0-2,5". */
+    public static String format(BitSet set) {
+        StringBuilder b = new StringBuilder();
+        for (int from = set.nextSetBit(0); from >= 0; from = set.nextSetBit(set.nextClearBit(from))) {
+            int to = set.nextClearBit(from) - 1;
+            b.append(b.isEmpty() ? "" : ",").append(from).append(from == to ? "" : "-" + to);
+        }
+        return b.toString();
+    }
+
     /** "2MB", "1GB", "64KB" (the kubelet's spelling) in KiB; -1 when not a page size. */
     public static long pageSizeKiB(String size) {
         var m = java.util.regex.Pattern.compile("(\\d{1,7})([KMG])B").matcher(size);

@@ -89,7 +89,8 @@ public record LinuxResourcesValidator(HostResources host, boolean cgroupV2) {
         BitSet missing = (BitSet) asked.clone();
         missing.andNot(available);
         if (!missing.isEmpty()) {
-            throw invalid(field, show(list) + " names " + missing + ", not among this host's " + what + " " + available);
+            throw invalid(field, show(list) + " names " + HostResources.format(missing) + ", not among this host's " + what
+                    + " " + HostResources.format(available));
         }
     }
 }

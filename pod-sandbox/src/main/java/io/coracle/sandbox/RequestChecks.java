@@ -111,18 +111,22 @@ public final class RequestChecks {
         }
     }
 
-    /** Arguments passed to execve: each and all together within the kernel's limits, no NUL. */
+    /** Arguments passed to execve, each checked by {@link #arg}; returns their size. */
     public static long argv(String field, java.util.List<String> args) {
         long total = 0;
         for (int i = 0; i < args.size(); i++) {
-            String a = args.get(i);
-            maxBytes(field + "[" + i + "]", a, ARG_MAX);
-            if (a.indexOf('\0') >= 0) {
-                throw invalid(field + "[" + i + "]", "contains NUL");
-            }
-            total += bytes(a) + 1;
+            total += arg(field + "[" + i + "]", args.get(i));
         }
         return total;
+    }
+
+    /** One execve argument or environment entry: within MAX_ARG_STRLEN, no NUL; returns its size with the NUL. */
+    public static long arg(String field, String a) {
+        maxBytes(field, a, ARG_MAX);
+        if (a.indexOf('\0') >= 0) {
+            throw invalid(field, "contains NUL");
+        }
+        return bytes(a) + 1;
     }
 
     public static void argsTotal(String field, long total) {

@@ -64,7 +64,7 @@ public record CriRequestValidator(LinuxResourcesValidator resources) {
             if (kv.getKey().indexOf('=') >= 0 || kv.getKey().indexOf('\0') >= 0) {
                 throw invalid(f + ".key", show(kv.getKey()) + " holds '=' or NUL");
             }
-            total += RequestChecks.argv(f, List.of(kv.getKey() + "=" + kv.getValue().toStringUtf8()));
+            total += RequestChecks.arg(f, kv.getKey() + "=" + kv.getValue().toStringUtf8());
         }
         RequestChecks.argsTotal("config.command", total);
         if (!c.getWorkingDir().isEmpty()) {

@@ -144,6 +144,10 @@ class CriRequestValidatorTest {
         refusedCreate(p + "cpuset_cpus", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpusetCpus("garbage"))));
         refusedCreate(p + "cpuset_cpus", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpusetCpus("3-1"))));
         refusedCreate(p + "cpuset_cpus", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpusetCpus("0,64"))));
+        CreateContainerRequest.Builder wide = create();
+        wide.getConfigBuilder().setLinux(res(LinuxContainerResources.newBuilder().setCpusetCpus("2-99999")));
+        InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> v1.createContainer(wide.build()));
+        assertEquals(p + "cpuset_cpus: '2-99999' names 4-99999, not among this host's online CPUs 0-3", e.getMessage());
         refusedCreate(p + "cpuset_mems", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpusetMems("1"))));
         refusedCreate(p + "cpu_period", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpuPeriod(999))));
         refusedCreate(p + "cpu_period", c -> c.setLinux(res(LinuxContainerResources.newBuilder().setCpuPeriod(2_000_000))));
