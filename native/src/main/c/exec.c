@@ -37,7 +37,8 @@ static void write_exit(const char *file, const char *json)
 		fprintf(stderr, "coracle-shim exec: %s\n", e.msg);
 }
 
-static int give_up(const struct exec_args *a, const char *msg)
+/* bad_command: the command itself could not be run (not found, not executable), not the host. */
+static int give_up(const struct exec_args *a, const char *msg, bool bad_command)
 {
 	char json[1400], esc[1200];
 	size_t n = 0;
@@ -47,7 +48,7 @@ static int give_up(const struct exec_args *a, const char *msg)
 		esc[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
 	}
 	esc[n] = '\0';
-	snprintf(json, sizeof json, "{\"error\":\"%s\"}\n", esc);
+	snprintf(json, sizeof json, "{\"error\":\"%s\",\"badCommand\":%s}\n", esc, bad_command ? "true" : "false");
 	write_exit(a->exit_file, json);
 	fprintf(stderr, "coracle-shim exec: %s\n", msg);
 	return 126;
@@ -58,6 +59,7 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 {
 	struct cerr e;
 	char path[PATH_MAX];
+	int rc = -1;
 	snprintf(path, sizeof path, "%s/cgroups", state);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
 		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
@@ -75,7 +77,7 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 			goto out;
 		}
 	}
-	if (process_rlimits(p, &e) < 0 || process_locate(p, &e) < 0 || process_switch_user(p, seccomp, &e) < 0)
+	if (process_rlimits(p, &e) < 0 || (rc = process_locate(p, &e)) < 0 || (rc = process_switch_user(p, seccomp, &e)) < 0)
 		goto out;
 	/* The uid switch cleared the parent-death signal: set it again. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
@@ -83,9 +85,13 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 		goto out;
 	}
 	(void)parent; /* getppid() is 0 across a PID namespace: no race check possible here */
-	process_exec(p, seccomp, &e);
-out:
-	if (write_all(errfd, e.msg, strlen(e.msg)) < 0)
+	rc = process_exec(p, seccomp, &e);
+out:;
+	/* One write (atomic on a pipe): 'C' when the command is at fault, 'E' otherwise, then the message. */
+	char report[sizeof e.msg + 1];
+	report[0] = rc == PROCESS_BAD_COMMAND ? 'C' : 'E';
+	memcpy(report + 1, e.msg, strlen(e.msg) + 1);
+	if (write_all(errfd, report, strlen(report)) < 0)
 		_exit(126);
 	_exit(126);
 }
@@ -167,14 +173,14 @@ int cmd_exec(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/state.json", a.state);
 	struct json *state = json_read_file(path, &e);
 	if (!state)
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	const struct json *pidj = json_get(state, "pid");
 	const char *status = json_get_str(state, "status"), *bundle = json_get_str(state, "bundle");
 	if (!pidj || !pidj->is_integer || !bundle || !status)
-		return give_up(&a, "state.json: pid, status or bundle missing");
+		return give_up(&a, "state.json: pid, status or bundle missing", false);
 	if (strcmp(status, "running") != 0) {
 		snprintf(path, sizeof path, "the container is %s, not running", status);
-		return give_up(&a, path);
+		return give_up(&a, path, false);
 	}
 	int pid = (int)pidj->integer;
 	snprintf(path, sizeof path, "%s/config.json", bundle);
@@ -185,34 +191,34 @@ int cmd_exec(int argc, char **argv)
 	struct ns_plan ns;
 	if (!procj || process_parse(procj, &p, &e) < 0 || seccomp_build(spec, &seccomp, &e) < 0 ||
 	    ns_plan_of_pid(pid, &ns, &e) < 0)
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		return give_up(&a, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+		return give_up(&a, "prctl(PR_SET_CHILD_SUBREAPER) failed", false);
 	static const int waited[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0}, pipe_sig[] = {SIGPIPE, 0};
 	sigset_t set, old;
 	int sigfd;
 	if (block_signals(waited, &set, &old, &e) < 0 || set_signals(pipe_sig, SIG_IGN, &e) < 0)
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	if ((sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
 		fail(&e, errno, "signalfd");
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	}
 	int master = -1, pty_pair[2] = {-1, -1};
 	if (a.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pty_pair) < 0) {
 		fail(&e, errno, "socketpair");
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	}
 	int errp[2];
 	if (pipe2(errp, O_CLOEXEC) < 0)
-		return give_up(&a, "pipe2 failed");
+		return give_up(&a, "pipe2 failed", false);
 	if (ns.pid_fd >= 0 && setns(ns.pid_fd, CLONE_NEWPID) < 0) {
 		fail(&e, errno, "setns pid of %d", pid);
-		return give_up(&a, e.msg);
+		return give_up(&a, e.msg, false);
 	}
 	pid_t self = getpid();
 	pid_t child = fork();
 	if (child < 0)
-		return give_up(&a, "fork failed");
+		return give_up(&a, "fork failed", false);
 	if (child == 0) {
 		close(errp[0]);
 		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || set_signals(pipe_sig, SIG_DFL, &e) < 0) {
@@ -243,7 +249,7 @@ int cmd_exec(int argc, char **argv)
 		msg[n] = '\0';
 		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 			;
-		return give_up(&a, msg);
+		return give_up(&a, msg + 1, msg[0] == 'C');
 	}
 	bool in_open = master >= 0, out_open = master >= 0;
 	/* Terminal size changes: lines "<rows> <cols>" written to the FIFO by the caller. */
@@ -257,7 +263,7 @@ int cmd_exec(int argc, char **argv)
 				       {.fd = out_open ? master : -1, .events = POLLIN},
 				       {.fd = resize, .events = POLLIN}};
 		if (poll(pf, 4, -1) < 0 && errno != EINTR)
-			return give_up(&a, "poll failed");
+			return give_up(&a, "poll failed", false);
 		if (pf[1].revents && !relay(0, master))
 			in_open = false;
 		if (pf[2].revents && !relay(master, 1))

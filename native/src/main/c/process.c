@@ -176,8 +176,10 @@ int process_locate(struct process *p, struct cerr *e)
 		return fail(e, err, "config.json: process.cwd: chdir %s", p->cwd);
 	const char *cmd = p->argv[0];
 	if (strchr(cmd, '/')) {
-		if (!executable(cmd))
-			return fail(e, errno ? errno : EACCES, "process.args[0]: '%s' is not an executable file in the image", cmd);
+		if (!executable(cmd)) {
+			fail(e, errno ? errno : EACCES, "process.args[0]: '%s' is not an executable file in the image", cmd);
+			return PROCESS_BAD_COMMAND;
+		}
 		snprintf(p->path, sizeof p->path, "%s", cmd);
 		return 0;
 	}
@@ -195,7 +197,8 @@ int process_locate(struct process *p, struct cerr *e)
 			break;
 		dir = colon + 1;
 	}
-	return fail(e, ENOENT, "process.args[0]: '%s' not found in the image (PATH=%s)", cmd, path);
+	fail(e, ENOENT, "process.args[0]: '%s' not found in the image (PATH=%s)", cmd, path);
+	return PROCESS_BAD_COMMAND;
 }
 
 int process_switch_user(const struct process *p, void *seccomp_ctx, struct cerr *e)
@@ -230,5 +233,10 @@ int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e)
 			return -1;
 	}
 	execve(p->path, p->argv, p->envp);
-	return fail(e, errno, "execve %s", p->path);
+	int err = errno;
+	fail(e, err, "execve %s", p->path);
+	return err == ENOENT || err == EACCES || err == ENOEXEC || err == E2BIG || err == ENAMETOOLONG || err == ELOOP ||
+			       err == ENOTDIR
+		       ? PROCESS_BAD_COMMAND
+		       : -1;
 }

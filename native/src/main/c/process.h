@@ -31,12 +31,15 @@ int spec_id(const struct json *v, const char *field, uint32_t *out, struct cerr 
 int process_parse(const struct json *process, struct process *p, struct cerr *e);
 void process_free(struct process *p);
 int process_rlimits(const struct process *p, struct cerr *e);
-/* Inside the container's root: chdir to cwd and find args[0]. */
+/* What process_locate and process_exec return when args[0] itself cannot be run (not found,
+ * not executable, too long an argument list): the caller's command is at fault, not the host. */
+#define PROCESS_BAD_COMMAND (-2)
+/* Inside the container's root: chdir to cwd and find args[0] (PROCESS_BAD_COMMAND when absent). */
 int process_locate(struct process *p, struct cerr *e);
 /* Bounding set, uid/gid/groups, the other capability sets, umask. seccomp_ctx is loaded
  * before the uid switch unless noNewPrivileges (then the caller loads it last). */
 int process_switch_user(const struct process *p, void *seccomp_ctx, struct cerr *e);
 /* no_new_privs, and the seccomp filter when no_new_privs is set; then execve. Returns
- * only on failure. */
+ * only on failure: PROCESS_BAD_COMMAND when execve refused the command or its arguments. */
 int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e);
 #endif

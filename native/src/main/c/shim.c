@@ -345,8 +345,8 @@ static bool do_update(struct monitor *m, int client, const char *len_arg)
 	struct json *res = NULL;
 	if (m->exited) {
 		fail(&e, 0, "the container has exited");
-	} else if (strlen(body) != (size_t)n || !(res = json_parse(body, perr, sizeof perr))) {
-		fail(&e, 0, "linux.resources: %s", strlen(body) != (size_t)n ? "a NUL byte in the JSON" : perr);
+	} else if (!(res = json_parse(body, (size_t)n, perr, sizeof perr))) {
+		fail(&e, 0, "linux.resources: %s", perr);
 	} else if (res->type != JSON_OBJECT) {
 		fail(&e, 0, "linux.resources: not a JSON object");
 	} else if (m->runtime ? runtime_update(m, body, (size_t)n, &e) == 0 : cgroup_update(&m->cg, res, &e) == 0) {
@@ -980,8 +980,8 @@ static int cmd_cgroup(int argc, char **argv)
 	if (read_resources(&len) < 0)
 		return 1;
 	char perr[128];
-	struct json *res = json_parse(resources_in, perr, sizeof perr);
-	if (!res || strlen(resources_in) != len || (res->type != JSON_OBJECT && res->type != JSON_NULL)) {
+	struct json *res = json_parse(resources_in, len, perr, sizeof perr);
+	if (!res || (res->type != JSON_OBJECT && res->type != JSON_NULL)) {
 		fprintf(stderr, "coracle-shim: linux.resources: %s\n", res ? "not a JSON object" : perr);
 		json_free(res);
 		return 1;

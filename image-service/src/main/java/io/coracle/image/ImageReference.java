@@ -30,6 +30,9 @@ public record ImageReference(String registry, String repository, String tag, Dig
         if (ID.matcher(ref).matches()) {
             throw invalid(ref, "a 64-character hex string is an image ID, not a repository name");
         }
+        if (ref.length() > MAX_LENGTH) {
+            throw invalid(ref, ref.length() + " characters, more than the " + MAX_LENGTH + " allowed");
+        }
         String rest = ref;
         Digest digest = null;
         int at = rest.indexOf('@');
@@ -89,8 +92,12 @@ public record ImageReference(String registry, String repository, String tag, Dig
         return new ImageReference(registry, path, tag, digest);
     }
 
+    /** Far above any registry's name plus tag plus digest; the message shows only the start of a longer one. */
+    static final int MAX_LENGTH = 4096;
+
     private static ImageException invalid(String ref, String why) {
-        return new ImageException(ImageException.Reason.INVALID_ARGUMENT, "invalid image reference \"" + ref + "\": " + why);
+        String shown = ref == null || ref.length() <= 256 ? ref : ref.substring(0, 256) + "...";
+        return new ImageException(ImageException.Reason.INVALID_ARGUMENT, "invalid image reference \"" + shown + "\": " + why);
     }
 
     /** {@code registry/repository}, e.g. {@code docker.io/library/busybox}. */

@@ -68,7 +68,7 @@ public record ExecRunner(NativePrograms programs) {
             if (!timedOut && Files.exists(exitFile)) {
                 Map<?, ?> rec = OciJson.read(exitFile, Map.class);
                 if (rec.get("error") != null) {
-                    throw new ShimException("exec: " + rec.get("error"));
+                    throw failure(rec);
                 }
             } else if (!timedOut) {
                 throw new ShimException("exec: the shim exited " + p.exitValue() + " without an exit record: "
@@ -129,7 +129,7 @@ public record ExecRunner(NativePrograms programs) {
                 }
                 Map<?, ?> rec = OciJson.read(exitFile, Map.class);
                 if (rec.get("error") != null) {
-                    exitCode.completeExceptionally(new ShimException("exec: " + rec.get("error")));
+                    exitCode.completeExceptionally(failure(rec));
                 } else {
                     exitCode.complete(((Number) rec.get("exitCode")).intValue());
                 }
@@ -140,6 +140,12 @@ public record ExecRunner(NativePrograms programs) {
             }
         });
         return new ExecSession(p, resizeFifo, exitCode);
+    }
+
+    /** The exit record of an exec that could not start: the command's fault or the shim's. */
+    private static ShimException failure(Map<?, ?> rec) {
+        String message = "exec: " + rec.get("error");
+        return Boolean.TRUE.equals(rec.get("badCommand")) ? new BadCommandException(message) : new ShimException(message);
     }
 
     /**

@@ -22,6 +22,7 @@ final class SandboxEnvironment {
     final CniNetwork cni;
     final PodCgroup cgroups;
     final PauseLauncher pauseLauncher;
+    final PodSandboxConfigValidator validator;
     volatile PodContainersHook containers = PodContainersHook.NONE;
     volatile SandboxEventListener events = SandboxEventListener.NONE;
 
@@ -34,7 +35,10 @@ final class SandboxEnvironment {
             throw new IOException("pause binary must be named " + NativePrograms.PAUSE + ": " + config.pauseBinary());
         }
         NativePrograms programs = new NativePrograms(config.pauseBinary().getParent());
-        this.cgroups = new PodCgroup(Cgroups.detect(), new CgroupCreator(programs), config.cgroupDriver());
+        Cgroups hierarchies = Cgroups.detect();
+        this.cgroups = new PodCgroup(hierarchies, new CgroupCreator(programs), config.cgroupDriver());
+        this.validator = new PodSandboxConfigValidator(config.cgroupDriver(),
+                new LinuxResourcesValidator(HostResources.read(), hierarchies.v2()));
         this.pauseLauncher = new PauseLauncher(programs);
     }
 

@@ -33,7 +33,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.regex.Pattern;
 
 /**
  * RunPodSandbox: pod files and /dev/shm, pod cgroup, the pause process in new namespaces, the
@@ -43,7 +42,6 @@ import java.util.regex.Pattern;
 public final class SandboxRunner {
     private static final Logger LOG = Logger.getLogger(SandboxRunner.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,62})?");
     private static final Duration PAUSE_TIMEOUT = Duration.ofSeconds(10);
 
     private final SandboxEnvironment env;
@@ -62,7 +60,7 @@ public final class SandboxRunner {
         PodSandboxConfig cfg = request.getConfig();
         Plan plan;
         try {
-            plan = plan(cfg);
+            plan = plan(request);
         } catch (IllegalArgumentException e) {
             throw invalid(e.getMessage());
         }
@@ -129,48 +127,29 @@ public final class SandboxRunner {
     private record Plan(PodSandboxMetadata meta, boolean hostNetwork, boolean hostIpc, Sandbox.PidMode pidMode,
                         String hostname, Map<String, String> sysctls, List<PortMapping> ports) {}
 
-    static Plan plan(PodSandboxConfig cfg) {
+    /** The request checked by the validator, and what follows from it. */
+    Plan plan(RunPodSandboxRequest request) {
+        env.validator.check(request);
+        PodSandboxConfig cfg = request.getConfig();
         PodSandboxMetadata meta = cfg.getMetadata();
-        if (!cfg.hasMetadata()) {
-            throw invalid("sandbox config has no metadata");
-        }
-        for (String[] f : new String[][] {{"name", meta.getName()}, {"namespace", meta.getNamespace()}, {"uid", meta.getUid()}}) {
-            if (f[1].isEmpty()) {
-                throw invalid("sandbox metadata." + f[0] + " is empty");
-            }
-            if (f[1].contains("/") || f[1].contains("\0")) {
-                throw invalid("sandbox metadata." + f[0] + " '" + f[1] + "' contains '/' or NUL");
-            }
-        }
         LinuxPodSandboxConfig linux = cfg.getLinux();
         checkIds(linux.getSecurityContext());
         NamespaceOption ns = linux.getSecurityContext().getNamespaceOptions();
-        boolean hostNetwork = podOrNode("network", ns.getNetwork());
-        boolean hostIpc = podOrNode("ipc", ns.getIpc());
+        boolean hostNetwork = ns.getNetwork() == NamespaceMode.NODE;
+        boolean hostIpc = ns.getIpc() == NamespaceMode.NODE;
         Sandbox.PidMode pid = switch (ns.getPid()) {
             case POD -> Sandbox.PidMode.POD;
             case CONTAINER -> Sandbox.PidMode.CONTAINER;
-            case NODE -> Sandbox.PidMode.NODE;
-            default -> throw invalid("pid namespace mode " + ns.getPidValue() + " (" + ns.getPid()
-                    + ") is not supported for a pod: use POD, CONTAINER or NODE");
+            default -> Sandbox.PidMode.NODE;
         };
         String hostname = cfg.getHostname();
         if (hostname.isEmpty()) {
             hostname = hostNetwork ? hostHostname() : truncate(meta.getName(), 63);
         }
-        if (!hostNetwork && !HOSTNAME.matcher(hostname).matches()) {
-            throw invalid("hostname '" + hostname + "' is invalid (letters, digits, '.', '-'; at most 63)");
+        if (!hostNetwork && !PodSandboxConfigValidator.HOSTNAME.matcher(hostname).matches()) {
+            throw invalid("config.hostname: '" + hostname + "' (from the pod name) is invalid");
         }
-        PodFiles.validate(cfg.getDnsConfig());
         Map<String, String> sysctls = PodSysctls.validate(linux.getSysctlsMap(), hostNetwork, hostIpc);
-        for (PortMapping p : cfg.getPortMappingsList()) {
-            if (p.getContainerPort() <= 0 || p.getContainerPort() > 65535 || p.getHostPort() < 0 || p.getHostPort() > 65535) {
-                throw invalid("port mapping " + p.getHostPort() + "->" + p.getContainerPort() + " is out of range");
-            }
-            if (p.getProtocolValue() < 0 || p.getProtocolValue() > 2) {
-                throw invalid("port mapping protocol " + p.getProtocolValue() + " is unknown");
-            }
-        }
         // The kubelet sends container ports without host ports too: only host ports are mapped.
         List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
         return new Plan(meta, hostNetwork, hostIpc, pid, hostname, sysctls, ports);
@@ -201,14 +180,6 @@ public final class SandboxRunner {
                     + " with " + ns.getUsernsOptions().getUidsCount() + " uid and " + ns.getUsernsOptions().getGidsCount()
                     + " gid mappings: user namespaces are not supported (only NODE)");
         }
-    }
-
-    private static boolean podOrNode(String kind, NamespaceMode mode) {
-        return switch (mode) {
-            case POD -> false;
-            case NODE -> true;
-            default -> throw invalid(kind + " namespace mode " + mode + " is not supported for a pod: use POD or NODE");
-        };
     }
 
     private static String hostHostname() {
@@ -260,12 +231,7 @@ public final class SandboxRunner {
 
         timer.mark("files");
         // Pod cgroup and the pause leaf.
-        PodCgroup.Names cg;
-        try {
-            cg = env.cgroups.names(cfg.getLinux().getCgroupParent(), env.config.defaultCgroupParent(), id);
-        } catch (IllegalArgumentException e) {
-            throw invalid(e.getMessage());
-        }
+        PodCgroup.Names cg = env.cgroups.names(cfg.getLinux().getCgroupParent(), env.config.defaultCgroupParent(), id);
         String createdFrom = env.cgroups.create(cg, cfg.getLinux().hasResources() ? cfg.getLinux().getResources() : null,
                 cfg.getLinux().hasOverhead() ? cfg.getLinux().getOverhead() : null);
         undo.push(() -> env.cgroups.remove(cg, createdFrom));

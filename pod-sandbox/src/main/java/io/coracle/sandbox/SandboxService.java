@@ -115,6 +115,11 @@ public final class SandboxService {
         return env.cniConfig.applyPodCidr(cidr);
     }
 
+    /** The checks of CRI resources against this host, for the container RPCs to share. */
+    public LinuxResourcesValidator resourcesValidator() {
+        return env.validator.resources();
+    }
+
     /** The container code's hook into stop and remove. */
     public void setContainersHook(PodContainersHook hook) {
         env.containers = hook == null ? PodContainersHook.NONE : hook;

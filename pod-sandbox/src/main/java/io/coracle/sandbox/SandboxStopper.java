@@ -17,7 +17,8 @@ import java.util.logging.Logger;
 
 /**
  * StopPodSandbox: stops the pod's containers (hook), CNI DEL, kills the pause process; the netns
- * bind mount goes only once DEL has succeeded. Idempotent: a stopped pod stops again at no cost.
+ * bind mount goes only once DEL has succeeded. Idempotent: a stopped pod stops again at no cost, and
+ * stop of an unknown pod succeeds.
  */
 public final class SandboxStopper {
     private static final Logger LOG = Logger.getLogger(SandboxStopper.class.getName());
@@ -30,8 +31,16 @@ public final class SandboxStopper {
     }
 
     public StopPodSandboxResponse stop(StopPodSandboxRequest request) {
-        Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("sandbox " + request.getPodSandboxId() + " not found").asRuntimeException());
+        if (request.getPodSandboxId().isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("pod_sandbox_id: empty").asRuntimeException();
+        }
+        // The CRI asks stop of an unknown pod to succeed (containerd too): the kubelet retries stops of pods
+        // that a restart or a remove already made go away.
+        Sandbox s = env.store.find(request.getPodSandboxId()).orElse(null);
+        if (s == null) {
+            LOG.fine(() -> "sandbox " + request.getPodSandboxId() + ": stop of an unknown pod: nothing to do");
+            return StopPodSandboxResponse.getDefaultInstance();
+        }
         ReentrantLock lock = env.store.lock(s.id());
         lock.lock();
         try {

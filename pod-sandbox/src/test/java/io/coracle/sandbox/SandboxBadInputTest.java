@@ -281,10 +281,96 @@ class SandboxBadInputTest {
     }
 
     @Test
-    void stopOfAnUnknownPodIsNotFound() throws Exception {
+    void stopOfAnUnknownPodSucceedsAndStatusStaysNotFound() throws Exception {
         f = new PodFixture();
+        // The CRI (critest "StopPodSandbox should not return an error if not found") and containerd: success.
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("0123456789ab").build());
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("0123456789ab").build());
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-                () -> f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("0123456789ab").build()));
+                () -> f.service.status(io.coracle.cri.v1.PodSandboxStatusRequest.newBuilder().setPodSandboxId("0123456789ab").build()));
         assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+        e = assertThrows(StatusRuntimeException.class,
+                () -> f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("").build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        // A pod stopped and removed: stop again succeeds.
+        String id = f.run(f.podWithParent("gone"));
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+        f.service.remove(io.coracle.cri.v1.RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+        f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
+        assertNothingLeft();
+    }
+
+    @Test
+    void namesThatCannotBeFileNamesAreInvalid() throws Exception {
+        f = new PodFixture();
+        String huge = "a".repeat(1024 * 1024);
+        for (String field : List.of("name", "namespace", "uid")) {
+            for (String bad : List.of(huge, "a/b", "..", "a\u0000b", "x".repeat(254))) {
+                PodSandboxConfig.Builder b = f.podWithParent("names");
+                PodSandboxMetadata.Builder m = b.getMetadataBuilder();
+                switch (field) {
+                    case "name" -> m.setName(bad);
+                    case "namespace" -> m.setNamespace(bad);
+                    default -> m.setUid(bad);
+                }
+                StatusRuntimeException e = refused(b, Status.Code.INVALID_ARGUMENT, "config.metadata." + field + ": ");
+                assertTrue(e.getStatus().getDescription().length() < 400, "the message does not echo the whole value");
+            }
+        }
+        PodSandboxConfig.Builder b = f.podWithParent("names");
+        b.getMetadataBuilder().setAttempt(-1);
+        refused(b, Status.Code.INVALID_ARGUMENT, "config.metadata.attempt: -1");
+        // 253 bytes is fine (a Kubernetes pod name can be that long); the hostname is derived from it.
+        b = f.podWithParent("names").clearHostname();
+        b.getMetadataBuilder().setName("n".repeat(253));
+        nameIsFree(b);
+    }
+
+    @Test
+    void pathsThatMustBeAbsoluteAreRefusedWhenRelativeOrWithDotDot() throws Exception {
+        f = new PodFixture();
+        refused(f.podWithParent("paths").setLogDirectory("relative/logs"), Status.Code.INVALID_ARGUMENT,
+                "config.log_directory: 'relative/logs' is not an absolute path");
+        refused(f.podWithParent("paths").setLogDirectory("/var/log/pods/../../etc"), Status.Code.INVALID_ARGUMENT,
+                "config.log_directory: '/var/log/pods/../../etc' contains '..'");
+        PodSandboxConfig.Builder b = f.podWithParent("paths");
+        b.getLinuxBuilder().setCgroupParent("kubepods/pod1");
+        refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.cgroup_parent: 'kubepods/pod1' is not an absolute path");
+        b = f.podWithParent("paths");
+        b.getLinuxBuilder().setCgroupParent(f.cgroupRoot + "/..");
+        refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.cgroup_parent: ");
+        assertNothingLeft();
+    }
+
+    @Test
+    void portMappingsLabelsAndResourcesAreCheckedFieldByField() throws Exception {
+        f = new PodFixture();
+        refused(f.podWithParent("ports").addPortMappings(io.coracle.cri.v1.PortMapping.newBuilder().setContainerPort(80)
+                .setHostPort(65536)), Status.Code.INVALID_ARGUMENT, "config.port_mappings[0].host_port: 65536");
+        refused(f.podWithParent("ports").addPortMappings(io.coracle.cri.v1.PortMapping.newBuilder().setContainerPort(0)),
+                Status.Code.INVALID_ARGUMENT, "config.port_mappings[0].container_port: 0");
+        refused(f.podWithParent("ports").addPortMappings(io.coracle.cri.v1.PortMapping.newBuilder().setContainerPort(80)
+                .setProtocolValue(7)), Status.Code.INVALID_ARGUMENT, "config.port_mappings[0].protocol");
+        refused(f.podWithParent("ports").addPortMappings(io.coracle.cri.v1.PortMapping.newBuilder().setContainerPort(80)
+                .setHostPort(8080).setHostIp("localhost")), Status.Code.INVALID_ARGUMENT,
+                "config.port_mappings[0].host_ip: 'localhost' is not an IP address");
+        refused(f.podWithParent("labels").putLabels("", "x"), Status.Code.INVALID_ARGUMENT, "config.labels: a key is empty");
+        refused(f.podWithParent("labels").putAnnotations("big", "v".repeat(600 * 1024)), Status.Code.INVALID_ARGUMENT,
+                "config.annotations: ");
+        for (var bad : List.of(
+                io.coracle.cri.v1.LinuxContainerResources.newBuilder().setCpusetCpus("0-"),
+                io.coracle.cri.v1.LinuxContainerResources.newBuilder().setCpusetCpus("4096"),
+                io.coracle.cri.v1.LinuxContainerResources.newBuilder().setCpuPeriod(10),
+                io.coracle.cri.v1.LinuxContainerResources.newBuilder().setMemoryLimitInBytes(-5),
+                io.coracle.cri.v1.LinuxContainerResources.newBuilder().addHugepageLimits(
+                        io.coracle.cri.v1.HugepageLimit.newBuilder().setPageSize("3MB").setLimit(1 << 21)))) {
+            PodSandboxConfig.Builder b = f.podWithParent("res");
+            b.getLinuxBuilder().setResources(bad);
+            refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.resources.");
+            b = f.podWithParent("res");
+            b.getLinuxBuilder().setOverhead(bad);
+            refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.overhead.");
+        }
+        assertNothingLeft();
     }
 }

@@ -101,11 +101,20 @@ public final class ContainerLifecycle {
     }
 
     /**
-     * Sends the stop signal, then SIGKILL once {@code timeoutSeconds} pass; stopping a stopped container
-     * is fine. Returns once the container's stopped event is out.
+     * Sends the stop signal, then SIGKILL once {@code timeoutSeconds} pass; stopping a stopped or an
+     * unknown container is fine (the CRI asks stop to be idempotent, as containerd does). Returns once
+     * the container's stopped event is out.
      */
     public void stop(String containerId, long timeoutSeconds) throws StatusException {
-        ContainerRecord r = find(containerId);
+        if (containerId.isEmpty()) {
+            throw Status.INVALID_ARGUMENT.withDescription("container_id: empty").asException();
+        }
+        Optional<ContainerRecord> found = parts.store().find(containerId);
+        if (found.isEmpty()) {
+            LOG.fine(() -> "container " + containerId + ": stop of an unknown container: nothing to do");
+            return;
+        }
+        ContainerRecord r = found.get();
         try {
             signalAndAwait(r, timeoutSeconds);
         } finally {

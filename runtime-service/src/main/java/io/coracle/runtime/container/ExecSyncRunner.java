@@ -36,13 +36,8 @@ public final class ExecSyncRunner {
         this.parts = parts;
     }
 
+    /** The request's shape (cmd, timeout) is checked by the CRI edge's CriRequestValidator. */
     public ExecSyncResponse execSync(ExecSyncRequest request) throws StatusException {
-        if (request.getCmdCount() == 0 || request.getCmd(0).isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("cmd is empty").asException();
-        }
-        if (request.getTimeout() < 0) {
-            throw Status.INVALID_ARGUMENT.withDescription("timeout " + request.getTimeout() + " is negative").asException();
-        }
         ContainerRecord r = running(request.getContainerId());
         Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
         try {
@@ -57,6 +52,10 @@ public final class ExecSyncRunner {
                     .setStderr(ByteString.copyFrom(result.stderr()))
                     .setExitCode(result.exitCode())
                     .build();
+        } catch (io.coracle.shim.BadCommandException e) {
+            throw Status.INVALID_ARGUMENT.withDescription("cmd: " + io.coracle.sandbox.RequestChecks.show(request.getCmd(0))
+                    + " cannot be run in container "
+                    + r.id() + ": " + e.getMessage()).asException();
         } catch (IOException e) {
             throw Status.UNKNOWN.withDescription("exec in container " + r.id() + ": " + e.getMessage()).asException();
         }

@@ -62,6 +62,7 @@ import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.daemon.DaemonServices;
+import io.coracle.sandbox.InvalidRequestException;
 import io.coracle.runtime.streaming.StreamUrlIssuer;
 import io.coracle.cri.v1.AttachRequest;
 import io.coracle.cri.v1.AttachResponse;
@@ -95,6 +96,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     private final RuntimeStatusReporter status;
     private final DaemonServices services;
     private final java.util.function.Supplier<StreamUrlIssuer> streaming;
+    private final CriRequestValidator validate;
 
     /** {@code streaming}: the streaming server's URL issuer, waiting for the server if it is still starting. */
     public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services,
@@ -102,6 +104,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         this.status = status;
         this.services = services;
         this.streaming = streaming;
+        this.validate = new CriRequestValidator(services.sandboxes.resourcesValidator());
     }
 
     private static <T> void answer(StreamObserver<T> response, Call<T> call) {
@@ -110,6 +113,9 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             value = call.run();
         } catch (StatusException | StatusRuntimeException e) {
             response.onError(e);
+            return;
+        } catch (InvalidRequestException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
             return;
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "unexpected failure", e);
@@ -143,15 +149,12 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void updateRuntimeConfig(UpdateRuntimeConfigRequest request,
                                     StreamObserver<UpdateRuntimeConfigResponse> response) {
         answer(response, () -> {
+            validate.updateRuntimeConfig(request);
             String cidrs = request.getRuntimeConfig().getNetworkConfig().getPodCidr();
             if (!cidrs.isEmpty()) {
                 String v4 = null;
                 for (String cidr : cidrs.split(",")) {
                     String c = cidr.trim();
-                    if (!c.matches("[0-9a-fA-F:.]+/\\d{1,3}")) {
-                        throw Status.INVALID_ARGUMENT.withDescription("runtime_config.network_config.pod_cidr: '" + c
-                                + "' is not a CIDR").asException();
-                    }
                     if (v4 == null && c.matches("(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}")) {
                         v4 = c;
                     }
@@ -176,7 +179,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         answer(response, () -> {
             String handler = request.getRuntimeHandler();
             if (!handler.isEmpty() && !status.runtimeHandlers().contains(handler)) {
-                throw Status.INVALID_ARGUMENT.withDescription("runtime handler \"" + handler + "\" is not configured"
+                throw Status.INVALID_ARGUMENT.withDescription("runtime_handler: runtime handler \"" + handler + "\" is not configured"
                         + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
                         .filter(h -> !h.isEmpty()).toList()) + ")").asException();
             }
@@ -186,17 +189,26 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void stopPodSandbox(StopPodSandboxRequest request, StreamObserver<StopPodSandboxResponse> response) {
-        answer(response, () -> services.sandboxes.stop(request));
+        answer(response, () -> {
+            validate.id("pod_sandbox_id", request.getPodSandboxId());
+            return services.sandboxes.stop(request);
+        });
     }
 
     @Override
     public void removePodSandbox(RemovePodSandboxRequest request, StreamObserver<RemovePodSandboxResponse> response) {
-        answer(response, () -> services.sandboxes.remove(request));
+        answer(response, () -> {
+            validate.id("pod_sandbox_id", request.getPodSandboxId());
+            return services.sandboxes.remove(request);
+        });
     }
 
     @Override
     public void podSandboxStatus(PodSandboxStatusRequest request, StreamObserver<PodSandboxStatusResponse> response) {
-        answer(response, () -> services.sandboxes.status(request));
+        answer(response, () -> {
+            validate.id("pod_sandbox_id", request.getPodSandboxId());
+            return services.sandboxes.status(request);
+        });
     }
 
     @Override
@@ -218,13 +230,16 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
-        answer(response, () -> CreateContainerResponse.newBuilder()
-                .setContainerId(services.creator.create(request)).build());
+        answer(response, () -> {
+            validate.createContainer(request);
+            return CreateContainerResponse.newBuilder().setContainerId(services.creator.create(request)).build();
+        });
     }
 
     @Override
     public void startContainer(StartContainerRequest request, StreamObserver<StartContainerResponse> response) {
         answer(response, () -> {
+            validate.id("container_id", request.getContainerId());
             services.lifecycle.start(request.getContainerId());
             return StartContainerResponse.getDefaultInstance();
         });
@@ -233,6 +248,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     @Override
     public void stopContainer(StopContainerRequest request, StreamObserver<StopContainerResponse> response) {
         answer(response, () -> {
+            validate.stopContainer(request.getContainerId(), request.getTimeout());
             services.lifecycle.stop(request.getContainerId(), request.getTimeout());
             return StopContainerResponse.getDefaultInstance();
         });
@@ -241,6 +257,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     @Override
     public void removeContainer(RemoveContainerRequest request, StreamObserver<RemoveContainerResponse> response) {
         answer(response, () -> {
+            validate.id("container_id", request.getContainerId());
             services.lifecycle.remove(request.getContainerId());
             return RemoveContainerResponse.getDefaultInstance();
         });
@@ -266,13 +283,17 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void containerStatus(ContainerStatusRequest request, StreamObserver<ContainerStatusResponse> response) {
-        answer(response, () -> services.containerStatus.status(request.getContainerId(), request.getVerbose()));
+        answer(response, () -> {
+            validate.id("container_id", request.getContainerId());
+            return services.containerStatus.status(request.getContainerId(), request.getVerbose());
+        });
     }
 
     @Override
     public void updateContainerResources(UpdateContainerResourcesRequest request,
                                          StreamObserver<UpdateContainerResourcesResponse> response) {
         answer(response, () -> {
+            validate.updateContainerResources(request);
             services.updater.updateResources(request);
             return UpdateContainerResourcesResponse.getDefaultInstance();
         });
@@ -282,6 +303,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void reopenContainerLog(ReopenContainerLogRequest request,
                                    StreamObserver<ReopenContainerLogResponse> response) {
         answer(response, () -> {
+            validate.id("container_id", request.getContainerId());
             services.updater.reopenLog(request.getContainerId());
             return ReopenContainerLogResponse.getDefaultInstance();
         });
@@ -289,28 +311,42 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void exec(ExecRequest request, StreamObserver<ExecResponse> response) {
-        answer(response, () -> streaming.get().exec(request));
+        answer(response, () -> {
+            validate.exec(request);
+            return streaming.get().exec(request);
+        });
     }
 
     @Override
     public void attach(AttachRequest request, StreamObserver<AttachResponse> response) {
-        answer(response, () -> streaming.get().attach(request));
+        answer(response, () -> {
+            validate.attach(request);
+            return streaming.get().attach(request);
+        });
     }
 
     @Override
     public void portForward(PortForwardRequest request, StreamObserver<PortForwardResponse> response) {
-        answer(response, () -> streaming.get().portForward(request));
+        answer(response, () -> {
+            validate.portForward(request);
+            return streaming.get().portForward(request);
+        });
     }
 
     @Override
     public void execSync(ExecSyncRequest request, StreamObserver<ExecSyncResponse> response) {
-        answer(response, () -> services.execSync.execSync(request));
+        answer(response, () -> {
+            validate.execSync(request);
+            return services.execSync.execSync(request);
+        });
     }
 
     @Override
     public void containerStats(ContainerStatsRequest request, StreamObserver<ContainerStatsResponse> response) {
-        answer(response, () -> ContainerStatsResponse.newBuilder()
-                .setStats(services.stats.stats(request.getContainerId())).build());
+        answer(response, () -> {
+            validate.id("container_id", request.getContainerId());
+            return ContainerStatsResponse.newBuilder().setStats(services.stats.stats(request.getContainerId())).build();
+        });
     }
 
     @Override
@@ -335,8 +371,10 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void podSandboxStats(PodSandboxStatsRequest request, StreamObserver<PodSandboxStatsResponse> response) {
-        answer(response, () -> PodSandboxStatsResponse.newBuilder()
-                .setStats(services.podStats.stats(request.getPodSandboxId())).build());
+        answer(response, () -> {
+            validate.id("pod_sandbox_id", request.getPodSandboxId());
+            return PodSandboxStatsResponse.newBuilder().setStats(services.podStats.stats(request.getPodSandboxId())).build();
+        });
     }
 
     @Override

@@ -51,8 +51,11 @@ public final class CriServer {
                 .executor(calls)
                 .maxInboundMessageSize(16 * 1024 * 1024)
                 .addService(health.getHealthService());
+        // First in the list: innermost, so the other interceptors see the clipped status too.
+        List<ServerInterceptor> all = new java.util.ArrayList<>(List.of(new BoundedStatusDescriptions()));
+        all.addAll(interceptors);
         for (BindableService service : services) {
-            builder.addService(ServerInterceptors.intercept(service, interceptors));
+            builder.addService(ServerInterceptors.intercept(service, all));
         }
         this.server = builder.build();
         for (BindableService service : services) {

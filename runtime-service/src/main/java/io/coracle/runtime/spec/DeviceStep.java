@@ -38,14 +38,7 @@ public final class DeviceStep implements SpecStep {
         for (Device d : in.config().getDevicesList()) {
             Path host = Path.of(d.getHostPath());
             String perms = d.getPermissions().isEmpty() ? "rwm" : d.getPermissions();
-            if (!perms.matches("[rwm]+")) {
-                throw new InvalidContainerConfigException("devices: permissions '" + perms + "' for "
-                        + d.getHostPath() + " must be made of r, w and m");
-            }
-            if (!d.getContainerPath().startsWith("/dev/")) {
-                throw new InvalidContainerConfigException("devices: container_path '" + d.getContainerPath()
-                        + "' must be under /dev");
-            }
+            // permissions and container_path are checked at the CRI edge (CriRequestValidator)
             try {
                 Object rdev = Files.getAttribute(host, "unix:rdev");
                 Object mode = Files.getAttribute(host, "unix:mode");

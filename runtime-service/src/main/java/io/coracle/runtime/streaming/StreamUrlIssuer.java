@@ -32,17 +32,13 @@ public final class StreamUrlIssuer {
         this.baseUrl = baseUrl;
     }
 
+    /** The request's shape is checked by the CRI edge (CriRequestValidator); here, the container and its state. */
     public ExecResponse exec(ExecRequest r) throws StatusException {
-        if (r.getCmdCount() == 0 || r.getCmd(0).isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("cmd is empty").asException();
-        }
-        checkStreams(r.getStdin(), r.getStdout(), r.getStderr(), r.getTty());
         ContainerRecord c = containers.running(r.getContainerId());
         return ExecResponse.newBuilder().setUrl(url("exec", r.toBuilder().setContainerId(c.id()).build())).build();
     }
 
     public AttachResponse attach(AttachRequest r) throws StatusException {
-        checkStreams(r.getStdin(), r.getStdout(), r.getStderr(), r.getTty());
         ContainerRecord c = containers.running(r.getContainerId());
         if (r.getStdin() && !c.containerConfig().getStdin()) {
             throw Status.FAILED_PRECONDITION.withDescription("container " + c.id()
@@ -52,15 +48,6 @@ public final class StreamUrlIssuer {
     }
 
     public PortForwardResponse portForward(PortForwardRequest r) throws StatusException {
-        if (r.getPodSandboxId().isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("pod_sandbox_id is empty").asException();
-        }
-        for (int port : r.getPortList()) {
-            if (port < 1 || port > 65535) {
-                throw Status.INVALID_ARGUMENT.withDescription("port " + port + " is not between 1 and 65535")
-                        .asException();
-            }
-        }
         Sandbox s = sandboxes.find(r.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("pod sandbox " + r.getPodSandboxId() + " not found").asException());
         if (!s.ready()) {
@@ -68,16 +55,6 @@ public final class StreamUrlIssuer {
         }
         return PortForwardResponse.newBuilder()
                 .setUrl(url("portforward", r.toBuilder().setPodSandboxId(s.id()).build())).build();
-    }
-
-    private static void checkStreams(boolean stdin, boolean stdout, boolean stderr, boolean tty) throws StatusException {
-        if (tty && stderr) {
-            throw Status.INVALID_ARGUMENT.withDescription("tty and stderr cannot both be true: a terminal has "
-                    + "one output stream").asException();
-        }
-        if (!stdin && !stdout && !stderr) {
-            throw Status.INVALID_ARGUMENT.withDescription("one of stdin, stdout or stderr must be set").asException();
-        }
     }
 
     private String url(String kind, Message request) throws StatusException {

@@ -160,10 +160,7 @@ class ContainerSpecBuilderTest {
                 () -> build(ContainerConfig.newBuilder().addCommand("x").addMounts(Mount.newBuilder()
                         .setContainerPath("/data").setHostPath("/nonexistent/coracle")), image(null, null, null, null)));
         assertEquals("mounts: host_path '/nonexistent/coracle' for /data does not exist", e.getMessage());
-        e = assertThrows(InvalidContainerConfigException.class,
-                () -> build(ContainerConfig.newBuilder().addCommand("x").addMounts(Mount.newBuilder()
-                        .setContainerPath("/data/../etc").setHostPath(data.toString())), image(null, null, null, null)));
-        assertTrue(e.getMessage().contains("without '..'"), e.getMessage());
+        // A container_path with '..' is refused at the CRI edge (CriRequestValidatorTest).
     }
 
     @Test
@@ -242,11 +239,7 @@ class ContainerSpecBuilderTest {
         assertEquals(dir.resolve("up").toString(), spec.annotations().get(Spec.OVERLAY_UPPERDIR));
         assertEquals("rootfs", spec.root().path());
 
-        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
-                () -> build(ContainerConfig.newBuilder().addCommand("x").setLinux(LinuxContainerConfig.newBuilder()
-                        .setResources(LinuxContainerResources.newBuilder().putUnified("memory.high", "1M"))),
-                        image(null, null, null, null)));
-        assertEquals("resources: unified settings need cgroup v2; this node runs cgroup v1", e.getMessage());
+        // Unified settings on cgroup v1 are refused at the CRI edge (CriRequestValidatorTest).
 
         // On cgroup v2 the map goes into the spec, file names checked.
         ContainerConfig.Builder unified = ContainerConfig.newBuilder().addCommand("x").setMetadata(
@@ -258,8 +251,8 @@ class ContainerSpecBuilderTest {
                 "/coracle/pod1/cid", true));
         assertEquals(java.util.Map.of("memory.high", "64M"), v2.linux().resources().unified());
         unified.getLinuxBuilder().getResourcesBuilder().putUnified("../escape", "1");
-        e = assertThrows(InvalidContainerConfigException.class, () -> ContainerSpecBuilder.build(new ContainerSpecInput(
-                "cid", unified.build(), image(null, null, null, null), pod, List.of(upperLayer, lower),
+        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                () -> ContainerSpecBuilder.build(new ContainerSpecInput("cid", unified.build(), image(null, null, null, null), pod, List.of(upperLayer, lower),
                 dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", true)));
         assertTrue(e.getMessage().contains("'../escape' is not a cgroup v2 file name"), e.getMessage());
     }

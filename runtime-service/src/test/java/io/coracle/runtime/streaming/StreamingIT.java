@@ -354,10 +354,10 @@ class StreamingIT {
         assertCode(Status.Code.INVALID_ARGUMENT, "tty and stderr", () -> execUrl(shell, false, true, true, true, "sh"));
         assertCode(Status.Code.INVALID_ARGUMENT, "one of stdin, stdout or stderr",
                 () -> execUrl(shell, false, false, false, false, "sh"));
-        assertCode(Status.Code.INVALID_ARGUMENT, "cmd is empty", () -> execUrl(shell, false, true, false, false));
+        assertCode(Status.Code.INVALID_ARGUMENT, "cmd: empty", () -> execUrl(shell, false, true, false, false));
         assertCode(Status.Code.NOT_FOUND, "container nosuch", () -> execUrl("nosuch", false, true, false, false, "sh"));
         assertCode(Status.Code.NOT_FOUND, "pod sandbox nosuch", () -> portForwardUrl("nosuch"));
-        assertCode(Status.Code.INVALID_ARGUMENT, "port 0", () -> bed.runtime().portForward(
+        assertCode(Status.Code.INVALID_ARGUMENT, "port[0]: 0", () -> bed.runtime().portForward(
                 PortForwardRequest.newBuilder().setPodSandboxId(podId).addPort(0).build()));
         String stopped = bed.createAndStart(podId, pod, CriTestbed.container("stopped", "sleep", "60"));
         bed.runtime().stopContainer(StopContainerRequest.newBuilder().setContainerId(stopped).setTimeout(0).build());
