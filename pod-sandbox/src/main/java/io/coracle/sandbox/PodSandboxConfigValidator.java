@@ -3,7 +3,10 @@ package io.coracle.sandbox;
 import static io.coracle.sandbox.RequestChecks.invalid;
 import static io.coracle.sandbox.RequestChecks.show;
 
+import io.coracle.cri.v1.LinuxSandboxSecurityContext;
 import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
+import io.coracle.oci.Ids;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PodSandboxMetadata;
 import io.coracle.cri.v1.PortMapping;
@@ -34,6 +37,7 @@ public record PodSandboxConfigValidator(SandboxConfig.CgroupDriver driver, Linux
         if (meta.getAttempt() < 0) {
             throw invalid("config.metadata.attempt", meta.getAttempt() + " is negative");
         }
+        ids(cfg.getLinux().getSecurityContext());
         var ns = cfg.getLinux().getSecurityContext().getNamespaceOptions();
         String nsField = "config.linux.security_context.namespace_options.";
         podOrNode(nsField + "network", "network", ns.getNetwork());
@@ -76,6 +80,34 @@ public record PodSandboxConfigValidator(SandboxConfig.CgroupDriver driver, Linux
         }
         if (linux.hasOverhead()) {
             resources.check("config.linux.overhead", linux.getOverhead());
+        }
+    }
+
+    /**
+     * The pod's ids, though the pause runs as root: a spec naming an id no container may take is
+     * refused whole. User namespaces (userns_options other than NODE) are not offered (the runtime
+     * reports user_namespaces false), so asking for one is refused rather than silently ignored.
+     */
+    private static void ids(LinuxSandboxSecurityContext sc) {
+        String at = "config.linux.security_context.";
+        if (sc.hasRunAsUser() && !Ids.valid(sc.getRunAsUser().getValue())) {
+            throw invalid(at + "run_as_user", sc.getRunAsUser().getValue() + " is out of range " + Ids.RANGE);
+        }
+        if (sc.hasRunAsGroup() && !Ids.valid(sc.getRunAsGroup().getValue())) {
+            throw invalid(at + "run_as_group", sc.getRunAsGroup().getValue() + " is out of range " + Ids.RANGE);
+        }
+        for (int i = 0; i < sc.getSupplementalGroupsCount(); i++) {
+            if (!Ids.valid(sc.getSupplementalGroups(i))) {
+                throw invalid(at + "supplemental_groups[" + i + "]",
+                        sc.getSupplementalGroups(i) + " is out of range " + Ids.RANGE);
+            }
+        }
+        NamespaceOption ns = sc.getNamespaceOptions();
+        if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
+                || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {
+            throw invalid(at + "namespace_options.userns_options", "mode " + ns.getUsernsOptions().getMode()
+                    + " with " + ns.getUsernsOptions().getUidsCount() + " uid and " + ns.getUsernsOptions().getGidsCount()
+                    + " gid mappings: user namespaces are not supported (only NODE)");
         }
     }
 

@@ -1,12 +1,10 @@
 package io.coracle.sandbox;
 
-import io.coracle.oci.Ids;
 import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.LinuxPodSandboxConfig;
-import io.coracle.cri.v1.LinuxSandboxSecurityContext;
 import io.coracle.cri.v1.NamespaceMode;
 import io.coracle.cri.v1.NamespaceOption;
 import io.coracle.cri.v1.PodSandboxConfig;
@@ -133,7 +131,6 @@ public final class SandboxRunner {
         PodSandboxConfig cfg = request.getConfig();
         PodSandboxMetadata meta = cfg.getMetadata();
         LinuxPodSandboxConfig linux = cfg.getLinux();
-        checkIds(linux.getSecurityContext());
         NamespaceOption ns = linux.getSecurityContext().getNamespaceOptions();
         boolean hostNetwork = ns.getNetwork() == NamespaceMode.NODE;
         boolean hostIpc = ns.getIpc() == NamespaceMode.NODE;
@@ -153,33 +150,6 @@ public final class SandboxRunner {
         // The kubelet sends container ports without host ports too: only host ports are mapped.
         List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
         return new Plan(meta, hostNetwork, hostIpc, pid, hostname, sysctls, ports);
-    }
-
-    /**
-     * The pod's ids, though the pause runs as root: a spec naming an id no container may take is
-     * refused whole. User namespaces (userns_options other than NODE) are not offered (the runtime
-     * reports user_namespaces false), so asking for one is refused rather than silently ignored.
-     */
-    private static void checkIds(LinuxSandboxSecurityContext sc) {
-        String at = "linux.security_context.";
-        if (sc.hasRunAsUser() && !Ids.valid(sc.getRunAsUser().getValue())) {
-            throw invalid(Ids.outOfRange(at + "run_as_user", sc.getRunAsUser().getValue()));
-        }
-        if (sc.hasRunAsGroup() && !Ids.valid(sc.getRunAsGroup().getValue())) {
-            throw invalid(Ids.outOfRange(at + "run_as_group", sc.getRunAsGroup().getValue()));
-        }
-        for (int i = 0; i < sc.getSupplementalGroupsCount(); i++) {
-            if (!Ids.valid(sc.getSupplementalGroups(i))) {
-                throw invalid(Ids.outOfRange(at + "supplemental_groups[" + i + "]", sc.getSupplementalGroups(i)));
-            }
-        }
-        NamespaceOption ns = sc.getNamespaceOptions();
-        if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
-                || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {
-            throw invalid(at + "namespace_options.userns_options: mode " + ns.getUsernsOptions().getMode()
-                    + " with " + ns.getUsernsOptions().getUidsCount() + " uid and " + ns.getUsernsOptions().getGidsCount()
-                    + " gid mappings: user namespaces are not supported (only NODE)");
-        }
     }
 
     private static String hostHostname() {

@@ -149,15 +149,15 @@ class SandboxBadInputTest {
         for (long bad : List.of(4294967296L, 2147483648L, -1L)) {
             PodSandboxConfig.Builder b = f.podWithParent("ids");
             b.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(bad));
-            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.run_as_user " + bad
+            refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.security_context.run_as_user: " + bad
                     + " is out of range 0..2147483647");
             b = f.podWithParent("ids");
             b.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(5))
                     .setRunAsGroup(Int64Value.newBuilder().setValue(bad));
-            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.run_as_group " + bad);
+            refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.security_context.run_as_group: " + bad);
             b = f.podWithParent("ids");
             b.getLinuxBuilder().getSecurityContextBuilder().addSupplementalGroups(1).addSupplementalGroups(bad);
-            refused(b, Status.Code.INVALID_ARGUMENT, "linux.security_context.supplemental_groups[1] " + bad);
+            refused(b, Status.Code.INVALID_ARGUMENT, "config.linux.security_context.supplemental_groups[1]: " + bad);
         }
         PodSandboxConfig.Builder b = f.podWithParent("ids");
         b.getLinuxBuilder().getSecurityContextBuilder().getNamespaceOptionsBuilder().setUsernsOptions(UserNamespace

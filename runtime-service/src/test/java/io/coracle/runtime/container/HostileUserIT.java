@@ -146,7 +146,7 @@ class HostileUserIT {
             badPod.getLinuxBuilder().getSecurityContextBuilder().setRunAsUser(Int64Value.newBuilder().setValue(bad));
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.runPod(badPod.build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getMessage());
-            assertEquals("linux.security_context.run_as_user " + bad + " is out of range 0..2147483647",
+            assertEquals("config.linux.security_context.run_as_user: " + bad + " is out of range 0..2147483647",
                     e.getStatus().getDescription());
         }
     }
