@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,19 +45,31 @@ public final class RuntimeDefaultSeccomp {
                 throw new IllegalStateException("seccomp/runtime-default.json is missing from the classpath");
             }
             Profile p = OciJson.MAPPER.readValue(in.readNBytes(1 << 20), Profile.class);
+            List<Entry> entries = new ArrayList<>();
             for (Entry e : p.syscalls()) {
                 if (e.names() == null || e.names().isEmpty() || !SeccompProfiles.ACTIONS.contains(e.action())) {
                     throw new IllegalStateException("seccomp/runtime-default.json: an entry without names or action");
                 }
+                entries.add(new Entry(List.copyOf(e.names()), e.action(), e.errnoRet(),
+                        e.args() == null ? null : List.copyOf(e.args()), frozen(e.includes()), frozen(e.excludes()),
+                        e.comment()));
             }
-            return new Profile(p.source(), p.defaultAction(), p.defaultErrnoRet(), Map.copyOf(p.archMap()),
-                    List.copyOf(p.syscalls()));
+            Map<String, List<String>> archMap = new HashMap<>();
+            p.archMap().forEach((arch, scmp) -> archMap.put(arch, List.copyOf(scmp)));
+            return new Profile(p.source(), p.defaultAction(), p.defaultErrnoRet(), Map.copyOf(archMap),
+                    List.copyOf(entries));
         } catch (IOException e) {
             throw new UncheckedIOException("seccomp/runtime-default.json", e);
         }
     }
 
-    static Profile profile() {
+    private static Condition frozen(Condition c) {
+        return c == null ? null : new Condition(c.caps() == null ? null : List.copyOf(c.caps()),
+                c.arches() == null ? null : List.copyOf(c.arches()));
+    }
+
+    /** The whole profile, as read (immutable). */
+    public static Profile profile() {
         return PROFILE;
     }
 

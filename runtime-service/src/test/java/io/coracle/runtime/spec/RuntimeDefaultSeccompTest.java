@@ -103,6 +103,9 @@ class RuntimeDefaultSeccompTest {
         assertThrows(UnsupportedOperationException.class, () -> p.syscalls().clear());
         Seccomp s = RuntimeDefaultSeccomp.forContainer(DEFAULT, "amd64");
         assertThrows(UnsupportedOperationException.class, () -> s.syscalls().clear());
+        assertThrows(UnsupportedOperationException.class, () -> s.syscalls().get(0).names().clear(),
+                "a container's spec never shares a list it could change with the profile");
+        assertThrows(UnsupportedOperationException.class, () -> p.syscalls().get(0).names().clear());
         assertNull(rules(s, "read").get(0).args());
     }
 }
