@@ -12,6 +12,7 @@ import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.ExecSyncRequest;
 import io.coracle.cri.v1.ExecSyncResponse;
 import io.coracle.cri.v1.ImageSpec;
+import io.coracle.cri.v1.Int64Value;
 import io.coracle.cri.v1.LinuxContainerConfig;
 import io.coracle.cri.v1.LinuxContainerSecurityContext;
 import io.coracle.cri.v1.PodSandboxConfig;
@@ -43,20 +44,26 @@ class SeccompIT {
     static void start() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue("amd64".equals(System.getProperty("os.arch")), "x86_64 syscall numbers");
         Path dir = Files.createTempDirectory("seccomp-it-");
-        Path src = dir.resolve("rawsyscall.c"), bin = dir.resolve("rawsyscall");
-        try (InputStream in = SeccompIT.class.getResourceAsStream("/seccomp/rawsyscall.c")) {
+        byte[] rawsyscall = compile(dir, "rawsyscall"), euid = compile(dir, "euid");
+        bed = CriTestbed.start();
+        ImageBuilder.busybox().file("bin/rawsyscall", 0755, rawsyscall).file("bin/euid", 04755, euid)
+                .push(bed.registry, "library/seccomp", "probe");
+        bed.daemon.images().pullImage(PullImageRequest.newBuilder().setImage(probe()).build());
+        pod = bed.pod("seccomp").build();
+        podId = bed.runPod(pod);
+    }
+
+    /** src/test/resources/seccomp/{name}.c, compiled static. */
+    private static byte[] compile(Path dir, String name) throws Exception {
+        Path src = dir.resolve(name + ".c"), bin = dir.resolve(name);
+        try (InputStream in = SeccompIT.class.getResourceAsStream("/seccomp/" + name + ".c")) {
             Files.write(src, in.readAllBytes());
         }
         Process gcc = new ProcessBuilder("gcc", "-static", "-O2", "-o", bin.toString(), src.toString())
                 .redirectErrorStream(true).start();
         String out = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, gcc.waitFor(), out);
-        bed = CriTestbed.start();
-        ImageBuilder.busybox().file("bin/rawsyscall", 0755, Files.readAllBytes(bin))
-                .push(bed.registry, "library/seccomp", "probe");
-        bed.daemon.images().pullImage(PullImageRequest.newBuilder().setImage(probe()).build());
-        pod = bed.pod("seccomp").build();
-        podId = bed.runPod(pod);
+        return Files.readAllBytes(bin);
     }
 
     @AfterAll
@@ -166,10 +173,13 @@ class SeccompIT {
 
     @Test
     void noNewPrivsFollowsAllowPrivilegeEscalationOnly() throws Exception {
-        String escalates = run("escalates", runtimeDefault().setNoNewPrivs(false));
+        Int64Value app = Int64Value.newBuilder().setValue(1000).build();
+        String escalates = run("escalates", runtimeDefault().setNoNewPrivs(false).setRunAsUser(app));
         assertEquals("NoNewPrivs: 0", noNewPrivs(escalates), "loading the filter must not set no_new_privs");
-        String locked = run("locked", runtimeDefault().setNoNewPrivs(true));
+        assertEquals("0", exec(escalates, "/bin/euid"), "a setuid-root program runs as root");
+        String locked = run("locked", runtimeDefault().setNoNewPrivs(true).setRunAsUser(app));
         assertEquals("NoNewPrivs: 1", noNewPrivs(locked));
+        assertEquals("1000", exec(locked, "/bin/euid"), "no_new_privs: execve ignores the setuid bit");
         assertEquals(EPERM, sys(locked, "272", "0x20000"), "the filter is on with no_new_privs too");
     }
 }
