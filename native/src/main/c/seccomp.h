@@ -1,5 +1,7 @@
-/* linux.seccomp: built with libseccomp at create (so bad names fail early), loaded just
- * before execve. */
+/* linux.seccomp: built with libseccomp in the container process before it pivots, loaded by
+ * process.c: before the user switch and capability drop (while CAP_SYS_ADMIN allows a filter
+ * without no_new_privs), or right before execve when process.noNewPrivileges is set. Loading
+ * never sets no_new_privs itself (SCMP_FLTATR_CTL_NNP is 0). */
 #ifndef CORACLE_SECCOMP_H
 #define CORACLE_SECCOMP_H
 #include "error.h"

@@ -5,6 +5,7 @@ import io.coracle.runtime.config.DaemonConfig;
 import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
+import io.coracle.runtime.spec.RuntimeDefaultSeccomp;
 import io.coracle.runtime.streaming.StreamingServer;
 import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PrivateFiles;
@@ -88,6 +89,11 @@ public final class Daemon {
         createDirectory(config.state(), socketInState ? PrivateFiles.TRAVERSABLE : PrivateFiles.DIRECTORY);
 
         NativePrograms programs = NativePrograms.locate();
+        try {
+            RuntimeDefaultSeccomp.profile(); // read once, now: a bad profile stops the start
+        } catch (RuntimeException | ExceptionInInitializerError e) {
+            throw new DaemonStartException("seccomp/runtime-default.json: " + e, e);
+        }
         DaemonServices services = new DaemonServices(config, programs);
         started.push(services::close);
         // The streaming server binds while the metrics and CRI servers start (Exec, Attach and

@@ -7,50 +7,34 @@ import io.coracle.oci.Seccomp;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Collection;
 import java.util.Optional;
 import java.util.Set;
 
 /**
- * Seccomp profiles: RuntimeDefault (Coracle's own, below), Unconfined, or Localhost (a profile file
+ * Seccomp profiles: RuntimeDefault ({@link RuntimeDefaultSeccomp}), Unconfined, or Localhost (a profile file
  * in the OCI/Docker JSON format). No profile in the request means Unconfined, as the kubelet intends.
  */
 public final class SeccompProfiles {
-    /**
-     * RuntimeDefault: everything is allowed except what reaches outside the container or into the
-     * kernel's own state (modules, clocks, keyrings, mounts, namespaces, tracing, BPF, reboot...).
-     * Those fail with EPERM. Privileged containers run unconfined.
-     */
-    static final List<String> DENIED_BY_DEFAULT = List.of(
-            "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-            "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-            "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
-            "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
-            "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
-            "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot", "request_key",
-            "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount",
-            "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old");
-
     static final Set<String> ACTIONS = Set.of("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
             "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY");
 
     private SeccompProfiles() {
     }
 
-    public static Seccomp runtimeDefault() {
-        return new Seccomp("SCMP_ACT_ALLOW", null, List.of("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"),
-                List.of(new Seccomp.Syscall(DENIED_BY_DEFAULT, "SCMP_ACT_ERRNO", 1, null)));
-    }
-
-    /** The profile the container asks for; empty for unconfined. */
-    public static Optional<Seccomp> forContainer(LinuxContainerSecurityContext sc) throws InvalidContainerConfigException {
+    /**
+     * The profile the container asks for; empty for unconfined. {@code capabilities}: the
+     * container's capability set, which selects RuntimeDefault's conditional entries.
+     */
+    public static Optional<Seccomp> forContainer(LinuxContainerSecurityContext sc, Collection<String> capabilities)
+            throws InvalidContainerConfigException {
         if (sc.getPrivileged()) {
             return Optional.empty();
         }
         if (sc.hasSeccomp()) {
             SecurityProfile p = sc.getSeccomp();
             return switch (p.getProfileType()) {
-                case RuntimeDefault -> Optional.of(runtimeDefault());
+                case RuntimeDefault -> Optional.of(RuntimeDefaultSeccomp.forContainer(capabilities));
                 case Unconfined -> Optional.empty();
                 case Localhost -> Optional.of(load(p.getLocalhostRef()));
                 default -> throw new InvalidContainerConfigException("seccomp: unknown profile type "
@@ -62,7 +46,7 @@ public final class SeccompProfiles {
             return Optional.empty();
         }
         if (legacy.equals("runtime/default") || legacy.equals("docker/default")) {
-            return Optional.of(runtimeDefault());
+            return Optional.of(RuntimeDefaultSeccomp.forContainer(capabilities));
         }
         if (legacy.startsWith("localhost/")) {
             return Optional.of(load(legacy.substring("localhost/".length())));

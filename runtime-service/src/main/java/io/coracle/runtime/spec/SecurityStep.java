@@ -88,7 +88,7 @@ public final class SecurityStep implements SpecStep {
         spec.ambientCapabilities = ambient;
         spec.noNewPrivileges = sc.getNoNewPrivs();
         spec.readonlyRootfs = sc.getReadonlyRootfs();
-        spec.seccomp = SeccompProfiles.forContainer(sc).orElse(null);
+        spec.seccomp = SeccompProfiles.forContainer(sc, spec.capabilities).orElse(null);
         if (sc.hasApparmor() && sc.getApparmor().getProfileType() != io.coracle.cri.v1.SecurityProfile.ProfileType.Unconfined
                 || !sc.getApparmorProfile().isEmpty()) {
             LOG.fine("container " + in.containerId() + ": AppArmor profile ignored (AppArmor is not enabled on this host)");
