@@ -110,7 +110,7 @@ public final class LayerUnpacker {
         private final int rootFd;
         private final Supplier<List<Path>> lowerDirs;
         private final String what;
-        final PaxXattrScanner rawXattrs = new PaxXattrScanner();
+        final PaxXattrScanner rawXattrs;
         /**
          * Deferred directory metadata by path relative to the root ("" is the root), sorted, so that a
          * path and everything below it ("p", then the range "p/".."p0") go in one range removal.
@@ -127,6 +127,7 @@ public final class LayerUnpacker {
             this.rootFd = AtFiles.openDirectory(root, AtFiles.O_RDONLY);
             this.lowerDirs = lowerDirs;
             this.what = what;
+            this.rawXattrs = new PaxXattrScanner(what);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package io.coracle.image.unpack;
 
+import io.coracle.image.ImageException;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -12,14 +13,18 @@ import java.util.Map;
  * Follows the tar stream byte by byte beside the tar reader and keeps each entry's xattrs from its PAX
  * header as raw bytes. commons-compress decodes PAX values as UTF-8, which loses binary values such as
  * {@code security.capability}; this keeps them. Entries are numbered in stream order, as the reader
- * returns them. On anything it does not follow exactly (GNU sparse headers), it stops answering and
- * the caller falls back to the reader's values.
+ * returns them. It refuses, as a hostile layer, any special header over {@link #MAX_SPECIAL} bytes
+ * before the tar reader would buffer it, and a size it cannot read (the reader would fail on it too),
+ * so that it never loses its place in the stream.
  */
 final class PaxXattrScanner {
     private static final String SCHILY = "SCHILY.xattr.";
     private static final String LIBARCHIVE = "LIBARCHIVE.xattr.";
-    /** The largest PAX header collected: Linux xattr values are at most 64 KiB each. */
-    private static final long MAX_PAX = 4L << 20;
+    /**
+     * The largest special header (PAX 'x'/'g', GNU long name 'L'/'K') a layer may hold, as Go's
+     * archive/tar allows: the tar reader buffers them whole, so a larger one is refused before it does.
+     */
+    static final long MAX_SPECIAL = 1L << 20;
 
     private final byte[] header = new byte[512];
     private int headerFill;
@@ -29,13 +34,25 @@ final class PaxXattrScanner {
     private Map<String, byte[]> pending = new LinkedHashMap<>();
     private long pendingSize = -1; // a PAX "size" record overrides the next header's size field
     private final List<Map<String, byte[]>> entries = new ArrayList<>();
-    private boolean lost;
+    private boolean sparseExtension; // the next block is an old-GNU sparse extension header
+    private long sparseData;         // that entry's data, passed once its extension headers end
+
+    private final String what;
+
+    /** {@code what}: the layer, for error messages. */
+    PaxXattrScanner(String what) {
+        this.what = what;
+    }
+
+    private ImageException hostile(String why) {
+        return new ImageException(ImageException.Reason.HOSTILE_LAYER, what + ": rejected layer tar: " + why);
+    }
 
     /** Feeds bytes as they pass to the tar reader. */
     void accept(byte[] b, int off, int len) {
         int i = off;
         int end = off + len;
-        while (i < end && !lost) {
+        while (i < end) {
             if (dataLeft > 0) {
                 int n = (int) Math.min(dataLeft, end - i);
                 if (pax != null && paxLeft > 0) {
@@ -64,13 +81,20 @@ final class PaxXattrScanner {
 
     /** The raw xattrs of the {@code index}-th entry (0-based), or null when unknown. */
     Map<String, byte[]> xattrs(int index) {
-        if (lost || index >= entries.size()) {
+        if (index >= entries.size()) {
             return null;
         }
         return entries.get(index);
     }
 
     private void onHeader() {
+        if (sparseExtension) {
+            sparseExtension = header[504] != 0;
+            if (!sparseExtension) {
+                dataLeft = sparseData;
+            }
+            return;
+        }
         boolean zero = true;
         for (byte x : header) {
             if (x != 0) {
@@ -83,8 +107,7 @@ final class PaxXattrScanner {
         }
         long size = size();
         if (size < 0) {
-            lost = true;
-            return;
+            throw hostile("a tar header with an unreadable size field");
         }
         char type = (char) header[156];
         boolean entry = type != 'x' && type != 'g' && type != 'L' && type != 'K';
@@ -92,13 +115,13 @@ final class PaxXattrScanner {
             size = pendingSize;
             pendingSize = -1;
         }
+        if (!entry && size > MAX_SPECIAL) {
+            throw hostile("a '" + type + "' header of " + size
+                    + " bytes (at most " + MAX_SPECIAL + " are allowed)");
+        }
         dataLeft = (size + 511) / 512 * 512;
         switch (type) {
             case 'x' -> {
-                if (size > MAX_PAX) {
-                    lost = true; // no image needs this much; the reader's bounded values are used instead
-                    return;
-                }
                 pax = new ByteArrayOutputStream((int) Math.min(size, 1 << 20));
                 paxLeft = size;
                 if (dataLeft == 0) {
@@ -106,7 +129,15 @@ final class PaxXattrScanner {
                 }
             }
             case 'g', 'L', 'K' -> { } // global header, GNU long names: not an entry
-            case 'S' -> lost = true;  // GNU sparse: extension headers we do not follow
+            case 'S' -> { // old GNU sparse: an entry, maybe followed by extension headers before its data
+                entries.add(pending);
+                pending = new LinkedHashMap<>();
+                if (header[482] != 0) {
+                    sparseExtension = true;
+                    sparseData = dataLeft;
+                    dataLeft = 0;
+                }
+            }
             default -> {
                 entries.add(pending);
                 pending = new LinkedHashMap<>();
@@ -175,7 +206,12 @@ final class PaxXattrScanner {
                     try {
                         pendingSize = Long.parseLong(new String(value, StandardCharsets.US_ASCII));
                     } catch (NumberFormatException e) {
-                        lost = true;
+                        pendingSize = -2;
+                    }
+                    if (pendingSize < 0) {
+                        throw hostile("a PAX size record '"
+                                + new String(value, 0, Math.min(value.length, 32), StandardCharsets.US_ASCII)
+                                + "' that is not a size");
                     }
                 } else if (key.startsWith(SCHILY)) {
                     out.put(key.substring(SCHILY.length()), value);
