@@ -56,6 +56,7 @@
 #include "exec.h"
 #include "log.h"
 #include "mounts.h"
+#include "selfexe.h"
 #include "terminal.h"
 
 #define MAX_CLIENTS 32
@@ -879,6 +880,14 @@ static int cmd_ctl(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* The subcommands that enter a container's namespaces run from a sealed copy (selfexe.h). */
+	bool enters = argc >= 2 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "exec") == 0 ||
+				    strcmp(argv[1], "dial") == 0);
+	struct cerr e;
+	if (enters && self_exe_seal(argv, &e) < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "create") == 0)
 		return cmd_create(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "exec") == 0)
