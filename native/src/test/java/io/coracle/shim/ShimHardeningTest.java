@@ -183,6 +183,44 @@ class ShimHardeningTest {
     }
 
     @Test
+    void aTtyExecThatNeitherReadsItsTerminalNorIsReadStillEndsOnSigterm() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.args = List.of("sleep", "100");
+            ShimClient client = c.create();
+            client.start();
+            // Output the caller never reads, stdin the process never reads.
+            Process p = new Process(true, null, new Process.User(0, 0, null, null),
+                    List.of("sh", "-c", "yes 0123456789abcdef & sleep 100"), List.of("PATH=/bin"), "/", c.caps, null,
+                    true, null);
+            ExecSession session = new ExecRunner(TestContainer.PROGRAMS).start(client, p, true);
+            java.lang.Process exec = session.process();
+            AtomicLong sent = new AtomicLong();
+            Thread writer = new Thread(() -> {
+                byte[] chunk = new byte[65536];
+                try {
+                    while (sent.get() < 100L << 20) {
+                        exec.getOutputStream().write(chunk);
+                        sent.addAndGet(chunk.length);
+                    }
+                } catch (IOException e) {
+                    // the exec ended
+                }
+            });
+            writer.setDaemon(true);
+            writer.start();
+            Thread.sleep(1500);
+            assertTrue(sent.get() < 100L << 20, "sent " + sent.get());
+            long t0 = System.nanoTime();
+            exec.destroy(); // SIGTERM: the shim kills the process
+            assertTrue(exec.waitFor(5, java.util.concurrent.TimeUnit.SECONDS), "the exec did not end on SIGTERM");
+            assertEquals(137, session.exitCode().get(5, java.util.concurrent.TimeUnit.SECONDS));
+            assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
+            writer.join(5000);
+            assertEquals("running", client.state().status());
+        }
+    }
+
+    @Test
     void endlessOutputWithAStalledAttachAndAFullLogDiskCannotWedgeTheShim() throws Exception {
         Path small = Files.createTempDirectory(Path.of("/tmp"), "coracle-test-fulldisk-");
         mount(small, true);
