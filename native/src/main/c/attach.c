@@ -75,7 +75,8 @@ static char *ring_tail(struct attach *a, size_t *room)
 int attach_read(struct attach *a, int idx, bool keep_stdin, int *rows, int *cols)
 {
 	struct attach_client *c = &a->clients[idx];
-	for (;;) {
+	/* At most a buffer's worth per call: a client sending fast cannot keep the monitor here. */
+	for (size_t budget = sizeof a->in_buf; budget > 0;) {
 		char discard[4096], *to;
 		size_t want;
 		if (c->head_n < 5) {
@@ -98,6 +99,7 @@ int attach_read(struct attach *a, int idx, bool keep_stdin, int *rows, int *cols
 			drop(a, idx);
 			return -1;
 		}
+		budget = (size_t)n < budget ? budget - (size_t)n : 0;
 		if (c->head_n < 5) {
 			c->head_n += (int)n;
 			if (c->head_n < 5)
@@ -130,6 +132,7 @@ int attach_read(struct attach *a, int idx, bool keep_stdin, int *rows, int *cols
 			return ATTACH_CLOSE_STDIN;
 		}
 	}
+	return 0;
 }
 
 int attach_flush_stdin(struct attach *a, int in_fd)
