@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "cgroup.h"
 #include "container.h"
@@ -122,28 +124,74 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 	return 0;
 }
 
-/* Copies what is readable from one fd to another; false at EOF or error. */
-static bool relay(int from, int to)
+/* One direction of the terminal relay: bytes read from one fd wait here until the other takes
+ * them, so the loop never blocks on a side that does not read (and still hears SIGTERM). */
+struct relay {
+	char buf[65536];
+	size_t off, len;
+	bool eof;
+};
+
+/* Reads what is readable into the buffer's free room; sets eof at EOF or error. */
+static void relay_fill(struct relay *r, int from)
 {
-	char buf[16384];
-	ssize_t n = read(from, buf, sizeof buf);
+	if (r->off > 0 && r->off == r->len)
+		r->off = r->len = 0;
+	if (r->len == sizeof r->buf && r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
+	ssize_t n = read(from, r->buf + r->len, sizeof r->buf - r->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
+		return;
 	if (n <= 0)
-		return false;
-	return write_all(to, buf, (size_t)n) == 0;
+		r->eof = true;
+	else
+		r->len += (size_t)n;
 }
 
-/* What is left in fd, without waiting: a background process may keep the pty open. */
-static void drain(int from, int to)
+/* Writes what the other side takes: at most PIPE_BUF at a time, which a pipe or socket that
+ * polled writable takes without blocking (the pty master is non-blocking anyway). */
+static int64_t monotonic_ms(void)
 {
-	if (fcntl(from, F_SETFL, O_NONBLOCK) < 0)
-		return;
-	char buf[16384];
-	ssize_t n;
-	while ((n = read(from, buf, sizeof buf)) > 0)
-		if (write_all(to, buf, (size_t)n) < 0)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool relay_flush(struct relay *r, int to)
+{
+	size_t n = r->len - r->off < PIPE_BUF ? r->len - r->off : PIPE_BUF;
+	if (n == 0)
+		return true;
+	ssize_t w = write(to, r->buf + r->off, n);
+	if (w < 0)
+		return errno == EINTR || errno == EAGAIN;
+	r->off += (size_t)w;
+	return true;
+}
+
+/* At the end: what is buffered and what is left in the terminal (a background process may keep
+ * it open: no waiting for more), written while the caller takes it, for at most a second. */
+static void drain(struct relay *r, int master, bool more)
+{
+	int64_t end = monotonic_ms() + 1000;
+	for (;;) {
+		if (r->len == r->off) {
+			if (!more)
+				return;
+			r->off = r->len = 0;
+			ssize_t n = read(master, r->buf, sizeof r->buf);
+			if (n <= 0)
+				return; /* EAGAIN (nothing left), EIO (closed) or EOF */
+			r->len = (size_t)n;
+		}
+		struct pollfd pf = {.fd = 1, .events = POLLOUT};
+		int64_t left = end - monotonic_ms();
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0 || !relay_flush(r, 1) || (pf.revents & (POLLERR | POLLHUP)))
 			return;
+	}
 }
 
 static void apply_resize(int fifo, int master)
@@ -252,22 +300,37 @@ int cmd_exec(int argc, char **argv)
 		return give_up(&a, msg + 1, msg[0] == 'C');
 	}
 	bool in_open = master >= 0, out_open = master >= 0;
+	if (master >= 0 && fcntl(master, F_SETFL, O_NONBLOCK) < 0)
+		fprintf(stderr, "coracle-shim exec: fcntl(O_NONBLOCK) on the pty master: %s\n", strerror(errno));
+	static struct relay in, out; /* zeroed, and untouched (not resident) until a terminal is used */
 	/* Terminal size changes: lines "<rows> <cols>" written to the FIFO by the caller. */
 	int resize = -1;
 	if (master >= 0 && a.resize_fifo &&
 	    (resize = open(a.resize_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
 		fprintf(stderr, "coracle-shim exec: open %s: %s\n", a.resize_fifo, strerror(errno));
 	for (;;) {
-		struct pollfd pf[4] = {{.fd = sigfd, .events = POLLIN},
-				       {.fd = in_open ? 0 : -1, .events = POLLIN},
-				       {.fd = out_open ? master : -1, .events = POLLIN},
-				       {.fd = resize, .events = POLLIN}};
-		if (poll(pf, 4, -1) < 0 && errno != EINTR)
+		/* Read a side only while its buffer has room; wait for the other side to take it. */
+		bool in_room = in.len < sizeof in.buf || in.off > 0, out_room = out.len < sizeof out.buf || out.off > 0;
+		struct pollfd pf[6] = {{.fd = sigfd, .events = POLLIN},
+				       {.fd = in_open && in_room ? 0 : -1, .events = POLLIN},
+				       {.fd = out_open && out_room ? master : -1, .events = POLLIN},
+				       {.fd = resize, .events = POLLIN},
+				       {.fd = master >= 0 && in.len > in.off ? master : -1, .events = POLLOUT},
+				       {.fd = out.len > out.off ? 1 : -1, .events = POLLOUT}};
+		if (poll(pf, 6, -1) < 0 && errno != EINTR)
 			return give_up(&a, "poll failed", false);
-		if (pf[1].revents && !relay(0, master))
-			in_open = false;
-		if (pf[2].revents && !relay(master, 1))
-			out_open = false;
+		if (pf[1].revents) {
+			relay_fill(&in, 0);
+			in_open = !in.eof;
+		}
+		if (pf[2].revents) {
+			relay_fill(&out, master);
+			out_open = !out.eof;
+		}
+		if (pf[4].revents && !relay_flush(&in, master))
+			in.off = in.len = 0; /* the terminal is gone: nothing will take it */
+		if (pf[5].revents && !relay_flush(&out, 1))
+			out.off = out.len = 0; /* the caller stopped listening */
 		if (pf[3].revents)
 			apply_resize(resize, master);
 		if (!pf[0].revents)
@@ -284,8 +347,8 @@ int cmd_exec(int argc, char **argv)
 		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (r != child)
 				continue;
-			if (out_open)
-				drain(master, 1); /* the rest of the terminal's output */
+			if (master >= 0)
+				drain(&out, master, out_open); /* the rest of the terminal's output */
 			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			snprintf(msg, sizeof msg, "{\"exitCode\":%d,\"signal\":%d}\n", code,
 				 WIFSIGNALED(st) ? WTERMSIG(st) : 0);

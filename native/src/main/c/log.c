@@ -10,6 +10,7 @@
 int log_open(struct log_file *lf, const char *path, struct cerr *e)
 {
 	lf->fd = -1;
+	lf->failing = false;
 	if (snprintf(lf->path, sizeof lf->path, "%s", path) >= (int)sizeof lf->path)
 		return fail(e, ENAMETOOLONG, "log path");
 	lf->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -44,9 +45,16 @@ static void write_record(struct log_file *lf, const char *stream, char tag, cons
 	while ((w = writev(lf->fd, iov, 3)) < 0 && errno == EINTR)
 		;
 	if (w < 0) {
-		fprintf(stderr, "coracle-shim: write log %s: %s\n", lf->path, strerror(errno));
+		/* A full disk fails every record: say so once, not once per record. */
+		if (!lf->failing)
+			fprintf(stderr, "coracle-shim: write log %s: %s (records are lost until it works again)\n",
+				lf->path, strerror(errno));
+		lf->failing = true;
 		return;
 	}
+	if (lf->failing)
+		fprintf(stderr, "coracle-shim: write log %s: works again\n", lf->path);
+	lf->failing = false;
 	size_t done = (size_t)w;
 	if (done < total) {
 		for (int i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@
 #ifndef CORACLE_LOG_H
 #define CORACLE_LOG_H
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "error.h"
 
@@ -12,6 +13,7 @@
 struct log_file {
 	char path[PATH_MAX];
 	int fd;
+	bool failing; /* the last write failed (e.g. ENOSPC): reported once */
 };
 
 struct log_stream {

@@ -60,6 +60,7 @@
 #include "exec.h"
 #include "log.h"
 #include "mounts.h"
+#include "selfexe.h"
 #include "terminal.h"
 
 #define MAX_CLIENTS 32
@@ -370,12 +371,25 @@ static void resize(int pty, int rows, int cols)
 		fprintf(stderr, "coracle-shim: ioctl(TIOCSWINSZ): %s\n", strerror(errno));
 }
 
+/* Closes the container's stdin once what is buffered for it is written (now, when nothing is). */
 static void close_stdin(struct monitor *m)
 {
+	m->attach.in_close = true;
+	if (m->attach.in_len > 0)
+		return;
 	if (m->in_fd >= 0 && m->in_fd != m->pty) {
 		close(m->in_fd);
 		m->in_fd = -1;
 	}
+}
+
+/* Writes buffered stdin as far as the container takes it, never waiting for it. */
+static void flush_stdin(struct monitor *m)
+{
+	if (m->in_fd >= 0 && attach_flush_stdin(&m->attach, m->in_fd) < 0 && errno != EPIPE && errno != EIO)
+		fprintf(stderr, "coracle-shim: write stdin: %s\n", strerror(errno));
+	if (m->attach.in_len == 0 && m->attach.in_close)
+		close_stdin(m);
 }
 
 /* Handles one request; returns false when the client is gone. */
@@ -526,7 +540,7 @@ static _Noreturn void loop(struct monitor *m)
 {
 	int64_t drain_deadline = -1;
 	for (;;) {
-		struct pollfd p[8 + MAX_CLIENTS * 2];
+		struct pollfd p[8 + MAX_CLIENTS + ATTACH_MAX];
 		int np = 0;
 		p[np++] = (struct pollfd){.fd = m->sigfd, .events = POLLIN};
 		p[np++] = (struct pollfd){.fd = m->ctl, .events = POLLIN};
@@ -536,9 +550,13 @@ static _Noreturn void loop(struct monitor *m)
 		int first_client = np;
 		for (int i = 0; i < m->nclients; i++)
 			p[np++] = (struct pollfd){.fd = m->clients[i], .events = POLLIN};
+		/* Attach clients are read only while their stdin data has room (backpressure). */
 		int first_attach = np;
+		bool can_read = attach_can_read(&m->attach);
 		for (int i = 0; i < m->attach.n; i++)
-			p[np++] = (struct pollfd){.fd = m->attach.fds[i], .events = POLLIN};
+			p[np++] = (struct pollfd){.fd = can_read ? m->attach.clients[i].fd : -1, .events = POLLIN};
+		int in = np;
+		p[np++] = (struct pollfd){.fd = m->attach.in_len > 0 ? m->in_fd : -1, .events = POLLOUT};
 		int timeout = -1;
 		if (m->exited) {
 			if (drain_deadline < 0)
@@ -572,12 +590,14 @@ static _Noreturn void loop(struct monitor *m)
 		for (int i = m->attach.n - 1; i >= 0; i--)
 			if (p[first_attach + i].revents) {
 				int rows, cols;
-				int what = attach_read(&m->attach, i, m->in_fd, &rows, &cols);
+				int what = attach_read(&m->attach, i, m->in_fd >= 0, &rows, &cols);
 				if (what == ATTACH_RESIZE)
 					resize(m->pty, rows, cols);
 				else if (what == ATTACH_CLOSE_STDIN)
 					close_stdin(m);
 			}
+		if (p[in].revents || m->attach.in_len > 0)
+			flush_stdin(m);
 		if (p[1].revents) {
 			int fd = accept4(m->ctl, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0 && m->nclients == MAX_CLIENTS)
@@ -647,7 +667,9 @@ static int open_stdio(struct monitor *m, bool want_stdin, int child_stdio[3], st
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 		return fail(e, errno, "pipe2");
 	if (want_stdin) {
-		if (pipe2(in, O_CLOEXEC) < 0)
+		/* The monitor's end never blocks it: a container that does not read its stdin only
+		 * fills the attach buffer. */
+		if (pipe2(in, O_CLOEXEC) < 0 || fcntl(in[1], F_SETFL, O_NONBLOCK) < 0)
 			return fail(e, errno, "pipe2");
 	} else if ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		return fail(e, errno, "open /dev/null");
@@ -706,6 +728,8 @@ static int await_ready(struct monitor *m, struct cerr *e)
 			return fail(e, 0, "the container process died while being created");
 		if (n == 3 && memcmp(msg, "pty", 3) == 0 && m->pty >= 0) {
 			m->out_fd = m->in_fd = m->pty;
+			if (fcntl(m->pty, F_SETFL, O_NONBLOCK) < 0)
+				return fail(e, errno, "fcntl(O_NONBLOCK) on the pty master");
 			const struct json *size = json_get(json_get(m->c.spec, "process"), "consoleSize");
 			const struct json *h = json_get(size, "height"), *w = json_get(size, "width");
 			if (h && w && h->is_integer && w->is_integer && h->integer > 0 && h->integer <= 65535 &&
@@ -1024,6 +1048,14 @@ static int cmd_ctl(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* The subcommands that enter a container's namespaces run from a sealed copy (selfexe.h). */
+	bool enters = argc >= 2 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "exec") == 0 ||
+				    strcmp(argv[1], "dial") == 0);
+	struct cerr e;
+	if (enters && self_exe_seal(argv, &e) < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "create") == 0)
 		return cmd_create(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "exec") == 0)

@@ -33,7 +33,8 @@ import java.util.stream.Stream;
 final class TestContainer implements AutoCloseable {
     static final NativePrograms PROGRAMS = NativePrograms.locate();
 
-    final Path dir, bundle, rootfs, upper, work, state, log;
+    final Path dir, bundle, rootfs, upper, work, state;
+    Path log; // a test may point it elsewhere before create()
     final String cgroup = "coracle-test-" + UUID.randomUUID().toString().substring(0, 8);
     final Path lower;
     // The spec, field by field; tests change them before create().

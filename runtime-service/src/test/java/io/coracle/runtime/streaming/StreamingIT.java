@@ -222,6 +222,38 @@ class StreamingIT {
                 .getExitCode());
     }
 
+    @Test
+    void aContainerThatNeverReadsStdinCannotWedgeStopOrExecWhile100MiBStreamIntoItsAttach() throws Exception {
+        String sleeper = bed.createAndStart(podId, pod, CriTestbed.container("deaf", "sleep", "1000").setStdin(true));
+        URI url = URI.create(bed.runtime().attach(AttachRequest.newBuilder().setContainerId(sleeper).setStdin(true)
+                .setStdout(true).build()).getUrl());
+        try (RemoteCommandSession s = RemoteCommandClient.connect(url, StreamTransport.SPDY, true, true, false, false)) {
+            java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+            Thread writer = Thread.ofVirtual().start(() -> {
+                byte[] chunk = new byte[1 << 20];
+                try {
+                    while (sent.get() < 100L << 20) {
+                        s.writeStdin(chunk);
+                        sent.addAndGet(chunk.length);
+                    }
+                } catch (IOException e) {
+                    // the container stopped
+                }
+            });
+            Thread.sleep(2000);
+            assertTrue(writer.isAlive(), "all 100 MiB went through a container that reads nothing");
+            // The shim still answers: an exec runs, and the stop ends the container well within its timeout.
+            ExitStatus alive = exec(StreamTransport.SPDY, sleeper, null, "echo", "alive").awaitExit(T);
+            assertTrue(alive.isSuccess());
+            long t0 = System.nanoTime();
+            bed.runtime().stopContainer(StopContainerRequest.newBuilder().setContainerId(sleeper).setTimeout(2).build());
+            assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "stop took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            int code = bed.status(sleeper).getExitCode();
+            assertTrue(code == 137 || code == 143, "exit code " + code); // SIGKILL, or SIGTERM if not PID 1
+            writer.join(10_000);
+        }
+    }
+
     private static URI portForwardUrl(String pod) {
         return URI.create(bed.runtime().portForward(PortForwardRequest.newBuilder().setPodSandboxId(pod).build()).getUrl());
     }
