@@ -112,6 +112,31 @@ char *read_file_max(const char *path, size_t max, size_t *lenp, struct cerr *e)
 	return buf;
 }
 
+/* The rename survives a crash once the directory is on disk too. A filesystem that refuses fsync
+ * on a directory (EINVAL) still renamed atomically. path is shorter than PATH_MAX (checked by the caller). */
+static int fsync_dir_of(const char *path, struct cerr *e)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	if (n == 0)
+		strcpy(dir, ".");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(e, errno, "open %s", dir);
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int err = errno;
+		close(fd);
+		return fail(e, err, "fsync %s", dir);
+	}
+	close(fd);
+	return 0;
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e)
 {
 	char tmp[4096];
@@ -129,7 +154,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, bool durab
 		return fail(e, errno, "close %s", tmp);
 	if (rename(tmp, path) < 0)
 		return fail(e, errno, "rename %s to %s", tmp, path);
-	return 0;
+	return durable ? fsync_dir_of(path, e) : 0;
 }
 
 int mkdir_p(const char *path, struct cerr *e)

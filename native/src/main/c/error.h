@@ -22,7 +22,7 @@ int write_file(const char *path, const char *value, struct cerr *e);
 char *read_file(const char *path, size_t *len, struct cerr *e);
 /* The same, refusing (EFBIG) a file longer than max bytes without reading more than one buffer past it. */
 char *read_file_max(const char *path, size_t max, size_t *len, struct cerr *e);
-/* Writes path atomically: temp file, fsync when durable, rename. */
+/* Writes path atomically: temp file, rename; when durable, fsync the file before and its directory after. */
 int write_file_atomic(const char *path, const char *data, size_t len, bool durable, struct cerr *e);
 /* mkdir -p with mode 0755; existing directories are fine. */
 int mkdir_p(const char *path, struct cerr *e);

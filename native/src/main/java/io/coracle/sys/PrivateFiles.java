@@ -84,8 +84,7 @@ public final class PrivateFiles {
 
     /**
      * Replaces {@code target} atomically with {@code bytes}: a new temp file beside it created with
-     * {@code mode} (O_EXCL: never through a planted link), renamed over the target; with
-     * {@code durable}, the file and then its directory are fsync'd.
+     * {@code mode} (O_EXCL: never through a planted link), then {@link #commit}.
      */
     public static void write(Path target, byte[] bytes, Set<PosixFilePermission> mode, boolean durable)
             throws IOException {
@@ -97,16 +96,28 @@ public final class PrivateFiles {
             while (b.hasRemaining()) {
                 ch.write(b);
             }
-            if (durable) {
-                ch.force(true);
-            }
         }
         if (!Files.readAttributes(temp, PosixFileAttributes.class).permissions().equals(mode)) {
             Files.setPosixFilePermissions(temp, mode); // the umask narrowed it
         }
+        commit(temp, target, durable);
+    }
+
+    /**
+     * The one way a finished file takes its place: with {@code durable}, fsync {@code temp}; rename it
+     * over {@code target} (atomic: readers see the old file or the new, whole); with {@code durable},
+     * fsync the target's directory so the rename survives a crash. {@code temp} must be on the same
+     * filesystem (a sibling, or Coracle's own ingest dir).
+     */
+    public static void commit(Path temp, Path target, boolean durable) throws IOException {
+        if (durable) {
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+        }
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         if (durable) {
-            try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+            try (FileChannel dir = FileChannel.open(target.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
                 dir.force(true);
             } catch (IOException ignored) {
                 // some filesystems refuse fsync on a directory; the rename is still atomic

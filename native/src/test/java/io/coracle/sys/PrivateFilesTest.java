@@ -1,6 +1,7 @@
 package io.coracle.sys;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
@@ -56,6 +57,22 @@ class PrivateFilesTest {
         assertEquals("keep", Files.readString(victim));
         PrivateFiles.write(tmp.resolve("hosts"), "h".getBytes(), PrivateFiles.READABLE, false);
         assertEquals("rw-r--r--", mode(tmp.resolve("hosts")));
+    }
+
+    @Test
+    void commitPutsAStreamedFileInPlaceOfItsTargetWholeAndWithItsMode() throws Exception {
+        Path ingest = Files.createDirectory(tmp.resolve("ingest"));
+        Path blobs = Files.createDirectory(tmp.resolve("blobs"));
+        Path temp = Files.writeString(ingest.resolve("x.tmp"), "new");
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-r-----"));
+        Path target = Files.writeString(blobs.resolve("abc"), "old");
+        PrivateFiles.commit(temp, target, true);
+        assertEquals("new", Files.readString(target));
+        assertFalse(Files.exists(temp, LinkOption.NOFOLLOW_LINKS));
+        assertEquals("rw-r-----", mode(target));
+        Path again = Files.writeString(ingest.resolve("y.tmp"), "newer");
+        PrivateFiles.commit(again, target, false);
+        assertEquals("newer", Files.readString(target));
     }
 
     @Test

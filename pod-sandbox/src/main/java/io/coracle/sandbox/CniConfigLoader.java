@@ -8,7 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import io.coracle.sys.PrivateFiles;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
@@ -76,9 +76,7 @@ final class CniConfigLoader {
         }
         Files.createDirectories(config.cniConfDir());
         Path target = config.cniConfDir().resolve(DEFAULT_FILE);
-        Path tmp = config.cniConfDir().resolve("." + DEFAULT_FILE + ".tmp");
-        Files.writeString(tmp, defaultConflist(), StandardCharsets.UTF_8);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        PrivateFiles.write(target, defaultConflist().getBytes(StandardCharsets.UTF_8), PrivateFiles.READABLE, true);
         LOG.info("cni: wrote default network config " + target + " (bridge " + config.defaultBridge() + ", subnet "
                 + config.defaultSubnet() + ")");
         return true;
@@ -101,9 +99,7 @@ final class CniConfigLoader {
         if (subnet.equals(cidr) || !current.equals(defaultConflist(subnet))) {
             return false; // already so, or edited by hand
         }
-        Path tmp = config.cniConfDir().resolve("." + DEFAULT_FILE + ".tmp");
-        Files.writeString(tmp, defaultConflist(cidr), StandardCharsets.UTF_8);
-        Files.move(tmp, ours, StandardCopyOption.ATOMIC_MOVE);
+        PrivateFiles.write(ours, defaultConflist(cidr).getBytes(StandardCharsets.UTF_8), PrivateFiles.READABLE, true);
         LOG.info("cni: default network " + ours + " now uses the pod CIDR " + cidr + " (was " + subnet + ")");
         return true;
     }

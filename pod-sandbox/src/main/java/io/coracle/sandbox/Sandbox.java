@@ -1,31 +1,21 @@
 package io.coracle.sandbox;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.coracle.cri.v1.PodSandboxConfig;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * One pod sandbox as persisted under the root dir: identity, the pause process, the namespaces
- * it holds, the pod cgroup, its network and files. Immutable; changes make a copy. This is also
- * the read-only view the container code gets from {@link SandboxStore#get(String)}.
- *
- * @param podDir        volatile per-pod dir: resolv.conf, hosts, hostname, shm/, netns
- * @param netnsPath     bind mount of the pod's network namespace; null with host network
- * @param cgroupParent  pod cgroup (cgroupfs path, relative to each hierarchy); containers go under it
- * @param pauseCgroup   the pause process's own leaf cgroup under cgroupParent
- * @param cgroupCreatedFrom topmost cgroup Coracle created for this pod (removed, while empty, at remove)
- * @param networkAttached CNI ADD done and not yet undone by a successful DEL
- * @param cniNetwork    the network list config (JSON) used at ADD, so DEL uses the same
- * @param cniResult     the ADD result (JSON), the prevResult of DEL and CHECK
+ * One pod sandbox as persisted under the root dir: its {@link SandboxMetadata} (fixed at creation)
+ * and its {@link SandboxStatus} (state, pause process, network), as containerd's sandbox store
+ * splits them. Immutable; an update replaces the status only. On disk both are one flat JSON
+ * object (the layout of records written before the split). This is also the read-only view the
+ * container code gets from {@link SandboxStore#get(String)}; the accessors below read through.
  */
-public record Sandbox(String id, String name, String namespace, String uid, int attempt, long createdAtNanos,
-                      State state, int pausePid, long pauseStartTime, boolean hostNetwork, boolean hostIpc,
-                      PidMode pidMode, Path podDir, Path netnsPath, String cgroupParent, String pauseCgroup,
-                      String cgroupCreatedFrom, String logDirectory, String ip, List<String> additionalIps,
-                      boolean networkAttached, String cniNetwork, String cniResult, String runtimeHandler,
-                      byte[] config) {
+public record Sandbox(@JsonUnwrapped SandboxMetadata metadata, @JsonUnwrapped SandboxStatus status) {
 
     public enum State { READY, NOTREADY }
 
@@ -33,13 +23,26 @@ public record Sandbox(String id, String name, String namespace, String uid, int 
     public enum PidMode { POD, CONTAINER, NODE }
 
     public Sandbox {
-        additionalIps = additionalIps == null ? List.of() : List.copyOf(additionalIps);
+        Objects.requireNonNull(metadata, "metadata");
+        Objects.requireNonNull(status, "status");
+    }
+
+    Sandbox withStatus(SandboxStatus s) {
+        return new Sandbox(metadata, s);
+    }
+
+    Sandbox withState(State s) {
+        return withStatus(status.withState(s));
+    }
+
+    Sandbox withNetworkDetached() {
+        return withStatus(status.withNetworkDetached());
     }
 
     /** "name_namespace_uid_attempt": the key the kubelet reserves. */
     @JsonIgnore
     public String reservedName() {
-        return reservedName(name, namespace, uid, attempt);
+        return reservedName(name(), namespace(), uid(), attempt());
     }
 
     static String reservedName(String name, String namespace, String uid, int attempt) {
@@ -49,44 +52,44 @@ public record Sandbox(String id, String name, String namespace, String uid, int 
     @JsonIgnore
     public PodSandboxConfig podConfig() {
         try {
-            return PodSandboxConfig.parseFrom(config);
+            return PodSandboxConfig.parseFrom(metadata.config());
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException("sandbox " + id + ": stored config unreadable", e);
+            throw new IllegalStateException("sandbox " + id() + ": stored config unreadable", e);
         }
     }
 
     @JsonIgnore
     public boolean ready() {
-        return state == State.READY;
+        return status.state() == State.READY;
     }
 
     /** /proc/PID/ns/KIND of the pause process (ipc, uts, pid, net); null for what the pod shares with the host. */
     public Path namespacePath(String kind) {
         boolean host = switch (kind) {
-            case "net", "uts" -> hostNetwork;
-            case "ipc" -> hostIpc;
-            case "pid" -> pidMode != PidMode.POD;
+            case "net", "uts" -> hostNetwork();
+            case "ipc" -> hostIpc();
+            case "pid" -> pidMode() != PidMode.POD;
             default -> throw new IllegalArgumentException("namespace kind " + kind);
         };
         if (host) {
             return null;
         }
-        return kind.equals("net") && netnsPath != null ? netnsPath : Path.of("/proc", String.valueOf(pausePid), "ns", kind);
+        return kind.equals("net") && netnsPath() != null ? netnsPath() : Path.of("/proc", String.valueOf(pausePid()), "ns", kind);
     }
 
     @JsonIgnore
     public Path resolvConf() {
-        return podDir.resolve("resolv.conf");
+        return podDir().resolve("resolv.conf");
     }
 
     @JsonIgnore
     public Path hostsFile() {
-        return podDir.resolve("hosts");
+        return podDir().resolve("hosts");
     }
 
     @JsonIgnore
     public Path hostnameFile() {
-        return podDir.resolve("hostname");
+        return podDir().resolve("hostname");
     }
 
     /**
@@ -95,23 +98,113 @@ public record Sandbox(String id, String name, String namespace, String uid, int 
      */
     @JsonIgnore
     public Path shmDir() {
-        return hostIpc ? Path.of("/dev/shm") : podDir.resolve("shm");
+        return hostIpc() ? Path.of("/dev/shm") : podDir().resolve("shm");
     }
 
     @JsonIgnore
     public PauseProcess pause() {
-        return new PauseProcess(pausePid, pauseStartTime);
+        return new PauseProcess(pausePid(), pauseStartTime());
     }
 
-    Sandbox withState(State s) {
-        return new Sandbox(id, name, namespace, uid, attempt, createdAtNanos, s, pausePid, pauseStartTime, hostNetwork,
-                hostIpc, pidMode, podDir, netnsPath, cgroupParent, pauseCgroup, cgroupCreatedFrom, logDirectory, ip,
-                additionalIps, networkAttached, cniNetwork, cniResult, runtimeHandler, config);
+    // Read-through accessors, so readers need not know which half a field lives in.
+
+    public String id() {
+        return metadata.id();
     }
 
-    Sandbox withNetworkDetached() {
-        return new Sandbox(id, name, namespace, uid, attempt, createdAtNanos, state, pausePid, pauseStartTime,
-                hostNetwork, hostIpc, pidMode, podDir, netnsPath, cgroupParent, pauseCgroup, cgroupCreatedFrom,
-                logDirectory, ip, additionalIps, false, cniNetwork, cniResult, runtimeHandler, config);
+    public String name() {
+        return metadata.name();
+    }
+
+    public String namespace() {
+        return metadata.namespace();
+    }
+
+    public String uid() {
+        return metadata.uid();
+    }
+
+    public int attempt() {
+        return metadata.attempt();
+    }
+
+    public long createdAtNanos() {
+        return metadata.createdAtNanos();
+    }
+
+    public boolean hostNetwork() {
+        return metadata.hostNetwork();
+    }
+
+    public boolean hostIpc() {
+        return metadata.hostIpc();
+    }
+
+    public PidMode pidMode() {
+        return metadata.pidMode();
+    }
+
+    public Path podDir() {
+        return metadata.podDir();
+    }
+
+    public Path netnsPath() {
+        return metadata.netnsPath();
+    }
+
+    public String cgroupParent() {
+        return metadata.cgroupParent();
+    }
+
+    public String pauseCgroup() {
+        return metadata.pauseCgroup();
+    }
+
+    public String cgroupCreatedFrom() {
+        return metadata.cgroupCreatedFrom();
+    }
+
+    public String logDirectory() {
+        return metadata.logDirectory();
+    }
+
+    public String runtimeHandler() {
+        return metadata.runtimeHandler();
+    }
+
+    public byte[] config() {
+        return metadata.config();
+    }
+
+    public State state() {
+        return status.state();
+    }
+
+    public int pausePid() {
+        return status.pausePid();
+    }
+
+    public long pauseStartTime() {
+        return status.pauseStartTime();
+    }
+
+    public String ip() {
+        return status.ip();
+    }
+
+    public List<String> additionalIps() {
+        return status.additionalIps();
+    }
+
+    public boolean networkAttached() {
+        return status.networkAttached();
+    }
+
+    public String cniNetwork() {
+        return status.cniNetwork();
+    }
+
+    public String cniResult() {
+        return status.cniResult();
     }
 }

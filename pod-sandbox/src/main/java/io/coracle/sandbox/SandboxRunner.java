@@ -273,10 +273,11 @@ public final class SandboxRunner {
         timer.mark("cni");
         LOG.fine(() -> "sandbox " + label + ": namespaces " + namespaces + ", cgroup " + cg.pod() + ", steps " + timer);
         Instant now = Instant.now();
-        return new Sandbox(id, plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(), plan.meta.getAttempt(),
-                now.getEpochSecond() * 1_000_000_000L + now.getNano(), Sandbox.State.READY, pid, pause.startTime(),
+        SandboxMetadata metadata = new SandboxMetadata(id, plan.meta.getName(), plan.meta.getNamespace(),
+                plan.meta.getUid(), plan.meta.getAttempt(), now.getEpochSecond() * 1_000_000_000L + now.getNano(),
                 plan.hostNetwork, plan.hostIpc, plan.pidMode, podDir, netns, cg.pod(), cg.pause(), createdFrom,
-                cfg.getLogDirectory(), ip, additional, attached, cniNetwork, cniResult, request.getRuntimeHandler(),
-                cfg.toByteArray());
+                cfg.getLogDirectory(), request.getRuntimeHandler(), cfg.toByteArray());
+        return new Sandbox(metadata, new SandboxStatus(Sandbox.State.READY, pid, pause.startTime(), ip, additional,
+                attached, cniNetwork, cniResult));
     }
 }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -64,6 +65,25 @@ class CniConfigLoaderTest {
         assertTrue(n.plugins().get(1).at("/capabilities/portMappings").asBoolean());
         // The stored form parses back to the same list (DEL uses it).
         assertEquals(n.plugins(), CniConfigLoader.NetworkList.parse(Path.of("x"), n.json()).plugins());
+    }
+
+    @Test
+    void theDefaultIsReadableByAllAndNeverWrittenThroughAPlantedTempLink() throws IOException {
+        Path netd = Files.createDirectories(dir.resolve("net.d"));
+        Path victim = Files.writeString(dir.resolve("victim"), "keep");
+        Files.createSymbolicLink(netd.resolve("." + CniConfigLoader.DEFAULT_FILE + ".tmp"), victim);
+        assertTrue(loader("").writeDefaultIfEmpty());
+        assertEquals("keep", Files.readString(victim));
+        Path conf = netd.resolve(CniConfigLoader.DEFAULT_FILE);
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(conf)));
+        Files.createSymbolicLink(netd.resolve("." + CniConfigLoader.DEFAULT_FILE + ".tmp"), victim);
+        assertTrue(loader("").applyPodCidr("10.201.0.0/16"));
+        assertEquals("keep", Files.readString(victim));
+        assertEquals("10.201.0.0/16", loader("").load().plugins().getFirst().at("/ipam/ranges/0/0/subnet").asText());
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(conf)));
+        try (var names = Files.list(netd)) {
+            assertEquals(List.of(CniConfigLoader.DEFAULT_FILE), names.map(f -> f.getFileName().toString()).toList());
+        }
     }
 
     @Test

@@ -6,14 +6,10 @@ import io.coracle.image.ImageException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.HashSet;
@@ -81,14 +77,11 @@ public final class ContentStore {
 
     /**
      * Commits an ingest file after the caller verified size and digest while reading the bytes:
-     * fsync, then atomic rename into place.
+     * fsync, atomic rename into place, fsync of the blobs dir ({@link PrivateFiles#commit}).
      */
     public void commitVerified(Path temp, Digest d) {
         try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            move(temp, path(d));
+            PrivateFiles.commit(temp, path(d), true);
             LOG.fine(() -> "blob committed digest=" + d);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot commit blob " + d + ": " + e.getMessage(), e);
@@ -171,14 +164,6 @@ public final class ContentStore {
             }
         } catch (IOException e) {
             LOG.warning("cannot clean ingest dir " + ingest + ": " + e.getMessage());
-        }
-    }
-
-    static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 
