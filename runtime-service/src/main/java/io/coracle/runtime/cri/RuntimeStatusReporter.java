@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import io.coracle.sandbox.NetworkCondition;
+import io.coracle.sandbox.SandboxConfig;
 
 /** Answers Version, Status and RuntimeConfig from what the daemon can actually do right now. */
 public final class RuntimeStatusReporter {
@@ -76,7 +77,7 @@ public final class RuntimeStatusReporter {
     }
 
     public RuntimeConfigResponse runtimeConfig() {
-        CgroupDriver driver = config.cgroupDriver() == DaemonConfig.CgroupDriver.SYSTEMD
+        CgroupDriver driver = config.cgroupDriver() == SandboxConfig.CgroupDriver.SYSTEMD
                 ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS;
         return RuntimeConfigResponse.newBuilder()
                 .setLinux(LinuxRuntimeConfiguration.newBuilder().setCgroupDriver(driver))
