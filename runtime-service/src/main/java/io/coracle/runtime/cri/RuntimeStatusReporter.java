@@ -13,7 +13,6 @@ import io.coracle.cri.v1.RuntimeStatus;
 import io.coracle.cri.v1.StatusResponse;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.config.DaemonConfig;
-import io.coracle.runtime.daemon.BuildInfo;
 import io.coracle.sys.NativePrograms;
 import java.nio.file.Files;
 import java.nio.file.Path;

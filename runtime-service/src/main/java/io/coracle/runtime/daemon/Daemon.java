@@ -2,6 +2,7 @@ package io.coracle.runtime.daemon;
 
 import io.coracle.image.CriImageService;
 import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.cri.BuildInfo;
 import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
