@@ -187,8 +187,8 @@ class HostileRegistryTest {
     }
 
     ImageService open(Map<String, Path> caFiles) {
-        service = new ImageService(new ImageServiceConfig(tmp.resolve("root"), Map.of(), Set.of(), caFiles, 3,
-                List.of(), null, "linux/amd64", Duration.ofSeconds(10), 0));
+        service = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64")
+                .withCaFiles(caFiles).withRequestTimeout(Duration.ofSeconds(10)).withMaxRetries(0));
         return service;
     }
 
@@ -313,8 +313,10 @@ class HostileRegistryTest {
         secure.document("/v2/good/manifests/1", MediaTypes.OCI_MANIFEST, manifest(
                         new Descriptorish(MediaTypes.OCI_CONFIG, configDigest, config.length)))
                 .redirect("/v2/good/blobs/" + configDigest, storage.base() + "/storage/config");
-        RegistryClient client = new RegistryClient(new ImageServiceConfig(tmp.resolve("root2"), Map.of(), Set.of(),
-                Map.of(secure.host(), cert[0]), 1, List.of(), null, "linux/amd64", Duration.ofSeconds(10), 0),
+        RegistryClient client = new RegistryClient(ImageServiceConfig.defaults(tmp.resolve("root2"))
+                .withPlatform("linux/amd64")
+                .withCaFiles(Map.of(secure.host(), cert[0])).withMaxConcurrentDownloads(1)
+                .withRequestTimeout(Duration.ofSeconds(10)).withMaxRetries(0),
                 new io.coracle.image.content.ContentStore(tmp.resolve("root2")));
         try (client) {
             ImageReference ref = ImageReference.parse(secure.host() + "/good:1");

@@ -354,13 +354,15 @@ class ImagePullTest {
         img.push(new TestPusher(https).trusting(server[0]), "test/tls", "1");
         String ref = registry.host() + "/test/tls:1";
 
-        ImageService wrongCa = open(new ImageServiceConfig(tmp.resolve("root-wrong"), Map.of(), Set.of(),
-                Map.of(registry.host(), other[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        ImageService wrongCa = open(ImageServiceConfig.defaults(tmp.resolve("root-wrong")).withPlatform("linux/amd64")
+                .withCaFiles(Map.of(registry.host(), other[0]))
+                .withRequestTimeout(java.time.Duration.ofSeconds(10)).withMaxRetries(0));
         ImageException e = assertThrows(ImageException.class, () -> wrongCa.pull(ref, Credentials.ANONYMOUS));
         assertEquals(ImageException.Reason.UNAVAILABLE, e.reason(), e.getMessage());
 
-        ImageService rightCa = open(new ImageServiceConfig(tmp.resolve("root"), Map.of(), Set.of(),
-                Map.of(registry.host(), server[0]), 3, List.of(), null, "linux/amd64", java.time.Duration.ofSeconds(10), 0));
+        ImageService rightCa = open(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64")
+                .withCaFiles(Map.of(registry.host(), server[0]))
+                .withRequestTimeout(java.time.Duration.ofSeconds(10)).withMaxRetries(0));
         assertEquals(img.configDigest().toString(), rightCa.pull(ref, Credentials.ANONYMOUS).id());
     }
 
@@ -415,8 +417,8 @@ class ImagePullTest {
         try (FaultProxy proxy = new FaultProxy(registry.base())) {
             proxy.stallOnceAfter.set(100_000);
             ImageServiceConfig c = config();
-            ImageService s = open(new ImageServiceConfig(c.root(), Map.of(), Set.of(), Map.of(), 3, List.of(), null,
-                    "linux/amd64", java.time.Duration.ofSeconds(1), 3));
+            ImageService s = open(ImageServiceConfig.defaults(c.root()).withPlatform("linux/amd64")
+                    .withRequestTimeout(java.time.Duration.ofSeconds(1)).withMaxRetries(3));
             long start = System.nanoTime();
             ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/stall:1", Credentials.ANONYMOUS);
             assertEquals(img.configDigest().toString(), r.id());

@@ -3,8 +3,8 @@ package io.coracle.sandbox;
 import java.io.IOException;
 
 /**
- * What the container code does for a pod when the pod stops or goes away. Registered once with
- * {@link SandboxService#setContainersHook}; the default does nothing (no containers yet).
+ * What the container code does for a pod when the pod stops or goes away, given to
+ * the {@link SandboxService} constructor; the default does nothing (no containers yet).
  */
 public interface PodContainersHook {
     /** Stops every container of the pod (the pause process is still running). */

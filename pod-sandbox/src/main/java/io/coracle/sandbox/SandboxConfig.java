@@ -5,7 +5,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Settings of the pod sandbox module, built by the daemon from coracle.toml.
+ * Settings of the pod sandbox module, built by the daemon from coracle.toml: by name, from
+ * {@link #defaults} and the {@code with...} steps.
  *
  * @param stateDir          volatile per-pod files, netns bind mounts, /dev/shm (under /run)
  * @param rootDir           persistent sandbox records (under /var/lib)
@@ -49,11 +50,31 @@ public record SandboxConfig(Path stateDir, Path rootDir, List<Path> cniBinDirs, 
         return new SandboxConfig(stateDir, rootDir, null, null, null, null, null, null, null, pauseBinary, 0);
     }
 
+    /** Plugin dirs searched in order; null or empty for {@link #DEFAULT_CNI_BIN_DIRS}. */
+    public SandboxConfig withCniBinDirs(List<Path> dirs) {
+        return new SandboxConfig(stateDir, rootDir, dirs, cniConfDir, cniNetworkName, defaultBridge, defaultSubnet,
+                cgroupDriver, defaultCgroupParent, pauseBinary, shmSizeBytes);
+    }
+
+    /** The network to use by name; empty picks the first file of the conf dir. */
+    public SandboxConfig withCniNetworkName(String name) {
+        return new SandboxConfig(stateDir, rootDir, cniBinDirs, cniConfDir, name, defaultBridge, defaultSubnet,
+                cgroupDriver, defaultCgroupParent, pauseBinary, shmSizeBytes);
+    }
+
+    /** Size of each pod's /dev/shm; 0 for the default 64 MiB. */
+    public SandboxConfig withShmSizeBytes(long bytes) {
+        return new SandboxConfig(stateDir, rootDir, cniBinDirs, cniConfDir, cniNetworkName, defaultBridge,
+                defaultSubnet, cgroupDriver, defaultCgroupParent, pauseBinary, bytes);
+    }
+
+    /** CNI conf dir, and the bridge and subnet of the default conflist (null for the defaults). */
     public SandboxConfig withCni(Path confDir, String bridge, String subnet) {
         return new SandboxConfig(stateDir, rootDir, cniBinDirs, confDir, cniNetworkName, bridge, subnet, cgroupDriver,
                 defaultCgroupParent, pauseBinary, shmSizeBytes);
     }
 
+    /** The cgroup driver and the pods' default parent (null or empty for the driver's default). */
     public SandboxConfig withCgroups(CgroupDriver driver, String parent) {
         return new SandboxConfig(stateDir, rootDir, cniBinDirs, cniConfDir, cniNetworkName, defaultBridge, defaultSubnet,
                 driver, parent, pauseBinary, shmSizeBytes);

@@ -23,11 +23,14 @@ final class SandboxEnvironment {
     final PodCgroup cgroups;
     final PauseLauncher pauseLauncher;
     final PodSandboxConfigValidator validator;
-    volatile PodContainersHook containers = PodContainersHook.NONE;
-    volatile SandboxEventListener events = SandboxEventListener.NONE;
+    final PodContainersHook containers;
+    final SandboxEventListener events;
 
-    SandboxEnvironment(SandboxConfig config) throws IOException {
+    SandboxEnvironment(SandboxConfig config, PodContainersHook containers, SandboxEventListener events)
+            throws IOException {
         this.config = config;
+        this.containers = containers;
+        this.events = events;
         this.store = new SandboxStore(config.rootDir());
         this.cniConfig = new CniConfigLoader(config);
         this.cni = new CniNetwork(cniConfig);

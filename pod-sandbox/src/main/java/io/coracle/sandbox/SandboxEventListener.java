@@ -8,7 +8,7 @@ import io.coracle.cri.v1.PodSandboxStatus;
  * stands as the container id): created and started by RunPodSandbox, stopped by StopPodSandbox (or
  * found dead at start-up), deleted by RemovePodSandbox. {@code status} is what a non-verbose
  * PodSandboxStatus returned at that moment (for a deleted pod: just before its record went).
- * Registered once with {@link SandboxService#setEventListener}; it may be called holding the pod's
+ * Given to the {@link SandboxService} constructor; it may be called holding the pod's
  * lock, so it must not block.
  */
 @FunctionalInterface

@@ -36,8 +36,19 @@ public final class SandboxService {
     private final SandboxStatusReader statusReader;
     private final SandboxLister lister;
 
+    /** A service whose pods have no containers and whose events go nowhere. */
     public SandboxService(SandboxConfig config) throws IOException {
-        this.env = new SandboxEnvironment(config);
+        this(config, PodContainersHook.NONE, SandboxEventListener.NONE);
+    }
+
+    /**
+     * {@code containers}: the container code's hook into a pod's stop and remove; {@code events}: where
+     * sandbox lifecycle events go (GetContainerEvents), {@link #recover} included.
+     */
+    public SandboxService(SandboxConfig config, PodContainersHook containers, SandboxEventListener events)
+            throws IOException {
+        this.env = new SandboxEnvironment(config, java.util.Objects.requireNonNull(containers, "containers"),
+                java.util.Objects.requireNonNull(events, "events"));
         this.runner = new SandboxRunner(env);
         this.stopper = new SandboxStopper(env);
         this.remover = new SandboxRemover(env, stopper);
@@ -120,17 +131,10 @@ public final class SandboxService {
         return env.validator.resources();
     }
 
-    /** The container code's hook into stop and remove. */
-    public void setContainersHook(PodContainersHook hook) {
-        env.containers = hook == null ? PodContainersHook.NONE : hook;
-    }
-
-    /** Where sandbox lifecycle events go (GetContainerEvents); null for nowhere. Set before {@link #recover}. */
-    public void setEventListener(SandboxEventListener listener) {
-        env.events = listener == null ? SandboxEventListener.NONE : listener;
-    }
-
-    /** Where the duration of every CNI ADD and DEL goes (metrics); null for none. */
+    /**
+     * Where the duration of every CNI ADD and DEL goes (metrics); null for none. A setter: the metrics
+     * server is optional and starts after the services it observes, and detaches again if it cannot bind.
+     */
     public void setCniTimings(CniTimings timings) {
         env.cni.timings = timings == null ? CniTimings.NONE : timings;
     }

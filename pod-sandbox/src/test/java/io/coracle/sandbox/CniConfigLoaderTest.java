@@ -21,8 +21,10 @@ class CniConfigLoaderTest {
     Path dir;
 
     private CniConfigLoader loader(String network) {
-        return new CniConfigLoader(new SandboxConfig(dir.resolve("state"), dir.resolve("root"), List.of(Path.of("/usr/lib/cni")),
-                dir.resolve("net.d"), network, "crtestunit0", "10.200.77.0/24", null, null, Path.of("/x/coracle-pause"), 0));
+        return new CniConfigLoader(SandboxConfig.defaults(dir.resolve("state"), dir.resolve("root"),
+                        Path.of("/x/coracle-pause"))
+                .withCniBinDirs(List.of(Path.of("/usr/lib/cni"))).withCniNetworkName(network)
+                .withCni(dir.resolve("net.d"), "crtestunit0", "10.200.77.0/24"));
     }
 
     @Test

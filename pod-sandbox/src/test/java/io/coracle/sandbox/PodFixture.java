@@ -51,8 +51,9 @@ final class PodFixture implements AutoCloseable {
             bins.addAll(extraBinDirs);
         }
         bins.addAll(SandboxConfig.DEFAULT_CNI_BIN_DIRS);
-        config = new SandboxConfig(tmp.resolve("state"), tmp.resolve("root"), bins, tmp.resolve("net.d"), "", bridge,
-                subnetPrefix + "0/24", SandboxConfig.CgroupDriver.CGROUPFS, cgroupRoot, NativePrograms.locate().pause(), 0);
+        config = SandboxConfig.defaults(tmp.resolve("state"), tmp.resolve("root"), NativePrograms.locate().pause())
+                .withCniBinDirs(bins).withCni(tmp.resolve("net.d"), bridge, subnetPrefix + "0/24")
+                .withCgroups(SandboxConfig.CgroupDriver.CGROUPFS, cgroupRoot);
         service = new SandboxService(config);
         service.recover();
     }

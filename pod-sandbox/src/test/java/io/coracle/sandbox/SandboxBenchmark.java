@@ -33,9 +33,10 @@ public class SandboxBenchmark {
         Files.createDirectories(tmp.resolve("state"));
         PodFixture.sh("mount", "-t", "tmpfs", "-o", "size=64m", "coracle-bench", tmp.resolve("state").toString());
         String bridge = "crbench" + Integer.toHexString((int) (System.nanoTime() & 0xffff));
-        SandboxConfig cfg = new SandboxConfig(tmp.resolve("state"), tmp.resolve("root"), null, tmp.resolve("net.d"), "",
-                bridge, "10.201.0.0/24", SandboxConfig.CgroupDriver.CGROUPFS, "/coracle-test-bench",
-                NativePrograms.locate().pause(), 0);
+        SandboxConfig cfg = SandboxConfig.defaults(tmp.resolve("state"), tmp.resolve("root"),
+                        NativePrograms.locate().pause())
+                .withCni(tmp.resolve("net.d"), bridge, "10.201.0.0/24")
+                .withCgroups(SandboxConfig.CgroupDriver.CGROUPFS, "/coracle-test-bench");
         SandboxService svc = new SandboxService(cfg);
         svc.recover();
         List<Long> run = new ArrayList<>(), stop = new ArrayList<>(), remove = new ArrayList<>();

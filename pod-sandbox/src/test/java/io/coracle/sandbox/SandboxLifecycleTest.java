@@ -224,7 +224,10 @@ class SandboxLifecycleTest {
     @Test
     void theEventListenerHearsRunStopAndRemoveWithTheStatusOfThatMoment() throws Exception {
         List<Told> told = java.util.Collections.synchronizedList(new ArrayList<>());
-        f.service.setEventListener((type, status) -> told.add(new Told(type, status)));
+        SandboxService evented = new SandboxService(f.config, PodContainersHook.NONE,
+                (type, status) -> told.add(new Told(type, status)));
+        evented.recover();
+        f.service = evented;
         String id = f.run(f.podWithParent("evented"));
         f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
         f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build()); // stopped already: no event
@@ -251,8 +254,8 @@ class SandboxLifecycleTest {
         String id = f.run(f.podWithParent("died"));
         f.get(id).pause().kill(5000);
         List<Told> told = java.util.Collections.synchronizedList(new ArrayList<>());
-        SandboxService restarted = new SandboxService(f.config);
-        restarted.setEventListener((type, status) -> told.add(new Told(type, status)));
+        SandboxService restarted = new SandboxService(f.config, PodContainersHook.NONE,
+                (type, status) -> told.add(new Told(type, status)));
         restarted.recover();
         f.service = restarted;
         assertEquals(List.of(new Told(ContainerEventType.CONTAINER_STOPPED_EVENT, restarted.status(

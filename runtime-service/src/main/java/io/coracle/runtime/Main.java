@@ -4,7 +4,7 @@ import io.coracle.runtime.config.ConfigException;
 import io.coracle.runtime.config.ConfigLoader;
 import io.coracle.runtime.config.ConfigSchema;
 import io.coracle.runtime.config.DaemonConfig;
-import io.coracle.runtime.daemon.BuildInfo;
+import io.coracle.runtime.cri.BuildInfo;
 import io.coracle.runtime.daemon.Daemon;
 import io.coracle.runtime.daemon.DaemonStartException;
 import io.coracle.runtime.daemon.OneLineLogFormatter;

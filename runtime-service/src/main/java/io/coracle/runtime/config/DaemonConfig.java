@@ -1,5 +1,6 @@
 package io.coracle.runtime.config;
 
+import io.coracle.sandbox.SandboxConfig.CgroupDriver;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -31,9 +32,6 @@ public record DaemonConfig(
         Streaming streaming,
         int eventSubscriberQueue,
         String source) {
-
-    /** How pod cgroups are named: plain cgroupfs paths or systemd slices. */
-    public enum CgroupDriver { CGROUPFS, SYSTEMD }
 
     /** The [cni] table. */
     public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet) {}

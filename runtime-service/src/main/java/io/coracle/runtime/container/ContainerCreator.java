@@ -1,11 +1,13 @@
 package io.coracle.runtime.container;
 
 import io.coracle.sys.PrivateFiles;
+import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerConfig;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.CreateContainerRequest;
 import io.coracle.cri.v1.Signal;
 import io.coracle.image.ImageException;
+import io.coracle.image.ImageService;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.image.store.ImageRecord;
 import io.coracle.oci.OciJson;
@@ -26,6 +28,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
 
@@ -37,29 +40,44 @@ public final class ContainerCreator {
     private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> CONTAINER_ROOT_MODE =
             java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x");
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
+    private final ImageService images;
+    private final PodLookup pods;
+    private final ShimLauncher shims;
+    private final Cgroups cgroups;
+    private final ContainerEvents events;
+    private final Map<String, Path> runtimes;
+    private final Path shimStateRoot;
 
-    public ContainerCreator(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
+                            Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot) {
+        this.store = store;
+        this.images = images;
+        this.pods = pods;
+        this.shims = shims;
+        this.cgroups = cgroups;
+        this.events = events;
+        this.runtimes = runtimes;
+        this.shimStateRoot = shimStateRoot;
     }
 
     public String create(CreateContainerRequest request) throws StatusException {
         ContainerConfig config = request.getConfig(); // its shape is checked by the CRI edge's CriRequestValidator
-        PodContext pod = parts.pods().find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
+        PodContext pod = pods.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("pod sandbox " + request.getPodSandboxId() + " not found").asException());
-        if (!parts.pods().ready(pod.podId())) {
+        if (!pods.ready(pod.podId())) {
             throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId()
                     + " is not ready: its containers cannot be created").asException();
         }
         java.nio.file.Path runtime = null;
         if (!pod.runtimeHandler().isEmpty()) {
-            runtime = parts.runtimes().get(pod.runtimeHandler());
+            runtime = runtimes.get(pod.runtimeHandler());
             if (runtime == null) {
                 throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId() + " uses runtime handler \""
                         + pod.runtimeHandler() + "\", which is not configured").asException();
             }
         }
-        ImageRecord image = parts.images().find(config.getImage().getImage()).orElseThrow(() -> Status.NOT_FOUND
+        ImageRecord image = images.find(config.getImage().getImage()).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("image \"" + config.getImage().getImage() + "\" is not present: pull it first")
                 .asException());
 
@@ -67,13 +85,13 @@ public final class ContainerCreator {
         String name = config.getMetadata().getName();
         int attempt = config.getMetadata().getAttempt();
         String reserved = ContainerRecord.reservedName(pod.podId(), name, attempt);
-        Optional<String> holder = parts.store().reserve(reserved, id);
+        Optional<String> holder = store.reserve(reserved, id);
         if (holder.isPresent()) {
             throw Status.ALREADY_EXISTS.withDescription("container name \"" + name + "\" (attempt " + attempt
                     + ") is already used in pod " + pod.podId() + " by container " + holder.get()).asException();
         }
-        Path dir = parts.store().containerDir(id);
-        Path stateDir = parts.stateDir().resolve("ctr").resolve(id.substring(0, 16));
+        Path dir = store.containerDir(id);
+        Path stateDir = shimStateRoot.resolve(id.substring(0, 16));
         boolean held = false;
         ShimLauncher.Created created = null;
         long t0 = System.nanoTime();
@@ -87,11 +105,11 @@ public final class ContainerCreator {
             Files.createDirectories(bundle.resolve("rootfs"));
             Path upper = PrivateFiles.directory(dir.resolve("upper"), CONTAINER_ROOT_MODE);
             Path work = PrivateFiles.directory(dir.resolve("work"));
-            ImageConfig.Settings settings = parts.images().imageConfig(image.id()).settings();
-            List<Path> lowerDirs = parts.images().lowerDirs(image.id());
+            ImageConfig.Settings settings = images.imageConfig(image.id()).settings();
+            List<Path> lowerDirs = images.lowerDirs(image.id());
             String cgroupPath = pod.cgroupParent() + "/" + id;
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
-                    work, cgroupPath, parts.cgroups().v2()));
+                    work, cgroupPath, cgroups.v2()));
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             tSpec = System.nanoTime();
@@ -101,10 +119,10 @@ public final class ContainerCreator {
                 logPath = Path.of(pod.logDirectory()).resolve(config.getLogPath()); // relative, without '..'
                 Files.createDirectories(logPath.getParent());
             }
-            parts.images().hold(id, image.id());
+            images.hold(id, image.id());
             held = true;
             tLease = System.nanoTime();
-            created = parts.shims().create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime), CREATE_TIMEOUT);
+            created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime), CREATE_TIMEOUT);
             tShim = System.nanoTime();
 
             ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),
@@ -112,13 +130,13 @@ public final class ContainerCreator {
                     System.currentTimeMillis() * 1_000_000L, logPath == null ? "" : logPath.toString(), stateDir,
                     cgroupPath, stopSignal(config, settings), config.toByteArray(),
                     config.getLinux().getResources().toByteArray());
-            parts.store().put(record);
+            store.put(record);
             LOG.info("container " + id + " created: name=" + name + " pod=" + pod.podId() + " image=" + image.id()
                     + " pid=" + created.pid());
             LOG.fine(String.format("container %s create took %.1fms: spec+bundle %.1f, image lease %.1f, shim %.1f,"
                             + " record %.1f", id, (System.nanoTime() - t0) / 1e6, (tSpec - t0) / 1e6,
                     (tLease - tSpec) / 1e6, (tShim - tLease) / 1e6, (System.nanoTime() - tShim) / 1e6));
-            parts.events().publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
+            events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
         } catch (InvalidContainerConfigException e) {
             undo(id, reserved, dir, stateDir, held, created);
@@ -149,12 +167,12 @@ public final class ContainerCreator {
             ContainerCleanup.deleteTree(stateDir);
             ContainerCleanup.deleteTree(dir);
             if (held) {
-                parts.images().release(id);
+                images.release(id);
             }
         } catch (IOException | RuntimeException e) {
             LOG.warning("container " + id + ": cleanup after failed create incomplete: " + e);
         } finally {
-            parts.store().unreserve(reserved, id);
+            store.unreserve(reserved, id);
         }
     }
 

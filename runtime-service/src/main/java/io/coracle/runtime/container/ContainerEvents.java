@@ -66,6 +66,10 @@ public final class ContainerEvents implements AutoCloseable {
         this.capacity = capacity;
     }
 
+    /**
+     * Where events find their pod's status and its containers' statuses. A setter, not a constructor
+     * parameter: the pod sandboxes publish their own events here, so they are built after this.
+     */
     public void setPodView(PodView pods) {
         this.pods = pods;
     }

@@ -1,7 +1,9 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.ContainerState;
+import io.coracle.image.ImageService;
 import io.coracle.shim.ExitRecord;
 import io.coracle.shim.ShimClient;
 import io.grpc.Status;
@@ -27,11 +29,17 @@ public final class ContainerLifecycle {
     /** Marks, in a container's state dir, that its stopped event was published. */
     static final String EXIT_REPORTED = "exit-reported";
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
+    private final ImageService images;
+    private final Cgroups cgroups;
+    private final ContainerEvents events;
     private final Object[] exitLocks = new Object[64];
 
-    public ContainerLifecycle(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events) {
+        this.store = store;
+        this.images = images;
+        this.cgroups = cgroups;
+        this.events = events;
         for (int i = 0; i < exitLocks.length; i++) {
             exitLocks[i] = new Object();
         }
@@ -50,7 +58,7 @@ public final class ContainerLifecycle {
             throw Status.INTERNAL.withDescription("start container " + r.id() + ": " + e.getMessage()).asException();
         }
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
-        parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STARTED_EVENT);
+        events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STARTED_EVENT);
         watchExit(r);
     }
 
@@ -60,7 +68,7 @@ public final class ContainerLifecycle {
             ShimClient shim = new ShimClient(r.stateDir());
             try {
                 Optional<ExitRecord> exit = Optional.empty();
-                while (exit.isEmpty() && parts.store().get(r.id()).isPresent()) {
+                while (exit.isEmpty() && store.get(r.id()).isPresent()) {
                     exit = shim.awaitExit(Duration.ofMinutes(10));
                 }
                 exit.ifPresent(e -> {
@@ -96,7 +104,7 @@ public final class ContainerLifecycle {
                 LOG.warning("container " + r.id() + ": cannot record that its exit was reported: " + e.getMessage());
                 // publish anyway: a repeated stopped event is harmless, a missing one is not
             }
-            parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
+            events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
         }
     }
 
@@ -109,7 +117,7 @@ public final class ContainerLifecycle {
         if (containerId.isEmpty()) {
             throw Status.INVALID_ARGUMENT.withDescription("container_id: empty").asException();
         }
-        Optional<ContainerRecord> found = parts.store().find(containerId);
+        Optional<ContainerRecord> found = store.find(containerId);
         if (found.isEmpty()) {
             LOG.fine(() -> "container " + containerId + ": stop of an unknown container: nothing to do");
             return;
@@ -155,7 +163,7 @@ public final class ContainerLifecycle {
 
     /** Force-stops and deletes everything of the container; removing an unknown container is fine. */
     public void remove(String containerId) throws StatusException {
-        Optional<ContainerRecord> found = parts.store().find(containerId);
+        Optional<ContainerRecord> found = store.find(containerId);
         if (found.isEmpty()) {
             return;
         }
@@ -164,16 +172,16 @@ public final class ContainerLifecycle {
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
             killOrphans(r);
-            parts.store().delete(r);
+            store.delete(r);
             ContainerCleanup.deleteTree(r.stateDir());
-            ContainerCleanup.deleteTree(parts.store().containerDir(r.id()));
-            parts.cgroups().remove(r.cgroupPath());
-            parts.images().release(r.id());
+            ContainerCleanup.deleteTree(store.containerDir(r.id()));
+            cgroups.remove(r.cgroupPath());
+            images.release(r.id());
         } catch (IOException | RuntimeException e) {
             throw Status.INTERNAL.withDescription("remove container " + r.id() + ": " + e.getMessage()).asException();
         }
         LOG.info("container " + r.id() + " removed");
-        parts.events().publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
+        events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
     }
 
     /**
@@ -181,11 +189,11 @@ public final class ContainerLifecycle {
      * (its exit then goes unrecorded), so that removing it leaves no process behind.
      */
     private void killOrphans(ContainerRecord r) throws IOException {
-        if (!parts.cgroups().exists(r.cgroupPath())) {
+        if (!cgroups.exists(r.cgroupPath())) {
             return;
         }
         long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-        List<Integer> pids = parts.cgroups().pids(r.cgroupPath());
+        List<Integer> pids = cgroups.pids(r.cgroupPath());
         while (!pids.isEmpty()) {
             LOG.warning("container " + r.id() + ": killing " + pids.size() + " process(es) its shim left behind");
             for (int pid : pids) {
@@ -200,13 +208,13 @@ public final class ContainerLifecycle {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted while killing the processes of container " + r.id(), e);
             }
-            pids = parts.cgroups().pids(r.cgroupPath());
+            pids = cgroups.pids(r.cgroupPath());
         }
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */
     public void stopAllInPod(String podId, long timeoutSeconds) throws StatusException {
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId)) {
                 stop(r.id(), timeoutSeconds);
             }
@@ -214,7 +222,7 @@ public final class ContainerLifecycle {
     }
 
     public void removeAllInPod(String podId) throws StatusException {
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId)) {
                 remove(r.id());
             }
@@ -225,7 +233,7 @@ public final class ContainerLifecycle {
         if (id.isEmpty()) {
             throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
         }
-        return parts.store().find(id).orElseThrow(() -> Status.NOT_FOUND
+        return store.find(id).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("container " + id + " not found").asException());
     }
 

@@ -14,21 +14,21 @@ import java.util.logging.Logger;
 public final class ContainerRecovery {
     private static final Logger LOG = Logger.getLogger(ContainerRecovery.class.getName());
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
     private final ContainerLifecycle lifecycle;
 
-    public ContainerRecovery(ContainerRuntimeParts parts, ContainerLifecycle lifecycle) {
-        this.parts = parts;
+    public ContainerRecovery(ContainerStore store, ContainerLifecycle lifecycle) {
+        this.store = store;
         this.lifecycle = lifecycle;
     }
 
     public void recover() throws IOException {
-        for (Path orphan : parts.store().load()) {
+        for (Path orphan : store.load()) {
             LOG.info("removing half-created container directory " + orphan);
             ContainerCleanup.deleteTree(orphan);
         }
         int running = 0;
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             ContainerState state = ContainerStates.of(r).state();
             if (state == ContainerState.CONTAINER_RUNNING) {
                 lifecycle.watchExit(r);
@@ -37,6 +37,6 @@ public final class ContainerRecovery {
                 lifecycle.reportExit(r); // exited while the daemon was down: its stopped event is still due
             }
         }
-        LOG.info("containers recovered: " + parts.store().list().size() + " (" + running + " running)");
+        LOG.info("containers recovered: " + store.list().size() + " (" + running + " running)");
     }
 }

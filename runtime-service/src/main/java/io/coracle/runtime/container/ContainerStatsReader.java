@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cgroup.Cgroups;
 import io.coracle.cgroup.CgroupStats;
 import io.coracle.cri.v1.ContainerAttributes;
 import io.coracle.cri.v1.ContainerConfig;
@@ -32,22 +33,24 @@ import java.util.stream.Stream;
 public final class ContainerStatsReader {
     private record CpuSample(long timestampNanos, long usageNanos) {}
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
+    private final Cgroups cgroups;
     private final Map<String, CpuSample> lastCpu = new ConcurrentHashMap<>();
 
-    public ContainerStatsReader(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ContainerStatsReader(ContainerStore store, Cgroups cgroups) {
+        this.store = store;
+        this.cgroups = cgroups;
     }
 
     public ContainerStats stats(String containerId) throws StatusException {
-        ContainerRecord r = parts.store().find(containerId).orElseThrow(() -> Status.NOT_FOUND
+        ContainerRecord r = store.find(containerId).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("container " + containerId + " not found").asException());
         return stats(r);
     }
 
     public List<ContainerStats> list(ContainerStatsFilter filter) {
         List<ContainerStats> out = new ArrayList<>();
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (!filter.getId().isEmpty() && !r.id().startsWith(filter.getId())
                     || !filter.getPodSandboxId().isEmpty() && !r.podId().startsWith(filter.getPodSandboxId())
                     || !r.containerConfig().getLabelsMap().entrySet().containsAll(filter.getLabelSelectorMap().entrySet())) {
@@ -64,7 +67,7 @@ public final class ContainerStatsReader {
     /** Stats of every running container of a pod. */
     List<ContainerStats> ofPod(String podId) {
         List<ContainerStats> out = new ArrayList<>();
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId) && ContainerStates.of(r).state() == ContainerState.CONTAINER_RUNNING) {
                 out.add(stats(r));
             }
@@ -89,9 +92,9 @@ public final class ContainerStatsReader {
         ContainerStats.Builder b = ContainerStats.newBuilder().setAttributes(ContainerAttributes.newBuilder()
                 .setId(r.id()).setMetadata(c.getMetadata()).putAllLabels(c.getLabelsMap())
                 .putAllAnnotations(c.getAnnotationsMap()));
-        if (parts.cgroups().exists(r.cgroupPath())) {
+        if (cgroups.exists(r.cgroupPath())) {
             try {
-                CgroupStats cg = parts.cgroups().stats(r.cgroupPath());
+                CgroupStats cg = cgroups.stats(r.cgroupPath());
                 b.setCpu(cpu(r.id(), cg.cpuUsageNanos(), now)).setMemory(MemoryUsage.newBuilder().setTimestamp(now)
                         .setWorkingSetBytes(u64(cg.memoryWorkingSetBytes()))
                         .setUsageBytes(u64(cg.memoryUsageBytes())));
@@ -99,7 +102,7 @@ public final class ContainerStatsReader {
                 // The container exited and its cgroup went away between the check and the read.
             }
         }
-        Path upper = parts.store().containerDir(r.id()).resolve("upper");
+        Path upper = store.containerDir(r.id()).resolve("upper");
         long[] usage = diskUsage(upper);
         b.setWritableLayer(FilesystemUsage.newBuilder().setTimestamp(now)
                 .setFsId(FilesystemIdentifier.newBuilder().setMountpoint(upper.toString()))

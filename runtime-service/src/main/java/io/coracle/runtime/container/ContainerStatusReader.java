@@ -23,17 +23,17 @@ import java.util.Map;
 
 /** ContainerStatus and ListContainers, from the records and the shims' state and exit files. */
 public final class ContainerStatusReader {
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
 
-    public ContainerStatusReader(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ContainerStatusReader(ContainerStore store) {
+        this.store = store;
     }
 
     public ContainerStatusResponse status(String containerId, boolean verbose) throws StatusException {
         if (containerId.isEmpty()) {
             throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
         }
-        ContainerRecord r = parts.store().find(containerId).orElseThrow(() -> Status.NOT_FOUND
+        ContainerRecord r = store.find(containerId).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("container " + containerId + " not found").asException());
         ContainerStates s = ContainerStates.of(r);
         ContainerConfig c = r.containerConfig();
@@ -72,7 +72,7 @@ public final class ContainerStatusReader {
             b.setReason("Unknown").setMessage("the container's shim is gone without an exit record");
         }
         try {
-            Spec spec = OciJson.read(parts.store().containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
+            Spec spec = OciJson.read(store.containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
             b.setUser(ContainerUser.newBuilder().setLinux(LinuxContainerUser.newBuilder()
                     .setUid(spec.process().user().uid())
                     .setGid(spec.process().user().gid())
@@ -87,7 +87,7 @@ public final class ContainerStatusReader {
             info.put("pid", s.shim().map(x -> x.pid()).orElse(0));
             info.put("shimPid", s.shim().map(x -> x.shimPid()).orElse(0));
             info.put("stateDir", r.stateDir().toString());
-            info.put("bundle", parts.store().containerDir(r.id()).resolve("bundle").toString());
+            info.put("bundle", store.containerDir(r.id()).resolve("bundle").toString());
             info.put("cgroupPath", r.cgroupPath());
             info.put("stopSignal", r.stopSignal());
             try {
@@ -102,7 +102,7 @@ public final class ContainerStatusReader {
     /** The statuses of every container of a pod (what its events carry); one removed meanwhile is left out. */
     public List<ContainerStatus> podStatuses(String podId) {
         List<ContainerStatus> out = new ArrayList<>();
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId)) {
                 try {
                     out.add(status(r.id(), false).getStatus());
@@ -116,7 +116,7 @@ public final class ContainerStatusReader {
 
     public List<Container> list(ContainerFilter filter) {
         List<Container> out = new ArrayList<>();
-        for (ContainerRecord r : parts.store().list()) {
+        for (ContainerRecord r : store.list()) {
             if (!filter.getId().isEmpty() && !r.id().startsWith(filter.getId())) {
                 continue;
             }

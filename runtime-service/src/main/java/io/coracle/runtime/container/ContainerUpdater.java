@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.cri.v1.UpdateContainerResourcesRequest;
@@ -17,10 +18,12 @@ import java.util.logging.Logger;
 public final class ContainerUpdater {
     private static final Logger LOG = Logger.getLogger(ContainerUpdater.class.getName());
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
+    private final Cgroups cgroups;
 
-    public ContainerUpdater(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ContainerUpdater(ContainerStore store, Cgroups cgroups) {
+        this.store = store;
+        this.cgroups = cgroups;
     }
 
     public void updateResources(UpdateContainerResourcesRequest request) throws StatusException {
@@ -28,7 +31,7 @@ public final class ContainerUpdater {
         LinuxContainerResources linux = request.getLinux();
         SpecDraft draft = new SpecDraft();
         try {
-            ResourceStep.apply(linux, parts.cgroups().v2(), draft);
+            ResourceStep.apply(linux, cgroups.v2(), draft);
         } catch (InvalidContainerConfigException e) {
             throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
         }
@@ -37,7 +40,7 @@ public final class ContainerUpdater {
             new ShimClient(r.stateDir()).update(new Resources(draft.memory, draft.cpu, null,
                     draft.hugepageLimits.isEmpty() ? null : draft.hugepageLimits, null,
                     draft.unified.isEmpty() ? null : draft.unified));
-            parts.store().put(r.withResources(linux));
+            store.put(r.withResources(linux));
         } catch (IOException e) {
             throw Status.INTERNAL.withDescription("update resources of container " + r.id() + ": " + e.getMessage())
                     .asException();
@@ -59,7 +62,7 @@ public final class ContainerUpdater {
         if (id.isEmpty()) {
             throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
         }
-        ContainerRecord r = parts.store().find(id).orElseThrow(() -> Status.NOT_FOUND
+        ContainerRecord r = store.find(id).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("container " + id + " not found").asException());
         if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
             throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running: cannot " + what)

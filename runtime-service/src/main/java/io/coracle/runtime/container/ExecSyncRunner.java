@@ -8,6 +8,7 @@ import io.coracle.oci.OciJson;
 import io.coracle.oci.Process;
 import io.coracle.oci.Spec;
 import io.coracle.shim.ExecResult;
+import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimClient;
 import io.grpc.Status;
 import io.grpc.StatusException;
@@ -30,10 +31,12 @@ public final class ExecSyncRunner {
      */
     public static final int OUTPUT_LIMIT = 16 * 1024 * 1024 - 64 * 1024;
 
-    private final ContainerRuntimeParts parts;
+    private final ContainerStore store;
+    private final ExecRunner execs;
 
-    public ExecSyncRunner(ContainerRuntimeParts parts) {
-        this.parts = parts;
+    public ExecSyncRunner(ContainerStore store, ExecRunner execs) {
+        this.store = store;
+        this.execs = execs;
     }
 
     /** The request's shape (cmd, timeout) is checked by the CRI edge's CriRequestValidator. */
@@ -41,7 +44,7 @@ public final class ExecSyncRunner {
         ContainerRecord r = running(request.getContainerId());
         Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
         try {
-            ExecResult result = parts.execs().run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout,
+            ExecResult result = execs.run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout,
                     OUTPUT_LIMIT);
             if (result.timedOut()) {
                 throw Status.DEADLINE_EXCEEDED.withDescription("command " + request.getCmdList() + " timed out after "
@@ -66,7 +69,7 @@ public final class ExecSyncRunner {
         if (id.isEmpty()) {
             throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
         }
-        ContainerRecord r = parts.store().find(id).orElseThrow(() -> Status.NOT_FOUND
+        ContainerRecord r = store.find(id).orElseThrow(() -> Status.NOT_FOUND
                 .withDescription("container " + id + " not found").asException());
         if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
             throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running").asException();
@@ -79,7 +82,7 @@ public final class ExecSyncRunner {
      * with a tty, TERM=xterm unless the container sets TERM.
      */
     public Process process(ContainerRecord r, java.util.List<String> cmd, boolean tty) throws IOException {
-        Spec spec = OciJson.read(parts.store().containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
+        Spec spec = OciJson.read(store.containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
         Process p = spec.process();
         java.util.List<String> env = p.env() == null ? java.util.List.of() : p.env();
         if (tty && env.stream().noneMatch(e -> e.startsWith("TERM="))) {

@@ -61,7 +61,16 @@ import io.coracle.cri.v1.UpdateRuntimeConfigRequest;
 import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
-import io.coracle.runtime.daemon.DaemonServices;
+import io.coracle.runtime.container.ContainerCreator;
+import io.coracle.runtime.container.ContainerEvents;
+import io.coracle.runtime.container.ContainerLifecycle;
+import io.coracle.runtime.container.ContainerStatsReader;
+import io.coracle.runtime.container.ContainerStatusReader;
+import io.coracle.runtime.container.ContainerUpdater;
+import io.coracle.runtime.container.ExecSyncRunner;
+import io.coracle.runtime.container.PodMetricsReader;
+import io.coracle.runtime.container.PodStatsReader;
+import io.coracle.sandbox.SandboxService;
 import io.coracle.sandbox.InvalidRequestException;
 import io.coracle.runtime.streaming.StreamUrlIssuer;
 import io.coracle.cri.v1.AttachRequest;
@@ -94,17 +103,38 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     }
 
     private final RuntimeStatusReporter status;
-    private final DaemonServices services;
+    private final SandboxService sandboxes;
+    private final ContainerCreator creator;
+    private final ContainerLifecycle lifecycle;
+    private final ContainerStatusReader containerStatus;
+    private final ExecSyncRunner execSync;
+    private final ContainerStatsReader stats;
+    private final ContainerUpdater updater;
+    private final PodStatsReader podStats;
+    private final PodMetricsReader podMetrics;
+    private final ContainerEvents events;
     private final java.util.function.Supplier<StreamUrlIssuer> streaming;
     private final CriRequestValidator validate;
 
     /** {@code streaming}: the streaming server's URL issuer, waiting for the server if it is still starting. */
-    public CriRuntimeService(RuntimeStatusReporter status, DaemonServices services,
+    public CriRuntimeService(RuntimeStatusReporter status, SandboxService sandboxes, ContainerCreator creator,
+                             ContainerLifecycle lifecycle, ContainerStatusReader containerStatus,
+                             ExecSyncRunner execSync, ContainerStatsReader stats, ContainerUpdater updater,
+                             PodStatsReader podStats, PodMetricsReader podMetrics, ContainerEvents events,
                              java.util.function.Supplier<StreamUrlIssuer> streaming) {
         this.status = status;
-        this.services = services;
+        this.sandboxes = sandboxes;
+        this.creator = creator;
+        this.lifecycle = lifecycle;
+        this.containerStatus = containerStatus;
+        this.execSync = execSync;
+        this.stats = stats;
+        this.updater = updater;
+        this.podStats = podStats;
+        this.podMetrics = podMetrics;
+        this.events = events;
         this.streaming = streaming;
-        this.validate = new CriRequestValidator(services.sandboxes.resourcesValidator());
+        this.validate = new CriRequestValidator(sandboxes.resourcesValidator());
     }
 
     private static <T> void answer(StreamObserver<T> response, Call<T> call) {
@@ -161,7 +191,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                 }
                 if (v4 != null) {
                     try {
-                        services.sandboxes.applyPodCidr(v4);
+                        sandboxes.applyPodCidr(v4);
                     } catch (java.io.IOException e) {
                         throw Status.INTERNAL.withDescription("cannot apply pod CIDR " + v4 + ": " + e.getMessage())
                                 .asException();
@@ -183,7 +213,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                         + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
                         .filter(h -> !h.isEmpty()).toList()) + ")").asException();
             }
-            return services.sandboxes.run(request);
+            return sandboxes.run(request);
         });
     }
 
@@ -191,7 +221,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void stopPodSandbox(StopPodSandboxRequest request, StreamObserver<StopPodSandboxResponse> response) {
         answer(response, () -> {
             validate.id("pod_sandbox_id", request.getPodSandboxId());
-            return services.sandboxes.stop(request);
+            return sandboxes.stop(request);
         });
     }
 
@@ -199,7 +229,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void removePodSandbox(RemovePodSandboxRequest request, StreamObserver<RemovePodSandboxResponse> response) {
         answer(response, () -> {
             validate.id("pod_sandbox_id", request.getPodSandboxId());
-            return services.sandboxes.remove(request);
+            return sandboxes.remove(request);
         });
     }
 
@@ -207,20 +237,20 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void podSandboxStatus(PodSandboxStatusRequest request, StreamObserver<PodSandboxStatusResponse> response) {
         answer(response, () -> {
             validate.id("pod_sandbox_id", request.getPodSandboxId());
-            return services.sandboxes.status(request);
+            return sandboxes.status(request);
         });
     }
 
     @Override
     public void listPodSandbox(ListPodSandboxRequest request, StreamObserver<ListPodSandboxResponse> response) {
-        answer(response, () -> services.sandboxes.list(request));
+        answer(response, () -> sandboxes.list(request));
     }
 
     @Override
     public void streamPodSandboxes(StreamPodSandboxesRequest request,
                                    StreamObserver<StreamPodSandboxesResponse> response) {
         try {
-            services.sandboxes.stream(request, response);
+            sandboxes.stream(request, response);
         } catch (StatusRuntimeException e) {
             response.onError(e);
         }
@@ -232,7 +262,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
         answer(response, () -> {
             validate.createContainer(request);
-            return CreateContainerResponse.newBuilder().setContainerId(services.creator.create(request)).build();
+            return CreateContainerResponse.newBuilder().setContainerId(creator.create(request)).build();
         });
     }
 
@@ -240,7 +270,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void startContainer(StartContainerRequest request, StreamObserver<StartContainerResponse> response) {
         answer(response, () -> {
             validate.id("container_id", request.getContainerId());
-            services.lifecycle.start(request.getContainerId());
+            lifecycle.start(request.getContainerId());
             return StartContainerResponse.getDefaultInstance();
         });
     }
@@ -249,7 +279,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void stopContainer(StopContainerRequest request, StreamObserver<StopContainerResponse> response) {
         answer(response, () -> {
             validate.stopContainer(request.getContainerId(), request.getTimeout());
-            services.lifecycle.stop(request.getContainerId(), request.getTimeout());
+            lifecycle.stop(request.getContainerId(), request.getTimeout());
             return StopContainerResponse.getDefaultInstance();
         });
     }
@@ -258,7 +288,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void removeContainer(RemoveContainerRequest request, StreamObserver<RemoveContainerResponse> response) {
         answer(response, () -> {
             validate.id("container_id", request.getContainerId());
-            services.lifecycle.remove(request.getContainerId());
+            lifecycle.remove(request.getContainerId());
             return RemoveContainerResponse.getDefaultInstance();
         });
     }
@@ -266,13 +296,13 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     @Override
     public void listContainers(ListContainersRequest request, StreamObserver<ListContainersResponse> response) {
         answer(response, () -> ListContainersResponse.newBuilder()
-                .addAllContainers(services.containerStatus.list(request.getFilter())).build());
+                .addAllContainers(containerStatus.list(request.getFilter())).build());
     }
 
     @Override
     public void streamContainers(StreamContainersRequest request, StreamObserver<StreamContainersResponse> response) {
         try {
-            for (var c : services.containerStatus.list(request.getFilter())) {
+            for (var c : containerStatus.list(request.getFilter())) {
                 response.onNext(StreamContainersResponse.newBuilder().addContainers(c).build());
             }
             response.onCompleted();
@@ -285,7 +315,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void containerStatus(ContainerStatusRequest request, StreamObserver<ContainerStatusResponse> response) {
         answer(response, () -> {
             validate.id("container_id", request.getContainerId());
-            return services.containerStatus.status(request.getContainerId(), request.getVerbose());
+            return containerStatus.status(request.getContainerId(), request.getVerbose());
         });
     }
 
@@ -294,7 +324,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                                          StreamObserver<UpdateContainerResourcesResponse> response) {
         answer(response, () -> {
             validate.updateContainerResources(request);
-            services.updater.updateResources(request);
+            updater.updateResources(request);
             return UpdateContainerResourcesResponse.getDefaultInstance();
         });
     }
@@ -304,7 +334,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                                    StreamObserver<ReopenContainerLogResponse> response) {
         answer(response, () -> {
             validate.id("container_id", request.getContainerId());
-            services.updater.reopenLog(request.getContainerId());
+            updater.reopenLog(request.getContainerId());
             return ReopenContainerLogResponse.getDefaultInstance();
         });
     }
@@ -337,7 +367,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void execSync(ExecSyncRequest request, StreamObserver<ExecSyncResponse> response) {
         answer(response, () -> {
             validate.execSync(request);
-            return services.execSync.execSync(request);
+            return execSync.execSync(request);
         });
     }
 
@@ -345,7 +375,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void containerStats(ContainerStatsRequest request, StreamObserver<ContainerStatsResponse> response) {
         answer(response, () -> {
             validate.id("container_id", request.getContainerId());
-            return ContainerStatsResponse.newBuilder().setStats(services.stats.stats(request.getContainerId())).build();
+            return ContainerStatsResponse.newBuilder().setStats(stats.stats(request.getContainerId())).build();
         });
     }
 
@@ -353,14 +383,14 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void listContainerStats(ListContainerStatsRequest request,
                                    StreamObserver<ListContainerStatsResponse> response) {
         answer(response, () -> ListContainerStatsResponse.newBuilder()
-                .addAllStats(services.stats.list(request.getFilter())).build());
+                .addAllStats(stats.list(request.getFilter())).build());
     }
 
     @Override
     public void streamContainerStats(StreamContainerStatsRequest request,
                                      StreamObserver<StreamContainerStatsResponse> response) {
         try {
-            for (var s : services.stats.list(request.getFilter())) {
+            for (var s : stats.list(request.getFilter())) {
                 response.onNext(StreamContainerStatsResponse.newBuilder().addContainerStats(s).build());
             }
             response.onCompleted();
@@ -373,7 +403,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void podSandboxStats(PodSandboxStatsRequest request, StreamObserver<PodSandboxStatsResponse> response) {
         answer(response, () -> {
             validate.id("pod_sandbox_id", request.getPodSandboxId());
-            return PodSandboxStatsResponse.newBuilder().setStats(services.podStats.stats(request.getPodSandboxId())).build();
+            return PodSandboxStatsResponse.newBuilder().setStats(podStats.stats(request.getPodSandboxId())).build();
         });
     }
 
@@ -381,14 +411,14 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void listPodSandboxStats(ListPodSandboxStatsRequest request,
                                     StreamObserver<ListPodSandboxStatsResponse> response) {
         answer(response, () -> ListPodSandboxStatsResponse.newBuilder()
-                .addAllStats(services.podStats.list(request.getFilter())).build());
+                .addAllStats(podStats.list(request.getFilter())).build());
     }
 
     @Override
     public void streamPodSandboxStats(StreamPodSandboxStatsRequest request,
                                       StreamObserver<StreamPodSandboxStatsResponse> response) {
         try {
-            for (var s : services.podStats.list(request.getFilter())) {
+            for (var s : podStats.list(request.getFilter())) {
                 response.onNext(StreamPodSandboxStatsResponse.newBuilder().addPodSandboxStats(s).build());
             }
             response.onCompleted();
@@ -401,21 +431,21 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void listMetricDescriptors(ListMetricDescriptorsRequest request,
                                       StreamObserver<ListMetricDescriptorsResponse> response) {
         answer(response, () -> ListMetricDescriptorsResponse.newBuilder()
-                .addAllDescriptors(services.podMetrics.descriptors()).build());
+                .addAllDescriptors(podMetrics.descriptors()).build());
     }
 
     @Override
     public void listPodSandboxMetrics(ListPodSandboxMetricsRequest request,
                                       StreamObserver<ListPodSandboxMetricsResponse> response) {
         answer(response, () -> ListPodSandboxMetricsResponse.newBuilder()
-                .addAllPodMetrics(services.podMetrics.metrics()).build());
+                .addAllPodMetrics(podMetrics.metrics()).build());
     }
 
     @Override
     public void streamPodSandboxMetrics(StreamPodSandboxMetricsRequest request,
                                         StreamObserver<StreamPodSandboxMetricsResponse> response) {
         try {
-            for (var m : services.podMetrics.metrics()) {
+            for (var m : podMetrics.metrics()) {
                 response.onNext(StreamPodSandboxMetricsResponse.newBuilder().addPodSandboxMetrics(m).build());
             }
             response.onCompleted();
@@ -426,7 +456,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
 
     @Override
     public void getContainerEvents(GetEventsRequest request, StreamObserver<ContainerEventResponse> response) {
-        services.events.subscribe((ServerCallStreamObserver<ContainerEventResponse>) response);
+        events.subscribe((ServerCallStreamObserver<ContainerEventResponse>) response);
     }
 
 }

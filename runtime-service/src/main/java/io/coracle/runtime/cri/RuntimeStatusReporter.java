@@ -13,7 +13,6 @@ import io.coracle.cri.v1.RuntimeStatus;
 import io.coracle.cri.v1.StatusResponse;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.config.DaemonConfig;
-import io.coracle.runtime.daemon.BuildInfo;
 import io.coracle.sys.NativePrograms;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import io.coracle.sandbox.NetworkCondition;
+import io.coracle.sandbox.SandboxConfig;
 
 /** Answers Version, Status and RuntimeConfig from what the daemon can actually do right now. */
 public final class RuntimeStatusReporter {
@@ -76,7 +76,7 @@ public final class RuntimeStatusReporter {
     }
 
     public RuntimeConfigResponse runtimeConfig() {
-        CgroupDriver driver = config.cgroupDriver() == DaemonConfig.CgroupDriver.SYSTEMD
+        CgroupDriver driver = config.cgroupDriver() == SandboxConfig.CgroupDriver.SYSTEMD
                 ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS;
         return RuntimeConfigResponse.newBuilder()
                 .setLinux(LinuxRuntimeConfiguration.newBuilder().setCgroupDriver(driver))

@@ -1,5 +1,6 @@
 package io.coracle.runtime.daemon;
 
+import io.coracle.runtime.metrics.CallOutcomeInterceptor;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.util.logging.Level;

@@ -2,6 +2,7 @@ package io.coracle.runtime.daemon;
 
 import io.coracle.image.CriImageService;
 import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.cri.BuildInfo;
 import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
@@ -112,7 +113,8 @@ public final class Daemon {
         if (config.metrics().enabled()) {
             MetricsServer metrics;
             try {
-                metrics = MetricsServer.start(config.metrics(), services);
+                metrics = MetricsServer.start(config.metrics(), services.images, services.sandboxes,
+                        services.containerStore, services.containerStatus, services.events);
             } catch (IOException e) {
                 throw new DaemonStartException("cannot serve metrics on " + config.metrics().address().getHostAddress()
                         + ":" + config.metrics().port() + ": " + e.getMessage(), e);
@@ -122,7 +124,10 @@ public final class Daemon {
         }
         RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
         CriServer server = new CriServer(config.socket(), List.of(
-                new CriRuntimeService(status, services, () -> streamingStart.join().issuer()),
+                new CriRuntimeService(status, services.sandboxes, services.creator, services.lifecycle,
+                        services.containerStatus, services.execSync, services.stats, services.updater,
+                        services.podStats, services.podMetrics, services.events,
+                        () -> streamingStart.join().issuer()),
                 new CriImageService(services.images)), interceptors);
         server.start();
         started.push(() -> server.stop(config.shutdownGrace()));

@@ -12,7 +12,6 @@ import io.coracle.runtime.container.ContainerCreator;
 import io.coracle.runtime.container.ContainerEvents;
 import io.coracle.runtime.container.ContainerLifecycle;
 import io.coracle.runtime.container.ContainerRecovery;
-import io.coracle.runtime.container.ContainerRuntimeParts;
 import io.coracle.runtime.container.ContainerStatsReader;
 import io.coracle.runtime.container.ContainerStatusReader;
 import io.coracle.runtime.container.ContainerStore;
@@ -32,58 +31,56 @@ import io.coracle.sys.PrivateFiles;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * Every service of the daemon, built from its configuration and recovered from disk: images,
  * pod sandboxes and containers, wired together (a pod's stop and remove reach its containers).
+ * The daemon's one place that knows every part; the parts themselves get only what they use.
  */
-public final class DaemonServices implements AutoCloseable {
-    public final ImageService images;
-    public final SandboxService sandboxes;
-    public final ContainerStore containerStore;
-    public final ContainerEvents events;
-    public final ContainerCreator creator;
-    public final ContainerLifecycle lifecycle;
-    public final ContainerStatusReader containerStatus;
-    public final ExecSyncRunner execSync;
-    public final ContainerStatsReader stats;
-    public final ContainerUpdater updater;
-    public final PodStatsReader podStats;
-    public final PodMetricsReader podMetrics;
+final class DaemonServices implements AutoCloseable {
+    final ImageService images;
+    final SandboxService sandboxes;
+    final ContainerStore containerStore;
+    final ContainerEvents events;
+    final ContainerCreator creator;
+    final ContainerLifecycle lifecycle;
+    final ContainerStatusReader containerStatus;
+    final ExecSyncRunner execSync;
+    final ContainerStatsReader stats;
+    final ContainerUpdater updater;
+    final PodStatsReader podStats;
+    final PodMetricsReader podMetrics;
 
-    public DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
+    DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
             DaemonConfig.Registry reg = config.registry();
-            images = new ImageService(new ImageServiceConfig(config.root(), reg.mirrors(), reg.insecure(),
-                    reg.caFiles(), reg.maxConcurrentDownloads(), reg.pinnedImages(), config.root().resolve("containers"),
-                    reg.platform().isEmpty() ? Platform.current().toString() : reg.platform(), reg.requestTimeout(),
-                    reg.maxRetries()));
-            DaemonConfig.Cni cni = config.cni();
-            sandboxes = new SandboxService(new SandboxConfig(config.state().resolve("pods"),
-                    config.root().resolve("sandboxes"), cni.binDirs(), cni.confDir(), cni.networkName(),
-                    cni.defaultBridge(), cni.defaultSubnet(),
-                    config.cgroupDriver() == DaemonConfig.CgroupDriver.SYSTEMD
-                            ? SandboxConfig.CgroupDriver.SYSTEMD : SandboxConfig.CgroupDriver.CGROUPFS,
-                    config.cgroupParent(), programs.pause(), config.podShmSizeBytes()));
+            images = new ImageService(ImageServiceConfig.defaults(config.root())
+                    .withMirrors(reg.mirrors())
+                    .withInsecureRegistries(reg.insecure())
+                    .withCaFiles(reg.caFiles())
+                    .withMaxConcurrentDownloads(reg.maxConcurrentDownloads())
+                    .withPinnedImages(reg.pinnedImages())
+                    .withContainerRoot(config.root().resolve("containers"))
+                    .withPlatform(reg.platform().isEmpty() ? Platform.current().toString() : reg.platform())
+                    .withRequestTimeout(reg.requestTimeout())
+                    .withMaxRetries(reg.maxRetries()));
             containerStore = new ContainerStore(config.root());
             events = new ContainerEvents(config.eventSubscriberQueue());
-            // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
-            PrivateFiles.directory(config.state().resolve("ctr"));
-            ContainerRuntimeParts parts = new ContainerRuntimeParts(containerStore, images,
-                    new SandboxPods(sandboxes.store()), new ShimLauncher(programs), new ExecRunner(programs),
-                    Cgroups.detect(), config.state(), events, config.runtimes());
-            creator = new ContainerCreator(parts);
-            lifecycle = new ContainerLifecycle(parts);
-            containerStatus = new ContainerStatusReader(parts);
-            execSync = new ExecSyncRunner(parts);
-            stats = new ContainerStatsReader(parts);
-            updater = new ContainerUpdater(parts);
-            podStats = new PodStatsReader(sandboxes.store(), parts.cgroups(), stats);
-            podMetrics = new PodMetricsReader(podStats);
+            Cgroups cgroups = Cgroups.detect();
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events);
 
-            sandboxes.setContainersHook(new PodContainersHook() {
+            DaemonConfig.Cni cni = config.cni();
+            SandboxConfig sandboxConfig = SandboxConfig.defaults(config.state().resolve("pods"),
+                            config.root().resolve("sandboxes"), programs.pause())
+                    .withCniBinDirs(cni.binDirs())
+                    .withCniNetworkName(cni.networkName())
+                    .withCni(cni.confDir(), cni.defaultBridge(), cni.defaultSubnet())
+                    .withCgroups(config.cgroupDriver(), config.cgroupParent())
+                    .withShmSizeBytes(config.podShmSizeBytes());
+            sandboxes = new SandboxService(sandboxConfig, new PodContainersHook() {
                 @Override
                 public void stopContainers(Sandbox sandbox) throws IOException {
                     try {
@@ -101,7 +98,21 @@ public final class DaemonServices implements AutoCloseable {
                         throw new IOException(e.getStatus().getDescription(), e);
                     }
                 }
-            });
+            }, events::publishSandbox);
+
+            // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
+            Path shimStateRoot = config.state().resolve("ctr");
+            PrivateFiles.directory(shimStateRoot);
+            creator = new ContainerCreator(containerStore, images, new SandboxPods(sandboxes.store()),
+                    new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot);
+            containerStatus = new ContainerStatusReader(containerStore);
+            execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
+            stats = new ContainerStatsReader(containerStore, cgroups);
+            updater = new ContainerUpdater(containerStore, cgroups);
+            podStats = new PodStatsReader(sandboxes.store(), cgroups, stats);
+            podMetrics = new PodMetricsReader(podStats);
+
+            // Set, not passed: the events carry the pods' statuses, and the pods publish their own events.
             events.setPodView(new ContainerEvents.PodView() {
                 @Override
                 public Optional<PodSandboxStatus> podStatus(String podId) {
@@ -118,9 +129,8 @@ public final class DaemonServices implements AutoCloseable {
                     return containerStatus.podStatuses(podId);
                 }
             });
-            sandboxes.setEventListener(events::publishSandbox);
             sandboxes.recover();
-            new ContainerRecovery(parts, lifecycle).recover();
+            new ContainerRecovery(containerStore, lifecycle).recover();
         } catch (IOException | RuntimeException e) {
             throw new DaemonStartException("cannot open Coracle's state under " + config.root() + " and "
                     + config.state() + ": " + e.getMessage(), e);

@@ -1,6 +1,5 @@
 package io.coracle.runtime.metrics;
 
-import io.coracle.runtime.daemon.CallOutcomeInterceptor;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;

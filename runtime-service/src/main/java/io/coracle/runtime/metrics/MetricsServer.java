@@ -3,7 +3,11 @@ package io.coracle.runtime.metrics;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.coracle.runtime.config.DaemonConfig;
-import io.coracle.runtime.daemon.DaemonServices;
+import io.coracle.image.ImageService;
+import io.coracle.runtime.container.ContainerEvents;
+import io.coracle.runtime.container.ContainerStatusReader;
+import io.coracle.runtime.container.ContainerStore;
+import io.coracle.sandbox.SandboxService;
 import io.grpc.ServerInterceptor;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -39,7 +43,9 @@ public final class MetricsServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpServer http;
 
-    private MetricsServer(DaemonConfig.Metrics config, DaemonServices services) throws IOException {
+    private MetricsServer(DaemonConfig.Metrics config, ImageService images, SandboxService sandboxes,
+                          ContainerStore containerStore, ContainerStatusReader containerStatus, ContainerEvents events)
+            throws IOException {
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -47,15 +53,15 @@ public final class MetricsServer implements AutoCloseable {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
-        state = new RuntimeStateMetrics(registry, services);
-        interceptors = List.of(new CriCallMetrics(registry), new ImagePullMetrics(registry, services.images));
-        services.sandboxes.setCniTimings(new CniOperationMetrics(registry));
-        ContainerEventMetrics.register(registry, services.events);
+        state = new RuntimeStateMetrics(registry, sandboxes.store(), containerStatus, containerStore);
+        interceptors = List.of(new CriCallMetrics(registry), new ImagePullMetrics(registry, images));
+        sandboxes.setCniTimings(new CniOperationMetrics(registry));
+        ContainerEventMetrics.register(registry, events);
 
         try {
             http = HttpServer.create(new InetSocketAddress(config.address(), config.port()), 16);
         } catch (IOException e) {
-            services.sandboxes.setCniTimings(null);
+            sandboxes.setCniTimings(null);
             executor.shutdownNow();
             gc.close();
             registry.close();
@@ -67,8 +73,10 @@ public final class MetricsServer implements AutoCloseable {
     }
 
     /** Builds the metrics and binds the endpoint; an IOException when the address cannot be bound. */
-    public static MetricsServer start(DaemonConfig.Metrics config, DaemonServices services) throws IOException {
-        MetricsServer server = new MetricsServer(config, services);
+    public static MetricsServer start(DaemonConfig.Metrics config, ImageService images, SandboxService sandboxes,
+                                      ContainerStore containerStore, ContainerStatusReader containerStatus,
+                                      ContainerEvents events) throws IOException {
+        MetricsServer server = new MetricsServer(config, images, sandboxes, containerStore, containerStatus, events);
         LOG.info("metrics on " + server.url());
         return server;
     }

@@ -4,8 +4,10 @@ import io.coracle.cri.v1.Container;
 import io.coracle.cri.v1.ContainerFilter;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.runtime.container.ContainerRecord;
-import io.coracle.runtime.daemon.DaemonServices;
+import io.coracle.runtime.container.ContainerStatusReader;
+import io.coracle.runtime.container.ContainerStore;
 import io.coracle.sandbox.Sandbox;
+import io.coracle.sandbox.SandboxStore;
 import io.coracle.shim.ShimClient;
 import io.coracle.sys.Syscalls;
 import io.micrometer.core.instrument.Gauge;
@@ -20,13 +22,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code coracle_pods{state}}, {@code coracle_containers{state}}, {@code coracle_shims}.
  */
 public final class RuntimeStateMetrics {
-    private final DaemonServices services;
+    private final SandboxStore sandboxes;
+    private final ContainerStatusReader containerStatus;
+    private final ContainerStore containerStore;
     private final Map<Sandbox.State, AtomicLong> pods = new EnumMap<>(Sandbox.State.class);
     private final Map<ContainerState, AtomicLong> containers = new EnumMap<>(ContainerState.class);
     private final AtomicLong shims = new AtomicLong();
 
-    public RuntimeStateMetrics(MeterRegistry registry, DaemonServices services) {
-        this.services = services;
+    public RuntimeStateMetrics(MeterRegistry registry, SandboxStore sandboxes, ContainerStatusReader containerStatus,
+                               ContainerStore containerStore) {
+        this.sandboxes = sandboxes;
+        this.containerStatus = containerStatus;
+        this.containerStore = containerStore;
         for (Sandbox.State s : Sandbox.State.values()) {
             AtomicLong n = new AtomicLong();
             pods.put(s, n);
@@ -50,19 +57,19 @@ public final class RuntimeStateMetrics {
     /** Counts pods, containers and shims now. */
     public void refresh() {
         Map<Sandbox.State, Long> podCounts = new EnumMap<>(Sandbox.State.class);
-        for (Sandbox s : services.sandboxes.store().all()) {
+        for (Sandbox s : sandboxes.all()) {
             podCounts.merge(s.state(), 1L, Long::sum);
         }
         pods.forEach((state, n) -> n.set(podCounts.getOrDefault(state, 0L)));
 
         Map<ContainerState, Long> containerCounts = new EnumMap<>(ContainerState.class);
-        for (Container c : services.containerStatus.list(ContainerFilter.getDefaultInstance())) {
+        for (Container c : containerStatus.list(ContainerFilter.getDefaultInstance())) {
             containerCounts.merge(c.getState(), 1L, Long::sum);
         }
         containers.forEach((state, n) -> n.set(containerCounts.getOrDefault(state, 0L)));
 
         long alive = 0;
-        for (ContainerRecord r : services.containerStore.list()) {
+        for (ContainerRecord r : containerStore.list()) {
             if (shimAlive(r)) {
                 alive++;
             }

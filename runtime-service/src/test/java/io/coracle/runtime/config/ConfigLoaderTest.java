@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.coracle.sandbox.SandboxConfig;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
@@ -28,7 +29,7 @@ class ConfigLoaderTest {
         assertEquals(Path.of("/var/lib/coracle"), config.root());
         assertEquals(Path.of("/run/coracle"), config.state());
         assertEquals("info", config.logLevel());
-        assertEquals(DaemonConfig.CgroupDriver.CGROUPFS, config.cgroupDriver());
+        assertEquals(SandboxConfig.CgroupDriver.CGROUPFS, config.cgroupDriver());
         assertEquals(Duration.ofSeconds(10), config.shutdownGrace());
     }
 
@@ -53,7 +54,7 @@ class ConfigLoaderTest {
         assertEquals(Path.of("/tmp/x/coracle.sock"), config.socket());
         assertEquals(Path.of("/flag/root"), config.root());
         assertEquals("debug", config.logLevel());
-        assertEquals(DaemonConfig.CgroupDriver.SYSTEMD, config.cgroupDriver());
+        assertEquals(SandboxConfig.CgroupDriver.SYSTEMD, config.cgroupDriver());
         assertEquals(Duration.ofSeconds(3), config.shutdownGrace());
     }
 

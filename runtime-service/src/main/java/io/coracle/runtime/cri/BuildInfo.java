@@ -1,4 +1,4 @@
-package io.coracle.runtime.daemon;
+package io.coracle.runtime.cri;
 
 import java.io.IOException;
 import java.io.InputStream;

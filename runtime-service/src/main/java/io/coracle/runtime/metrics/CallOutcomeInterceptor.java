@@ -1,4 +1,4 @@
-package io.coracle.runtime.daemon;
+package io.coracle.runtime.metrics;
 
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.Metadata;
