@@ -1,7 +1,7 @@
 package io.coracle.critest;
 
-import io.coracle.runtime.testing.ImageBuilder;
-import io.coracle.runtime.testing.LocalRegistry;
+import io.coracle.testing.ImageBuilder;
+import io.coracle.testing.LocalRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package io.coracle.critest;
 
-import io.coracle.runtime.testing.DaemonProcess;
-import io.coracle.runtime.testing.LocalRegistry;
+import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.LocalRegistry;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

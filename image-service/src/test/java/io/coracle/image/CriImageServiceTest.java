@@ -21,7 +21,8 @@ import io.coracle.cri.v1.RemoveImageRequest;
 import io.coracle.cri.v1.StreamImagesRequest;
 import io.coracle.cri.v1.StreamImagesResponse;
 import io.coracle.image.content.ManifestDocument;
-
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CriImageServiceTest {
     @TempDir
     Path tmp;
-    TestRegistry registry;
+    LocalRegistry registry;
     ImageService images;
     CriImageService cri;
 
@@ -86,7 +87,7 @@ class CriImageServiceTest {
 
     @BeforeEach
     void start() throws Exception {
-        registry = TestRegistry.start(tmp.resolve("registry"), true);
+        registry = LocalRegistry.start(tmp.resolve("registry"), true);
         images = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64")
                 .withPinnedImages(List.of(registry.host() + "/app:pinned")));
         cri = new CriImageService(images);
@@ -100,13 +101,13 @@ class CriImageServiceTest {
 
     @Test
     void pullStatusListRemoveFsInfo() throws Exception {
-        TestPusher pusher = new TestPusher(registry.base(), TestRegistry.USER, TestRegistry.PASSWORD);
+        RegistryPusher pusher = new RegistryPusher(registry.base(), LocalRegistry.USER, LocalRegistry.PASSWORD);
         TestImage img = ImagePullTest.busyboxImage();
         img.push(pusher, "app", "v1");
         img.push(pusher, "app", "pinned");
         TestImage named = new TestImage().layer(new TestLayer().file("x", "x").tar(), TestImage.Compression.ZSTD).user("nobody").build(false);
         named.push(pusher, "other", "1");
-        AuthConfig auth = AuthConfig.newBuilder().setUsername(TestRegistry.USER).setPassword(TestRegistry.PASSWORD)
+        AuthConfig auth = AuthConfig.newBuilder().setUsername(LocalRegistry.USER).setPassword(LocalRegistry.PASSWORD)
                 .setServerAddress(registry.host()).build();
 
         // Not there yet: empty status, not an error.
@@ -168,8 +169,8 @@ class CriImageServiceTest {
      */
     @Test
     void imageStatusReportsAUidOnlyForAnIdInRange() throws Exception {
-        TestPusher pusher = new TestPusher(registry.base(), TestRegistry.USER, TestRegistry.PASSWORD);
-        AuthConfig auth = AuthConfig.newBuilder().setUsername(TestRegistry.USER).setPassword(TestRegistry.PASSWORD)
+        RegistryPusher pusher = new RegistryPusher(registry.base(), LocalRegistry.USER, LocalRegistry.PASSWORD);
+        AuthConfig auth = AuthConfig.newBuilder().setUsername(LocalRegistry.USER).setPassword(LocalRegistry.PASSWORD)
                 .setServerAddress(registry.host()).build();
         record Case(String user, Long uid, String username) {}
         List<Case> cases = List.of(
@@ -215,7 +216,7 @@ class CriImageServiceTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, call(cri::removeImage, RemoveImageRequest.getDefaultInstance()).status().getCode());
 
         Call<PullImageResponse> unknown = call(cri::pullImage, PullImageRequest.newBuilder().setImage(spec(registry.host() + "/nope:1"))
-                .setAuth(AuthConfig.newBuilder().setUsername(TestRegistry.USER).setPassword(TestRegistry.PASSWORD)).build());
+                .setAuth(AuthConfig.newBuilder().setUsername(LocalRegistry.USER).setPassword(LocalRegistry.PASSWORD)).build());
         assertEquals(Status.Code.NOT_FOUND, unknown.status().getCode());
         assertTrue(unknown.status().getDescription().contains("nope"), unknown.status().getDescription());
     }

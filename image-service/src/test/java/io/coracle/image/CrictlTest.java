@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.coracle.image.content.ManifestDocument;
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -31,7 +33,7 @@ class CrictlTest {
 
     @TempDir
     Path tmp;
-    TestRegistry registry;
+    LocalRegistry registry;
     ImageService images;
     Server server;
     EventLoopGroup group;
@@ -40,7 +42,7 @@ class CrictlTest {
     @BeforeEach
     void start() throws Exception {
         assumeTrue(Files.isExecutable(CRICTL), "crictl not installed");
-        registry = TestRegistry.start(tmp.resolve("registry"), true);
+        registry = LocalRegistry.start(tmp.resolve("registry"), true);
         images = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64"));
         socket = tmp.resolve("coracle.sock");
         group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
@@ -83,14 +85,14 @@ class CrictlTest {
     @Test
     void crictlImageCommands() throws Exception {
         TestImage img = ImagePullTest.busyboxImage();
-        img.push(new TestPusher(registry.base(), TestRegistry.USER, TestRegistry.PASSWORD), "tools/busybox", "1.36");
+        img.push(new RegistryPusher(registry.base(), LocalRegistry.USER, LocalRegistry.PASSWORD), "tools/busybox", "1.36");
         String ref = registry.host() + "/tools/busybox:1.36";
 
         Result denied = crictl("pull", ref);
         assertTrue(denied.rc() != 0, denied.out());
         assertTrue(denied.out().contains("PermissionDenied") || denied.out().contains("refused access"), denied.out());
 
-        Result pull = crictl("pull", "--creds", TestRegistry.USER + ":" + TestRegistry.PASSWORD, ref);
+        Result pull = crictl("pull", "--creds", LocalRegistry.USER + ":" + LocalRegistry.PASSWORD, ref);
         assertEquals(0, pull.rc(), pull.out());
         assertTrue(pull.out().contains(img.configDigest().toString()), pull.out());
 

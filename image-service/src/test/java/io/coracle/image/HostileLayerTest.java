@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.store.ImageRecord;
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -23,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HostileLayerTest {
     @TempDir
     Path tmp;
-    TestRegistry registry;
+    LocalRegistry registry;
     ImageService service;
     Path outside;
     /** A host dir and file outside every layer, and their state before the pull. */
@@ -33,7 +35,7 @@ class HostileLayerTest {
 
     @BeforeEach
     void start() throws Exception {
-        registry = TestRegistry.start(tmp.resolve("registry"));
+        registry = LocalRegistry.start(tmp.resolve("registry"));
         service = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64"));
         outside = tmp.resolve("outside");
         Files.createDirectories(outside);
@@ -58,7 +60,7 @@ class HostileLayerTest {
                 .layer(first.tar(), TestImage.Compression.GZIP)
                 .layer(hostile.apply(new TestLayer().file("fine", "f\n")).tar(), TestImage.Compression.GZIP)
                 .build(false);
-        img.push(new TestPusher(registry.base()), repo, "1");
+        img.push(new RegistryPusher(registry.base()), repo, "1");
         ImageException e = assertThrows(ImageException.class,
                 () -> service.pull(registry.host() + "/" + repo + ":1", Credentials.ANONYMOUS));
         assertEquals(ImageException.Reason.HOSTILE_LAYER, e.reason(), e.getMessage());
@@ -98,7 +100,7 @@ class HostileLayerTest {
     /** Pulls a two-layer image; returns its snapshot dirs, bottom first. */
     List<Path> pull(String repo, TestLayer bottom, TestLayer top) throws Exception {
         new TestImage().layer(bottom.tar(), TestImage.Compression.GZIP).layer(top.tar(), TestImage.Compression.ZSTD)
-                .build(false).push(new TestPusher(registry.base()), repo, "1");
+                .build(false).push(new RegistryPusher(registry.base()), repo, "1");
         ImageRecord r = service.pull(registry.host() + "/" + repo + ":1", Credentials.ANONYMOUS);
         return service.lowerDirs(r.id()).reversed();
     }

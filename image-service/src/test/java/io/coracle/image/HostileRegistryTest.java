@@ -15,6 +15,8 @@ import io.coracle.image.content.MediaTypes;
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.registry.RegistryClient;
 import io.coracle.image.registry.RegistryLimits;
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import io.grpc.Status;
 import java.io.IOException;
 import java.io.InputStream;
@@ -52,14 +54,14 @@ class HostileRegistryTest {
 
     @TempDir
     Path tmp;
-    TestRegistry good;
+    LocalRegistry good;
     ImageService service;
     final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     final List<AutoCloseable> servers = new CopyOnWriteArrayList<>();
 
     @BeforeEach
     void start() throws Exception {
-        good = TestRegistry.start(tmp.resolve("registry"));
+        good = LocalRegistry.start(tmp.resolve("registry"));
     }
 
     @AfterEach
@@ -201,7 +203,7 @@ class HostileRegistryTest {
         assertEquals(0, count("root/ingest"), "no partial blob stays");
         assertEquals(0, count("root/snapshots"));
         TestImage img = new TestImage().layer(new TestLayer().file("ok", "ok\n").tar(), TestImage.Compression.GZIP).build(false);
-        img.push(new TestPusher(good.base()), "test/ok", "1");
+        img.push(new RegistryPusher(good.base()), "test/ok", "1");
         assertEquals(img.configDigest().toString(), s.pull(good.host() + "/test/ok:1", Credentials.ANONYMOUS).id());
         s.remove(good.host() + "/test/ok:1");
         return e;
@@ -285,7 +287,7 @@ class HostileRegistryTest {
 
     @Test
     void httpsToPlainHttpRedirectOrTokenRealmIsRefusedAndHttpsToHttpsFollowed() throws Exception {
-        Path[] cert = TestRegistry.selfSignedCert(tmp.resolve("certs"), "hostile");
+        Path[] cert = LocalRegistry.selfSignedCert(tmp.resolve("certs"), "hostile");
         SSLContext tls = serverContext(cert[0], cert[1]);
         Hostile plain = new Hostile(null).endless("/v2/evil/manifests/1", MediaTypes.OCI_MANIFEST);
         Hostile secure = new Hostile(tls).redirect("/v2/evil/manifests/1", plain.base() + "/v2/evil/manifests/1");

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.store.ImageRecord;
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -30,14 +32,14 @@ import org.junit.jupiter.api.io.TempDir;
 class ImagePullTest {
     @TempDir
     Path tmp;
-    TestRegistry registry;
-    TestPusher pusher;
+    LocalRegistry registry;
+    RegistryPusher pusher;
     ImageService service;
 
     @BeforeEach
     void start() throws Exception {
-        registry = TestRegistry.start(tmp.resolve("registry"));
-        pusher = new TestPusher(registry.base());
+        registry = LocalRegistry.start(tmp.resolve("registry"));
+        pusher = new RegistryPusher(registry.base());
     }
 
     @AfterEach
@@ -253,7 +255,7 @@ class ImagePullTest {
         assertEquals(r, again.find(ref).orElseThrow());
         assertEquals(lowers, again.lowerDirs(r.id()));
         assertEquals("1000:1000", again.imageConfig(r.id()).settings().user());
-        registry = TestRegistry.start(tmp.resolve("registry2"));
+        registry = LocalRegistry.start(tmp.resolve("registry2"));
     }
 
     @Test
@@ -278,8 +280,8 @@ class ImagePullTest {
     @Test
     void basicAuthWithRightAndWrongCredentials() throws Exception {
         registry.close();
-        registry = TestRegistry.start(tmp.resolve("auth-registry"), true);
-        pusher = new TestPusher(registry.base(), TestRegistry.USER, TestRegistry.PASSWORD);
+        registry = LocalRegistry.start(tmp.resolve("auth-registry"), true);
+        pusher = new RegistryPusher(registry.base(), LocalRegistry.USER, LocalRegistry.PASSWORD);
         TestImage img = new TestImage().layer(new TestLayer().file("secret", "s\n").tar(), TestImage.Compression.GZIP).build(false);
         img.push(pusher, "private/app", "1");
         ImageService s = open(config());
@@ -288,11 +290,11 @@ class ImagePullTest {
         ImageException none = assertThrows(ImageException.class, () -> s.pull(ref, Credentials.ANONYMOUS));
         assertEquals(ImageException.Reason.UNAUTHORIZED, none.reason());
         ImageException wrong = assertThrows(ImageException.class,
-                () -> s.pull(ref, Credentials.of(TestRegistry.USER, "wrong", null, null, null)));
+                () -> s.pull(ref, Credentials.of(LocalRegistry.USER, "wrong", null, null, null)));
         assertEquals(ImageException.Reason.UNAUTHORIZED, wrong.reason());
         assertTrue(s.list().isEmpty());
 
-        String auth = java.util.Base64.getEncoder().encodeToString((TestRegistry.USER + ":" + TestRegistry.PASSWORD).getBytes());
+        String auth = java.util.Base64.getEncoder().encodeToString((LocalRegistry.USER + ":" + LocalRegistry.PASSWORD).getBytes());
         ImageRecord r = s.pull(ref, Credentials.of(null, null, auth, null, null));
         assertEquals(img.configDigest().toString(), r.id());
     }
@@ -301,7 +303,7 @@ class ImagePullTest {
     void mirrorServesUpstreamNameAndFallsBackInOrder() throws Exception {
         TestImage img = new TestImage().layer(new TestLayer().file("pause", "p\n").tar(), TestImage.Compression.GZIP).build(false);
         img.push(pusher, "pause", "3.10");
-        int dead = TestRegistry.freePort();
+        int dead = LocalRegistry.freePort();
         ImageService s = open(config().withMirrors(Map.of("registry.k8s.io",
                 List.of(URI.create("http://127.0.0.1:" + dead), registry.base()))));
         ImageRecord r = s.pull("registry.k8s.io/pause:3.10", Credentials.ANONYMOUS);
@@ -345,13 +347,13 @@ class ImagePullTest {
 
     @Test
     void tlsRegistryWithCustomCa() throws Exception {
-        Path[] server = TestRegistry.selfSignedCert(tmp.resolve("certs"), "server");
-        Path[] other = TestRegistry.selfSignedCert(tmp.resolve("certs"), "other");
+        Path[] server = LocalRegistry.selfSignedCert(tmp.resolve("certs"), "server");
+        Path[] other = LocalRegistry.selfSignedCert(tmp.resolve("certs"), "other");
         registry.close();
-        registry = TestRegistry.start(tmp.resolve("tls-registry"), false, server[0], server[1]);
+        registry = LocalRegistry.start(tmp.resolve("tls-registry"), false, server[0], server[1]);
         URI https = URI.create("https://" + registry.host());
         TestImage img = new TestImage().layer(new TestLayer().file("tls", "t\n").tar(), TestImage.Compression.GZIP).build(false);
-        img.push(new TestPusher(https).trusting(server[0]), "test/tls", "1");
+        img.push(new RegistryPusher(https).trusting(io.coracle.image.registry.RegistryClient.sslContextFor(server[0])), "test/tls", "1");
         String ref = registry.host() + "/test/tls:1";
 
         ImageService wrongCa = open(ImageServiceConfig.defaults(tmp.resolve("root-wrong")).withPlatform("linux/amd64")
@@ -389,12 +391,12 @@ class ImagePullTest {
             assertTrue(proxy.tokenRequests.getFirst().contains("scope=repository%3Atest%2Ftoken%3Apull"), proxy.tokenRequests.toString());
             assertTrue(proxy.tokenRequests.getFirst().contains("service=coracle-test"), proxy.tokenRequests.toString());
 
-            proxy.tokenCredentials = TestRegistry.USER + ":" + TestRegistry.PASSWORD;
+            proxy.tokenCredentials = LocalRegistry.USER + ":" + LocalRegistry.PASSWORD;
             ImageService s = open(ImageServiceConfig.defaults(tmp.resolve("root2")).withPlatform("linux/amd64"));
-            ImageException e = assertThrows(ImageException.class, () -> s.pull(ref, Credentials.of(TestRegistry.USER, "bad", null, null, null)));
+            ImageException e = assertThrows(ImageException.class, () -> s.pull(ref, Credentials.of(LocalRegistry.USER, "bad", null, null, null)));
             assertEquals(ImageException.Reason.UNAUTHORIZED, e.reason());
             assertEquals(img.configDigest().toString(),
-                    s.pull(ref, Credentials.of(TestRegistry.USER, TestRegistry.PASSWORD, null, null, null)).id());
+                    s.pull(ref, Credentials.of(LocalRegistry.USER, LocalRegistry.PASSWORD, null, null, null)).id());
             // A registry token from the AuthConfig is used as is, without asking the token server.
             int asked = proxy.tokenRequests.size();
             ImageService s3 = open(ImageServiceConfig.defaults(tmp.resolve("root3")).withPlatform("linux/amd64"));

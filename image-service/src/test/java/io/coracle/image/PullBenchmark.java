@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.unpack.LayerUnpacker;
+import io.coracle.testing.LocalRegistry;
+import io.coracle.testing.RegistryPusher;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,7 +31,7 @@ class PullBenchmark {
     void pullVersusSkopeoCopy() throws Exception {
         assumeTrue(Boolean.getBoolean("coracle.bench"), "set -Dcoracle.bench=true to run the benchmark");
         int runs = Integer.getInteger("coracle.bench.runs", 5);
-        try (TestRegistry registry = TestRegistry.start(tmp.resolve("registry"))) {
+        try (LocalRegistry registry = LocalRegistry.start(tmp.resolve("registry"))) {
             TestImage img = new TestImage();
             long compressed = 0;
             for (int i = 0; i < 5; i++) {
@@ -40,7 +42,7 @@ class PullBenchmark {
             // layer() above stored the gzip bytes as-is; fix the diff IDs and media types to match.
             fixUp(img);
             img.build(false);
-            img.push(new TestPusher(registry.base()), "bench/big", "1");
+            img.push(new RegistryPusher(registry.base()), "bench/big", "1");
             String ref = registry.host() + "/bench/big:1";
             System.out.printf("benchmark image: 5 layers, %.1f MB compressed%n", compressed / 1e6);
 

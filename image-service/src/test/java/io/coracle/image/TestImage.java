@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.coracle.image.content.ManifestDocument;
 import io.coracle.image.content.MediaTypes;
+import io.coracle.testing.RegistryPusher;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -103,16 +104,16 @@ final class TestImage {
     }
 
     /** Pushes blobs, config and manifest; tags it with {@code tag} (or pushes by digest if null). */
-    Digest push(TestPusher pusher, String repo, String tag) throws Exception {
+    Digest push(RegistryPusher pusher, String repo, String tag) throws Exception {
         for (byte[] b : blobs) {
             pusher.pushBlob(repo, b);
         }
         pusher.pushBlob(repo, config);
-        return pusher.pushManifest(repo, tag != null ? tag : manifestDigest().toString(), mediaType(), manifest);
+        return Digest.parse(pusher.pushManifest(repo, tag != null ? tag : manifestDigest().toString(), mediaType(), manifest));
     }
 
     /** Builds and pushes an OCI index of {@code images} (already pushed by digest), tagged {@code tag}. */
-    static Digest pushIndex(TestPusher pusher, String repo, String tag, List<TestImage> images, boolean withAttestation) throws Exception {
+    static Digest pushIndex(RegistryPusher pusher, String repo, String tag, List<TestImage> images, boolean withAttestation) throws Exception {
         var json = ManifestDocument.JSON;
         ObjectNode idx = json.createObjectNode();
         idx.put("schemaVersion", 2);
@@ -138,6 +139,6 @@ final class TestImage {
             d.putObject("platform").put("architecture", "unknown").put("os", "unknown");
         }
         byte[] bytes = json.writeValueAsBytes(idx);
-        return pusher.pushManifest(repo, tag, MediaTypes.OCI_INDEX, bytes);
+        return Digest.parse(pusher.pushManifest(repo, tag, MediaTypes.OCI_INDEX, bytes));
     }
 }

@@ -9,6 +9,8 @@ import io.coracle.oci.Linux;
 import io.coracle.oci.Mount;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Process;
+import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -46,13 +48,13 @@ class HostileRootfsTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        lower = BusyboxRootfs.buildInTemp();
+        lower = ImageBuilder.busyboxRootfsInTemp();
         layerDir = lower.getParent();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        BusyboxRootfs.deleteTree(layerDir);
+        DaemonProcess.deleteTree(layerDir);
     }
 
     @BeforeEach
@@ -62,7 +64,7 @@ class HostileRootfsTest {
 
     @AfterEach
     void removeSentinel() throws IOException {
-        BusyboxRootfs.deleteTree(sentinel);
+        DaemonProcess.deleteTree(sentinel);
     }
 
     /** Every entry below dir, never following a symlink: relative path to type, mode and content. */

@@ -1,5 +1,6 @@
 package io.coracle.shim;
 
+import io.coracle.testing.ImageBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,7 @@ public final class ShimBenchmark {
     public static void main(String[] args) throws Exception {
         int runs = Integer.getInteger("bench.runs", 200);
         Path layer = Files.createTempDirectory(Path.of("/tmp"), "coracle-test-bench-");
-        Path lower = BusyboxRootfs.build(layer.resolve("busybox"));
+        Path lower = ImageBuilder.busyboxRootfs(layer.resolve("busybox"));
         // As in a pod: the containers join a pause's net, ipc and uts namespaces and get their
         // own mount and PID namespaces (-Dbench.ownNamespaces=true: all new, like a bare runc run).
         boolean own = Boolean.getBoolean("bench.ownNamespaces");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.coracle.testing.DaemonProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,7 +51,7 @@ class ShimCommandLineTest {
             Files.deleteIfExists(state);
             Files.deleteIfExists(far);
             Files.deleteIfExists(far.getParent());
-            BusyboxRootfs.deleteTree(base);
+            DaemonProcess.deleteTree(base);
         }
     }
 
@@ -79,7 +80,7 @@ class ShimCommandLineTest {
             assertTrue(r.stderr().matches("coracle-shim: read \\Q" + config + "\\E: larger than 33554432 bytes: File too large\n"),
                     r.stderr());
         } finally {
-            BusyboxRootfs.deleteTree(base);
+            DaemonProcess.deleteTree(base);
         }
     }
 
@@ -102,7 +103,7 @@ class ShimCommandLineTest {
             assertEquals(2, r.exit(), r.stderr());
             assertTrue(r.stderr().startsWith("usage: coracle-shim create|exec|ctl|dial"), r.stderr());
         } finally {
-            BusyboxRootfs.deleteTree(base);
+            DaemonProcess.deleteTree(base);
         }
     }
 }

@@ -9,6 +9,8 @@ import io.coracle.cgroup.Cgroups;
 import io.coracle.oci.Linux;
 import io.coracle.oci.Process;
 import io.coracle.oci.Resources;
+import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,13 +28,13 @@ class ShimContainerTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        lower = BusyboxRootfs.buildInTemp();
+        lower = ImageBuilder.busyboxRootfsInTemp();
         layerDir = lower.getParent();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        BusyboxRootfs.deleteTree(layerDir);
+        DaemonProcess.deleteTree(layerDir);
     }
 
     private static List<String> sh(String script) {

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coracle.cgroup.Cgroups;
 import io.coracle.oci.Resources;
+import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -31,14 +33,14 @@ class ShimUpdateTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        lower = BusyboxRootfs.buildInTemp();
+        lower = ImageBuilder.busyboxRootfsInTemp();
         layerDir = lower.getParent();
         v2 = Cgroups.detect().v2();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        BusyboxRootfs.deleteTree(layerDir);
+        DaemonProcess.deleteTree(layerDir);
     }
 
     /** A cgroup file of the container: v1 under the controller's hierarchy, v2 in its one directory. */

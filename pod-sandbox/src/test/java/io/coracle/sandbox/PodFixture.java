@@ -10,6 +10,7 @@ import io.coracle.cri.v1.PodSandboxMetadata;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.sys.NativePrograms;
+import io.coracle.testing.DaemonProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -176,7 +177,7 @@ final class PodFixture implements AutoCloseable {
         }
         exec(10, "ip", "link", "del", bridge);
         String net = bridge;
-        deleteTree(Path.of("/var/lib/cni/networks", net));
+        DaemonProcess.deleteTree(Path.of("/var/lib/cni/networks", net));
         for (String h : List.of("blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd", "unified")) {
             Path d = Path.of("/sys/fs/cgroup", h, cgroupRoot);
             if (Files.isDirectory(d)) {
@@ -189,17 +190,6 @@ final class PodFixture implements AutoCloseable {
                 }
             }
         }
-        deleteTree(tmp);
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        DaemonProcess.deleteTree(tmp);
     }
 }

@@ -13,6 +13,7 @@ import io.coracle.cri.v1.PodSandboxMetadata;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.UserNamespace;
+import io.coracle.testing.DaemonProcess;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -236,7 +237,7 @@ class SandboxBadInputTest {
             refused(f.podWithParent("cnifail"), Status.Code.FAILED_PRECONDITION, "CNI plugin 'coracle-test-absent' not found");
             assertNothingLeft();
         } finally {
-            PodFixture.deleteTree(bin);
+            DaemonProcess.deleteTree(bin);
         }
     }
 
@@ -276,7 +277,7 @@ class SandboxBadInputTest {
             f.service.remove(io.coracle.cri.v1.RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
             assertEquals(List.of(), f.traces(s));
         } finally {
-            PodFixture.deleteTree(bin);
+            DaemonProcess.deleteTree(bin);
         }
     }
 

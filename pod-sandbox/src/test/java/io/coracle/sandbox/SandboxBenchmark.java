@@ -5,6 +5,7 @@ import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.sys.NativePrograms;
+import io.coracle.testing.DaemonProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,10 +68,10 @@ public class SandboxBenchmark {
                 svc.remove(RemovePodSandboxRequest.newBuilder().setPodSandboxId(s.id()).build());
             }
             PodFixture.exec(10, "ip", "link", "del", bridge);
-            PodFixture.deleteTree(Path.of("/var/lib/cni/networks", bridge));
+            DaemonProcess.deleteTree(Path.of("/var/lib/cni/networks", bridge));
             PodFixture.exec(10, "sh", "-c", "for h in /sys/fs/cgroup/*/coracle-test-bench; do rmdir $h; done");
             PodFixture.exec(10, "umount", tmp.resolve("state").toString());
-            PodFixture.deleteTree(tmp);
+            DaemonProcess.deleteTree(tmp);
         }
         String report = String.format("pod sandbox benchmark, %d pods (after %d warm-up), default CNI config%n", pods, warmup)
                 + line("RunPodSandbox", run) + line("StopPodSandbox", stop) + line("RemovePodSandbox", remove)

@@ -11,7 +11,7 @@ import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.StartContainerRequest;
 import io.coracle.cri.v1.StopContainerRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
-import io.coracle.runtime.testing.CriTestbed;
+import io.coracle.testing.CriTestbed;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

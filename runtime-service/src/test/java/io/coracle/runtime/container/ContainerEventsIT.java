@@ -1,6 +1,6 @@
 package io.coracle.runtime.container;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -17,8 +17,8 @@ import io.coracle.cri.v1.RemoveContainerRequest;
 import io.coracle.cri.v1.RuntimeServiceGrpc;
 import io.coracle.cri.v1.StartContainerRequest;
 import io.coracle.cri.v1.StopContainerRequest;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.DaemonProcess;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.DaemonProcess;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;

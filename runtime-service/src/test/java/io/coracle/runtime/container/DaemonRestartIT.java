@@ -1,6 +1,6 @@
 package io.coracle.runtime.container;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,7 +13,7 @@ import io.coracle.cri.v1.PodSandboxState;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
 import io.coracle.cri.v1.StartContainerRequest;
 import io.coracle.cri.v1.StopContainerRequest;
-import io.coracle.runtime.testing.CriTestbed;
+import io.coracle.testing.CriTestbed;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;

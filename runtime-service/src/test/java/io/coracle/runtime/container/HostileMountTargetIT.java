@@ -1,6 +1,6 @@
 package io.coracle.runtime.container;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,8 +10,8 @@ import io.coracle.cri.v1.ImageSpec;
 import io.coracle.cri.v1.Mount;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PullImageRequest;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.ImageBuilder;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

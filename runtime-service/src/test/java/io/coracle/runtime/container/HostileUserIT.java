@@ -1,6 +1,6 @@
 package io.coracle.runtime.container;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,8 +21,8 @@ import io.coracle.cri.v1.LinuxContainerSecurityContext;
 import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PullImageRequest;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.ImageBuilder;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.ImageBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;

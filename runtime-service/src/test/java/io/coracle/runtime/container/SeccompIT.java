@@ -1,6 +1,6 @@
 package io.coracle.runtime.container;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,8 +18,8 @@ import io.coracle.cri.v1.LinuxContainerSecurityContext;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PullImageRequest;
 import io.coracle.cri.v1.SecurityProfile;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.ImageBuilder;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.ImageBuilder;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

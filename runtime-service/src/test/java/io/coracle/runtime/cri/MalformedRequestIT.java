@@ -1,6 +1,6 @@
 package io.coracle.runtime.cri;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,7 +30,7 @@ import io.coracle.cri.v1.StopContainerRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.UpdateContainerResourcesRequest;
 import io.coracle.cri.v1.UpdateRuntimeConfigRequest;
-import io.coracle.runtime.testing.CriTestbed;
+import io.coracle.testing.CriTestbed;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;

@@ -13,7 +13,7 @@ import io.coracle.cri.v1.StatusRequest;
 import io.coracle.cri.v1.StatusResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
-import io.coracle.runtime.testing.DaemonProcess;
+import io.coracle.testing.DaemonProcess;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;

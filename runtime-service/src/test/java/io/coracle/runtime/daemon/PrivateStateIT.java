@@ -1,6 +1,6 @@
 package io.coracle.runtime.daemon;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,8 +16,8 @@ import io.coracle.cri.v1.LinuxContainerSecurityContext;
 import io.coracle.cri.v1.Mount;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PullImageRequest;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.ImageBuilder;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.ImageBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -175,7 +175,7 @@ class PrivateStateIT {
         Path state = Files.createDirectories(dir.resolve("state"));
         Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path socket = state.resolve("coracle.sock");
-        try (var daemon = io.coracle.runtime.testing.DaemonProcess.launchWith(dir, "", "--socket", socket.toString())) {
+        try (var daemon = io.coracle.testing.DaemonProcess.launchWith(dir, "", "--socket", socket.toString())) {
             daemon.awaitServing(Duration.ofSeconds(30));
             assertEquals("rwx--x--x", mode(state));
             assertEquals("rw-rw----", mode(socket), "the socket's own mode decides who connects");

@@ -1,6 +1,6 @@
 package io.coracle.runtime.metrics;
 
-import static io.coracle.runtime.testing.CriTestbed.container;
+import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,8 +11,8 @@ import io.coracle.cri.v1.ContainerStatusRequest;
 import io.coracle.cri.v1.ImageSpec;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PullImageRequest;
-import io.coracle.runtime.testing.CriTestbed;
-import io.coracle.runtime.testing.DaemonProcess;
+import io.coracle.testing.CriTestbed;
+import io.coracle.testing.DaemonProcess;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.ConnectException;
