@@ -1,5 +1,7 @@
 package io.coracle.shim;
 
+import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.ImageBuilder;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,13 +36,13 @@ class ShimHardeningTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        lower = BusyboxRootfs.buildInTemp();
+        lower = ImageBuilder.busyboxRootfsInTemp();
         layerDir = lower.getParent();
     }
 
     @AfterAll
     static void removeImage() throws IOException {
-        BusyboxRootfs.deleteTree(layerDir);
+        DaemonProcess.deleteTree(layerDir);
     }
 
     private static String sha256(Path file) throws Exception {
