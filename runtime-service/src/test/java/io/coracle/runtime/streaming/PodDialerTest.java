@@ -330,7 +330,9 @@ class PodDialerTest {
     /** Dial helpers (coracle-shim processes) among this JVM's children. */
     private static List<ProcessHandle> helpers() {
         return ProcessHandle.current().children()
-                .filter(p -> p.info().command().map(c -> c.endsWith("/" + NativePrograms.SHIM)).orElse(false))
+                // the shim re-executes itself from a sealed memfd: its exe is then "/memfd:coracle-shim (deleted)"
+                .filter(p -> p.info().command().map(c -> c.endsWith("/" + NativePrograms.SHIM)
+                        || c.startsWith("/memfd:" + NativePrograms.SHIM)).orElse(false))
                 .toList();
     }
 
