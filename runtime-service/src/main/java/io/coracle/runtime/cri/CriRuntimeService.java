@@ -62,7 +62,6 @@ import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.daemon.DaemonServices;
-import io.coracle.sandbox.InvalidRequestException;
 import io.coracle.runtime.streaming.StreamUrlIssuer;
 import io.coracle.cri.v1.AttachRequest;
 import io.coracle.cri.v1.AttachResponse;
@@ -70,14 +69,12 @@ import io.coracle.cri.v1.ExecRequest;
 import io.coracle.cri.v1.ExecResponse;
 import io.coracle.cri.v1.PortForwardRequest;
 import io.coracle.cri.v1.PortForwardResponse;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
+import io.coracle.cri.CriStatus;
 import io.grpc.StatusException;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * The CRI RuntimeService endpoint: each RPC delegates to the class that owns its family (sandbox
@@ -85,9 +82,8 @@ import java.util.logging.Logger;
  * fall through to the generated base, which answers UNIMPLEMENTED naming the method.
  */
 public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceImplBase {
-    private static final Logger LOG = Logger.getLogger(CriRuntimeService.class.getName());
 
-    /** A handler body that answers or throws a gRPC status. */
+    /** A handler body that answers or throws (a {@link CriError}, or a status). */
     @FunctionalInterface
     private interface Call<T> {
         T run() throws StatusException;
@@ -111,15 +107,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         T value;
         try {
             value = call.run();
-        } catch (StatusException | StatusRuntimeException e) {
-            response.onError(e);
-            return;
-        } catch (InvalidRequestException e) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
-            return;
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "unexpected failure", e);
-            response.onError(Status.INTERNAL.withDescription(e.toString()).withCause(e).asException());
+        } catch (StatusException | RuntimeException e) {
+            response.onError(CriStatus.toGrpc("", e));
             return;
         }
         response.onNext(value);
@@ -163,8 +152,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                     try {
                         services.sandboxes.applyPodCidr(v4);
                     } catch (java.io.IOException e) {
-                        throw Status.INTERNAL.withDescription("cannot apply pod CIDR " + v4 + ": " + e.getMessage())
-                                .asException();
+                        throw new CriError(CriError.Kind.INTERNAL, "cannot apply pod CIDR " + v4 + ": " + e.getMessage());
                     }
                 }
             }
@@ -179,9 +167,9 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         answer(response, () -> {
             String handler = request.getRuntimeHandler();
             if (!handler.isEmpty() && !status.runtimeHandlers().contains(handler)) {
-                throw Status.INVALID_ARGUMENT.withDescription("runtime_handler: runtime handler \"" + handler + "\" is not configured"
+                throw CriError.invalid("runtime_handler: runtime handler \"" + handler + "\" is not configured"
                         + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
-                        .filter(h -> !h.isEmpty()).toList()) + ")").asException();
+                        .filter(h -> !h.isEmpty()).toList()) + ")");
             }
             return services.sandboxes.run(request);
         });
@@ -221,8 +209,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                                    StreamObserver<StreamPodSandboxesResponse> response) {
         try {
             services.sandboxes.stream(request, response);
-        } catch (StatusRuntimeException e) {
-            response.onError(e);
+        } catch (RuntimeException e) {
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -277,7 +265,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -365,7 +353,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -393,7 +381,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -420,7 +408,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
