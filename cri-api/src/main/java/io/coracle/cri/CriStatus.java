@@ -48,7 +48,8 @@ public final class CriStatus {
             return s.getStatus().asRuntimeException(s.getTrailers());
         }
         if (e instanceof CriError c) {
-            LOG.info(rpc + " failed kind=" + c.kind() + ": " + c.getMessage());
+            // The call log (CallLogInterceptor) has the line a user needs; this one says the kind.
+            LOG.fine(() -> rpc + " failed kind=" + c.kind() + ": " + c.getMessage());
             return of(c).asRuntimeException();
         }
         LOG.log(Level.WARNING, rpc + " failed unexpectedly", e);
