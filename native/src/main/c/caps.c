@@ -42,16 +42,16 @@ static int parse_set(const struct json *caps, const char *key, uint64_t *mask, s
 	if (!arr || arr->type == JSON_NULL)
 		return 0;
 	if (arr->type != JSON_ARRAY)
-		return fail(e, 0, "config.json: process.capabilities.%s: not an array", key);
+		return refuse(e, 0, "config.json: process.capabilities.%s: not an array", key);
 	for (const struct json *c = arr->child; c; c = c->next) {
 		if (c->type != JSON_STRING)
-			return fail(e, 0, "config.json: process.capabilities.%s: not a string", key);
+			return refuse(e, 0, "config.json: process.capabilities.%s: not a string", key);
 		int found = -1;
 		for (int i = 0; i < NCAPS; i++)
 			if (strcasecmp(c->str, cap_names[i]) == 0 || strcasecmp(c->str, cap_names[i] + 4) == 0)
 				found = i;
 		if (found < 0)
-			return fail(e, 0, "config.json: process.capabilities.%s: unknown capability '%s'", key, c->str);
+			return refuse(e, 0, "config.json: process.capabilities.%s: unknown capability '%s'", key, c->str);
 		*mask |= UINT64_C(1) << found;
 	}
 	return 0;
@@ -61,7 +61,7 @@ int caps_parse(const struct json *caps, struct capsets *out, struct cerr *e)
 {
 	memset(out, 0, sizeof *out);
 	if (caps && caps->type != JSON_OBJECT && caps->type != JSON_NULL)
-		return fail(e, 0, "config.json: process.capabilities: not an object");
+		return refuse(e, 0, "config.json: process.capabilities: not an object");
 	if (parse_set(caps, "bounding", &out->bounding, e) < 0 || parse_set(caps, "effective", &out->effective, e) < 0 ||
 	    parse_set(caps, "permitted", &out->permitted, e) < 0 ||
 	    parse_set(caps, "inheritable", &out->inheritable, e) < 0 || parse_set(caps, "ambient", &out->ambient, e) < 0)

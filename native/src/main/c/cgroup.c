@@ -121,7 +121,7 @@ static int apply_hugetlb(const char *dir, const struct json *res, bool v2, struc
 		const char *size = json_get_str(l, "pageSize");
 		int64_t limit;
 		if (!size || !int_of(json_get(l, "limit"), &limit))
-			return fail(e, 0, "config.json: linux.resources.hugepageLimits: pageSize and limit are required");
+			return refuse(e, 0, "config.json: linux.resources.hugepageLimits: pageSize and limit are required");
 		char knob[64], val[32];
 		snprintf(knob, sizeof knob, v2 ? "hugetlb.%s.max" : "hugetlb.%s.limit_in_bytes", size);
 		snprintf(val, sizeof val, "%" PRId64, limit);
@@ -271,7 +271,7 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	const struct json *unified = json_get(res, "unified");
 	for (const struct json *k = unified && unified->type == JSON_OBJECT ? unified->child : NULL; k; k = k->next) {
 		if (k->type != JSON_STRING || !k->key[0] || k->key[0] == '.' || strchr(k->key, '/'))
-			return fail(e, 0, "config.json: linux.resources.unified.%s: not a cgroup file name with a string value",
+			return refuse(e, 0, "config.json: linux.resources.unified.%s: not a cgroup file name with a string value",
 				    k->key);
 		if (write_knob(dir, k->key, k->str, e) < 0)
 			return -1;
@@ -343,9 +343,9 @@ int cgroup_create(const char *path, const struct json *res, struct cgroup *cg, s
 	if (!path || !path[0])
 		return 0;
 	if (strchr(path, ':'))
-		return fail(e, 0, "config.json: linux.cgroupsPath: the systemd form '%s' is not supported", path);
+		return refuse(e, 0, "config.json: linux.cgroupsPath: the systemd form '%s' is not supported", path);
 	if (strstr(path, ".."))
-		return fail(e, 0, "config.json: linux.cgroupsPath: '..' is not allowed");
+		return refuse(e, 0, "config.json: linux.cgroupsPath: '..' is not allowed");
 	while (*path == '/')
 		path++;
 	if (is_cgroup2(CGROUP_ROOT)) {
@@ -358,7 +358,7 @@ int cgroup_create(const char *path, const struct json *res, struct cgroup *cg, s
 	}
 	const struct json *unified = json_get(res, "unified");
 	if (unified && unified->child)
-		return fail(e, 0, "config.json: linux.resources.unified needs cgroup v2; this node runs cgroup v1");
+		return refuse(e, 0, "config.json: linux.resources.unified needs cgroup v2; this node runs cgroup v1");
 	DIR *d = opendir(CGROUP_ROOT);
 	if (!d)
 		return fail(e, errno, "opendir " CGROUP_ROOT);
@@ -463,7 +463,7 @@ int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struc
 	for (const struct json *d = devs->child; d; d = d->next, i++) {
 		const struct json *allow = json_get(d, "allow");
 		if (!allow || allow->type != JSON_BOOL)
-			return fail(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
+			return refuse(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
 		const char *type = json_get_str(d, "type"), *access = json_get_str(d, "access");
 		int64_t maj = -1, min = -1;
 		int_of(json_get(d, "major"), &maj);

@@ -24,7 +24,7 @@ struct json *json_read_file(const char *path, struct cerr *e)
 	struct json *j = json_parse(text, len, err, sizeof err);
 	free(text);
 	if (!j)
-		fail(e, 0, "%s: invalid JSON at %s", path, err);
+		refuse(e, 0, "%s: invalid JSON at %s", path, err);
 	return j;
 }
 
@@ -44,7 +44,7 @@ static int check_host_safety(const struct container *c, struct cerr *e)
 {
 	const char *hostname = json_get_str(c->spec, "hostname");
 	if (hostname && hostname[0] && !has_ns(c, CLONE_NEWUTS))
-		return fail(e, 0, "config.json: hostname: needs a uts namespace in linux.namespaces");
+		return refuse(e, 0, "config.json: hostname: needs a uts namespace in linux.namespaces");
 	const struct json *sysctl = json_get(json_get(c->spec, "linux"), "sysctl");
 	for (const struct json *s = sysctl ? sysctl->child : NULL; s; s = s->next) {
 		int need = 0;
@@ -59,9 +59,9 @@ static int check_host_safety(const struct container *c, struct cerr *e)
 		else if (strcmp(s->key, "kernel.hostname") == 0 || strcmp(s->key, "kernel.domainname") == 0)
 			need = CLONE_NEWUTS;
 		if (!need)
-			return fail(e, 0, "config.json: linux.sysctl: '%s' is not namespaced: it would change the host", s->key);
+			return refuse(e, 0, "config.json: linux.sysctl: '%s' is not namespaced: it would change the host", s->key);
 		if (!has_ns(c, need))
-			return fail(e, 0, "config.json: linux.sysctl: '%s' needs the container's own %s namespace", s->key,
+			return refuse(e, 0, "config.json: linux.sysctl: '%s' needs the container's own %s namespace", s->key,
 				    need == CLONE_NEWNET ? "network" : need == CLONE_NEWIPC ? "ipc" : "uts");
 	}
 	return 0;
@@ -80,10 +80,10 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 	if (!(c->spec = json_read_file(path, e)))
 		return -1;
 	if (c->spec->type != JSON_OBJECT)
-		return fail(e, 0, "config.json: not a JSON object");
+		return refuse(e, 0, "config.json: not a JSON object");
 	const char *version = json_get_str(c->spec, "ociVersion");
 	if (!version || strncmp(version, "1.", 2) != 0)
-		return fail(e, 0, "config.json: ociVersion: missing or not 1.x ('%s')", version ? version : "");
+		return refuse(e, 0, "config.json: ociVersion: missing or not 1.x ('%s')", version ? version : "");
 	if (rootfs_path(c->spec, c->bundle, c->rootfs, e) < 0)
 		return -1;
 	if (process_parse(json_get(c->spec, "process"), &c->proc, e) < 0)
@@ -107,7 +107,9 @@ void container_free(struct container *c)
 static void send_error(int sync, const struct cerr *e)
 {
 	char msg[1100];
-	int n = snprintf(msg, sizeof msg, "error %s", e->msg);
+	int n = cerr_format(e, msg, sizeof msg);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		n = (int)sizeof msg - 1;
 	if (send(sync, msg, (size_t)n, MSG_NOSIGNAL) < 0)
 		_exit(1);
 }
@@ -117,9 +119,9 @@ static int apply_sysctls(const struct json *spec, struct cerr *e)
 	const struct json *sysctl = json_get(json_get(spec, "linux"), "sysctl");
 	for (const struct json *s = sysctl ? sysctl->child : NULL; s; s = s->next) {
 		if (s->type != JSON_STRING)
-			return fail(e, 0, "config.json: linux.sysctl.%s: not a string", s->key);
+			return refuse(e, 0, "config.json: linux.sysctl.%s: not a string", s->key);
 		if (strstr(s->key, ".."))
-			return fail(e, 0, "config.json: linux.sysctl.%s: bad name", s->key);
+			return refuse(e, 0, "config.json: linux.sysctl.%s: bad name", s->key);
 		char path[512];
 		snprintf(path, sizeof path, "/proc/sys/%s", s->key);
 		for (char *p = path + 10; *p; p++)

@@ -12,15 +12,76 @@
 #include <time.h>
 #include <unistd.h>
 
+static int vfail(struct cerr *e, enum cerr_class cls, int errnum, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	if (errnum && n >= 0 && (size_t)n < sizeof e->msg)
+		snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %s", strerror(errnum));
+	e->cls = cls;
+	return -1;
+}
+
 int fail(struct cerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vfail(e, CERR_INTERNAL, errnum, fmt, ap);
 	va_end(ap);
-	if (errnum && n >= 0 && (size_t)n < sizeof e->msg)
-		snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %s", strerror(errnum));
 	return -1;
+}
+
+int refuse(struct cerr *e, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(e, CERR_INVALID, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int fail_path(struct cerr *e, int errnum, const char *fmt, ...)
+{
+	bool path_at_fault = errnum == ENOENT || errnum == ENOTDIR || errnum == ELOOP || errnum == ENAMETOOLONG ||
+			     errnum == EXDEV;
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(e, path_at_fault ? CERR_INVALID : CERR_INTERNAL, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *cerr_class_name(enum cerr_class cls)
+{
+	return cls == CERR_INVALID ? "invalid" : "internal";
+}
+
+enum cerr_class cerr_class_of(const char *word, size_t n)
+{
+	return n == 7 && memcmp(word, "invalid", 7) == 0 ? CERR_INVALID : CERR_INTERNAL;
+}
+
+int cerr_format(const struct cerr *e, char *buf, size_t len)
+{
+	return snprintf(buf, len, "error %s %s", cerr_class_name(e->cls), e->msg);
+}
+
+const char *cerr_parse(const char *line, enum cerr_class *cls)
+{
+	*cls = CERR_INTERNAL;
+	if (strncmp(line, "error ", 6) != 0)
+		return line;
+	const char *word = line + 6, *end = strchr(word, ' ');
+	if (!end)
+		return word;
+	*cls = cerr_class_of(word, (size_t)(end - word));
+	if (*cls == CERR_INTERNAL && !(end - word == 8 && memcmp(word, "internal", 8) == 0))
+		return word; /* no class word: the whole rest is the message */
+	return end + 1;
+}
+
+int cerr_exit_status(enum cerr_class cls)
+{
+	return cls == CERR_INVALID ? 65 : 1;
 }
 
 int write_all(int fd, const void *buf, size_t len)

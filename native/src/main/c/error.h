@@ -7,12 +7,33 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Whose fault a failure is, decided where it happens and reported with the message (never parsed
+ * from it): the request's (the spec, an id, the command, a path in the image) or the host's. */
+enum cerr_class { CERR_INTERNAL, CERR_INVALID };
+
 struct cerr {
 	char msg[1024];
+	enum cerr_class cls;
 };
 
-/* Sets e to "<fmt...>: <strerror(errnum)>" (no suffix when errnum is 0); returns -1. */
+/* Sets e to "<fmt...>: <strerror(errnum)>" (no suffix when errnum is 0), class internal; returns -1. */
 int fail(struct cerr *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with class invalid: the request is at fault, not the host. */
+int refuse(struct cerr *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* For a path the image or the spec names: invalid when errnum blames the path (ENOENT, ENOTDIR,
+ * ELOOP, ENAMETOOLONG, EXDEV: absent, a file where a directory must be, a symlink refused), else internal. */
+int fail_path(struct cerr *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "invalid" or "internal": the class's word on the wire (status pipe, exit records). */
+const char *cerr_class_name(enum cerr_class cls);
+/* The class named by word (its length n), internal when it is not "invalid". */
+enum cerr_class cerr_class_of(const char *word, size_t n);
+/* Formats e as "error <class> <message>" into buf (what crosses a pipe or a socket). */
+int cerr_format(const struct cerr *e, char *buf, size_t len);
+/* Reads an "error <class> <message>" line back: sets *cls and returns the message (the line
+ * itself, class internal, when it has no such prefix). */
+const char *cerr_parse(const char *line, enum cerr_class *cls);
+/* The launcher's exit status for a failure of class cls: 65 (EX_DATAERR) for invalid, else 1. */
+int cerr_exit_status(enum cerr_class cls);
 
 /* Writes the whole buffer, retrying on EINTR and short writes; -1 with errno on failure. */
 int write_all(int fd, const void *buf, size_t len);

@@ -50,7 +50,8 @@ static int give_up(const struct exec_args *a, const char *msg, bool bad_command)
 		esc[n++] = (unsigned char)*s < 0x20 ? ' ' : *s;
 	}
 	esc[n] = '\0';
-	snprintf(json, sizeof json, "{\"error\":\"%s\",\"badCommand\":%s}\n", esc, bad_command ? "true" : "false");
+	snprintf(json, sizeof json, "{\"error\":\"%s\",\"class\":\"%s\"}\n", esc,
+		 cerr_class_name(bad_command ? CERR_INVALID : CERR_INTERNAL));
 	write_exit(a->exit_file, json);
 	fprintf(stderr, "coracle-shim exec: %s\n", msg);
 	return 126;

@@ -10,8 +10,8 @@
  * with the shim (parent-death signal), so a caller's timeout always ends both. The shim
  * exits with the process's exit code (128+signal when killed), and writes FILE (temp,
  * fsync, rename) with {"exitCode":N,"signal":N} or, when the process could not be
- * started, {"error":"<what failed>","badCommand":B} (exit code 126 then), B true when the
- * command itself cannot be run (not found, not executable, arguments too long). */
+ * started, {"error":"<what failed>","class":C} (exit code 126 then), C "invalid" when the
+ * command itself cannot be run (not found, not executable, arguments too long), else "internal". */
 #ifndef CORACLE_EXEC_H
 #define CORACLE_EXEC_H
 int cmd_exec(int argc, char **argv);

@@ -19,15 +19,15 @@ int rootfs_path(const struct json *spec, const char *bundle, char *out, struct c
 {
 	const char *p = json_get_str(json_get(spec, "root"), "path");
 	if (!p)
-		return fail(e, 0, "config.json: root.path: missing");
+		return refuse(e, 0, "config.json: root.path: missing");
 	int n = p[0] == '/' ? snprintf(out, PATH_MAX, "%s", p) : snprintf(out, PATH_MAX, "%s/%s", bundle, p);
 	if (n >= PATH_MAX)
-		return fail(e, ENAMETOOLONG, "config.json: root.path");
+		return refuse(e, ENAMETOOLONG, "config.json: root.path");
 	struct stat st;
 	if (stat(out, &st) < 0)
-		return fail(e, errno, "config.json: root.path: stat %s", out);
+		return refuse(e, errno, "config.json: root.path: stat %s", out);
 	if (!S_ISDIR(st.st_mode))
-		return fail(e, ENOTDIR, "config.json: root.path: %s", out);
+		return refuse(e, ENOTDIR, "config.json: root.path: %s", out);
 	return 0;
 }
 
@@ -59,7 +59,7 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 {
 	char rest[PATH_MAX], done[PATH_MAX] = "", tmp[PATH_MAX];
 	if (snprintf(rest, sizeof rest, "%s", path) >= (int)sizeof rest)
-		return fail(e, ENAMETOOLONG, "%s", path);
+		return fail_path(e, ENAMETOOLONG, "%s", path);
 	int links = 0, races = 0;
 	size_t pos = 0;
 	for (;;) {
@@ -74,7 +74,7 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 			if (*r != '/')
 				last = false;
 		if (len > NAME_MAX)
-			return fail(e, ENAMETOOLONG, "%s: a component", path);
+			return fail_path(e, ENAMETOOLONG, "%s: a component", path);
 		char name[NAME_MAX + 1];
 		memcpy(name, comp, len);
 		name[len] = '\0';
@@ -91,7 +91,7 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 		}
 		int dir = open_in_root(rootfd, done[0] ? done : "/", O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
 		if (dir < 0)
-			return fail(e, errno, "%s: open %s in the rootfs", path, done[0] ? done : "/");
+			return fail_path(e, errno, "%s: open %s in the rootfs", path, done[0] ? done : "/");
 		struct stat st;
 		int found = fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW), err = found < 0 ? errno : 0;
 		if (found == 0 && S_ISLNK(st.st_mode)) {
@@ -101,12 +101,12 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 			err = errno;
 			close(dir);
 			if (n < 0)
-				return fail(e, err, "%s: readlink %s/%s in the rootfs", path, done, name);
+				return fail_path(e, err, "%s: readlink %s/%s in the rootfs", path, done, name);
 			link[n] = '\0';
 			if (++links > MAX_SYMLINKS)
-				return fail(e, ELOOP, "%s: resolve in the rootfs", path);
+				return fail_path(e, ELOOP, "%s: resolve in the rootfs", path);
 			if (snprintf(tmp, sizeof tmp, "%s/%s", link, comp + len) >= (int)sizeof tmp)
-				return fail(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
+				return fail_path(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
 			memcpy(rest, tmp, sizeof rest);
 			pos = 0;
 			if (link[0] == '/')
@@ -127,16 +127,16 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 			if (rc < 0 && err == EEXIST && ++races < MAX_SYMLINKS)
 				continue; /* made meanwhile: look at it again */
 			if (rc < 0)
-				return fail(e, err, "%s: create %s/%s in the rootfs", path, done, name);
+				return fail_path(e, err, "%s: create %s/%s in the rootfs", path, done, name);
 			continue;
 		}
 		close(dir);
 		if (found < 0)
-			return fail(e, err, "%s: stat %s/%s in the rootfs", path, done, name);
+			return fail_path(e, err, "%s: stat %s/%s in the rootfs", path, done, name);
 		if (!S_ISDIR(st.st_mode) && !last)
-			return fail(e, ENOTDIR, "%s: %s/%s in the rootfs", path, done, name);
+			return fail_path(e, ENOTDIR, "%s: %s/%s in the rootfs", path, done, name);
 		if (strlen(done) + 1 + len >= sizeof done)
-			return fail(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
+			return fail_path(e, ENAMETOOLONG, "%s: resolve in the rootfs", path);
 		strcat(done, "/");
 		strcat(done, name);
 		pos += len;
@@ -153,7 +153,7 @@ static int resolve_in_root(int rootfd, const char *path, enum make make, struct 
 		*base = '/';
 	}
 	if (t->dir < 0)
-		return fail(e, errno, "%s: open the directory of %s in the rootfs", path, done);
+		return fail_path(e, errno, "%s: open the directory of %s in the rootfs", path, done);
 	return 0;
 }
 
@@ -174,7 +174,7 @@ static int make_in_root(int rootfd, const char *path, enum make make, struct tar
 		return -1;
 	int fd = open_target(t, 0);
 	if (fd < 0) {
-		fail(e, errno, "open %s in the rootfs", path);
+		fail_path(e, errno, "open %s in the rootfs", path);
 		close(t->dir);
 		t->dir = -1;
 	}
@@ -222,7 +222,7 @@ static int check_id_option(const char *opt, size_t index, struct cerr *e)
 	unsigned long long n = 0;
 	size_t digits = strspn(v, "0123456789");
 	if (digits == 0 || digits > 10 || v[digits] != '\0' || (n = strtoull(v, NULL, 10)) > JSON_ID_MAX)
-		return fail(e, 0, "config.json: mounts[%zu].options: '%s': not an id in 0..%d", index, opt, JSON_ID_MAX);
+		return refuse(e, 0, "config.json: mounts[%zu].options: '%s': not an id in 0..%d", index, opt, JSON_ID_MAX);
 	return 0;
 }
 
@@ -232,10 +232,10 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 	if (!opts)
 		return 0;
 	if (opts->type != JSON_ARRAY)
-		return fail(e, 0, "config.json: mounts[%zu].options: not an array", index);
+		return refuse(e, 0, "config.json: mounts[%zu].options: not an array", index);
 	for (const struct json *o = opts->child; o; o = o->next) {
 		if (o->type != JSON_STRING)
-			return fail(e, 0, "config.json: mounts[%zu].options: not a string", index);
+			return refuse(e, 0, "config.json: mounts[%zu].options: not a string", index);
 		bool known = false;
 		for (size_t i = 0; i < sizeof mount_opts / sizeof mount_opts[0]; i++)
 			if (strcmp(o->str, mount_opts[i].name) == 0) {
@@ -248,7 +248,7 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 		for (size_t i = 0; i < sizeof propagation_opts / sizeof propagation_opts[0]; i++)
 			if (strcmp(o->str, propagation_opts[i].name) == 0) {
 				if (out->npropagation == 4)
-					return fail(e, 0, "config.json: mounts[%zu].options: too many propagation options", index);
+					return refuse(e, 0, "config.json: mounts[%zu].options: too many propagation options", index);
 				out->propagation[out->npropagation++] = propagation_opts[i].flag;
 				known = true;
 			}
@@ -258,7 +258,7 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 			return -1;
 		size_t len = strlen(out->data);
 		if (len + strlen(o->str) + 2 > sizeof out->data)
-			return fail(e, E2BIG, "config.json: mounts[%zu].options", index);
+			return refuse(e, E2BIG, "config.json: mounts[%zu].options", index);
 		snprintf(out->data + len, sizeof out->data - len, "%s%s", len ? "," : "", o->str);
 	}
 	return 0;
@@ -270,7 +270,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	const char *type = json_get_str(m, "type");
 	const char *source = json_get_str(m, "source");
 	if (!dest || dest[0] != '/')
-		return fail(e, 0, "config.json: mounts[%zu].destination: missing or not absolute", index);
+		return refuse(e, 0, "config.json: mounts[%zu].destination: missing or not absolute", index);
 	struct parsed_opts po;
 	if (parse_options(json_get(m, "options"), index, &po, e) < 0)
 		return -1;
@@ -278,20 +278,20 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	if (bind)
 		po.flags |= MS_BIND;
 	if (!type && !bind)
-		return fail(e, 0, "config.json: mounts[%zu] (%s): type missing", index, dest);
+		return refuse(e, 0, "config.json: mounts[%zu] (%s): type missing", index, dest);
 	if (bind && !source)
-		return fail(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
+		return refuse(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
 	bool file = false;
 	char abs_source[PATH_MAX];
 	if (bind && source[0] != '/') { /* relative bind sources are relative to the bundle */
 		if (snprintf(abs_source, sizeof abs_source, "%s/%s", bundle, source) >= (int)sizeof abs_source)
-			return fail(e, ENAMETOOLONG, "config.json: mounts[%zu].source", index);
+			return refuse(e, ENAMETOOLONG, "config.json: mounts[%zu].source", index);
 		source = abs_source;
 	}
 	if (bind) {
 		struct stat st;
 		if (stat(source, &st) < 0)
-			return fail(e, errno, "config.json: mounts[%zu]: stat source %s", index, source);
+			return refuse(e, errno, "config.json: mounts[%zu]: stat source %s", index, source);
 		file = !S_ISDIR(st.st_mode);
 	}
 	struct target t;
@@ -299,7 +299,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	if (fd < 0) {
 		char why[sizeof e->msg];
 		memcpy(why, e->msg, sizeof why);
-		return fail(e, 0, "config.json: mounts[%zu].destination: %s", index, why);
+		return refuse(e, 0, "config.json: mounts[%zu].destination: %s", index, why);
 	}
 	char target[64];
 	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
@@ -362,10 +362,10 @@ static int make_device(int rootfd, const struct device *d, struct cerr *e)
 {
 	char parent[PATH_MAX];
 	if (snprintf(parent, sizeof parent, "%s", d->path) >= (int)sizeof parent)
-		return fail(e, ENAMETOOLONG, "config.json: linux.devices: path");
+		return refuse(e, ENAMETOOLONG, "config.json: linux.devices: path");
 	char *slash = strrchr(parent, '/');
 	if (parent[0] != '/' || !slash || slash[1] == '\0' || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0)
-		return fail(e, 0, "config.json: linux.devices: bad path '%s'", d->path);
+		return refuse(e, 0, "config.json: linux.devices: bad path '%s'", d->path);
 	*slash = '\0';
 	int dir = dir_in_root(rootfd, parent[0] ? parent : "/", e);
 	if (dir < 0)
@@ -403,9 +403,9 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		const struct json *maj = json_get(d, "major"), *min = json_get(d, "minor");
 		const struct json *mode = json_get(d, "fileMode"), *uid = json_get(d, "uid"), *gid = json_get(d, "gid");
 		if (!path || !type)
-			return fail(e, 0, "config.json: linux.devices[%zu]: path and type are required", idx);
+			return refuse(e, 0, "config.json: linux.devices[%zu]: path and type are required", idx);
 		if (mode && (!mode->is_integer || mode->integer < 0 || mode->integer > 07777))
-			return fail(e, 0, "config.json: linux.devices[%zu].fileMode: not a mode in 0..07777", idx);
+			return refuse(e, 0, "config.json: linux.devices[%zu].fileMode: not a mode in 0..07777", idx);
 		struct device dev = {.path = path, .mode = mode ? (mode_t)mode->integer : 0666};
 		uint32_t id;
 		char field[64];
@@ -424,12 +424,12 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		else if (strcmp(type, "p") == 0)
 			dev.type = S_IFIFO;
 		else
-			return fail(e, 0, "config.json: linux.devices[%zu].type: '%s' is not c, b, u or p", idx, type);
+			return refuse(e, 0, "config.json: linux.devices[%zu].type: '%s' is not c, b, u or p", idx, type);
 		if (dev.type != S_IFIFO) {
 			/* The kernel's dev_t: 12 bits of major, 20 of minor. */
 			if (!maj || !maj->is_integer || maj->integer < 0 || maj->integer >= 1 << 12 || !min ||
 			    !min->is_integer || min->integer < 0 || min->integer >= 1 << 20)
-				return fail(e, 0, "config.json: linux.devices[%zu]: major (0..4095) and minor (0..1048575) are required",
+				return refuse(e, 0, "config.json: linux.devices[%zu]: major (0..4095) and minor (0..1048575) are required",
 					    idx);
 			dev.major = (unsigned)maj->integer;
 			dev.minor = (unsigned)min->integer;
@@ -477,13 +477,13 @@ static int mount_rootfs(const struct json *spec, const char *rootfs, struct cerr
 	const char *work = annotation(spec, "io.coracle.overlay.workdir");
 	if (!lower) {
 		if (upper || work)
-			return fail(e, 0, "config.json: annotations: io.coracle.overlay.upperdir/workdir without lowerdirs");
+			return refuse(e, 0, "config.json: annotations: io.coracle.overlay.upperdir/workdir without lowerdirs");
 		if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return fail(e, errno, "mount bind the rootfs %s on itself", rootfs);
 		return 0;
 	}
 	if (!upper != !work)
-		return fail(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
+		return refuse(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
 	char data[4096];
 	int n = upper ? snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
 		      : snprintf(data, sizeof data, "lowerdir=%s", lower);
@@ -532,7 +532,7 @@ static int root_propagation(const struct json *spec, unsigned long *flags, struc
 			*flags = propagation_opts[i].flag;
 			return 0;
 		}
-	return fail(e, 0, "config.json: linux.rootfsPropagation: unknown value '%s'", name);
+	return refuse(e, 0, "config.json: linux.rootfsPropagation: unknown value '%s'", name);
 }
 
 int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e)
@@ -595,12 +595,12 @@ static int for_each_path(int rootfd, const struct json *spec, const char *key,
 	const struct json *arr = json_get(json_get(spec, "linux"), key);
 	for (const struct json *p = arr ? arr->child : NULL; p; p = p->next) {
 		if (p->type != JSON_STRING || p->str[0] != '/')
-			return fail(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
+			return refuse(e, 0, "config.json: linux.%s: entries must be absolute paths", key);
 		int probe = open_in_root(rootfd, p->str, O_PATH, 0);
 		if (probe < 0 && errno == ENOENT)
 			continue;
 		if (probe < 0)
-			return fail(e, errno, "config.json: linux.%s: openat2 %s in the rootfs", key, p->str);
+			return refuse(e, errno, "config.json: linux.%s: openat2 %s in the rootfs", key, p->str);
 		close(probe);
 		struct target t;
 		int fd = make_in_root(rootfd, p->str, MAKE_NOTHING, &t, e);
@@ -629,7 +629,7 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	const struct json *mounts = json_get(spec, "mounts");
 	if (mounts && mounts->type != JSON_ARRAY) {
 		close(rootfd);
-		return fail(e, 0, "config.json: mounts: not an array");
+		return refuse(e, 0, "config.json: mounts: not an array");
 	}
 	size_t i = 0;
 	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)

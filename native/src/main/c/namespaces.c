@@ -30,7 +30,7 @@ int ns_plan_build(const struct json *spec, struct ns_plan *plan, struct cerr *e)
 	plan_init(plan);
 	const struct json *list = json_get(json_get(spec, "linux"), "namespaces");
 	if (list && list->type != JSON_ARRAY)
-		return fail(e, 0, "config.json: linux.namespaces: not an array");
+		return refuse(e, 0, "config.json: linux.namespaces: not an array");
 	bool have_mount = false;
 	size_t idx = 0;
 	for (const struct json *n = list ? list->child : NULL; n; n = n->next, idx++) {
@@ -41,14 +41,14 @@ int ns_plan_build(const struct json *spec, struct ns_plan *plan, struct cerr *e)
 				k = i;
 		if (k < 0) {
 			ns_plan_close(plan);
-			return fail(e, 0, "config.json: linux.namespaces[%zu].type: '%s' is not supported", idx,
+			return refuse(e, 0, "config.json: linux.namespaces[%zu].type: '%s' is not supported", idx,
 				    type ? type : "");
 		}
 		if (kinds[k].flag == CLONE_NEWNS) {
 			have_mount = true;
 			if (path && path[0]) {
 				ns_plan_close(plan);
-				return fail(e, 0, "config.json: linux.namespaces[%zu]: joining a mount namespace is not supported", idx);
+				return refuse(e, 0, "config.json: linux.namespaces[%zu]: joining a mount namespace is not supported", idx);
 			}
 		}
 		if (!path || !path[0]) {
@@ -59,7 +59,7 @@ int ns_plan_build(const struct json *spec, struct ns_plan *plan, struct cerr *e)
 		if (fd < 0) {
 			int err = errno;
 			ns_plan_close(plan);
-			return fail(e, err, "config.json: linux.namespaces[%zu].path: open %s", idx, path);
+			return refuse(e, err, "config.json: linux.namespaces[%zu].path: open %s", idx, path);
 		}
 		if (kinds[k].flag == CLONE_NEWPID) {
 			plan->pid_fd = fd;
@@ -70,7 +70,7 @@ int ns_plan_build(const struct json *spec, struct ns_plan *plan, struct cerr *e)
 	}
 	if (!have_mount) {
 		ns_plan_close(plan);
-		return fail(e, 0, "config.json: linux.namespaces: a mount namespace is required");
+		return refuse(e, 0, "config.json: linux.namespaces: a mount namespace is required");
 	}
 	return 0;
 }

@@ -19,12 +19,12 @@
 static char **string_array(const struct json *arr, const char *field, bool nonempty, struct cerr *e)
 {
 	if (arr && arr->type != JSON_ARRAY) {
-		fail(e, 0, "config.json: process.%s: not an array", field);
+		refuse(e, 0, "config.json: process.%s: not an array", field);
 		return NULL;
 	}
 	size_t n = json_len(arr);
 	if (nonempty && n == 0) {
-		fail(e, 0, "config.json: process.%s: missing or empty", field);
+		refuse(e, 0, "config.json: process.%s: missing or empty", field);
 		return NULL;
 	}
 	char **out = calloc(n + 1, sizeof *out);
@@ -36,7 +36,7 @@ static char **string_array(const struct json *arr, const char *field, bool nonem
 	for (const struct json *c = arr ? arr->child : NULL; c; c = c->next, i++) {
 		if (c->type != JSON_STRING) {
 			free(out);
-			fail(e, 0, "config.json: process.%s[%zu]: not a string", field, i);
+			refuse(e, 0, "config.json: process.%s[%zu]: not a string", field, i);
 			return NULL;
 		}
 		out[i] = c->str; /* borrowed from the JSON tree, which outlives the process */
@@ -50,7 +50,7 @@ int spec_id(const struct json *v, const char *field, uint32_t *out, struct cerr 
 		return 0;
 	char what[64];
 	json_describe(v, what, sizeof what);
-	return fail(e, 0, "config.json: %s: %s is not a valid id (an integer in 0..%d)", field, what, JSON_ID_MAX);
+	return refuse(e, 0, "config.json: %s: %s is not a valid id (an integer in 0..%d)", field, what, JSON_ID_MAX);
 }
 
 int process_parse(const struct json *proc, struct process *p, struct cerr *e)
@@ -58,20 +58,20 @@ int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 	memset(p, 0, sizeof *p);
 	p->umask = -1;
 	if (!proc || proc->type != JSON_OBJECT)
-		return fail(e, 0, "config.json: process: missing or not an object");
+		return refuse(e, 0, "config.json: process: missing or not an object");
 	if (!(p->argv = string_array(json_get(proc, "args"), "args", true, e)))
 		return -1;
 	if (!(p->envp = string_array(json_get(proc, "env"), "env", false, e)))
 		return -1;
 	p->cwd = json_get_str(proc, "cwd");
 	if (!p->cwd || p->cwd[0] != '/')
-		return fail(e, 0, "config.json: process.cwd: missing or not absolute");
+		return refuse(e, 0, "config.json: process.cwd: missing or not absolute");
 	const struct json *t = json_get(proc, "terminal"), *nnp = json_get(proc, "noNewPrivileges");
 	p->terminal = t && t->type == JSON_BOOL && t->boolean;
 	p->no_new_privs = nnp && nnp->type == JSON_BOOL && nnp->boolean;
 	const struct json *user = json_get(proc, "user");
 	if (!user || user->type != JSON_OBJECT)
-		return fail(e, 0, "config.json: process.user: missing or not an object");
+		return refuse(e, 0, "config.json: process.user: missing or not an object");
 	uint32_t id;
 	if (spec_id(json_get(user, "uid"), "process.user.uid", &id, e) < 0)
 		return -1;
@@ -81,10 +81,10 @@ int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 	p->gid = (gid_t)id;
 	const struct json *groups = json_get(user, "additionalGids");
 	if (groups && groups->type != JSON_ARRAY)
-		return fail(e, 0, "config.json: process.user.additionalGids: not an array");
+		return refuse(e, 0, "config.json: process.user.additionalGids: not an array");
 	p->ngroups = json_len(groups);
 	if (p->ngroups > 65536) /* NGROUPS_MAX */
-		return fail(e, 0, "config.json: process.user.additionalGids: more than 65536 groups");
+		return refuse(e, 0, "config.json: process.user.additionalGids: more than 65536 groups");
 	p->groups = calloc(p->ngroups + 1, sizeof *p->groups);
 	if (!p->groups)
 		return fail(e, ENOMEM, "process.user.additionalGids");
@@ -98,7 +98,7 @@ int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 	}
 	const struct json *um = json_get(user, "umask");
 	if (um && (!um->is_integer || um->integer < 0 || um->integer > 0777))
-		return fail(e, 0, "config.json: process.user.umask: not an integer in 0..0777");
+		return refuse(e, 0, "config.json: process.user.umask: not an integer in 0..0777");
 	if (um)
 		p->umask = (int)um->integer;
 	if (caps_parse(json_get(proc, "capabilities"), &p->caps, e) < 0)
@@ -136,12 +136,12 @@ int process_rlimits(const struct process *p, struct cerr *e)
 			if (strcmp(type, names[k].name) == 0)
 				res = names[k].resource;
 		if (res < 0)
-			return fail(e, 0, "config.json: process.rlimits[%zu].type: unknown '%s'", i, type ? type : "");
+			return refuse(e, 0, "config.json: process.rlimits[%zu].type: unknown '%s'", i, type ? type : "");
 		if (!soft || !hard || soft->type != JSON_NUMBER || hard->type != JSON_NUMBER)
-			return fail(e, 0, "config.json: process.rlimits[%zu]: soft and hard are required", i);
+			return refuse(e, 0, "config.json: process.rlimits[%zu]: soft and hard are required", i);
 		/* uint64 in the spec; -1 (as a signed writer may put it) is RLIM_INFINITY too. */
 		if (!(soft->is_unsigned || soft->is_integer) || !(hard->is_unsigned || hard->is_integer))
-			return fail(e, 0, "config.json: process.rlimits[%zu]: soft and hard must be integers", i);
+			return refuse(e, 0, "config.json: process.rlimits[%zu]: soft and hard must be integers", i);
 		struct rlimit rl = {.rlim_cur = soft->is_unsigned ? (rlim_t)soft->uinteger : (rlim_t)soft->integer,
 				    .rlim_max = hard->is_unsigned ? (rlim_t)hard->uinteger : (rlim_t)hard->integer};
 		if (setrlimit(res, &rl) < 0)
@@ -168,16 +168,16 @@ int process_locate(struct process *p, struct cerr *e)
 	int err = errno;
 	close(root);
 	if (dir < 0)
-		return fail(e, err, "config.json: process.cwd: open %s in the container", p->cwd);
+		return refuse(e, err, "config.json: process.cwd: open %s in the container", p->cwd);
 	int rc = fchdir(dir);
 	err = errno;
 	close(dir);
 	if (rc < 0)
-		return fail(e, err, "config.json: process.cwd: chdir %s", p->cwd);
+		return refuse(e, err, "config.json: process.cwd: chdir %s", p->cwd);
 	const char *cmd = p->argv[0];
 	if (strchr(cmd, '/')) {
 		if (!executable(cmd)) {
-			fail(e, errno ? errno : EACCES, "process.args[0]: '%s' is not an executable file in the image", cmd);
+			refuse(e, errno ? errno : EACCES, "process.args[0]: '%s' is not an executable file in the image", cmd);
 			return PROCESS_BAD_COMMAND;
 		}
 		snprintf(p->path, sizeof p->path, "%s", cmd);
@@ -197,7 +197,7 @@ int process_locate(struct process *p, struct cerr *e)
 			break;
 		dir = colon + 1;
 	}
-	fail(e, ENOENT, "process.args[0]: '%s' not found in the image (PATH=%s)", cmd, path);
+	refuse(e, ENOENT, "process.args[0]: '%s' not found in the image (PATH=%s)", cmd, path);
 	return PROCESS_BAD_COMMAND;
 }
 
@@ -234,9 +234,8 @@ int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e)
 	}
 	execve(p->path, p->argv, p->envp);
 	int err = errno;
-	fail(e, err, "execve %s", p->path);
-	return err == ENOENT || err == EACCES || err == ENOEXEC || err == E2BIG || err == ENAMETOOLONG || err == ELOOP ||
-			       err == ENOTDIR
-		       ? PROCESS_BAD_COMMAND
-		       : -1;
+	if (err == ENOENT || err == EACCES || err == ENOEXEC || err == E2BIG || err == ENAMETOOLONG || err == ELOOP ||
+	    err == ENOTDIR)
+		return refuse(e, err, "execve %s", p->path), PROCESS_BAD_COMMAND;
+	return fail(e, err, "execve %s", p->path);
 }

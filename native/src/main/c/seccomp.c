@@ -100,7 +100,7 @@ static int add_rules(scmp_filter_ctx ctx, const struct json *sc, uint32_t def_ac
 		const char *act = json_get_str(r, "action");
 		uint32_t action;
 		if (!act || parse_action(act, json_get(r, "errnoRet"), &action) < 0)
-			return fail(e, 0, "config.json: linux.seccomp.syscalls[%zu].action: missing or unknown", ri);
+			return refuse(e, 0, "config.json: linux.seccomp.syscalls[%zu].action: missing or unknown", ri);
 		struct scmp_arg_cmp cmps[6];
 		unsigned ncmp = 0;
 		const struct json *args = json_get(r, "args");
@@ -111,9 +111,9 @@ static int add_rules(scmp_filter_ctx ctx, const struct json *sc, uint32_t def_ac
 			enum scmp_compare cmp;
 			if (ncmp == 6 || !idx || !idx->is_integer || idx->integer < 0 || idx->integer > 5 || !val || !op ||
 			    parse_op(op, &cmp) < 0)
-				return fail(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: bad argument rule", ri);
+				return refuse(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: bad argument rule", ri);
 			if (!(val->is_unsigned || val->is_integer) || (two && !(two->is_unsigned || two->is_integer)))
-				return fail(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: value must be an integer",
+				return refuse(e, 0, "config.json: linux.seccomp.syscalls[%zu].args: value must be an integer",
 					    ri);
 			cmps[ncmp++] = (struct scmp_arg_cmp){
 				.arg = (unsigned)idx->integer,
@@ -169,7 +169,7 @@ int seccomp_build(const struct json *spec, void **out, struct cerr *e)
 	const char *def = json_get_str(sc, "defaultAction");
 	uint32_t def_action;
 	if (!def || parse_action(def, json_get(sc, "defaultErrnoRet"), &def_action) < 0)
-		return fail(e, 0, "config.json: linux.seccomp.defaultAction: missing or unknown '%s'", def ? def : "");
+		return refuse(e, 0, "config.json: linux.seccomp.defaultAction: missing or unknown '%s'", def ? def : "");
 	scmp_filter_ctx ctx = new_ctx(def_action, e), other = NULL;
 	if (!ctx)
 		return -1;
@@ -178,7 +178,7 @@ int seccomp_build(const struct json *spec, void **out, struct cerr *e)
 	for (const struct json *a = arches ? arches->child : NULL; a; a = a->next) {
 		uint32_t arch;
 		if (a->type != JSON_STRING || parse_arch(a->str, &arch) < 0) {
-			fail(e, 0, "config.json: linux.seccomp.architectures: unknown '%s'",
+			refuse(e, 0, "config.json: linux.seccomp.architectures: unknown '%s'",
 			     a->type == JSON_STRING ? a->str : "?");
 			goto err;
 		}

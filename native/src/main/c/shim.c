@@ -4,7 +4,9 @@
  *       Loads DIR/config.json, forks the monitor (own session, stdio on /dev/null, its own
  *       diagnostics appended to <state>/shim.log) which builds the container and leaves it
  *       waiting for start. When the container is created the launcher prints its PID and
- *       exits 0; on failure it prints "coracle-shim: <what failed>" on stderr, exits 1, and
+ *       exits 0; on failure it prints "coracle-shim: <what failed>" on stderr, exits 65
+ *       (EX_DATAERR) when the request is at fault (the spec, an id, the command, a path in the
+ *       image: class "invalid") and 1 when the host or the shim failed (class "internal"), and
  *       nothing is left behind (process, cgroup). The monitor keeps the container's stdio
  *       (pipes, or a pty with process.terminal), writes FILE in the CRI log format, serves
  *       <state>/ctl.sock (protocol in control.h) and <state>/attach.sock (attach.h), and
@@ -270,8 +272,10 @@ static void do_start(struct monitor *m, int client)
 		control_reply(client, "ok");
 	} else if (n > 0) {
 		msg[n] = '\0';
-		fprintf(stderr, "coracle-shim: start: %s\n", msg + 6);
-		control_reply(client, "error start: %s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
+		enum cerr_class cls;
+		const char *why = cerr_parse(msg, &cls);
+		fprintf(stderr, "coracle-shim: start: %s\n", why);
+		control_reply(client, "error start: %s", why);
 	} else {
 		control_reply(client, "error start: no word from the container process");
 	}
@@ -703,7 +707,7 @@ static _Noreturn void abandon(struct monitor *m, int status, const struct cerr *
 			fprintf(stderr, "coracle-shim: unlink %s: %s\n", path, strerror(errno));
 	}
 	fprintf(stderr, "coracle-shim: create: %s\n", why->msg);
-	report(status, "%s", why->msg);
+	report(status, "error %s %s", cerr_class_name(why->cls), why->msg);
 	_exit(1);
 }
 
@@ -740,7 +744,9 @@ static int await_ready(struct monitor *m, struct cerr *e)
 		if (n == 5 && memcmp(msg, "ready", 5) == 0)
 			return 0;
 		msg[n] = '\0';
-		return fail(e, 0, "%.1000s", strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg);
+		enum cerr_class cls;
+		const char *why = cerr_parse(msg, &cls);
+		return cls == CERR_INVALID ? refuse(e, 0, "%.1000s", why) : fail(e, 0, "%.1000s", why);
 	}
 }
 
@@ -807,7 +813,7 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	static const int quit_signals[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0}, chld[] = {SIGCHLD, 0};
 	sigset_t set, old;
 	if (set_signals(quit_signals, SIG_IGN, &e) < 0 || block_signals(chld, &set, &old, &e) < 0) {
-		report(status, "%s", e.msg);
+		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
 	}
 	if ((m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
@@ -816,14 +822,14 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	}
 	if (log_path) {
 		if (log_open(&m->log, log_path, &e) < 0) {
-			report(status, "%s", e.msg);
+			report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 			_exit(1);
 		}
 		m->has_log = true;
 	}
 	trace("monitor started");
 	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
-		report(status, "%s", e.msg);
+		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
 	}
 	if (m->runtime) {
@@ -939,7 +945,7 @@ static int cmd_create(int argc, char **argv)
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
-		return 1;
+		return cerr_exit_status(e.cls);
 	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -962,10 +968,11 @@ static int cmd_create(int argc, char **argv)
 		printf("%s\n", line + 3);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "coracle-shim: %s\n", n > 0 ? line : "the monitor died while creating the container");
+	enum cerr_class cls = CERR_INTERNAL;
+	fprintf(stderr, "coracle-shim: %s\n", n > 0 ? cerr_parse(line, &cls) : "the monitor died while creating the container");
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
-	return 1;
+	return cerr_exit_status(cls);
 }
 
 /* A linux.resources JSON from stdin (ctl update, cgroup): 1..CONTROL_BODY_MAX bytes, NUL-terminated. */

@@ -21,14 +21,12 @@ import io.coracle.cri.v1.UInt64Value;
 import io.coracle.image.content.ManifestDocument;
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.store.ImageRecord;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import io.coracle.cri.CriStatus;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /** The CRI v1 ImageService over {@link ImageService}; the daemon registers this with its gRPC server. */
@@ -83,7 +81,7 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         try {
             all = select(filterOf(req.hasFilter(), req.getFilter()));
         } catch (RuntimeException e) {
-            out.onError(toStatus("StreamImages", e));
+            out.onError(CriStatus.toGrpc("StreamImages", e));
             return;
         }
         for (int i = 0; i < all.size(); i += STREAM_BATCH) {
@@ -164,35 +162,10 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
         try {
             response = handler.get();
         } catch (RuntimeException e) {
-            out.onError(toStatus(rpc, e));
+            out.onError(CriStatus.toGrpc(rpc, e));
             return;
         }
         out.onNext(response);
         out.onCompleted();
-    }
-
-
-    static StatusRuntimeException toStatus(String rpc, RuntimeException e) {
-        if (e instanceof StatusRuntimeException s) {
-            return s;
-        }
-        if (e instanceof ImageException ie) {
-            Status status = switch (ie.reason()) {
-                case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
-                case NOT_FOUND -> Status.NOT_FOUND;
-                case UNAUTHORIZED -> Status.PERMISSION_DENIED;
-                case DIGEST_MISMATCH -> Status.DATA_LOSS;
-                case UNAVAILABLE -> Status.UNAVAILABLE;
-                case HOSTILE_LAYER -> Status.FAILED_PRECONDITION;
-                case UNSUPPORTED -> Status.UNIMPLEMENTED;
-                case TOO_LARGE -> Status.RESOURCE_EXHAUSTED;
-                case INSECURE_REDIRECT -> Status.FAILED_PRECONDITION;
-                case IO -> Status.INTERNAL;
-            };
-            LOG.info(rpc + " failed reason=" + ie.reason() + ": " + ie.getMessage());
-            return status.withDescription(ie.getMessage()).asRuntimeException();
-        }
-        LOG.log(Level.WARNING, rpc + " failed unexpectedly", e);
-        return Status.INTERNAL.withDescription(rpc + ": " + e).withCause(e).asRuntimeException();
     }
 }

@@ -1,9 +1,14 @@
 package io.coracle.image;
 
-/** The one failure type of the image service; {@link Reason} says what went wrong. */
-public final class ImageException extends RuntimeException {
+import io.coracle.cri.CriError;
 
-    /** Why an image operation failed; the CRI layer maps each reason to a gRPC status. */
+/**
+ * The image service's kind of {@link CriError}: its {@link Reason} says what went wrong in image terms,
+ * and fixes the error's {@link CriError.Kind} (so the one CRI mapping answers it).
+ */
+public final class ImageException extends CriError {
+
+    /** Why an image operation failed; {@link #kindOf} says which CRI error kind each is. */
     public enum Reason {
         INVALID_ARGUMENT,
         NOT_FOUND,
@@ -22,13 +27,27 @@ public final class ImageException extends RuntimeException {
     private final Reason reason;
 
     public ImageException(Reason reason, String message) {
-        super(message);
+        super(kindOf(reason), message);
         this.reason = reason;
     }
 
     public ImageException(Reason reason, String message, Throwable cause) {
-        super(message, cause);
+        super(kindOf(reason), message, cause);
         this.reason = reason;
+    }
+
+    static Kind kindOf(Reason reason) {
+        return switch (reason) {
+            case INVALID_ARGUMENT -> Kind.INVALID;
+            case NOT_FOUND -> Kind.NOT_FOUND;
+            case UNAUTHORIZED -> Kind.PERMISSION_DENIED;
+            case DIGEST_MISMATCH -> Kind.DATA_LOSS;
+            case UNAVAILABLE -> Kind.UNAVAILABLE;
+            case HOSTILE_LAYER, INSECURE_REDIRECT -> Kind.PRECONDITION;
+            case UNSUPPORTED -> Kind.UNIMPLEMENTED;
+            case TOO_LARGE -> Kind.RESOURCE_EXHAUSTED;
+            case IO -> Kind.INTERNAL;
+        };
     }
 
     public Reason reason() {

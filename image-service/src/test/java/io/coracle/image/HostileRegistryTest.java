@@ -225,7 +225,7 @@ class HostileRegistryTest {
         ImageException e = refused(open(Map.of()), h.host() + "/evil:1", ImageException.Reason.TOO_LARGE);
         assertTrue(e.getMessage().contains("larger than " + RegistryLimits.MAX_MANIFEST_BYTES), e.getMessage());
         assertTrue(h.sent.get() < ENDLESS / 4, "stopped reading after " + h.sent.get() + " bytes");
-        assertEquals(Status.Code.RESOURCE_EXHAUSTED, CriImageService.toStatus("PullImage", e).getStatus().getCode());
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, io.coracle.cri.CriStatus.toGrpc("PullImage", e).getStatus().getCode());
     }
 
     @Test
@@ -295,7 +295,7 @@ class HostileRegistryTest {
         ImageException e = refused(s, secure.host() + "/evil:1", ImageException.Reason.INSECURE_REDIRECT);
         assertTrue(e.getMessage().contains("redirected to http://" + plain.host()), e.getMessage());
         assertEquals(List.of(), plain.requests, "nothing was sent in clear");
-        assertEquals(Status.Code.FAILED_PRECONDITION, CriImageService.toStatus("PullImage", e).getStatus().getCode());
+        assertEquals(Status.Code.FAILED_PRECONDITION, io.coracle.cri.CriStatus.toGrpc("PullImage", e).getStatus().getCode());
 
         // A Bearer realm on plain HTTP behind an HTTPS registry would carry credentials and token in clear.
         Hostile tokens = new Hostile(null).endless("/token", "application/json");

@@ -142,10 +142,11 @@ public record ExecRunner(NativePrograms programs) {
         return new ExecSession(p, resizeFifo, exitCode);
     }
 
-    /** The exit record of an exec that could not start: the command's fault or the shim's. */
+    /** The exit record of an exec that could not start: its "class" says whether the command or the shim is at fault. */
     private static ShimException failure(Map<?, ?> rec) {
         String message = "exec: " + rec.get("error");
-        return Boolean.TRUE.equals(rec.get("badCommand")) ? new BadCommandException(message) : new ShimException(message);
+        return new ShimException("invalid".equals(rec.get("class")) ? ShimException.ErrorClass.INVALID
+                : ShimException.ErrorClass.INTERNAL, message);
     }
 
     /**

@@ -14,6 +14,9 @@ import java.util.concurrent.TimeUnit;
 
 /** Starts {@code coracle-shim create} and waits (bounded) until the container is created. */
 public record ShimLauncher(NativePrograms programs) {
+    /** The exit status of {@code coracle-shim create} when the request, not the host, is at fault. */
+    static final int EXIT_INVALID = 65;
+
 
     /** A created container: its shim's client and the container's first process (host PID). */
     public record Created(ShimClient client, int pid) {}
@@ -76,7 +79,10 @@ public record ShimLauncher(NativePrograms programs) {
         String out = readAll(launcher.getInputStream()).trim();
         String err = readAll(launcher.getErrorStream()).trim();
         if (launcher.exitValue() != 0) {
-            throw new ShimException(err.isEmpty() ? "coracle-shim create exited " + launcher.exitValue() : err);
+            // The shim's class of the failure is its exit status: 65 (EX_DATAERR) when the request is at fault.
+            throw new ShimException(launcher.exitValue() == EXIT_INVALID ? ShimException.ErrorClass.INVALID
+                    : ShimException.ErrorClass.INTERNAL,
+                    err.isEmpty() ? "coracle-shim create exited " + launcher.exitValue() : err);
         }
         try {
             return new Created(new ShimClient(req.stateDir()), Integer.parseInt(out));

@@ -65,7 +65,7 @@ class ShimCommandLineTest {
             Files.writeString(config, "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
                     + "\"process\":{\"args\":[\"/bin/sh\\u0000-x\"],\"cwd\":\"/\"}}");
             Result r = shim("create", "--bundle", base.toString(), "--state", state.toString());
-            assertEquals(1, r.exit(), r.stderr());
+            assertEquals(65, r.exit(), "the spec is at fault: class invalid (EX_DATAERR) " + r.stderr());
             assertEquals("coracle-shim: " + config + ": invalid JSON at offset 74: NUL in string\n", r.stderr());
             // A raw NUL byte after a complete document.
             Files.write(config, "{\"ociVersion\":\"1.0.2\"}\0{}".getBytes(StandardCharsets.UTF_8));
@@ -76,7 +76,7 @@ class ShimCommandLineTest {
                 f.setLength((32L << 20) + 1);
             }
             r = shim("create", "--bundle", base.toString(), "--state", state.toString());
-            assertEquals(1, r.exit(), r.stderr());
+            assertEquals(1, r.exit(), "a file the daemon wrote that cannot be read: class internal " + r.stderr());
             assertTrue(r.stderr().matches("coracle-shim: read \\Q" + config + "\\E: larger than 33554432 bytes: File too large\n"),
                     r.stderr());
         } finally {

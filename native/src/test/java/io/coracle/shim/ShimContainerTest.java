@@ -281,6 +281,7 @@ class ShimContainerTest {
             c.args = List.of("no-such-command");
             ShimException e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("'no-such-command' not found in the image"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), "decided in the container process, carried through the monitor to the launcher");
             assertFalse(Files.exists(c.state), "state dir left behind");
         }
         try (TestContainer c = new TestContainer(lower)) {
@@ -294,6 +295,7 @@ class ShimContainerTest {
             Files.delete(c.rootfs);
             ShimException e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("root.path"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass());
         }
         try (TestContainer c = new TestContainer(lower)) {
             c.create(); // writes a valid config; then break it for a second create
@@ -303,6 +305,7 @@ class ShimContainerTest {
             ShimException e = assertThrows(ShimException.class, () -> new ShimLauncher(TestContainer.PROGRAMS)
                     .create(new CreateRequest(c.bundle, c.dir.resolve("s2"), null, false), Duration.ofSeconds(5)));
             assertTrue(e.getMessage().contains("invalid JSON"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), "decided by the launcher before the monitor");
         }
         try (TestContainer c = new TestContainer(lower)) {
             // Settings that would change the host are refused.
@@ -318,12 +321,14 @@ class ShimContainerTest {
             c.namespaces.removeIf(n -> n.type().equals("uts"));
             e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("hostname: needs a uts namespace"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), "decided as the launcher loads the spec");
         }
         try (TestContainer c = new TestContainer(lower)) {
             // A failure after the cgroup exists (bad mount type) must remove the cgroup.
             c.extraMounts.add(new io.coracle.oci.Mount("/x", "nosuchfs", "none", null));
             ShimException e = assertThrows(ShimException.class, c::create);
             assertTrue(e.getMessage().contains("mount none (type nosuchfs) on /x"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INTERNAL, e.errorClass(), "a mount(2) the kernel refuses is a syscall failure");
             assertEquals(List.of(), TestContainer.leakedCgroups(c.cgroup));
         }
     }
@@ -363,6 +368,7 @@ class ShimContainerTest {
                     c.caps, null, true, null);
             ShimException e = assertThrows(ShimException.class, () -> runner.run(client, missing, Duration.ofSeconds(5), 1 << 20));
             assertTrue(e.getMessage().contains("'nope' not found in the image"), e.getMessage());
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), "the exit record's class");
         }
     }
 

@@ -1,14 +1,16 @@
 package io.coracle.sandbox;
 
+import io.coracle.cri.CriError;
+
 /**
  * A CRI request field that is malformed: the message is "{@code <field path>: <reason>}" (like
- * containerd's). The CRI edge answers it with INVALID_ARGUMENT; nothing has been created when it is thrown.
+ * containerd's). A {@link CriError} of kind INVALID; nothing has been created when it is thrown.
  */
-public final class InvalidRequestException extends IllegalArgumentException {
+public final class InvalidRequestException extends CriError {
     private final String field;
 
     public InvalidRequestException(String field, String reason) {
-        super(field + ": " + reason);
+        super(Kind.INVALID, field + ": " + reason);
         this.field = field;
     }
 

@@ -6,7 +6,7 @@ import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RemovePodSandboxResponse;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
 import java.io.IOException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
@@ -63,8 +63,7 @@ public final class SandboxRemover {
                     + (System.nanoTime() - t0) / 1_000_000 + " ms (" + timer + ")");
             return RemovePodSandboxResponse.getDefaultInstance();
         } catch (IOException e) {
-            throw Status.UNKNOWN.withDescription("failed to remove sandbox " + found.id() + ": " + e.getMessage())
-                    .withCause(e).asRuntimeException();
+            throw new CriError(CriError.Kind.UNKNOWN, "failed to remove sandbox " + found.id() + ": " + e.getMessage(), e);
         } finally {
             lock.unlock();
         }

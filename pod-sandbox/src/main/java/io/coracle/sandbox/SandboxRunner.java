@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.cri.CriError;
 import io.coracle.sys.PrivateFiles;
 import io.coracle.sys.FileTrees;
 import io.coracle.sys.Mounts;
@@ -13,8 +14,6 @@ import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PortMapping;
 import io.coracle.cri.v1.RunPodSandboxRequest;
 import io.coracle.cri.v1.RunPodSandboxResponse;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,15 +59,15 @@ public final class SandboxRunner {
         try {
             plan = plan(request);
         } catch (IllegalArgumentException e) {
-            throw invalid(e.getMessage());
+            throw CriError.invalid(e.getMessage());
         }
         String id = HexFormat.of().formatHex(randomBytes());
         String reserved = Sandbox.reservedName(plan.meta.getName(), plan.meta.getNamespace(), plan.meta.getUid(),
                 plan.meta.getAttempt());
         Optional<String> holder = env.store.reserve(reserved, id);
         if (holder.isPresent()) {
-            throw Status.ALREADY_EXISTS.withDescription("failed to reserve sandbox name \"" + reserved
-                    + "\": name is reserved for sandbox " + holder.get()).asRuntimeException();
+            throw new CriError(CriError.Kind.ALREADY_EXISTS, "failed to reserve sandbox name \"" + reserved
+                    + "\": name is reserved for sandbox " + holder.get());
         }
         Deque<Undo> undo = new ArrayDeque<>();
         undo.push(() -> env.store.release(reserved, id));
@@ -86,7 +85,7 @@ public final class SandboxRunner {
         } catch (Exception e) {
             rollback(label, undo);
             LOG.warning("sandbox " + label + ": run failed: " + e.getMessage());
-            throw status(id, e);
+            throw error(id, e);
         }
     }
 
@@ -96,19 +95,18 @@ public final class SandboxRunner {
         return b;
     }
 
-    private static StatusRuntimeException status(String id, Exception e) {
-        if (e instanceof StatusRuntimeException sre) {
-            return sre;
+    private static CriError error(String id, Exception e) {
+        if (e instanceof CriError c) {
+            return c;
         }
         if (e instanceof IllegalArgumentException) {
-            return Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
+            return CriError.invalid(e.getMessage());
         }
         if (e instanceof CniNetwork.PluginException) {
-            return Status.UNKNOWN.withDescription("failed to set up network for sandbox " + id + ": " + e.getMessage())
-                    .withCause(e).asRuntimeException();
+            return new CriError(CriError.Kind.UNKNOWN, "failed to set up network for sandbox " + id + ": "
+                    + e.getMessage(), e);
         }
-        return Status.INTERNAL.withDescription("failed to run sandbox " + id + ": " + e.getMessage()).withCause(e)
-                .asRuntimeException();
+        return CriError.internal("failed to run sandbox " + id + ": " + e.getMessage(), e);
     }
 
     private void rollback(String label, Deque<Undo> undo) {
@@ -144,7 +142,7 @@ public final class SandboxRunner {
             hostname = hostNetwork ? hostHostname() : truncate(meta.getName(), 63);
         }
         if (!hostNetwork && !PodSandboxConfigValidator.HOSTNAME.matcher(hostname).matches()) {
-            throw invalid("config.hostname: '" + hostname + "' (from the pod name) is invalid");
+            throw CriError.invalid("config.hostname: '" + hostname + "' (from the pod name) is invalid");
         }
         Map<String, String> sysctls = PodSysctls.validate(linux.getSysctlsMap(), hostNetwork, hostIpc);
         // The kubelet sends container ports without host ports too: only host ports are mapped.
@@ -165,10 +163,6 @@ public final class SandboxRunner {
         return t.replaceAll("[^A-Za-z0-9.-]", "-").replaceAll("^[^A-Za-z0-9]+", "x");
     }
 
-    private static StatusRuntimeException invalid(String message) {
-        return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
-    }
-
     /** The pod network, checked before anything is created: its config loads and every plugin is installed. */
     private CniConfigLoader.NetworkList network() {
         try {
@@ -179,7 +173,7 @@ public final class SandboxRunner {
             }
             return net;
         } catch (IOException e) {
-            throw Status.FAILED_PRECONDITION.withDescription("network not ready: " + e.getMessage()).asRuntimeException();
+            throw CriError.precondition("network not ready: " + e.getMessage());
         }
     }
 

@@ -24,7 +24,7 @@ import java.util.logging.Logger;
 
 /**
  * The pod sandbox module as the daemon sees it: one object per RPC family, recovery at start-up
- * and the NetworkReady condition. Each RPC method throws StatusRuntimeException with the CRI code.
+ * and the NetworkReady condition. Each RPC method throws a {@link io.coracle.cri.CriError} the CRI edge maps to a status.
  */
 public final class SandboxService {
     private static final Logger LOG = Logger.getLogger(SandboxService.class.getName());

@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.cri.CriError;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -17,7 +18,6 @@ import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
 import io.coracle.cri.v1.PodSandboxStatusResponse;
 import io.coracle.cri.v1.PortMapping;
-import io.grpc.Status;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,8 +34,7 @@ public final class SandboxStatusReader {
     }
 
     public PodSandboxStatusResponse status(PodSandboxStatusRequest request) {
-        Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("sandbox " + request.getPodSandboxId() + " not found").asRuntimeException());
+        Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "sandbox " + request.getPodSandboxId() + " not found"));
         PodSandboxStatus status = statusOf(s);
         Instant t = Instant.now();
         long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();

@@ -5,7 +5,7 @@ import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.PortMapping;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxResponse;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +32,7 @@ public final class SandboxStopper {
 
     public StopPodSandboxResponse stop(StopPodSandboxRequest request) {
         if (request.getPodSandboxId().isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("pod_sandbox_id: empty").asRuntimeException();
+            throw CriError.invalid("pod_sandbox_id: empty");
         }
         // The CRI asks stop of an unknown pod to succeed (containerd too): the kubelet retries stops of pods
         // that a restart or a remove already made go away.
@@ -46,8 +46,7 @@ public final class SandboxStopper {
         try {
             stopLocked(s.id());
         } catch (IOException e) {
-            throw Status.UNKNOWN.withDescription("failed to stop sandbox " + s.id() + ": " + e.getMessage()).withCause(e)
-                    .asRuntimeException();
+            throw new CriError(CriError.Kind.UNKNOWN, "failed to stop sandbox " + s.id() + ": " + e.getMessage(), e);
         } finally {
             lock.unlock();
         }

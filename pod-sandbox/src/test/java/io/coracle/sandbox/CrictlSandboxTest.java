@@ -21,7 +21,6 @@ import io.coracle.cri.v1.StopPodSandboxResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
 import io.grpc.Server;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -65,8 +64,8 @@ class CrictlSandboxTest {
             try {
                 out.onNext(f.apply(req));
                 out.onCompleted();
-            } catch (StatusRuntimeException e) {
-                out.onError(e);
+            } catch (RuntimeException e) {
+                out.onError(io.coracle.cri.CriStatus.toGrpc("", e));
             }
         }
 

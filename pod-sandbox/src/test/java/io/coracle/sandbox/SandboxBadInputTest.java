@@ -37,7 +37,7 @@ class SandboxBadInputTest {
     }
 
     private StatusRuntimeException refused(PodSandboxConfig.Builder b, Status.Code code, String inMessage) {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException e = Refusals.refusal(
                 () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(b).build()));
         assertEquals(code, e.getStatus().getCode(), e.getMessage());
         assertTrue(e.getStatus().getDescription().contains(inMessage), e.getStatus().getDescription());
@@ -108,7 +108,7 @@ class SandboxBadInputTest {
         // The pod cgroup fits in the shim's 512-byte cgroup paths; its pause leaf (+ "/" + 64-character id) does not.
         PodSandboxConfig.Builder b = PodFixture.pod("longcg");
         b.getLinuxBuilder().setCgroupParent(f.cgroupRoot + "/" + "a".repeat(220) + "/" + "b".repeat(220));
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException e = Refusals.refusal(
                 () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(b).build()));
         assertTrue(e.getStatus().getDescription().contains("too long"), e.getStatus().toString());
         assertNothingLeft();
@@ -264,7 +264,7 @@ class SandboxBadInputTest {
             String id = f.run(f.podWithParent("flaky"));
             Sandbox s = f.get(id);
             Files.createFile(marker);
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+            StatusRuntimeException e = Refusals.refusal(
                     () -> f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build()));
             assertTrue(e.getStatus().getDescription().contains("cannot delete yet"), e.getStatus().getDescription());
             assertTrue(Files.exists(s.netnsPath()), "netns kept for the retry");
@@ -287,10 +287,10 @@ class SandboxBadInputTest {
         // The CRI (critest "StopPodSandbox should not return an error if not found") and containerd: success.
         f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("0123456789ab").build());
         f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("0123456789ab").build());
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException e = Refusals.refusal(
                 () -> f.service.status(io.coracle.cri.v1.PodSandboxStatusRequest.newBuilder().setPodSandboxId("0123456789ab").build()));
         assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
-        e = assertThrows(StatusRuntimeException.class,
+        e = Refusals.refusal(
                 () -> f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId("").build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
         // A pod stopped and removed: stop again succeeds.

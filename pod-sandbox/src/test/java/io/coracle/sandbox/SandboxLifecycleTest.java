@@ -208,7 +208,7 @@ class SandboxLifecycleTest {
         assertEquals(before.ip(), st.getStatus().getNetwork().getIp());
         assertEquals("survivor", st.getStatus().getMetadata().getName());
         // The name stays reserved across the restart.
-        StatusRuntimeException dup = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException dup = Refusals.refusal(
                 () -> restarted.run(RunPodSandboxRequest.newBuilder().setConfig(before.podConfig()).build()));
         assertEquals(Status.Code.ALREADY_EXISTS, dup.getStatus().getCode());
         f.service = restarted;
@@ -284,7 +284,7 @@ class SandboxLifecycleTest {
     void aSecondPodWithTheSameNameIsRefusedUntilTheFirstIsRemoved() throws Exception {
         PodSandboxConfig cfg = f.podWithParent("dup").build();
         String first = f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()).getPodSandboxId();
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException e = Refusals.refusal(
                 () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()));
         assertEquals(Status.Code.ALREADY_EXISTS, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains(first), e.getStatus().getDescription());
@@ -294,7 +294,7 @@ class SandboxLifecycleTest {
                 .setConfig(cfg.toBuilder().setMetadata(cfg.getMetadata().toBuilder().setAttempt(1))).build()).getPodSandboxId();
         assertNotEquals(first, second);
         f.service.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(first).build());
-        assertThrows(StatusRuntimeException.class, () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()),
+        Refusals.refusal(() -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()),
                 "a stopped pod still holds its name");
         remove(first);
         String third = f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()).getPodSandboxId();
@@ -344,7 +344,7 @@ class SandboxLifecycleTest {
         assertTrue(done[0]);
         assertEquals(2, chunks.stream().mapToInt(StreamPodSandboxesResponse::getPodSandboxesCount).sum());
 
-        StatusRuntimeException nf = assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException nf = Refusals.refusal(
                 () -> f.service.status(PodSandboxStatusRequest.newBuilder().setPodSandboxId("feedbeef").build()));
         assertEquals(Status.Code.NOT_FOUND, nf.getStatus().getCode());
         assertTrue(nf.getStatus().getDescription().contains("feedbeef"));

@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cri.CriError;
 import io.coracle.sys.PrivateFiles;
 import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerConfig;
@@ -14,13 +15,10 @@ import io.coracle.oci.OciJson;
 import io.coracle.oci.Spec;
 import io.coracle.runtime.spec.ContainerSpecBuilder;
 import io.coracle.runtime.spec.ContainerSpecInput;
-import io.coracle.runtime.spec.InvalidContainerConfigException;
 import io.coracle.runtime.spec.PodContext;
 import io.coracle.shim.CreateRequest;
 import io.coracle.shim.ShimException;
 import io.coracle.shim.ShimLauncher;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,25 +59,22 @@ public final class ContainerCreator {
         this.shimStateRoot = shimStateRoot;
     }
 
-    public String create(CreateContainerRequest request) throws StatusException {
+    public String create(CreateContainerRequest request) {
         ContainerConfig config = request.getConfig(); // its shape is checked by the CRI edge's CriRequestValidator
-        PodContext pod = pods.find(request.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("pod sandbox " + request.getPodSandboxId() + " not found").asException());
+        PodContext pod = pods.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "pod sandbox " + request.getPodSandboxId() + " not found"));
         if (!pods.ready(pod.podId())) {
-            throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId()
-                    + " is not ready: its containers cannot be created").asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + pod.podId()
+                    + " is not ready: its containers cannot be created");
         }
         java.nio.file.Path runtime = null;
         if (!pod.runtimeHandler().isEmpty()) {
             runtime = runtimes.get(pod.runtimeHandler());
             if (runtime == null) {
-                throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + pod.podId() + " uses runtime handler \""
-                        + pod.runtimeHandler() + "\", which is not configured").asException();
+                throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + pod.podId() + " uses runtime handler \""
+                        + pod.runtimeHandler() + "\", which is not configured");
             }
         }
-        ImageRecord image = images.find(config.getImage().getImage()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("image \"" + config.getImage().getImage() + "\" is not present: pull it first")
-                .asException());
+        ImageRecord image = images.find(config.getImage().getImage()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "image \"" + config.getImage().getImage() + "\" is not present: pull it first"));
 
         String id = newId();
         String name = config.getMetadata().getName();
@@ -87,8 +82,8 @@ public final class ContainerCreator {
         String reserved = ContainerRecord.reservedName(pod.podId(), name, attempt);
         Optional<String> holder = store.reserve(reserved, id);
         if (holder.isPresent()) {
-            throw Status.ALREADY_EXISTS.withDescription("container name \"" + name + "\" (attempt " + attempt
-                    + ") is already used in pod " + pod.podId() + " by container " + holder.get()).asException();
+            throw new CriError(CriError.Kind.ALREADY_EXISTS, "container name \"" + name + "\" (attempt " + attempt
+                    + ") is already used in pod " + pod.podId() + " by container " + holder.get());
         }
         Path dir = store.containerDir(id);
         Path stateDir = shimStateRoot.resolve(id.substring(0, 16));
@@ -138,25 +133,25 @@ public final class ContainerCreator {
                     (tLease - tSpec) / 1e6, (tShim - tLease) / 1e6, (System.nanoTime() - tShim) / 1e6));
             events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
-        } catch (InvalidContainerConfigException e) {
+        } catch (Exception e) {
             undo(id, reserved, dir, stateDir, held, created);
-            throw invalid(e.getMessage());
-        } catch (ImageException e) {
-            undo(id, reserved, dir, stateDir, held, created);
-            throw Status.NOT_FOUND.withDescription(e.getMessage()).asException();
-        } catch (ShimException e) {
-            undo(id, reserved, dir, stateDir, held, created);
-            // The shim names the failing call or the spec field; a missing command is the user's to fix.
-            boolean userError = e.getMessage().contains("config.json") || e.getMessage().contains("executable")
-                    || e.getMessage().contains("not found") || e.getMessage().contains("No such file");
-            throw (userError ? Status.INVALID_ARGUMENT : Status.INTERNAL)
-                    .withDescription("create container " + name + ": " + e.getMessage()).asException();
-        } catch (IOException | RuntimeException e) {
-            undo(id, reserved, dir, stateDir, held, created);
-            LOG.warning("container " + id + " create failed: " + e);
-            throw Status.INTERNAL.withDescription("create container " + name + ": " + e.getMessage()).withCause(e)
-                    .asException();
+            throw failure(id, name, e);
         }
+    }
+
+    /** The error a failed create answers with; the shim's own class says whether the request is at fault. */
+    private static CriError failure(String id, String name, Exception e) {
+        return switch (e) {
+            case ImageException ie -> CriError.notFound(ie.getMessage());
+            case CriError c -> c; // e.g. InvalidContainerConfigException: the config is at fault
+            case ShimException se when se.errorClass() == ShimException.ErrorClass.INVALID ->
+                    CriError.invalid("create container " + name + ": " + se.getMessage());
+            case ShimException se -> new CriError(CriError.Kind.INTERNAL, "create container " + name + ": " + se.getMessage());
+            default -> {
+                LOG.warning("container " + id + " create failed: " + e);
+                yield CriError.internal("create container " + name + ": " + e.getMessage(), e);
+            }
+        };
     }
 
     private void undo(String id, String reserved, Path dir, Path stateDir, boolean held, ShimLauncher.Created created) {
@@ -192,7 +187,4 @@ public final class ContainerCreator {
         return HexFormat.of().formatHex(b);
     }
 
-    private static StatusException invalid(String message) {
-        return Status.INVALID_ARGUMENT.withDescription(message).asException();
-    }
 }

@@ -4,7 +4,7 @@ import io.coracle.cri.v1.ContainerEventResponse;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.PodSandboxStatus;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
 import java.time.Instant;
@@ -145,7 +145,7 @@ public final class ContainerEvents implements AutoCloseable {
         s.attach();
         synchronized (lock) {
             if (closed) {
-                s.end(Status.UNAVAILABLE.withDescription("coracle is shutting down"));
+                s.end(new CriError(CriError.Kind.UNAVAILABLE, "coracle is shutting down"));
                 return;
             }
             long now = System.nanoTime();
@@ -196,7 +196,7 @@ public final class ContainerEvents implements AutoCloseable {
             held.clear();
         }
         for (EventSubscriber s : all) {
-            s.end(Status.UNAVAILABLE.withDescription("coracle is shutting down"));
+            s.end(new CriError(CriError.Kind.UNAVAILABLE, "coracle is shutting down"));
         }
     }
 }

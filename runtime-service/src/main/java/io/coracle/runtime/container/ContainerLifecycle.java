@@ -1,13 +1,12 @@
 package io.coracle.runtime.container;
 
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.CriError;
 import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.image.ImageService;
 import io.coracle.shim.ExitRecord;
 import io.coracle.shim.ShimClient;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -45,17 +44,17 @@ public final class ContainerLifecycle {
         }
     }
 
-    public void start(String containerId) throws StatusException {
+    public void start(String containerId) {
         ContainerRecord r = find(containerId);
         ContainerStates s = ContainerStates.of(r);
         if (s.state() != ContainerState.CONTAINER_CREATED) {
-            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is "
-                    + stateName(s.state()) + ", not created: it cannot be started").asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is "
+                    + stateName(s.state()) + ", not created: it cannot be started");
         }
         try {
             new ShimClient(r.stateDir()).start();
         } catch (IOException e) {
-            throw Status.INTERNAL.withDescription("start container " + r.id() + ": " + e.getMessage()).asException();
+            throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STARTED_EVENT);
@@ -113,9 +112,9 @@ public final class ContainerLifecycle {
      * unknown container is fine (the CRI asks stop to be idempotent, as containerd does). Returns once
      * the container's stopped event is out.
      */
-    public void stop(String containerId, long timeoutSeconds) throws StatusException {
+    public void stop(String containerId, long timeoutSeconds) {
         if (containerId.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("container_id: empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "container_id: empty");
         }
         Optional<ContainerRecord> found = store.find(containerId);
         if (found.isEmpty()) {
@@ -130,7 +129,7 @@ public final class ContainerLifecycle {
         }
     }
 
-    private void signalAndAwait(ContainerRecord r, long timeoutSeconds) throws StatusException {
+    private void signalAndAwait(ContainerRecord r, long timeoutSeconds) {
         ShimClient shim = new ShimClient(r.stateDir());
         ContainerStates s = ContainerStates.of(r);
         if (s.state() == ContainerState.CONTAINER_EXITED || s.state() == ContainerState.CONTAINER_UNKNOWN) {
@@ -149,20 +148,20 @@ public final class ContainerLifecycle {
             }
             shim.kill(Signals.SIGKILL, true);
             if (shim.awaitExit(KILL_WAIT).isEmpty()) {
-                throw Status.INTERNAL.withDescription("container " + r.id() + " did not exit within "
-                        + KILL_WAIT.toSeconds() + "s of SIGKILL").asException();
+                throw new CriError(CriError.Kind.INTERNAL, "container " + r.id() + " did not exit within "
+                        + KILL_WAIT.toSeconds() + "s of SIGKILL");
             }
             LOG.info("container " + r.id() + " killed");
         } catch (IOException e) {
             if (ContainerStates.of(r).state() == ContainerState.CONTAINER_EXITED) {
                 return; // it exited while we were signalling
             }
-            throw Status.INTERNAL.withDescription("stop container " + r.id() + ": " + e.getMessage()).asException();
+            throw new CriError(CriError.Kind.INTERNAL, "stop container " + r.id() + ": " + e.getMessage());
         }
     }
 
     /** Force-stops and deletes everything of the container; removing an unknown container is fine. */
-    public void remove(String containerId) throws StatusException {
+    public void remove(String containerId) {
         Optional<ContainerRecord> found = store.find(containerId);
         if (found.isEmpty()) {
             return;
@@ -178,7 +177,7 @@ public final class ContainerLifecycle {
             cgroups.remove(r.cgroupPath());
             images.release(r.id());
         } catch (IOException | RuntimeException e) {
-            throw Status.INTERNAL.withDescription("remove container " + r.id() + ": " + e.getMessage()).asException();
+            throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " removed");
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
@@ -213,7 +212,7 @@ public final class ContainerLifecycle {
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */
-    public void stopAllInPod(String podId, long timeoutSeconds) throws StatusException {
+    public void stopAllInPod(String podId, long timeoutSeconds) {
         for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId)) {
                 stop(r.id(), timeoutSeconds);
@@ -221,7 +220,7 @@ public final class ContainerLifecycle {
         }
     }
 
-    public void removeAllInPod(String podId) throws StatusException {
+    public void removeAllInPod(String podId) {
         for (ContainerRecord r : store.list()) {
             if (r.podId().equals(podId)) {
                 remove(r.id());
@@ -229,12 +228,11 @@ public final class ContainerLifecycle {
         }
     }
 
-    private ContainerRecord find(String id) throws StatusException {
+    private ContainerRecord find(String id) {
         if (id.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
-        return store.find(id).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + id + " not found").asException());
+        return store.find(id).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + id + " not found"));
     }
 
     static String stateName(ContainerState s) {

@@ -1,6 +1,7 @@
 package io.coracle.runtime.container;
 
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.CriError;
 import io.coracle.cgroup.CgroupStats;
 import io.coracle.cri.v1.ContainerAttributes;
 import io.coracle.cri.v1.ContainerConfig;
@@ -12,8 +13,6 @@ import io.coracle.cri.v1.FilesystemIdentifier;
 import io.coracle.cri.v1.FilesystemUsage;
 import io.coracle.cri.v1.MemoryUsage;
 import io.coracle.cri.v1.UInt64Value;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -42,9 +41,8 @@ public final class ContainerStatsReader {
         this.cgroups = cgroups;
     }
 
-    public ContainerStats stats(String containerId) throws StatusException {
-        ContainerRecord r = store.find(containerId).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + containerId + " not found").asException());
+    public ContainerStats stats(String containerId) {
+        ContainerRecord r = store.find(containerId).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + containerId + " not found"));
         return stats(r);
     }
 

@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cri.CriError;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.coracle.cri.v1.Container;
 import io.coracle.cri.v1.ContainerConfig;
@@ -13,8 +14,6 @@ import io.coracle.cri.v1.LinuxContainerUser;
 import io.coracle.cri.v1.Signal;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Spec;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,12 +28,11 @@ public final class ContainerStatusReader {
         this.store = store;
     }
 
-    public ContainerStatusResponse status(String containerId, boolean verbose) throws StatusException {
+    public ContainerStatusResponse status(String containerId, boolean verbose) {
         if (containerId.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
-        ContainerRecord r = store.find(containerId).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + containerId + " not found").asException());
+        ContainerRecord r = store.find(containerId).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + containerId + " not found"));
         ContainerStates s = ContainerStates.of(r);
         ContainerConfig c = r.containerConfig();
         ContainerStatus.Builder b = ContainerStatus.newBuilder()
@@ -106,7 +104,7 @@ public final class ContainerStatusReader {
             if (r.podId().equals(podId)) {
                 try {
                     out.add(status(r.id(), false).getStatus());
-                } catch (StatusException e) {
+                } catch (CriError e) {
                     // removed since the listing
                 }
             }

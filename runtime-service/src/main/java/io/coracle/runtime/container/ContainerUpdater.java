@@ -1,6 +1,7 @@
 package io.coracle.runtime.container;
 
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.CriError;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.cri.v1.UpdateContainerResourcesRequest;
@@ -9,8 +10,6 @@ import io.coracle.runtime.spec.InvalidContainerConfigException;
 import io.coracle.runtime.spec.ResourceStep;
 import io.coracle.runtime.spec.SpecDraft;
 import io.coracle.shim.ShimClient;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.util.logging.Logger;
 
@@ -26,14 +25,14 @@ public final class ContainerUpdater {
         this.cgroups = cgroups;
     }
 
-    public void updateResources(UpdateContainerResourcesRequest request) throws StatusException {
+    public void updateResources(UpdateContainerResourcesRequest request) {
         ContainerRecord r = running(request.getContainerId(), "update its resources");
         LinuxContainerResources linux = request.getLinux();
         SpecDraft draft = new SpecDraft();
         try {
             ResourceStep.apply(linux, cgroups.v2(), draft);
         } catch (InvalidContainerConfigException e) {
-            throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
+            throw new CriError(CriError.Kind.INVALID, e.getMessage());
         }
         try {
             // The shim writes the cgroup files, with the same code as at create.
@@ -42,31 +41,27 @@ public final class ContainerUpdater {
                     draft.unified.isEmpty() ? null : draft.unified));
             store.put(r.withResources(linux));
         } catch (IOException e) {
-            throw Status.INTERNAL.withDescription("update resources of container " + r.id() + ": " + e.getMessage())
-                    .asException();
+            throw new CriError(CriError.Kind.INTERNAL, "update resources of container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " resources updated");
     }
 
-    public void reopenLog(String containerId) throws StatusException {
+    public void reopenLog(String containerId) {
         ContainerRecord r = running(containerId, "reopen its log");
         try {
             new ShimClient(r.stateDir()).reopenLog();
         } catch (IOException e) {
-            throw Status.INTERNAL.withDescription("reopen log of container " + r.id() + ": " + e.getMessage())
-                    .asException();
+            throw new CriError(CriError.Kind.INTERNAL, "reopen log of container " + r.id() + ": " + e.getMessage());
         }
     }
 
-    private ContainerRecord running(String id, String what) throws StatusException {
+    private ContainerRecord running(String id, String what) {
         if (id.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
-        ContainerRecord r = store.find(id).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + id + " not found").asException());
+        ContainerRecord r = store.find(id).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + id + " not found"));
         if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
-            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running: cannot " + what)
-                    .asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is not running: cannot " + what);
         }
         return r;
     }

@@ -1,7 +1,8 @@
 package io.coracle.runtime.container;
 
 import io.coracle.cri.v1.ContainerEventResponse;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
+import io.coracle.cri.CriStatus;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
@@ -20,7 +21,9 @@ final class EventSubscriber {
     private final Executor executor;
     private final Runnable onGone;
     private final ArrayDeque<ContainerEventResponse> queue = new ArrayDeque<>(); // guarded by this
-    private Status ending; // guarded by this: set once; the drain ends the call with it
+    /** The ending of a call the client cancelled: nothing is sent to it. */
+    private static final CriError CANCELLED = new CriError(CriError.Kind.UNKNOWN, "cancelled by the client");
+    private CriError ending; // guarded by this: set once; the drain ends the call with it (CANCELLED: silently)
     private final AtomicInteger pendingDrains = new AtomicInteger();
     private boolean ended; // touched by the drain only
 
@@ -40,7 +43,7 @@ final class EventSubscriber {
             synchronized (this) {
                 queue.clear();
                 if (ending == null) {
-                    ending = Status.CANCELLED;
+                    ending = CANCELLED;
                 }
             }
             onGone.run();
@@ -62,7 +65,7 @@ final class EventSubscriber {
                 queue.add(event);
             } else {
                 queue.clear();
-                ending = Status.RESOURCE_EXHAUSTED.withDescription("this GetContainerEvents subscriber fell "
+                ending = new CriError(CriError.Kind.RESOURCE_EXHAUSTED, "this GetContainerEvents subscriber fell "
                         + capacity + " events behind and was dropped; subscribe again and list pods and containers");
             }
         }
@@ -70,14 +73,14 @@ final class EventSubscriber {
         return kept;
     }
 
-    /** Ends the stream with {@code status} once the events already queued before it are dropped. */
-    void end(Status status) {
+    /** Ends the stream with {@code error} once the events already queued before it are dropped. */
+    void end(CriError error) {
         synchronized (this) {
             if (ending != null) {
                 return;
             }
             queue.clear();
-            ending = status;
+            ending = error;
         }
         signal();
     }
@@ -106,14 +109,14 @@ final class EventSubscriber {
     private void drainOnce() {
         try {
             while (true) {
-                Status end;
+                CriError end;
                 synchronized (this) {
                     end = ending;
                 }
                 if (end != null) {
                     ended = true;
-                    if (end.getCode() != Status.Code.CANCELLED) {
-                        call.onError(end.asRuntimeException());
+                    if (end != CANCELLED) {
+                        call.onError(CriStatus.of(end).asRuntimeException());
                     }
                     onGone.run();
                     return;
@@ -135,7 +138,7 @@ final class EventSubscriber {
             synchronized (this) {
                 queue.clear();
                 if (ending == null) {
-                    ending = Status.CANCELLED;
+                    ending = CANCELLED;
                 }
             }
             ended = true;

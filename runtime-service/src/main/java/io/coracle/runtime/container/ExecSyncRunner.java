@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cri.CriError;
 import com.google.protobuf.ByteString;
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.cri.v1.ExecSyncRequest;
@@ -10,8 +11,6 @@ import io.coracle.oci.Spec;
 import io.coracle.shim.ExecResult;
 import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimClient;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.time.Duration;
 
@@ -40,39 +39,40 @@ public final class ExecSyncRunner {
     }
 
     /** The request's shape (cmd, timeout) is checked by the CRI edge's CriRequestValidator. */
-    public ExecSyncResponse execSync(ExecSyncRequest request) throws StatusException {
+    public ExecSyncResponse execSync(ExecSyncRequest request) {
         ContainerRecord r = running(request.getContainerId());
         Duration timeout = request.getTimeout() == 0 ? UNBOUNDED : Duration.ofSeconds(request.getTimeout());
         try {
             ExecResult result = execs.run(new ShimClient(r.stateDir()), process(r, request.getCmdList(), false), timeout,
                     OUTPUT_LIMIT);
             if (result.timedOut()) {
-                throw Status.DEADLINE_EXCEEDED.withDescription("command " + request.getCmdList() + " timed out after "
-                        + request.getTimeout() + "s in container " + r.id()).asException();
+                throw new CriError(CriError.Kind.DEADLINE_EXCEEDED, "command " + request.getCmdList() + " timed out after "
+                        + request.getTimeout() + "s in container " + r.id());
             }
             return ExecSyncResponse.newBuilder()
                     .setStdout(ByteString.copyFrom(result.stdout()))
                     .setStderr(ByteString.copyFrom(result.stderr()))
                     .setExitCode(result.exitCode())
                     .build();
-        } catch (io.coracle.shim.BadCommandException e) {
-            throw Status.INVALID_ARGUMENT.withDescription("cmd: " + io.coracle.sandbox.RequestChecks.show(request.getCmd(0))
-                    + " cannot be run in container "
-                    + r.id() + ": " + e.getMessage()).asException();
+        } catch (io.coracle.shim.ShimException e) {
+            if (e.errorClass() == io.coracle.shim.ShimException.ErrorClass.INVALID) {
+                throw CriError.invalid("cmd: " + io.coracle.sandbox.RequestChecks.show(request.getCmd(0))
+                        + " cannot be run in container " + r.id() + ": " + e.getMessage());
+            }
+            throw new CriError(CriError.Kind.UNKNOWN, "exec in container " + r.id() + ": " + e.getMessage());
         } catch (IOException e) {
-            throw Status.UNKNOWN.withDescription("exec in container " + r.id() + ": " + e.getMessage()).asException();
+            throw new CriError(CriError.Kind.UNKNOWN, "exec in container " + r.id() + ": " + e.getMessage());
         }
     }
 
     /** The container by id or unique prefix: NOT_FOUND when unknown, FAILED_PRECONDITION unless it runs. */
-    public ContainerRecord running(String id) throws StatusException {
+    public ContainerRecord running(String id) {
         if (id.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("container_id is empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
-        ContainerRecord r = store.find(id).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("container " + id + " not found").asException());
+        ContainerRecord r = store.find(id).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + id + " not found"));
         if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
-            throw Status.FAILED_PRECONDITION.withDescription("container " + r.id() + " is not running").asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is not running");
         }
         return r;
     }

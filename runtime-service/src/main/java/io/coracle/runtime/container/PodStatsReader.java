@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cri.CriError;
 import io.coracle.cgroup.CgroupStats;
 import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.LinuxPodSandboxStats;
@@ -13,8 +14,6 @@ import io.coracle.cri.v1.PodSandboxStatsFilter;
 import io.coracle.cri.v1.ProcessUsage;
 import io.coracle.sandbox.Sandbox;
 import io.coracle.sandbox.SandboxStore;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,12 +36,11 @@ public final class PodStatsReader {
         this.containers = containers;
     }
 
-    public PodSandboxStats stats(String podId) throws StatusException {
+    public PodSandboxStats stats(String podId) {
         if (podId.isEmpty()) {
-            throw Status.INVALID_ARGUMENT.withDescription("pod_sandbox_id is empty").asException();
+            throw new CriError(CriError.Kind.INVALID, "pod_sandbox_id is empty");
         }
-        Sandbox s = sandboxes.find(podId).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("pod sandbox " + podId + " not found").asException());
+        Sandbox s = sandboxes.find(podId).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "pod sandbox " + podId + " not found"));
         return stats(s);
     }
 

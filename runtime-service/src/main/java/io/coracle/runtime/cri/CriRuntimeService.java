@@ -71,7 +71,6 @@ import io.coracle.runtime.container.ExecSyncRunner;
 import io.coracle.runtime.container.PodMetricsReader;
 import io.coracle.runtime.container.PodStatsReader;
 import io.coracle.sandbox.SandboxService;
-import io.coracle.sandbox.InvalidRequestException;
 import io.coracle.runtime.streaming.StreamUrlIssuer;
 import io.coracle.cri.v1.AttachRequest;
 import io.coracle.cri.v1.AttachResponse;
@@ -79,14 +78,12 @@ import io.coracle.cri.v1.ExecRequest;
 import io.coracle.cri.v1.ExecResponse;
 import io.coracle.cri.v1.PortForwardRequest;
 import io.coracle.cri.v1.PortForwardResponse;
-import io.grpc.Status;
+import io.coracle.cri.CriError;
+import io.coracle.cri.CriStatus;
 import io.grpc.StatusException;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * The CRI RuntimeService endpoint: each RPC delegates to the class that owns its family (sandbox
@@ -94,9 +91,8 @@ import java.util.logging.Logger;
  * fall through to the generated base, which answers UNIMPLEMENTED naming the method.
  */
 public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceImplBase {
-    private static final Logger LOG = Logger.getLogger(CriRuntimeService.class.getName());
 
-    /** A handler body that answers or throws a gRPC status. */
+    /** A handler body that answers or throws (a {@link CriError}, or a status). */
     @FunctionalInterface
     private interface Call<T> {
         T run() throws StatusException;
@@ -141,15 +137,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         T value;
         try {
             value = call.run();
-        } catch (StatusException | StatusRuntimeException e) {
-            response.onError(e);
-            return;
-        } catch (InvalidRequestException e) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
-            return;
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "unexpected failure", e);
-            response.onError(Status.INTERNAL.withDescription(e.toString()).withCause(e).asException());
+        } catch (StatusException | RuntimeException e) {
+            response.onError(CriStatus.toGrpc("", e));
             return;
         }
         response.onNext(value);
@@ -193,8 +182,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                     try {
                         sandboxes.applyPodCidr(v4);
                     } catch (java.io.IOException e) {
-                        throw Status.INTERNAL.withDescription("cannot apply pod CIDR " + v4 + ": " + e.getMessage())
-                                .asException();
+                        throw new CriError(CriError.Kind.INTERNAL, "cannot apply pod CIDR " + v4 + ": " + e.getMessage());
                     }
                 }
             }
@@ -209,9 +197,9 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         answer(response, () -> {
             String handler = request.getRuntimeHandler();
             if (!handler.isEmpty() && !status.runtimeHandlers().contains(handler)) {
-                throw Status.INVALID_ARGUMENT.withDescription("runtime_handler: runtime handler \"" + handler + "\" is not configured"
+                throw CriError.invalid("runtime_handler: runtime handler \"" + handler + "\" is not configured"
                         + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
-                        .filter(h -> !h.isEmpty()).toList()) + ")").asException();
+                        .filter(h -> !h.isEmpty()).toList()) + ")");
             }
             return sandboxes.run(request);
         });
@@ -251,8 +239,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                                    StreamObserver<StreamPodSandboxesResponse> response) {
         try {
             sandboxes.stream(request, response);
-        } catch (StatusRuntimeException e) {
-            response.onError(e);
+        } catch (RuntimeException e) {
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -307,7 +295,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -395,7 +383,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -423,7 +411,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 
@@ -450,7 +438,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             }
             response.onCompleted();
         } catch (RuntimeException e) {
-            response.onError(Status.INTERNAL.withDescription(e.toString()).asException());
+            response.onError(CriStatus.toGrpc("", e));
         }
     }
 

@@ -1,5 +1,6 @@
 package io.coracle.runtime.daemon;
 
+import io.coracle.cri.CriError;
 import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.PodSandboxStatus;
@@ -28,8 +29,6 @@ import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimLauncher;
 import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PrivateFiles;
-import io.grpc.StatusException;
-import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -85,8 +84,8 @@ final class DaemonServices implements AutoCloseable {
                 public void stopContainers(Sandbox sandbox) throws IOException {
                     try {
                         lifecycle.stopAllInPod(sandbox.id(), 0);
-                    } catch (StatusException e) {
-                        throw new IOException(e.getStatus().getDescription(), e);
+                    } catch (CriError e) {
+                        throw new IOException(e.getMessage(), e);
                     }
                 }
 
@@ -94,8 +93,8 @@ final class DaemonServices implements AutoCloseable {
                 public void removeContainers(Sandbox sandbox) throws IOException {
                     try {
                         lifecycle.removeAllInPod(sandbox.id());
-                    } catch (StatusException e) {
-                        throw new IOException(e.getStatus().getDescription(), e);
+                    } catch (CriError e) {
+                        throw new IOException(e.getMessage(), e);
                     }
                 }
             }, events::publishSandbox);
@@ -119,7 +118,7 @@ final class DaemonServices implements AutoCloseable {
                     try {
                         return Optional.of(sandboxes.status(PodSandboxStatusRequest.newBuilder()
                                 .setPodSandboxId(podId).build()).getStatus());
-                    } catch (StatusRuntimeException e) {
+                    } catch (CriError e) {
                         return Optional.empty(); // the pod is gone: the kubelet ignores such an event
                     }
                 }

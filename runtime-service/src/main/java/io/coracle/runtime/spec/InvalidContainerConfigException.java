@@ -1,12 +1,14 @@
 package io.coracle.runtime.spec;
 
-/** A CRI container config that cannot be turned into an OCI spec; the message names the field at fault. */
-public final class InvalidContainerConfigException extends Exception {
+import io.coracle.cri.CriError;
+
+/** A CRI container config that cannot be turned into an OCI spec: a {@link CriError} of kind INVALID naming the field. */
+public final class InvalidContainerConfigException extends CriError {
     public InvalidContainerConfigException(String message) {
-        super(message);
+        super(Kind.INVALID, message);
     }
 
     public InvalidContainerConfigException(String message, Throwable cause) {
-        super(message, cause);
+        super(Kind.INVALID, message, cause);
     }
 }

@@ -1,5 +1,6 @@
 package io.coracle.runtime.streaming;
 
+import io.coracle.cri.CriError;
 import io.coracle.cri.v1.AttachRequest;
 import io.coracle.cri.v1.ExecRequest;
 import io.coracle.runtime.container.ContainerRecord;
@@ -52,8 +53,8 @@ final class StreamTargets {
     private ContainerRecord running(String id) throws IOException {
         try {
             return processes.running(id);
-        } catch (io.grpc.StatusException e) {
-            throw new IOException(e.getStatus().getDescription(), e);
+        } catch (CriError e) {
+            throw new IOException(e.getMessage(), e);
         }
     }
 

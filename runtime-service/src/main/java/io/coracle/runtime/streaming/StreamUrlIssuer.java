@@ -1,5 +1,6 @@
 package io.coracle.runtime.streaming;
 
+import io.coracle.cri.CriError;
 import com.google.protobuf.Message;
 import io.coracle.cri.v1.AttachRequest;
 import io.coracle.cri.v1.AttachResponse;
@@ -11,8 +12,6 @@ import io.coracle.runtime.container.ContainerRecord;
 import io.coracle.runtime.container.ExecSyncRunner;
 import io.coracle.sandbox.Sandbox;
 import io.coracle.sandbox.SandboxStore;
-import io.grpc.Status;
-import io.grpc.StatusException;
 
 /**
  * The Exec, Attach and PortForward RPCs: check the request against the containers and pods as
@@ -33,34 +32,32 @@ public final class StreamUrlIssuer {
     }
 
     /** The request's shape is checked by the CRI edge (CriRequestValidator); here, the container and its state. */
-    public ExecResponse exec(ExecRequest r) throws StatusException {
+    public ExecResponse exec(ExecRequest r) {
         ContainerRecord c = containers.running(r.getContainerId());
         return ExecResponse.newBuilder().setUrl(url("exec", r.toBuilder().setContainerId(c.id()).build())).build();
     }
 
-    public AttachResponse attach(AttachRequest r) throws StatusException {
+    public AttachResponse attach(AttachRequest r) {
         ContainerRecord c = containers.running(r.getContainerId());
         if (r.getStdin() && !c.containerConfig().getStdin()) {
-            throw Status.FAILED_PRECONDITION.withDescription("container " + c.id()
-                    + " was created without stdin: attach with stdin=false").asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "container " + c.id()
+                    + " was created without stdin: attach with stdin=false");
         }
         return AttachResponse.newBuilder().setUrl(url("attach", r.toBuilder().setContainerId(c.id()).build())).build();
     }
 
-    public PortForwardResponse portForward(PortForwardRequest r) throws StatusException {
-        Sandbox s = sandboxes.find(r.getPodSandboxId()).orElseThrow(() -> Status.NOT_FOUND
-                .withDescription("pod sandbox " + r.getPodSandboxId() + " not found").asException());
+    public PortForwardResponse portForward(PortForwardRequest r) {
+        Sandbox s = sandboxes.find(r.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "pod sandbox " + r.getPodSandboxId() + " not found"));
         if (!s.ready()) {
-            throw Status.FAILED_PRECONDITION.withDescription("pod sandbox " + s.id() + " is not ready").asException();
+            throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + s.id() + " is not ready");
         }
         return PortForwardResponse.newBuilder()
                 .setUrl(url("portforward", r.toBuilder().setPodSandboxId(s.id()).build())).build();
     }
 
-    private String url(String kind, Message request) throws StatusException {
-        String token = tokens.issue(request).orElseThrow(() -> Status.RESOURCE_EXHAUSTED
-                .withDescription("too many streaming requests in flight (" + StreamTokens.MAX_IN_FLIGHT
-                        + "): use or let expire some of the URLs given out").asException());
+    private String url(String kind, Message request) {
+        String token = tokens.issue(request).orElseThrow(() -> new CriError(CriError.Kind.RESOURCE_EXHAUSTED, "too many streaming requests in flight (" + StreamTokens.MAX_IN_FLIGHT
+                        + "): use or let expire some of the URLs given out"));
         return baseUrl + "/" + kind + "/" + token;
     }
 }

@@ -111,6 +111,13 @@ class HostileUserIT {
     }
 
     @Test
+    void aCommandTheImageLacksIsTheRequestsFaultNotTheNodes() {
+        // The shim decides the class where the lookup fails (its exit status), the daemon reads no prose.
+        refused(container("c", "no-such-command"), "'no-such-command' not found in the image");
+        refused(container("c", "/etc/passwd"), "'/etc/passwd' is not an executable file in the image");
+    }
+
+    @Test
     void anImageUserOf2p32IsNotAUidAndNeverRunsAsRoot() {
         // Reported as a name, not uid 4294967296: the kubelet cannot take it for non-root.
         Image image = imageStatus("uid2p32");

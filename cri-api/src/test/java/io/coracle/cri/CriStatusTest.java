@@ -1,0 +1,47 @@
+package io.coracle.cri;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class CriStatusTest {
+
+    @Test
+    void eachKindHasOneCodeAndTheMessageIsTheUsers() {
+        Map<CriError.Kind, Status.Code> expected = Map.ofEntries(
+                Map.entry(CriError.Kind.INVALID, Status.Code.INVALID_ARGUMENT),
+                Map.entry(CriError.Kind.NOT_FOUND, Status.Code.NOT_FOUND),
+                Map.entry(CriError.Kind.ALREADY_EXISTS, Status.Code.ALREADY_EXISTS),
+                Map.entry(CriError.Kind.PRECONDITION, Status.Code.FAILED_PRECONDITION),
+                Map.entry(CriError.Kind.PERMISSION_DENIED, Status.Code.PERMISSION_DENIED),
+                Map.entry(CriError.Kind.UNAVAILABLE, Status.Code.UNAVAILABLE),
+                Map.entry(CriError.Kind.RESOURCE_EXHAUSTED, Status.Code.RESOURCE_EXHAUSTED),
+                Map.entry(CriError.Kind.DEADLINE_EXCEEDED, Status.Code.DEADLINE_EXCEEDED),
+                Map.entry(CriError.Kind.DATA_LOSS, Status.Code.DATA_LOSS),
+                Map.entry(CriError.Kind.UNIMPLEMENTED, Status.Code.UNIMPLEMENTED),
+                Map.entry(CriError.Kind.UNKNOWN, Status.Code.UNKNOWN),
+                Map.entry(CriError.Kind.INTERNAL, Status.Code.INTERNAL));
+        assertEquals(CriError.Kind.values().length, expected.size());
+        for (CriError.Kind k : CriError.Kind.values()) {
+            StatusRuntimeException s = CriStatus.toGrpc("RunPodSandbox", new CriError(k, "config.hostname: bad"));
+            assertEquals(expected.get(k), s.getStatus().getCode(), k.name());
+            assertEquals("config.hostname: bad", s.getStatus().getDescription(), "no rpc prefix on a domain error");
+        }
+    }
+
+    @Test
+    void aStatusPassesAndAnythingElseIsInternalNamingIt() {
+        StatusRuntimeException given = Status.ABORTED.withDescription("x").asRuntimeException();
+        assertSame(given, CriStatus.toGrpc("PullImage", given));
+        assertEquals(Status.Code.ABORTED, CriStatus.toGrpc("", Status.ABORTED.asException()).getStatus().getCode());
+        StatusRuntimeException npe = CriStatus.toGrpc("PullImage", new NullPointerException("boom"));
+        assertEquals(Status.Code.INTERNAL, npe.getStatus().getCode());
+        assertEquals("PullImage: java.lang.NullPointerException: boom", npe.getStatus().getDescription());
+        assertEquals("java.lang.IllegalStateException: s",
+                CriStatus.toGrpc("", new IllegalStateException("s")).getStatus().getDescription());
+    }
+}
