@@ -240,8 +240,9 @@ class StreamingIT {
                     // the container stopped
                 }
             });
-            Thread.sleep(2000);
-            assertTrue(writer.isAlive(), "all 100 MiB went through a container that reads nothing");
+            // The test client queues what the connection does not take yet (SPDY has no flow control), so
+            // how far the writer got says nothing: what counts is that the shim and the daemon still answer.
+            writer.join(2000);
             // The shim still answers: an exec runs, and the stop ends the container well within its timeout.
             ExitStatus alive = exec(StreamTransport.SPDY, sleeper, null, "echo", "alive").awaitExit(T);
             assertTrue(alive.isSuccess());
