@@ -10,7 +10,6 @@ import io.coracle.oci.Mount;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Process;
 import io.coracle.testing.DaemonProcess;
-import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -21,9 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,9 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * symlinks to the host, and ids out of range. The host stays as it was; the container runs with
  * everything inside its own root, or is refused with the field named and no process.
  */
-class HostileRootfsTest {
-    static Path layerDir;
-    static Path lower;
+class HostileRootfsTest extends BusyboxRootfsTests {
     /** A host directory the image's symlinks point at: it must not change. */
     Path sentinel;
 
@@ -45,17 +40,6 @@ class HostileRootfsTest {
     static final List<String> FILE_TARGETS = List.of("/etc/hosts", "/etc/resolv.conf", "/etc/hostname",
             "/dev/termination-log");
     static final List<String> DIR_TARGETS = List.of("/dev/shm", "/data");
-
-    @BeforeAll
-    static void buildImage() throws Exception {
-        lower = ImageBuilder.busyboxRootfsInTemp();
-        layerDir = lower.getParent();
-    }
-
-    @AfterAll
-    static void removeImage() throws IOException {
-        DaemonProcess.deleteTree(layerDir);
-    }
 
     @BeforeEach
     void makeSentinel() throws IOException {

@@ -9,34 +9,15 @@ import io.coracle.cgroup.Cgroups;
 import io.coracle.oci.Linux;
 import io.coracle.oci.Process;
 import io.coracle.oci.Resources;
-import io.coracle.testing.DaemonProcess;
-import io.coracle.testing.ImageBuilder;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The shim against the real kernel, with a busybox image: what a user of a container would check. */
-class ShimContainerTest {
-    static Path layerDir;
-    static Path lower;
-
-    @BeforeAll
-    static void buildImage() throws Exception {
-        lower = ImageBuilder.busyboxRootfsInTemp();
-        layerDir = lower.getParent();
-    }
-
-    @AfterAll
-    static void removeImage() throws IOException {
-        DaemonProcess.deleteTree(layerDir);
-    }
-
+class ShimContainerTest extends BusyboxRootfsTests {
     private static List<String> sh(String script) {
         return List.of("sh", "-c", script);
     }

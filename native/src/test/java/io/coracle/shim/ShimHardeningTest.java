@@ -1,7 +1,5 @@
 package io.coracle.shim;
 
-import io.coracle.testing.DaemonProcess;
-import io.coracle.testing.ImageBuilder;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,8 +18,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,20 +26,7 @@ import org.junit.jupiter.api.Test;
  * becomes the container's program, and wedging the monitor by never reading its stdin or its
  * output, so that stop, kill and exec no longer answer.
  */
-class ShimHardeningTest {
-    static Path layerDir;
-    static Path lower;
-
-    @BeforeAll
-    static void buildImage() throws Exception {
-        lower = ImageBuilder.busyboxRootfsInTemp();
-        layerDir = lower.getParent();
-    }
-
-    @AfterAll
-    static void removeImage() throws IOException {
-        DaemonProcess.deleteTree(layerDir);
-    }
+class ShimHardeningTest extends BusyboxRootfsTests {
 
     private static String sha256(Path file) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));

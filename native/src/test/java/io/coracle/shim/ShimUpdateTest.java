@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coracle.cgroup.Cgroups;
 import io.coracle.oci.Resources;
-import io.coracle.testing.DaemonProcess;
-import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -20,27 +18,17 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** UpdateContainerResources' path: the shim's "update" request writes the container's cgroup files. */
-class ShimUpdateTest {
+class ShimUpdateTest extends BusyboxRootfsTests {
     private static final Path RUNC = Path.of("/usr/sbin/runc");
-    static Path layerDir;
-    static Path lower;
     static boolean v2;
 
     @BeforeAll
-    static void buildImage() throws Exception {
-        lower = ImageBuilder.busyboxRootfsInTemp();
-        layerDir = lower.getParent();
+    static void detectCgroups() throws IOException {
         v2 = Cgroups.detect().v2();
-    }
-
-    @AfterAll
-    static void removeImage() throws IOException {
-        DaemonProcess.deleteTree(layerDir);
     }
 
     /** A cgroup file of the container: v1 under the controller's hierarchy, v2 in its one directory. */
