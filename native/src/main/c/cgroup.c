@@ -1,4 +1,5 @@
 #include "cgroup.h"
+#include "devices.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
+
+static int apply_devices(const struct cgroup *cg, const struct json *devs, struct cerr *e);
 
 static bool is_cgroup2(const char *path)
 {
@@ -414,6 +417,8 @@ int cgroup_update(const struct cgroup *cg, const struct json *res, struct cerr *
 		return fail(e, 0, "linux.resources: not a JSON object");
 	if (cg->ndirs == 0)
 		return fail(e, 0, "the container has no cgroup (its config.json has no linux.cgroupsPath)");
+	if (apply_devices(cg, json_get(res, "devices"), e) < 0)
+		return -1;
 	if (cg->v2)
 		return apply_v2(cg->dirs[0], res, e);
 	const struct json *unified = json_get(res, "unified");
@@ -444,44 +449,42 @@ static int enter_dir(const char *dir, struct cerr *e)
 	return write_knob(dir, "cgroup.procs", "0", e);
 }
 
+/* The directory that takes the device rules: v2's one directory, or the v1 devices hierarchy's
+ * (NULL: the node mounts no devices controller). */
+static const char *devices_dir(const struct cgroup *cg)
+{
+	if (cg->v2)
+		return cg->dirs[0];
+	for (int i = 0; i < cg->ndirs; i++)
+		if (strncmp(cg->dirs[i], CGROUP_ROOT "/devices/", strlen(CGROUP_ROOT "/devices/")) == 0)
+			return cg->dirs[i];
+	return NULL;
+}
+
+/* linux.resources.devices (an array; NULL or absent: nothing to do) made the cgroup's device policy. */
+static int apply_devices(const struct cgroup *cg, const struct json *devs, struct cerr *e)
+{
+	if (!devs)
+		return 0;
+	struct device_rule rules[DEVICE_RULES_MAX];
+	size_t n;
+	if (device_rules_parse(devs, rules, &n, e) < 0)
+		return -1;
+	const char *dir = devices_dir(cg);
+	if (!dir) {
+		if (n == 0)
+			return 0;
+		return fail(e, 0, "linux.resources.devices: this node mounts no devices cgroup controller to enforce them");
+	}
+	return devices_apply(dir, cg->v2, rules, n, e);
+}
+
 int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e)
 {
 	const struct json *devs = json_get(json_get(json_get(spec, "linux"), "resources"), "devices");
-	if (json_len(devs) == 0)
+	if (json_len(devs) == 0 || cg->ndirs == 0)
 		return 0;
-	if (cg->v2) {
-		fprintf(stderr, "coracle-shim: linux.resources.devices not enforced on cgroup v2 (needs eBPF)\n");
-		return 0;
-	}
-	const char *dir = NULL;
-	for (int i = 0; i < cg->ndirs; i++)
-		if (strstr(cg->dirs[i], CGROUP_ROOT "/devices/") == cg->dirs[i])
-			dir = cg->dirs[i];
-	if (!dir)
-		return 0;
-	size_t i = 0;
-	for (const struct json *d = devs->child; d; d = d->next, i++) {
-		const struct json *allow = json_get(d, "allow");
-		if (!allow || allow->type != JSON_BOOL)
-			return refuse(e, 0, "config.json: linux.resources.devices[%zu].allow: missing", i);
-		const char *type = json_get_str(d, "type"), *access = json_get_str(d, "access");
-		int64_t maj = -1, min = -1;
-		int_of(json_get(d, "major"), &maj);
-		int_of(json_get(d, "minor"), &min);
-		char rule[96], smaj[24] = "*", smin[24] = "*";
-		if (maj >= 0)
-			snprintf(smaj, sizeof smaj, "%" PRId64, maj);
-		if (min >= 0)
-			snprintf(smin, sizeof smin, "%" PRId64, min);
-		type = type ? type : "a";
-		if (strcmp(type, "a") == 0)
-			snprintf(rule, sizeof rule, "a");
-		else
-			snprintf(rule, sizeof rule, "%s %s:%s %s", type, smaj, smin, access ? access : "rwm");
-		if (write_knob(dir, allow->boolean ? "devices.allow" : "devices.deny", rule, e) < 0)
-			return -1;
-	}
-	return 0;
+	return apply_devices(cg, devs, e);
 }
 
 int cgroup_enter_self(const struct cgroup *cg, struct cerr *e)

@@ -27,10 +27,13 @@ int cgroup_setup(const struct json *spec, struct cgroup *cg, struct cerr *e);
 int cgroup_create(const char *path, const struct json *res, struct cgroup *cg, struct cerr *e);
 /* Writes linux.resources (an OCI LinuxResources object) to the cgroup cgroup_setup made, with
  * the same translation as at create: the one place where resources become cgroup files. Fields
- * that are absent are left as they are. On failure the message names the file the kernel refused. */
+ * that are absent are left as they are; "devices", when present, replaces the whole rule list
+ * (v2: the program is swapped atomically). On failure the message names the file the kernel refused. */
 int cgroup_update(const struct cgroup *cg, const struct json *res, struct cerr *e);
-/* linux.resources.devices (v1 devices.deny/allow). Applied once the container's devices
- * exist (mknod and the pty need them), before its command runs, as runc does. */
+/* linux.resources.devices (v1 devices.deny/allow, v2 an eBPF program: devices.h). Applied once
+ * the container's devices exist (mknod and the pty need them), before its command runs, as runc
+ * does. Rules the node cannot enforce (no devices controller on v1, a program the kernel refuses
+ * on v2) fail: the container is refused, never run unconfined. */
 int cgroup_apply_devices(const struct json *spec, const struct cgroup *cg, struct cerr *e);
 /* Moves the calling (single-threaded) process into the cgroup. On v1 it writes "0" to each
  * hierarchy's tasks file: moving only the caller's thread skips the kernel's global

@@ -25,6 +25,11 @@
  *   coracle-shim cgroup --path PATH < resources.json
  *       Creates a cgroup no container owns (a pod's) in every hierarchy and writes the OCI
  *       linux.resources object read from stdin, with the same code as a container's.
+ *   coracle-shim devices --cgroup DIR < resources.json
+ *       Makes linux.resources.devices of the object read from stdin the device policy of an
+ *       existing cgroup DIR under /sys/fs/cgroup (v1: a directory of the devices hierarchy;
+ *       cgroup2: the eBPF program, replacing Coracle's earlier one), with the code a container's
+ *       create and update use (devices.h). For tools and tests; exit 65 for bad rules, 1 else.
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
@@ -34,6 +39,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
@@ -49,6 +55,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -57,6 +64,7 @@
 #include "attach.h"
 #include "cgroup.h"
 #include "container.h"
+#include "devices.h"
 #include "control.h"
 #include "dial.h"
 #include "exec.h"
@@ -1028,6 +1036,50 @@ static int cmd_cgroup(int argc, char **argv)
 	return 0;
 }
 
+/* coracle-shim devices --cgroup DIR: the device rules of the resources on stdin, applied to DIR. */
+static int cmd_devices(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[0], "--cgroup") != 0) {
+		fprintf(stderr, "usage: coracle-shim devices --cgroup DIR < resources.json\n");
+		return 2;
+	}
+	char dir[PATH_MAX];
+	struct statfs fs;
+	if (!realpath(argv[1], dir) || statfs(dir, &fs) < 0) {
+		fprintf(stderr, "coracle-shim: devices: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	bool v2 = fs.f_type == CGROUP2_SUPER_MAGIC;
+	char allow[PATH_MAX + 16];
+	snprintf(allow, sizeof allow, "%s/devices.allow", dir);
+	if (strncmp(dir, "/sys/fs/cgroup/", 15) != 0 || (!v2 && (fs.f_type != CGROUP_SUPER_MAGIC || access(allow, F_OK) < 0))) {
+		fprintf(stderr, "coracle-shim: devices: %s is neither a cgroup2 directory nor one of the v1 devices hierarchy\n", dir);
+		return 2;
+	}
+	size_t len;
+	if (read_resources(&len) < 0)
+		return 1;
+	char perr[128];
+	struct json *res = json_parse(resources_in, len, perr, sizeof perr);
+	if (!res || res->type != JSON_OBJECT) {
+		fprintf(stderr, "coracle-shim: linux.resources: %s\n", res ? "not a JSON object" : perr);
+		json_free(res);
+		return 65;
+	}
+	static struct device_rule rules[DEVICE_RULES_MAX];
+	size_t n;
+	struct cerr e;
+	int rc = device_rules_parse(json_get(res, "devices"), rules, &n, &e);
+	json_free(res);
+	if (rc == 0)
+		rc = devices_apply(dir, v2, rules, n, &e);
+	if (rc < 0) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return cerr_exit_status(e.cls);
+	}
+	return 0;
+}
+
 static int cmd_ctl(int argc, char **argv)
 {
 	if (argc < 3 || strcmp(argv[0], "--state") != 0) {
@@ -1073,10 +1125,12 @@ int main(int argc, char **argv)
 		return cmd_dial(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "cgroup") == 0)
 		return cmd_cgroup(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "devices") == 0)
+		return cmd_devices(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("coracle-shim");
 		return 0;
 	}
-	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup ... (see the comment at the top of shim.c)\n");
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices ... (see the comment at the top of shim.c)\n");
 	return 2;
 }
