@@ -142,6 +142,10 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	/* First, while the host's /sys/fs/cgroup is reachable and before anything is allocated. */
 	if (cgroup_enter_self(cg, e) < 0)
 		return -1;
+	/* A new cgroup namespace is rooted where the process is: so only now, in its own cgroup
+	 * (a cgroup2 mounted inside then shows that cgroup and its children only). */
+	if ((c->ns.clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+		return fail(e, errno, "unshare(CLONE_NEWCGROUP)");
 	trace("cgroup joined");
 	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
 		return -1;

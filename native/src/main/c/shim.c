@@ -860,8 +860,9 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		abandon(m, status, &e);
 	trace("cgroup ready");
 	m->created_ns = now_ns();
-	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace. */
-	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | m->c.ns.clone_flags, NULL, NULL, NULL, NULL);
+	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace.
+	 * A new cgroup namespace waits until the child is in its cgroup (container.c). */
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | (m->c.ns.clone_flags & ~CLONE_NEWCGROUP), NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		fail(&e, errno, "clone");
 		abandon(m, status, &e);

@@ -14,9 +14,17 @@ import java.util.List;
  * when privileged) and the CRI devices, created in the container's /dev from the host's nodes.
  */
 public final class DeviceStep implements SpecStep {
-    /** null, zero, full, random, urandom, tty, console, ptmx and the pty slaves: what runc allows by default. */
+    /**
+     * The same list on cgroup v1 and v2 (v1 devices files, v2 the shim's eBPF program): everything
+     * denied, then mknod of any node (not its use: a node made in the container still cannot be
+     * opened), null, zero, full, random, urandom, tty, console, ptmx, the pty slaves and tun. This
+     * is what a container gets under containerd with runc (containerd's deny-all plus the list runc
+     * appends to every spec); a CRI device adds its own rule, privileged allows everything.
+     */
     static final List<Resources.DeviceRule> DEFAULT_RULES = List.of(
             new Resources.DeviceRule(false, "a", null, null, "rwm"),
+            new Resources.DeviceRule(true, "c", null, null, "m"),
+            new Resources.DeviceRule(true, "b", null, null, "m"),
             new Resources.DeviceRule(true, "c", 1L, 3L, "rwm"),
             new Resources.DeviceRule(true, "c", 1L, 5L, "rwm"),
             new Resources.DeviceRule(true, "c", 1L, 7L, "rwm"),
@@ -57,6 +65,8 @@ public final class DeviceStep implements SpecStep {
                 spec.devices.add(new Linux.Device(d.getContainerPath(), type, major, minor, fileMode & 07777,
                         uid.longValue(), gid.longValue()));
                 spec.deviceRules.add(new Resources.DeviceRule(true, type, major, minor, perms));
+            } catch (IllegalArgumentException e) {
+                throw new InvalidContainerConfigException("devices: " + d.getHostPath() + ": " + e.getMessage());
             } catch (IOException e) {
                 throw new InvalidContainerConfigException("devices: host_path '" + d.getHostPath() + "' does not exist");
             }

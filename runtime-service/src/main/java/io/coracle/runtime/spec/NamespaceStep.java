@@ -6,7 +6,8 @@ import io.coracle.oci.Linux;
 
 /**
  * The namespaces: a new mount namespace always; the pod's network, IPC and UTS joined (the host's
- * when the pod uses them); PID per the container's mode: the pod's, a new one, or the host's.
+ * when the pod uses them); PID per the container's mode: the pod's, a new one, or the host's; a new
+ * cgroup namespace on cgroup v2 unless privileged.
  */
 public final class NamespaceStep implements SpecStep {
 
@@ -37,6 +38,11 @@ public final class NamespaceStep implements SpecStep {
             case TARGET -> throw new InvalidContainerConfigException(
                     "namespace_options.pid TARGET (sharing another container's PID namespace) is not supported");
             default -> throw new InvalidContainerConfigException("namespace_options.pid: unknown mode " + ns.getPidValue());
+        }
+        // containerd's CRI default: a private cgroup namespace on cgroup v2, so /sys/fs/cgroup shows the
+        // container's own cgroup; the host's for privileged containers and on v1 (as the peers do).
+        if (in.cgroupV2() && !in.config().getLinux().getSecurityContext().getPrivileged()) {
+            spec.namespaces.add(new Linux.Namespace("cgroup", null));
         }
         if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
                 || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {

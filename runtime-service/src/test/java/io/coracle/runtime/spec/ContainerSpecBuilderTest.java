@@ -23,6 +23,7 @@ import io.coracle.cri.v1.NamespaceOption;
 import io.coracle.cri.v1.SecurityProfile;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.oci.Linux;
+import io.coracle.oci.Resources;
 import io.coracle.oci.Spec;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -140,6 +141,56 @@ class ContainerSpecBuilderTest {
                 .newBuilder().setNamespaceOptions(NamespaceOption.newBuilder().setPid(NamespaceMode.CONTAINER)))),
                 image(null, null, null, null));
         assertTrue(own.linux().namespaces().contains(new Linux.Namespace("pid", null)));
+    }
+
+    private Spec build(ContainerConfig.Builder config, boolean cgroupV2) throws Exception {
+        config.setMetadata(ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"));
+        return ContainerSpecBuilder.build(new ContainerSpecInput("cid", config.build(), image(null, null, null, null), pod,
+                List.of(upperLayer, lower), dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", cgroupV2));
+    }
+
+    @Test
+    void cgroupNamespaceIsPrivateOnV2UnlessPrivilegedAndNeverOnV1() throws Exception {
+        Linux.Namespace cgroupns = new Linux.Namespace("cgroup", null);
+        assertTrue(build(ContainerConfig.newBuilder().addCommand("x"), true).linux().namespaces().contains(cgroupns));
+        assertFalse(build(ContainerConfig.newBuilder().addCommand("x"), false).linux().namespaces().contains(cgroupns));
+        Spec privileged = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(
+                LinuxContainerSecurityContext.newBuilder().setPrivileged(true))), true);
+        assertFalse(privileged.linux().namespaces().stream().anyMatch(n -> n.type().equals("cgroup")));
+        // The cgroup2 tree: read-only unless privileged; none on v1.
+        assertTrue(build(ContainerConfig.newBuilder().addCommand("x"), true).mounts().stream().anyMatch(m ->
+                m.destination().equals("/sys/fs/cgroup") && m.type().equals("cgroup2") && m.options().contains("ro")));
+        assertTrue(privileged.mounts().stream().anyMatch(m -> m.destination().equals("/sys/fs/cgroup") && m.options().contains("rw")));
+        assertFalse(build(ContainerConfig.newBuilder().addCommand("x"), false).mounts().stream()
+                .anyMatch(m -> m.destination().equals("/sys/fs/cgroup")));
+    }
+
+    @Test
+    void defaultDeviceRulesAreTheSameOnV1AndV2() throws Exception {
+        List<Resources.DeviceRule> v1 = build(ContainerConfig.newBuilder().addCommand("x"), false).linux().resources().devices();
+        List<Resources.DeviceRule> v2 = build(ContainerConfig.newBuilder().addCommand("x"), true).linux().resources().devices();
+        assertEquals(v1, v2);
+        assertEquals(DeviceStep.DEFAULT_RULES, v1);
+        // Everything denied first; mknod of any node allowed (as runc's list), its use not.
+        assertEquals(new Resources.DeviceRule(false, "a", null, null, "rwm"), v1.get(0));
+        assertTrue(v1.contains(new Resources.DeviceRule(true, "b", null, null, "m")));
+        assertFalse(v1.stream().anyMatch(r -> r.allow() && "b".equals(r.type()) && r.access().contains("r")));
+        assertFalse(v1.contains(new Resources.DeviceRule(true, "c", 1L, 1L, "rwm")), "/dev/mem");
+        Spec privileged = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(
+                LinuxContainerSecurityContext.newBuilder().setPrivileged(true))), true);
+        assertEquals(List.of(new Resources.DeviceRule(true, "a", null, null, "rwm")), privileged.linux().resources().devices());
+    }
+
+    @Test
+    void deviceRuleNumbersAndAccessAreRangeChecked() {
+        new Resources.DeviceRule(true, "c", 4294967295L, -1L, "rwm");
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "c", 4294967296L, null, "r"));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "c", -2L, null, "r"));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "b", 8L, Long.MIN_VALUE, "r"));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "x", null, null, "r"));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "c", null, null, ""));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "c", null, null, "rr"));
+        assertThrows(IllegalArgumentException.class, () -> new Resources.DeviceRule(true, "c", null, null, "rwx"));
     }
 
     @Test
