@@ -82,8 +82,44 @@ static int write_rule(const char *dir, bool allow, const char *rule, struct cerr
 	return write_file(path, rule, e);
 }
 
+static bool overlap(int64_t a, int64_t b)
+{
+	return a == DEVICE_ANY || b == DEVICE_ANY || a == b;
+}
+
+/* v1 cannot say everything the rules can: once everything is denied, writing a deny only takes
+ * bits off an allowed entry of exactly the same type:major:minor, so a deny narrower than (or
+ * beside) an overlapping earlier allow would be lost, and the device stay allowed. Refused. */
+static int check_v1(const struct device_rule *rules, size_t n, struct cerr *e)
+{
+	bool default_allow = false;
+	size_t first = 0; /* the allows that count: since the last rule about everything */
+	for (size_t i = 0; i < n; i++) {
+		const struct device_rule *r = &rules[i];
+		if (r->type == 'a' && r->major == DEVICE_ANY && r->minor == DEVICE_ANY && r->access == 7) {
+			default_allow = r->allow;
+			first = i + 1;
+			continue;
+		}
+		if (default_allow || r->allow)
+			continue;
+		for (size_t k = first; k < i; k++) {
+			const struct device_rule *a = &rules[k];
+			bool types = a->type == 'a' || r->type == 'a' || a->type == r->type;
+			bool same = a->type == r->type && a->major == r->major && a->minor == r->minor;
+			if (a->allow && types && overlap(a->major, r->major) && overlap(a->minor, r->minor) &&
+			    (a->access & r->access) && !same)
+				return refuse(e, 0, "config.json: linux.resources.devices[%zu]: a deny inside the earlier allow [%zu] "
+					      "cannot be enforced by the cgroup v1 devices controller", i, k);
+		}
+	}
+	return 0;
+}
+
 static int apply_v1(const char *dir, const struct device_rule *rules, size_t n, struct cerr *e)
 {
+	if (check_v1(rules, n, e) < 0)
+		return -1;
 	/* "a" denied: no exception left, everything denied; then the rules in order. */
 	if (write_rule(dir, false, "a", e) < 0)
 		return -1;
@@ -96,6 +132,10 @@ static int apply_v1(const char *dir, const struct device_rule *rules, size_t n, 
 			snprintf(min, sizeof min, "%" PRId64, r->minor);
 		snprintf(acc, sizeof acc, "%s%s%s", r->access & DEVICE_READ ? "r" : "", r->access & DEVICE_WRITE ? "w" : "",
 			 r->access & DEVICE_MKNOD ? "m" : "");
+		/* A number no device can have (dev_t: 12-bit majors, 20-bit minors) matches nothing, and
+		 * v1 would read 4294967295 as its "*": such a rule is left out, which changes nothing. */
+		if (r->major > 0xfff || r->minor > 0xfffff)
+			continue;
 		bool everything = r->major == DEVICE_ANY && r->minor == DEVICE_ANY && r->access == 7;
 		if (r->type == 'a' && everything) {
 			if (write_rule(dir, r->allow, "a", e) < 0)
