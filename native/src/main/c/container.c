@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "devices.h"
 #include "mounts.h"
 #include "seccomp.h"
 #include "terminal.h"
@@ -91,6 +92,11 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 	/* The seccomp filter is built in the container process (container_child), so libseccomp's
 	 * pages never become resident in the long-lived monitor. */
 	if (ns_plan_build(c->spec, &c->ns, e) < 0)
+		return -1;
+	/* Malformed device rules are refused here, before anything exists (applied in cgroup.c). */
+	static struct device_rule rules[DEVICE_RULES_MAX];
+	size_t nrules;
+	if (device_rules_parse(json_get(json_get(json_get(c->spec, "linux"), "resources"), "devices"), rules, &nrules, e) < 0)
 		return -1;
 	return check_host_safety(c, e);
 }

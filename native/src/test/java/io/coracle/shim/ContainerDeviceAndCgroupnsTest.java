@@ -81,19 +81,25 @@ class ContainerDeviceAndCgroupnsTest extends BusyboxRootfsTests {
             c.resources = new Resources(null, null, null, null, List.of(
                     new Resources.DeviceRule(false, "a", null, null, "rwm"),
                     new Resources.DeviceRule(true, "c", 1L, 3L, "rwm")));
-            c.args = sh("head -c 1 /dev/zero > /dev/null 2>&1 && echo zero-at-start\n"
+            c.args = sh("if head -c 1 /dev/zero > /dev/null 2>&1; then echo zero-at-start; else echo zero-denied; fi\n"
                     + "for i in $(seq 1 300); do if head -c 1 /dev/zero > /dev/null 2>&1; then echo zero-ok; exit 0; fi;"
                     + " sleep 0.05; done; echo never; exit 1");
             ShimClient client = c.create();
             client.start();
-            Thread.sleep(300);
+            // The first try must have happened (and failed) before the update: a slow node may be slow to run it.
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!c.output("stdout").contains("zero-")) {
+                assertTrue(System.nanoTime() < deadline, "the container never tried /dev/zero: " + c.logText());
+                Thread.sleep(20);
+            }
+            assertEquals("zero-denied\n", c.output("stdout"), c.logText());
             client.update(new Resources(null, null, null, null, List.of(
                     new Resources.DeviceRule(false, "a", null, null, "rwm"),
                     new Resources.DeviceRule(true, "c", 1L, 3L, "rwm"),
                     new Resources.DeviceRule(true, "c", 1L, 5L, "r"))));
             ExitRecord exit = client.awaitExit(Duration.ofSeconds(20)).orElseThrow();
             assertEquals(0, exit.exitCode(), c.logText());
-            assertEquals("zero-ok\n", c.output("stdout"), c.logText());
+            assertEquals("zero-denied\nzero-ok\n", c.output("stdout"), c.logText());
 
         }
     }
