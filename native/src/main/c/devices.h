@@ -41,7 +41,8 @@ int device_program(const struct device_rule *rules, size_t n, void **insns, size
 
 /* Makes the rules the cgroup's device policy: v1 (a devices hierarchy directory: "a" denied
  * first, then the rules written in order) or v2 (a cgroup2 directory: the program loaded and
- * attached, replacing the one Coracle attached before). On failure nothing is left weaker than
- * before: on v2 the old program stays attached. */
+ * attached, replacing the one Coracle attached before). On failure on v2 the old program stays
+ * attached; on v1 rules refused by check (a deny v1 cannot express) change nothing, while a write
+ * the kernel refuses midway leaves "a" denied and the rules before it. */
 int devices_apply(const char *dir, bool v2, const struct device_rule *rules, size_t n, struct cerr *e);
 #endif
