@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,7 @@ static const struct mount_opt propagation_opts[] = {
 
 struct parsed_opts {
 	unsigned long flags;
+	bool rro; /* "rro": read-only with every submount (mount_setattr, AT_RECURSIVE) */
 	unsigned long propagation[4];
 	int npropagation;
 	char data[4096];
@@ -252,6 +254,8 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 				out->propagation[out->npropagation++] = propagation_opts[i].flag;
 				known = true;
 			}
+		if (strcmp(o->str, "rro") == 0)
+			out->rro = known = true;
 		if (known || strcmp(o->str, "tmpcopyup") == 0)
 			continue;
 		if (check_id_option(o->str, index, e) < 0)
@@ -264,7 +268,44 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 	return 0;
 }
 
-static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, struct cerr *e)
+/* mount_setattr(2) (Linux 5.12), its attribute named apart from libc's so both headers may be present. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define ATTR_RDONLY 0x1 /* MOUNT_ATTR_RDONLY */
+struct setattr_args {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* The mount at fd (its root) and every mount below it read-only. */
+static int make_readonly_recursive(int fd, const char *dest, struct cerr *e)
+{
+	struct setattr_args attr = {.attr_set = ATTR_RDONLY};
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+		return fail(e, errno, "make %s read-only with its submounts (mount_setattr)", dest);
+	return 0;
+}
+
+/* The file systems that take an SELinux context= option (linux.mountLabel), as runc labels them. */
+static bool takes_mount_label(const char *type)
+{
+	return type && (strcmp(type, "tmpfs") == 0 || strcmp(type, "devpts") == 0 || strcmp(type, "mqueue") == 0);
+}
+
+static int add_mount_label(struct parsed_opts *po, const char *label, size_t index, struct cerr *e)
+{
+	size_t len = strlen(po->data);
+	int n = snprintf(po->data + len, sizeof po->data - len, "%scontext=\"%s\"", len ? "," : "", label);
+	if (n < 0 || (size_t)n >= sizeof po->data - len)
+		return refuse(e, E2BIG, "config.json: mounts[%zu].options with linux.mountLabel", index);
+	return 0;
+}
+
+static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, const char *mount_label,
+		     struct cerr *e)
 {
 	const char *dest = json_get_str(m, "destination");
 	const char *type = json_get_str(m, "type");
@@ -281,6 +322,8 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		return refuse(e, 0, "config.json: mounts[%zu] (%s): type missing", index, dest);
 	if (bind && !source)
 		return refuse(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
+	if (!bind && mount_label && takes_mount_label(type) && add_mount_label(&po, mount_label, index, e) < 0)
+		return -1;
 	bool file = false;
 	char abs_source[PATH_MAX];
 	if (bind && source[0] != '/') { /* relative bind sources are relative to the bundle */
@@ -325,6 +368,11 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		for (int i = 0; i < po.npropagation && rc == 0; i++)
 			if (fd < 0 || mount(NULL, target, NULL, po.propagation[i], NULL) < 0)
 				rc = fail(e, errno, "set the propagation of %s", dest);
+	}
+	if (rc == 0 && po.rro) {
+		close(fd);
+		fd = open_target(&t, 0);
+		rc = fd < 0 ? fail(e, errno, "reopen %s", dest) : make_readonly_recursive(fd, dest, e);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -631,9 +679,15 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 		close(rootfd);
 		return refuse(e, 0, "config.json: mounts: not an array");
 	}
+	const struct json *label = json_get(json_get(spec, "linux"), "mountLabel");
+	if (label && (label->type != JSON_STRING || strpbrk(label->str, "\"\n") || strlen(label->str) > 1024)) {
+		close(rootfd);
+		return refuse(e, 0, "config.json: linux.mountLabel: not a string, or holds a quote or a newline");
+	}
+	const char *mount_label = label && label->str[0] ? label->str : NULL;
 	size_t i = 0;
 	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)
-		if (mount_one(rootfd, bundle, m, i, e) < 0) {
+		if (mount_one(rootfd, bundle, m, i, mount_label, e) < 0) {
 			close(rootfd);
 			return -1;
 		}
