@@ -358,8 +358,16 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 			if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
 				rc = fail(e, errno, "remount %s with its options", dest);
 		}
-	} else if (mount(source ? source : type, target, type, po.flags, po.data[0] ? po.data : NULL) < 0) {
+	} else if (mount(source ? source : type, target, type, po.flags & ~MS_RDONLY, po.data[0] ? po.data : NULL) < 0) {
 		rc = fail(e, errno, "mount %s (type %s) on %s", source ? source : type, type, dest);
+	} else if (po.flags & MS_RDONLY) {
+		/* Read-only on this mount, not on the file system: a sysfs or mqueue is one superblock per
+		 * namespace, shared by every container of the pod, and a privileged one must get it rw. */
+		close(fd);
+		fd = open_target(&t, 0);
+		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+		if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
+			rc = fail(e, errno, "remount %s read-only", dest);
 	}
 	if (rc == 0 && po.npropagation) {
 		close(fd);
