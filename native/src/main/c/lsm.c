@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "mounts.h"
 
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
@@ -113,17 +114,6 @@ int lsm_exec_apply(const char *apparmor_profile, const char *selinux_label, stru
 	return 0;
 }
 
-/* mount_setattr(2) and its attribute, named apart from libc's so both headers may be present. */
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-struct lsm_probe_mount_attr {
-	uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
-
 /* In a child with a private mount namespace: a tmpfs on /tmp with a tmpfs below it, made read-only
  * recursively with mount_setattr; works when the submount then refuses a write with EROFS. */
 static bool recursive_readonly_works(void)
@@ -132,11 +122,10 @@ static bool recursive_readonly_works(void)
 	if (pid < 0)
 		return false;
 	if (pid == 0) {
-		struct lsm_probe_mount_attr attr = {.attr_set = 0x1 /* MOUNT_ATTR_RDONLY */};
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount("probe", "/tmp", "tmpfs", 0, "size=16k") < 0 || mkdir("/tmp/sub", 0700) < 0 ||
 		    mount("probe", "/tmp/sub", "tmpfs", 0, "size=16k") < 0 ||
-		    syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", AT_RECURSIVE, &attr, sizeof attr) < 0)
+		    mount_readonly_recursive(AT_FDCWD, "/tmp") < 0)
 			_exit(1);
 		_exit(mkdir("/tmp/sub/x", 0700) < 0 && errno == EROFS ? 0 : 1);
 	}

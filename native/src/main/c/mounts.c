@@ -280,11 +280,16 @@ struct setattr_args {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
+int mount_readonly_recursive(int dirfd, const char *path)
+{
+	struct setattr_args attr = {.attr_set = ATTR_RDONLY};
+	return (int)syscall(SYS_mount_setattr, dirfd, path, (path[0] ? 0 : AT_EMPTY_PATH) | AT_RECURSIVE, &attr, sizeof attr);
+}
+
 /* The mount at fd (its root) and every mount below it read-only. */
 static int make_readonly_recursive(int fd, const char *dest, struct cerr *e)
 {
-	struct setattr_args attr = {.attr_set = ATTR_RDONLY};
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+	if (mount_readonly_recursive(fd, "") < 0)
 		return fail(e, errno, "make %s read-only with its submounts (mount_setattr)", dest);
 	return 0;
 }
@@ -688,9 +693,12 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 		return refuse(e, 0, "config.json: mounts: not an array");
 	}
 	const struct json *label = json_get(json_get(spec, "linux"), "mountLabel");
-	if (label && (label->type != JSON_STRING || strpbrk(label->str, "\"\n") || strlen(label->str) > 1024)) {
+	bool bad_label = label && (label->type != JSON_STRING || strchr(label->str, '"') || strlen(label->str) > 1024);
+	for (const unsigned char *c = label && !bad_label ? (const unsigned char *)label->str : NULL; c && *c; c++)
+		bad_label |= *c < 0x20 || *c == 0x7f;
+	if (bad_label) {
 		close(rootfd);
-		return refuse(e, 0, "config.json: linux.mountLabel: not a string, or holds a quote or a newline");
+		return refuse(e, 0, "config.json: linux.mountLabel: not a string, or holds a quote or a control character");
 	}
 	const char *mount_label = label && label->str[0] ? label->str : NULL;
 	size_t i = 0;
