@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,7 @@ static const struct mount_opt propagation_opts[] = {
 
 struct parsed_opts {
 	unsigned long flags;
+	bool rro; /* "rro": read-only with every submount (mount_setattr, AT_RECURSIVE) */
 	unsigned long propagation[4];
 	int npropagation;
 	char data[4096];
@@ -252,6 +254,8 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 				out->propagation[out->npropagation++] = propagation_opts[i].flag;
 				known = true;
 			}
+		if (strcmp(o->str, "rro") == 0)
+			out->rro = known = true;
 		if (known || strcmp(o->str, "tmpcopyup") == 0)
 			continue;
 		if (check_id_option(o->str, index, e) < 0)
@@ -264,7 +268,49 @@ static int parse_options(const struct json *opts, size_t index, struct parsed_op
 	return 0;
 }
 
-static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, struct cerr *e)
+/* mount_setattr(2) (Linux 5.12), its attribute named apart from libc's so both headers may be present. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define ATTR_RDONLY 0x1 /* MOUNT_ATTR_RDONLY */
+struct setattr_args {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+int mount_readonly_recursive(int dirfd, const char *path)
+{
+	struct setattr_args attr = {.attr_set = ATTR_RDONLY};
+	return (int)syscall(SYS_mount_setattr, dirfd, path, (path[0] ? 0 : AT_EMPTY_PATH) | AT_RECURSIVE, &attr, sizeof attr);
+}
+
+/* The mount at fd (its root) and every mount below it read-only. */
+static int make_readonly_recursive(int fd, const char *dest, struct cerr *e)
+{
+	if (mount_readonly_recursive(fd, "") < 0)
+		return fail(e, errno, "make %s read-only with its submounts (mount_setattr)", dest);
+	return 0;
+}
+
+/* The file systems that take an SELinux context= option (linux.mountLabel), as runc labels them. */
+static bool takes_mount_label(const char *type)
+{
+	return type && (strcmp(type, "tmpfs") == 0 || strcmp(type, "devpts") == 0 || strcmp(type, "mqueue") == 0);
+}
+
+static int add_mount_label(struct parsed_opts *po, const char *label, size_t index, struct cerr *e)
+{
+	size_t len = strlen(po->data);
+	int n = snprintf(po->data + len, sizeof po->data - len, "%scontext=\"%s\"", len ? "," : "", label);
+	if (n < 0 || (size_t)n >= sizeof po->data - len)
+		return refuse(e, E2BIG, "config.json: mounts[%zu].options with linux.mountLabel", index);
+	return 0;
+}
+
+static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, const char *mount_label,
+		     struct cerr *e)
 {
 	const char *dest = json_get_str(m, "destination");
 	const char *type = json_get_str(m, "type");
@@ -281,6 +327,8 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		return refuse(e, 0, "config.json: mounts[%zu] (%s): type missing", index, dest);
 	if (bind && !source)
 		return refuse(e, 0, "config.json: mounts[%zu] (%s): bind mount without source", index, dest);
+	if (!bind && mount_label && takes_mount_label(type) && add_mount_label(&po, mount_label, index, e) < 0)
+		return -1;
 	bool file = false;
 	char abs_source[PATH_MAX];
 	if (bind && source[0] != '/') { /* relative bind sources are relative to the bundle */
@@ -315,8 +363,16 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 			if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
 				rc = fail(e, errno, "remount %s with its options", dest);
 		}
-	} else if (mount(source ? source : type, target, type, po.flags, po.data[0] ? po.data : NULL) < 0) {
+	} else if (mount(source ? source : type, target, type, po.flags & ~MS_RDONLY, po.data[0] ? po.data : NULL) < 0) {
 		rc = fail(e, errno, "mount %s (type %s) on %s", source ? source : type, type, dest);
+	} else if (po.flags & MS_RDONLY) {
+		/* Read-only on this mount, not on the file system: a sysfs or mqueue is one superblock per
+		 * namespace, shared by every container of the pod, and a privileged one must get it rw. */
+		close(fd);
+		fd = open_target(&t, 0);
+		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+		if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
+			rc = fail(e, errno, "remount %s read-only", dest);
 	}
 	if (rc == 0 && po.npropagation) {
 		close(fd);
@@ -325,6 +381,11 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		for (int i = 0; i < po.npropagation && rc == 0; i++)
 			if (fd < 0 || mount(NULL, target, NULL, po.propagation[i], NULL) < 0)
 				rc = fail(e, errno, "set the propagation of %s", dest);
+	}
+	if (rc == 0 && po.rro) {
+		close(fd);
+		fd = open_target(&t, 0);
+		rc = fd < 0 ? fail(e, errno, "reopen %s", dest) : make_readonly_recursive(fd, dest, e);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -631,9 +692,18 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 		close(rootfd);
 		return refuse(e, 0, "config.json: mounts: not an array");
 	}
+	const struct json *label = json_get(json_get(spec, "linux"), "mountLabel");
+	bool bad_label = label && (label->type != JSON_STRING || strchr(label->str, '"') || strlen(label->str) > 1024);
+	for (const unsigned char *c = label && !bad_label ? (const unsigned char *)label->str : NULL; c && *c; c++)
+		bad_label |= *c < 0x20 || *c == 0x7f;
+	if (bad_label) {
+		close(rootfd);
+		return refuse(e, 0, "config.json: linux.mountLabel: not a string, or holds a quote or a control character");
+	}
+	const char *mount_label = label && label->str[0] ? label->str : NULL;
 	size_t i = 0;
 	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)
-		if (mount_one(rootfd, bundle, m, i, e) < 0) {
+		if (mount_one(rootfd, bundle, m, i, mount_label, e) < 0) {
 			close(rootfd);
 			return -1;
 		}

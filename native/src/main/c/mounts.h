@@ -30,6 +30,9 @@ int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e
 /* Only the rootfs mount (the overlay of the annotations, or root.path bound onto itself), for an
  * OCI runtime that builds the rest: call it in a private mount namespace of the caller's own. */
 int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e);
+/* mount_setattr(2): the mount at path (relative to dirfd; "" for dirfd itself) and every mount
+ * below it read-only. -1 with errno on failure (ENOSYS before Linux 5.12). */
+int mount_readonly_recursive(int dirfd, const char *path);
 /* After pivot_root: root.readonly. */
 int rootfs_finish(const struct json *spec, struct cerr *e);
 #endif

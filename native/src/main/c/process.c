@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "lsm.h"
 #include "seccomp.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -104,6 +105,10 @@ int process_parse(const struct json *proc, struct process *p, struct cerr *e)
 	if (caps_parse(json_get(proc, "capabilities"), &p->caps, e) < 0)
 		return -1;
 	p->rlimits = json_get(proc, "rlimits");
+	if (lsm_check_process(proc, e) < 0)
+		return -1;
+	p->apparmor_profile = json_get_str(proc, "apparmorProfile");
+	p->selinux_label = json_get_str(proc, "selinuxLabel");
 	return 0;
 }
 
@@ -226,6 +231,8 @@ int process_switch_user(const struct process *p, void *seccomp_ctx, struct cerr 
 
 int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e)
 {
+	if (lsm_exec_apply(p->apparmor_profile, p->selinux_label, e) < 0)
+		return -1;
 	if (p->no_new_privs) {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			return fail(e, errno, "prctl(PR_SET_NO_NEW_PRIVS)");

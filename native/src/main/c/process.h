@@ -22,6 +22,8 @@ struct process {
 	int umask; /* -1: leave as is */
 	struct capsets caps;
 	const struct json *rlimits;
+	const char *apparmor_profile; /* process.apparmorProfile, NULL when none (lsm.h) */
+	const char *selinux_label;    /* process.selinuxLabel, NULL when none */
 	char path[PATH_MAX]; /* args[0] resolved in the container's PATH */
 };
 
@@ -39,7 +41,7 @@ int process_locate(struct process *p, struct cerr *e);
 /* Bounding set, uid/gid/groups, the other capability sets, umask. seccomp_ctx is loaded
  * before the uid switch unless noNewPrivileges (then the caller loads it last). */
 int process_switch_user(const struct process *p, void *seccomp_ctx, struct cerr *e);
-/* no_new_privs, and the seccomp filter when no_new_privs is set; then execve. Returns
+/* The LSM labels (lsm.h), no_new_privs, and the seccomp filter when no_new_privs is set; then execve. Returns
  * only on failure: PROCESS_BAD_COMMAND when execve refused the command or its arguments. */
 int process_exec(const struct process *p, void *seccomp_ctx, struct cerr *e);
 #endif

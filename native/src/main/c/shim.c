@@ -33,6 +33,15 @@
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
+ *   coracle-shim probe
+ *       Prints what this host can enforce as one JSON object: recursiveReadOnly (mount_setattr
+ *       with AT_RECURSIVE works), lsms (the active LSMs, from securityfs or lsm_list_modules),
+ *       lsmsFrom, apparmor (enabled), apparmorParser (installed), selinux (enforcing, permissive
+ *       or disabled). Changes nothing on the host (the mount test runs in a private namespace).
+ *   coracle-shim lsm-plan --process FILE --layout apparmor|shared
+ *       Prints, one "PATH HEX-BYTES" line per write, what a container's process with the OCI
+ *       process object in FILE would write before execve (lsm.h), for a kernel with
+ *       /proc/thread-self/attr/apparmor/ (apparmor) or without (shared). Writes nothing.
  *   coracle-shim --version
  *       Prints "coracle-shim".
  * A bad command line is one line on stderr and exit 2, before anything is created.
@@ -69,6 +78,7 @@
 #include "dial.h"
 #include "exec.h"
 #include "log.h"
+#include "lsm.h"
 #include "mounts.h"
 #include "selfexe.h"
 #include "terminal.h"
@@ -1106,6 +1116,34 @@ static int cmd_ctl(int argc, char **argv)
 	return strncmp(reply, "ok", 2) == 0 ? 0 : 1;
 }
 
+static int cmd_lsm_plan(int argc, char **argv)
+{
+	if (argc != 4 || strcmp(argv[0], "--process") != 0 || strcmp(argv[2], "--layout") != 0 ||
+	    (strcmp(argv[3], "apparmor") != 0 && strcmp(argv[3], "shared") != 0)) {
+		fprintf(stderr, "usage: coracle-shim lsm-plan --process FILE --layout apparmor|shared\n");
+		return 2;
+	}
+	struct cerr e;
+	struct json *proc = json_read_file(argv[1], &e);
+	struct lsm_write plan[2];
+	size_t n = 0;
+	int rc = !proc || lsm_check_process(proc, &e) < 0 ||
+		 lsm_exec_plan(json_get_str(proc, "apparmorProfile"), json_get_str(proc, "selinuxLabel"),
+			       strcmp(argv[3], "apparmor") == 0, plan, &n, &e) < 0;
+	json_free(proc);
+	if (rc) {
+		fprintf(stderr, "coracle-shim: %s\n", e.msg);
+		return cerr_exit_status(e.cls);
+	}
+	for (size_t i = 0; i < n; i++) {
+		printf("%s ", plan[i].path);
+		for (size_t k = 0; k < plan[i].len; k++)
+			printf("%02x", (unsigned char)plan[i].data[k]);
+		putchar('\n');
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	/* The subcommands that enter a container's namespaces run from a sealed copy (selfexe.h). */
@@ -1128,10 +1166,14 @@ int main(int argc, char **argv)
 		return cmd_cgroup(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "devices") == 0)
 		return cmd_devices(argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[1], "probe") == 0)
+		return lsm_probe_print();
+	if (argc >= 2 && strcmp(argv[1], "lsm-plan") == 0)
+		return cmd_lsm_plan(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("coracle-shim");
 		return 0;
 	}
-	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices ... (see the comment at the top of shim.c)\n");
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices|probe|lsm-plan ... (see the comment at the top of shim.c)\n");
 	return 2;
 }

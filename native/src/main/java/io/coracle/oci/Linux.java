@@ -4,11 +4,17 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
 
-/** The spec's {@code linux} object. */
+/** The spec's {@code linux} object. {@code mountLabel}: the SELinux context of the container's own mounts (null: none). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
                     Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
-                    String rootfsPropagation) {
+                    String rootfsPropagation, String mountLabel) {
+    public Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
+                 Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
+                 String rootfsPropagation) {
+        this(namespaces, cgroupsPath, resources, sysctl, seccomp, maskedPaths, readonlyPaths, devices, rootfsPropagation,
+                null);
+    }
 
     /** type: pid, network, mount, ipc, uts, cgroup; path: join that namespace instead of creating one. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

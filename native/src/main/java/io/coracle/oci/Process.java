@@ -3,11 +3,21 @@ package io.coracle.oci;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
-/** The spec's {@code process}: also the body of an exec request. */
+/**
+ * The spec's {@code process}: also the body of an exec request. {@code apparmorProfile} and
+ * {@code selinuxLabel}: the LSM labels the process takes at execve (null: none).
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Process(Boolean terminal, ConsoleSize consoleSize, User user, List<String> args, List<String> env,
                       String cwd, Capabilities capabilities, List<Rlimit> rlimits, Boolean noNewPrivileges,
-                      Integer oomScoreAdj) {
+                      Integer oomScoreAdj, String apparmorProfile, String selinuxLabel) {
+    /** A process without LSM labels. */
+    public Process(Boolean terminal, ConsoleSize consoleSize, User user, List<String> args, List<String> env,
+                   String cwd, Capabilities capabilities, List<Rlimit> rlimits, Boolean noNewPrivileges,
+                   Integer oomScoreAdj) {
+        this(terminal, consoleSize, user, args, env, cwd, capabilities, rlimits, noNewPrivileges, oomScoreAdj, null, null);
+    }
+
     public record ConsoleSize(int height, int width) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

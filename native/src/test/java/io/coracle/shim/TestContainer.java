@@ -65,6 +65,7 @@ final class TestContainer implements AutoCloseable {
     List<Linux.Device> devices;
     boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
     Path runtime; // an OCI runtime (runc) that runs the bundle under the shim; null: the shim itself
+    String apparmorProfile, selinuxLabel, mountLabel; // LSM labels (null: none)
 
     ShimLauncher.Created created;
 
@@ -100,9 +101,10 @@ final class TestContainer implements AutoCloseable {
         ann.put(Spec.OVERLAY_LOWERDIRS, lower.toString());
         ann.put(Spec.OVERLAY_UPPERDIR, upper.toString());
         ann.put(Spec.OVERLAY_WORKDIR, work.toString());
-        Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj);
+        Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj,
+                apparmorProfile, selinuxLabel);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, devices, null);
+                readonly, devices, null, mountLabel);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 

@@ -46,9 +46,12 @@ public final class ContainerCreator {
     private final ContainerEvents events;
     private final Map<String, Path> runtimes;
     private final Path shimStateRoot;
+    private final HostFeatures host;
 
     public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
-                            Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot) {
+                            Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot,
+                            HostFeatures host) {
+        this.host = host;
         this.store = store;
         this.images = images;
         this.pods = pods;
@@ -104,7 +107,7 @@ public final class ContainerCreator {
             List<Path> lowerDirs = images.lowerDirs(image.id());
             String cgroupPath = pod.cgroupParent() + "/" + id;
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
-                    work, cgroupPath, cgroups.v2()));
+                    work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler())));
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             tSpec = System.nanoTime();

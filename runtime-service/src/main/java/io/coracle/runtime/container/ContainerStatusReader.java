@@ -23,9 +23,16 @@ import java.util.Map;
 /** ContainerStatus and ListContainers, from the records and the shims' state and exit files. */
 public final class ContainerStatusReader {
     private final ContainerStore store;
+    private final boolean selinuxEnforcing;
 
     public ContainerStatusReader(ContainerStore store) {
+        this(store, false);
+    }
+
+    /** selinuxEnforcing: whether the host's SELinux enforces (else a container's selinux_options show as not applied). */
+    public ContainerStatusReader(ContainerStore store, boolean selinuxEnforcing) {
         this.store = store;
+        this.selinuxEnforcing = selinuxEnforcing;
     }
 
     public ContainerStatusResponse status(String containerId, boolean verbose) {
@@ -88,6 +95,7 @@ public final class ContainerStatusReader {
             info.put("bundle", store.containerDir(r.id()).resolve("bundle").toString());
             info.put("cgroupPath", r.cgroupPath());
             info.put("stopSignal", r.stopSignal());
+            io.coracle.runtime.spec.LsmStep.unappliedSelinux(c, selinuxEnforcing).ifPresent(note -> info.put("selinux", note));
             try {
                 response.putInfo("info", OciJson.MAPPER.writeValueAsString(info));
             } catch (JsonProcessingException e) {

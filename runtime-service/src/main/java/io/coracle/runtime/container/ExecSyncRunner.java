@@ -90,6 +90,6 @@ public final class ExecSyncRunner {
             env.add("TERM=xterm");
         }
         return new Process(tty, null, p.user(), cmd, env, p.cwd(), p.capabilities(), p.rlimits(),
-                p.noNewPrivileges(), null);
+                p.noNewPrivileges(), null, p.apparmorProfile(), p.selinuxLabel());
     }
 }

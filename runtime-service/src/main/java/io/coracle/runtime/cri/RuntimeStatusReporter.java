@@ -13,6 +13,8 @@ import io.coracle.cri.v1.RuntimeStatus;
 import io.coracle.cri.v1.StatusResponse;
 import io.coracle.cri.v1.VersionResponse;
 import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.container.HostFeatures;
+import io.coracle.sys.HostSecurity;
 import io.coracle.sys.NativePrograms;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +37,11 @@ public final class RuntimeStatusReporter {
     private final DaemonConfig config;
     private final NativePrograms programs;
     private final Supplier<NetworkCondition> network;
+    private final HostFeatures host;
 
-    public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs, Supplier<NetworkCondition> network) {
+    public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs, Supplier<NetworkCondition> network,
+                                 HostFeatures host) {
+        this.host = host;
         this.config = config;
         this.programs = programs;
         this.network = network;
@@ -59,11 +64,12 @@ public final class RuntimeStatusReporter {
                 .addAllRuntimeHandlers(runtimeHandlers().stream().map(name -> RuntimeHandler.newBuilder()
                         .setName(name)
                         .setFeatures(RuntimeHandlerFeatures.newBuilder()
-                                .setRecursiveReadOnlyMounts(false)
+                                .setRecursiveReadOnlyMounts(host.recursiveReadOnly(name))
                                 .setUserNamespaces(false)).build()).toList())
                 .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(false));
         if (verbose) {
             response.putInfo("config", configJson());
+            response.putInfo("security", securityJson());
         }
         return response.build();
     }
@@ -110,6 +116,26 @@ public final class RuntimeStatusReporter {
             condition.setReason(n.reason()).setMessage(n.message());
         }
         return condition.build();
+    }
+
+    /** The host's LSMs and what each handler enforces: the verbose Status's "security" entry. */
+    private String securityJson() {
+        HostSecurity s = host.security();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("lsms", s.lsms());
+        m.put("lsmsFrom", s.lsmsFrom());
+        m.put("apparmor", s.apparmor());
+        m.put("apparmorParser", s.apparmorParser());
+        m.put("selinux", s.selinux());
+        Map<String, Boolean> rro = new LinkedHashMap<>();
+        runtimeHandlers().forEach(h -> rro.put(h, host.recursiveReadOnly(h)));
+        m.put("recursiveReadOnlyMounts", rro);
+        m.put("summary", s.describe());
+        try {
+            return JSON.writeValueAsString(m);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private String configJson() {

@@ -122,7 +122,8 @@ public final class Daemon {
             started.push(metrics::close);
             interceptors.addAll(metrics.interceptors());
         }
-        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady);
+        RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady,
+                services.host);
         CriServer server = new CriServer(config.socket(), List.of(
                 new CriRuntimeService(status, services.sandboxes, services.creator, services.lifecycle,
                         services.containerStatus, services.execSync, services.stats, services.updater,

@@ -18,6 +18,7 @@ import io.coracle.runtime.container.ContainerStatusReader;
 import io.coracle.runtime.container.ContainerStore;
 import io.coracle.runtime.container.ContainerUpdater;
 import io.coracle.runtime.container.ExecSyncRunner;
+import io.coracle.runtime.container.HostFeatures;
 import io.coracle.runtime.container.PodMetricsReader;
 import io.coracle.runtime.container.PodStatsReader;
 import io.coracle.runtime.container.SandboxPods;
@@ -52,6 +53,7 @@ final class DaemonServices implements AutoCloseable {
     final ContainerUpdater updater;
     final PodStatsReader podStats;
     final PodMetricsReader podMetrics;
+    final HostFeatures host;
 
     DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -102,9 +104,10 @@ final class DaemonServices implements AutoCloseable {
             // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
             Path shimStateRoot = config.state().resolve("ctr");
             PrivateFiles.directory(shimStateRoot);
+            host = HostFeatures.probe(programs, config.runtimes(), config.state());
             creator = new ContainerCreator(containerStore, images, new SandboxPods(sandboxes.store()),
-                    new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot);
-            containerStatus = new ContainerStatusReader(containerStore);
+                    new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host);
+            containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
             stats = new ContainerStatsReader(containerStore, cgroups);
             updater = new ContainerUpdater(containerStore, cgroups);

@@ -12,6 +12,7 @@ public final class ContainerSpecBuilder {
             new MountStep(),
             new DeviceStep(),
             new SecurityStep(),
+            new LsmStep(),
             new ResourceStep(),
             new RootfsStep());
 

@@ -16,11 +16,18 @@ import java.util.List;
  * @param workDir    overlayfs' work directory (same file system as upperDir)
  * @param cgroupsPath the container's cgroup, relative to each hierarchy's root
  * @param cgroupV2   whether the node runs pure cgroup v2
+ * @param host       what the host and the pod's runtime handler can enforce (rro, AppArmor, SELinux)
  */
 public record ContainerSpecInput(String containerId, ContainerConfig config, ImageConfig.Settings image, PodContext pod,
                                  List<Path> lowerDirs, Path upperDir, Path workDir, String cgroupsPath,
-                                 boolean cgroupV2) {
+                                 boolean cgroupV2, HostConfinement host) {
     public ContainerSpecInput {
         lowerDirs = List.copyOf(lowerDirs);
+    }
+
+    /** On a host that offers no LSM and no recursive read-only mounts. */
+    public ContainerSpecInput(String containerId, ContainerConfig config, ImageConfig.Settings image, PodContext pod,
+                              List<Path> lowerDirs, Path upperDir, Path workDir, String cgroupsPath, boolean cgroupV2) {
+        this(containerId, config, image, pod, lowerDirs, upperDir, workDir, cgroupsPath, cgroupV2, HostConfinement.NONE);
     }
 }

@@ -10,6 +10,13 @@ import java.util.List;
  * The container's file systems: /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and the cgroup
  * tree; the pod's resolv.conf, hosts and hostname; then the CRI mounts (host paths bound with
  * their read-only flag and propagation).
+ *
+ * <p>Read-only: {@code readonly} alone makes the bind itself read-only, not the mounts below its
+ * host path (a tmpfs mounted inside it stays writable), as containerd 2.x and the kubelet's
+ * {@code recursiveReadOnly: Disabled} default mean it; {@code recursive_read_only} makes every
+ * submount read-only too ({@code rro}: mount_setattr with AT_RECURSIVE), and needs
+ * {@code readonly} and private propagation, as in containerd 2.x, and a handler that supports it
+ * ({@code Status} says which do).
  */
 public final class MountStep implements SpecStep {
 
@@ -54,6 +61,10 @@ public final class MountStep implements SpecStep {
             }
             List<String> options = new ArrayList<>(List.of("rbind"));
             options.add(cri.getReadonly() ? "ro" : "rw");
+            if (cri.getRecursiveReadOnly()) {
+                checkRecursiveReadOnly(cri, in.host());
+                options.add("rro");
+            }
             options.add(switch (cri.getPropagation()) {
                 case PROPAGATION_HOST_TO_CONTAINER -> "rslave";
                 case PROPAGATION_BIDIRECTIONAL -> "rshared";
@@ -70,6 +81,22 @@ public final class MountStep implements SpecStep {
             m.add(new io.coracle.oci.Mount(dest, "bind", host.toString(), options));
         }
         spec.mounts = m;
+    }
+
+    private static void checkRecursiveReadOnly(Mount cri, HostConfinement host) throws InvalidContainerConfigException {
+        String dest = cri.getContainerPath();
+        if (!cri.getReadonly()) {
+            throw new InvalidContainerConfigException("mounts: " + dest
+                    + ": recursive_read_only needs readonly: true");
+        }
+        if (cri.getPropagation() != io.coracle.cri.v1.MountPropagation.PROPAGATION_PRIVATE) {
+            throw new InvalidContainerConfigException("mounts: " + dest + ": recursive_read_only needs private propagation, not "
+                    + cri.getPropagation() + " (a mount propagated in later would not be read-only)");
+        }
+        if (!host.recursiveReadOnly()) {
+            throw new InvalidContainerConfigException("mounts: " + dest + ": recursive_read_only is not supported by this "
+                    + "runtime handler on this kernel (needs mount_setattr, Linux 5.12)");
+        }
     }
 
     private static void addPodFile(List<io.coracle.oci.Mount> m, String dest, Path file) {

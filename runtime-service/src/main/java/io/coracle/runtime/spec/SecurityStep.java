@@ -7,16 +7,13 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.logging.Logger;
 
 /**
  * Capabilities (Docker's default set, plus adds, minus drops; every one when privileged),
  * no_new_privs, read-only rootfs, masked and read-only paths (containerd's defaults unless given)
- * and the seccomp profile.
+ * and the seccomp profile. AppArmor and SELinux: {@link LsmStep}.
  */
 public final class SecurityStep implements SpecStep {
-    private static final Logger LOG = Logger.getLogger(SecurityStep.class.getName());
-
     /** What Docker and containerd grant a container that asks for nothing. */
     static final List<String> DEFAULT_CAPABILITIES = List.of(
             "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
@@ -89,10 +86,6 @@ public final class SecurityStep implements SpecStep {
         spec.noNewPrivileges = sc.getNoNewPrivs();
         spec.readonlyRootfs = sc.getReadonlyRootfs();
         spec.seccomp = SeccompProfiles.forContainer(sc, spec.capabilities).orElse(null);
-        if (sc.hasApparmor() && sc.getApparmor().getProfileType() != io.coracle.cri.v1.SecurityProfile.ProfileType.Unconfined
-                || !sc.getApparmorProfile().isEmpty()) {
-            LOG.fine("container " + in.containerId() + ": AppArmor profile ignored (AppArmor is not enabled on this host)");
-        }
     }
 
     static List<String> capabilities(Capability requested) throws InvalidContainerConfigException {

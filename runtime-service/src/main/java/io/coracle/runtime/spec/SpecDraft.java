@@ -44,6 +44,10 @@ public final class SpecDraft {
     public List<String> readonlyPaths = new ArrayList<>();
     public List<Linux.Device> devices = new ArrayList<>();
     public String rootfsPropagation;
+    /** LSM labels: AppArmor profile and SELinux process label at execve, SELinux context of the mounts (null: none). */
+    public String apparmorProfile;
+    public String selinuxLabel;
+    public String mountLabel;
 
     /** Whether a mount already targets {@code destination}. */
     public boolean mounts(String destination) {
@@ -54,14 +58,15 @@ public final class SpecDraft {
         Process.Capabilities caps = new Process.Capabilities(List.copyOf(capabilities), List.copyOf(capabilities),
                 List.of(), List.copyOf(capabilities), List.copyOf(ambientCapabilities));
         Process process = new Process(terminal, null, user, List.copyOf(args), List.copyOf(env), cwd, caps,
-                rlimits.isEmpty() ? null : List.copyOf(rlimits), noNewPrivileges, oomScoreAdj);
+                rlimits.isEmpty() ? null : List.copyOf(rlimits), noNewPrivileges, oomScoreAdj, apparmorProfile,
+                selinuxLabel);
         Resources resources = new Resources(memory, cpu, null,
                 hugepageLimits.isEmpty() ? null : List.copyOf(hugepageLimits),
                 deviceRules.isEmpty() ? null : List.copyOf(deviceRules),
                 unified.isEmpty() ? null : Map.copyOf(unified));
         Linux linux = new Linux(List.copyOf(namespaces), cgroupsPath, resources,
                 sysctl.isEmpty() ? null : Map.copyOf(sysctl), seccomp,
-                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation);
+                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation, mountLabel);
         return new Spec(Spec.VERSION, process, new Root(rootPath, readonlyRootfs), hostname, List.copyOf(mounts),
                 Map.copyOf(annotations), linux);
     }

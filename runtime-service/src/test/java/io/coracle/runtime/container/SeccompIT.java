@@ -20,7 +20,6 @@ import io.coracle.cri.v1.PullImageRequest;
 import io.coracle.cri.v1.SecurityProfile;
 import io.coracle.testing.CriTestbed;
 import io.coracle.testing.ImageBuilder;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,26 +43,13 @@ class SeccompIT {
     static void start() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue("amd64".equals(System.getProperty("os.arch")), "x86_64 syscall numbers");
         Path dir = Files.createTempDirectory("seccomp-it-");
-        byte[] rawsyscall = compile(dir, "rawsyscall"), euid = compile(dir, "euid");
+        byte[] rawsyscall = StaticTestPrograms.compile(dir, "rawsyscall"), euid = StaticTestPrograms.compile(dir, "euid");
         bed = CriTestbed.start();
         ImageBuilder.busybox().file("bin/rawsyscall", 0755, rawsyscall).file("bin/euid", 04755, euid)
                 .push(bed.registry, "library/seccomp", "probe");
         bed.daemon.images().pullImage(PullImageRequest.newBuilder().setImage(probe()).build());
         pod = bed.pod("seccomp").build();
         podId = bed.runPod(pod);
-    }
-
-    /** src/test/resources/seccomp/{name}.c, compiled static. */
-    private static byte[] compile(Path dir, String name) throws Exception {
-        Path src = dir.resolve(name + ".c"), bin = dir.resolve(name);
-        try (InputStream in = SeccompIT.class.getResourceAsStream("/seccomp/" + name + ".c")) {
-            Files.write(src, in.readAllBytes());
-        }
-        Process gcc = new ProcessBuilder("gcc", "-static", "-O2", "-o", bin.toString(), src.toString())
-                .redirectErrorStream(true).start();
-        String out = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, gcc.waitFor(), out);
-        return Files.readAllBytes(bin);
     }
 
     @AfterAll

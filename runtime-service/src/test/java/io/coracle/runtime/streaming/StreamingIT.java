@@ -248,7 +248,9 @@ class StreamingIT {
             assertTrue(alive.isSuccess());
             long t0 = System.nanoTime();
             bed.runtime().stopContainer(StopContainerRequest.newBuilder().setContainerId(sleeper).setTimeout(2).build());
-            assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "stop took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            // Within its 2 s timeout (sleep as PID 1 ignores SIGTERM, so SIGKILL at 2 s), plus scheduling slack only.
+            assertTrue(System.nanoTime() - t0 < 4_000_000_000L, "stop took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            assertEquals(io.coracle.cri.v1.ContainerState.CONTAINER_EXITED, bed.status(sleeper).getState());
             int code = bed.status(sleeper).getExitCode();
             assertTrue(code == 137 || code == 143, "exit code " + code); // SIGKILL, or SIGTERM if not PID 1
             writer.join(10_000);
