@@ -44,6 +44,10 @@ final class HostsDirectory {
     private static final Set<String> KNOWN_KEYS = Set.of("server", "capabilities", "ca", "client", "skip_verify",
             "header", "override_path", "dial_timeout", "host");
 
+    /** Headers Java's HttpClient sets itself (and refuses from callers), and the proxy's. */
+    private static final Set<String> RESTRICTED_HEADERS = Set.of("connection", "content-length", "expect", "host", "upgrade",
+            "proxy-authorization");
+
     private final Path dir;
     private final Map<Path, Cached> cache = new ConcurrentHashMap<>();
 
@@ -291,6 +295,9 @@ final class HostsDirectory {
         for (Map.Entry<String, JsonNode> h : v.properties()) {
             if (!h.getKey().matches("[A-Za-z0-9!#$%&'*+.^_`|~-]+")) {
                 throw invalid(file, "header name '" + h.getKey() + "' is not a valid HTTP header name");
+            }
+            if (RESTRICTED_HEADERS.contains(h.getKey().toLowerCase(java.util.Locale.ROOT))) {
+                throw invalid(file, "header '" + h.getKey() + "' is set by the HTTP client itself and cannot be configured");
             }
             List<String> values = new ArrayList<>();
             if (h.getValue().isArray()) {
