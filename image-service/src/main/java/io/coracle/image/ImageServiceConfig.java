@@ -49,11 +49,24 @@ public record ImageServiceConfig(
         insecureRegistries = Set.copyOf(insecureRegistries);
         caFiles = Map.copyOf(caFiles);
         pinnedImages = List.copyOf(pinnedImages);
-        proxyEnvironment = Map.copyOf(proxyEnvironment);
+        // Only the proxy variables are kept from the environment handed in.
+        proxyEnvironment = proxyEnvironment.entrySet().stream().filter(e -> PROXY_VARIABLES.contains(e.getKey()))
+                .collect(java.util.stream.Collectors.toUnmodifiableMap(Map.Entry::getKey, Map.Entry::getValue));
         signaturePolicy = Map.copyOf(signaturePolicy);
         if (maxConcurrentDownloads < 1) {
             throw new IllegalArgumentException("maxConcurrentDownloads must be >= 1");
         }
+    }
+
+    /** The environment variables a pull reads. */
+    public static final Set<String> PROXY_VARIABLES = Set.of("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+            "NO_PROXY", "no_proxy");
+
+    /** Never the proxy URLs: they may hold the proxy's password. */
+    @Override
+    public String toString() {
+        return "ImageServiceConfig[root=" + root + ", hostsDir=" + hostsDir + ", authFile=" + authFile + ", platform=" + platform
+                + ", proxyVariables=" + new java.util.TreeSet<>(proxyEnvironment.keySet()) + ", signatureScopes=" + signaturePolicy.keySet() + "]";
     }
 
     /** Defaults for a root: no mirrors, hosts directory, proxy or policy; 3 concurrent downloads, the running platform. */
