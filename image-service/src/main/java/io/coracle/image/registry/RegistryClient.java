@@ -240,8 +240,11 @@ public final class RegistryClient implements AutoCloseable {
         for (int i = 0; i < failures.size() - 1; i++) {
             msg.append("; earlier: ").append(failures.get(i).getMessage());
         }
-        // Report the upstream's reason; an unauthorized upstream says more than a mirror's 404.
-        return new ImageException(last.reason(), msg.toString(), last);
+        // Report the upstream's reason (an unauthorized upstream says more than a mirror's 404), unless a host
+        // refused the credentials: that says more than a fallback host that is down.
+        ImageException.Reason reason = failures.stream().anyMatch(f -> f.reason() == ImageException.Reason.UNAUTHORIZED)
+                ? ImageException.Reason.UNAUTHORIZED : last.reason();
+        return new ImageException(reason, msg.toString(), last);
     }
 
     private static void join(CompletableFuture<Void> f) {
