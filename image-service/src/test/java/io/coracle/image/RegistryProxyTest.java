@@ -150,4 +150,28 @@ class RegistryProxyTest {
             assertTrue(s.list().isEmpty());
         }
     }
+
+    @Test
+    void hostsTomlProxyOverridesTheEnvironmentForItsHostOnly() throws Exception {
+        LocalRegistry viaProxy = closeLater(LocalRegistry.start(tmp.resolve("via")));
+        LocalRegistry direct = closeLater(LocalRegistry.start(tmp.resolve("direct")));
+        TestImage a = SignaturePolicyTest.image("via");
+        TestImage b = SignaturePolicyTest.image("direct");
+        a.push(new RegistryPusher(viaProxy.base()), "team/a", "1");
+        b.push(new RegistryPusher(direct.base()), "team/b", "1");
+        Path hosts = tmp.resolve("certs.d");
+        // containerd's per-host proxy: used even for a loopback host and whatever NO_PROXY says.
+        RegistryHostsTest.write(hosts.resolve(viaProxy.host()).resolve("hosts.toml"), """
+                server = "http://%s"
+                proxy = "http://%s:%s@127.0.0.1:%d"
+                """.formatted(viaProxy.host(), PROXY_USER, PROXY_PASSWORD, proxyPort));
+        try (ImageService s = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")).withPlatform("linux/amd64")
+                .withHostsDir(hosts).withProxyEnvironment(Map.of("NO_PROXY", "*")).withMaxRetries(0))) {
+            assertEquals(a.configDigest().toString(), s.pull(viaProxy.host() + "/team/a:1", Credentials.ANONYMOUS).id());
+            assertEquals(b.configDigest().toString(), s.pull(direct.host() + "/team/b:1", Credentials.ANONYMOUS).id());
+        }
+        String log = Files.readString(proxyLog);
+        assertTrue(log.contains("GET http://" + viaProxy.host() + "/v2/team/a/manifests/1"), log);
+        assertFalse(log.contains(":" + direct.port()), "the other registry went direct: " + log);
+    }
 }

@@ -42,7 +42,7 @@ final class HostsDirectory {
     private static final int MAX_FILE_BYTES = 1 << 20;
     private static final Pattern DURATION_PART = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ns|us|µs|ms|s|m|h)");
     private static final Set<String> KNOWN_KEYS = Set.of("server", "capabilities", "ca", "client", "skip_verify",
-            "header", "override_path", "dial_timeout", "host");
+            "header", "override_path", "dial_timeout", "host", "proxy");
 
     /** Headers Java's HttpClient sets itself (and refuses from callers), and the proxy's. */
     private static final Set<String> RESTRICTED_HEADERS = Set.of("connection", "content-length", "expect", "host", "upgrade",
@@ -180,7 +180,8 @@ final class HostsDirectory {
         // The pull's credentials are for this registry: they go to the hosts its own hosts.toml names, and to a
         // _default mirror only when it is the registry's own host.
         boolean creds = own || sameHost;
-        return new RegistryEndpoint(registry, RegistryEndpoint.apiRootOf(u, overridePath), !sameHost, caps, tls, headers, dial, creds);
+        return new RegistryEndpoint(registry, RegistryEndpoint.apiRootOf(u, overridePath), !sameHost, caps, tls, headers, dial, creds,
+                proxy(file, t.get("proxy")));
     }
 
     private static URI hostUrl(Path file, String s) {
@@ -197,6 +198,24 @@ final class HostsDirectory {
             return u;
         } catch (java.net.URISyntaxException e) {
             throw invalid(file, "host '" + s + "' is not a URL");
+        }
+    }
+
+    /** {@code proxy = "http://[user:password@]host:port"}: this host's requests go through it, whatever NO_PROXY says. */
+    private static URI proxy(Path file, JsonNode v) {
+        if (v == null) {
+            return null;
+        }
+        try {
+            URI u = new URI(v.asText().trim());
+            String path = u.getRawPath() == null ? "" : u.getRawPath();
+            if (!v.isTextual() || !"http".equalsIgnoreCase(u.getScheme()) || u.getHost() == null || !(path.isEmpty() || path.equals("/"))
+                    || u.getRawQuery() != null || u.getRawFragment() != null) {
+                throw invalid(file, "'proxy' must be an http://host:port URL (Java's HttpClient speaks to proxies in plain HTTP)");
+            }
+            return u;
+        } catch (java.net.URISyntaxException e) {
+            throw invalid(file, "'proxy' is not a URL");
         }
     }
 
@@ -366,7 +385,7 @@ final class HostsDirectory {
         URI server = cas.isEmpty() && clients.isEmpty() ? defaultServer
                 : URI.create("https://" + defaultServer.getRawAuthority());
         return new RegistryEndpoint(registry, RegistryEndpoint.apiRootOf(server, false), false,
-                EnumSet.allOf(RegistryEndpoint.Capability.class), new RegistryEndpoint.Tls(cas, clients, false), Map.of(), null, true);
+                EnumSet.allOf(RegistryEndpoint.Capability.class), new RegistryEndpoint.Tls(cas, clients, false), Map.of(), null, true, null);
     }
 
     private static ImageException invalid(Path file, String why) {

@@ -45,11 +45,24 @@ public final class ProxyEnvironment extends ProxySelector {
     private final Route https;
     private final Route http;
     private final List<String> noProxy;
+    /** hosts.toml's {@code proxy}: every request goes through it, loopback and NO_PROXY hosts too. */
+    private final boolean explicit;
 
     private ProxyEnvironment(Route https, Route http, List<String> noProxy) {
+        this(https, http, noProxy, false);
+    }
+
+    private ProxyEnvironment(Route https, Route http, List<String> noProxy, boolean explicit) {
         this.https = https;
         this.http = http;
         this.noProxy = noProxy;
+        this.explicit = explicit;
+    }
+
+    /** One host's {@code proxy} from hosts.toml: overrides the environment for that host, as containerd does. */
+    static ProxyEnvironment fixed(URI proxy) {
+        Route r = route(proxy.toString(), "hosts.toml proxy");
+        return r == null ? NONE : new ProxyEnvironment(r, r, List.of(), true);
     }
 
     /** From an environment map (the daemon passes {@code System.getenv()}). */
@@ -125,6 +138,9 @@ public final class ProxyEnvironment extends ProxySelector {
 
     /** Whether {@code host:port} goes direct: loopback, or a NO_PROXY match. */
     boolean bypass(String rawHost, int port) {
+        if (explicit) {
+            return false;
+        }
         String host = rawHost.toLowerCase(Locale.ROOT);
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);

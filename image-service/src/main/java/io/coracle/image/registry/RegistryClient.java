@@ -98,7 +98,7 @@ public final class RegistryClient implements AutoCloseable {
             Path ca = config.caFiles().get(registry);
             RegistryEndpoint.Tls tls = ca == null ? RegistryEndpoint.Tls.DEFAULT : new RegistryEndpoint.Tls(List.of(ca), List.of(), false);
             all.add(new RegistryEndpoint(registry, RegistryEndpoint.apiRootOf(defaultServer, false), false,
-                    java.util.EnumSet.allOf(RegistryEndpoint.Capability.class), tls, Map.of(), null, true));
+                    java.util.EnumSet.allOf(RegistryEndpoint.Capability.class), tls, Map.of(), null, true, null));
         }
         List<RegistryEndpoint> out = all.stream().filter(e -> e.can(need)).toList();
         if (out.isEmpty()) {
@@ -260,8 +260,9 @@ public final class RegistryClient implements AutoCloseable {
 
     private RegistryTransport transport(RegistryEndpoint e) {
         Duration connect = e.dialTimeout() != null ? e.dialTimeout() : config.requestTimeout();
-        String key = e.base() + "|" + tlsKey(e.tls()) + "|" + connect.toMillis();
+        String key = e.base() + "|" + tlsKey(e.tls()) + "|" + connect.toMillis() + "|" + e.proxy();
         return transports.computeIfAbsent(key, k -> {
+            ProxyEnvironment proxies = e.proxy() != null ? ProxyEnvironment.fixed(e.proxy()) : this.proxies;
             SSLContext ssl = RegistryTls.contextFor(e.tls(), e.host());
             if (e.tls().skipVerify()) {
                 LOG.warning("registry host " + e.host() + ": skip_verify is set, its certificate is not checked");

@@ -20,9 +20,11 @@ import java.util.Set;
  * @param headers          extra request headers
  * @param dialTimeout      connect timeout, null: the request timeout
  * @param sendsCredentials whether the pull's credentials go to this host (it serves the credentials' registry)
+ * @param proxy            hosts.toml's {@code proxy} (http://[user:password@]host:port) for this host, over the
+ *                         environment's; null: the environment's HTTP(S)_PROXY/NO_PROXY
  */
 public record RegistryEndpoint(String registry, URI apiRoot, boolean mirror, Set<Capability> capabilities, Tls tls,
-                               Map<String, List<String>> headers, Duration dialTimeout, boolean sendsCredentials) {
+                               Map<String, List<String>> headers, Duration dialTimeout, boolean sendsCredentials, URI proxy) {
 
     /** What a host may be asked to do (containerd's capabilities). */
     public enum Capability { PULL, RESOLVE, PUSH }
@@ -48,7 +50,7 @@ public record RegistryEndpoint(String registry, URI apiRoot, boolean mirror, Set
 
     /** A host at {@code base} (no {@code /v2}) with every capability and default TLS; credentials only for the registry itself. */
     public RegistryEndpoint(String registry, URI base, boolean mirror) {
-        this(registry, apiRootOf(base, false), mirror, EnumSet.allOf(Capability.class), Tls.DEFAULT, Map.of(), null, !mirror);
+        this(registry, apiRootOf(base, false), mirror, EnumSet.allOf(Capability.class), Tls.DEFAULT, Map.of(), null, !mirror, null);
     }
 
     /** The API root of a host URL: its path plus {@code /v2} unless it ends so, or the path as is with override_path. */
@@ -88,7 +90,7 @@ public record RegistryEndpoint(String registry, URI apiRoot, boolean mirror, Set
     }
 
     @Override
-    public String toString() {
+    public String toString() { // never the proxy: its URL may hold a password
         return apiRoot + (mirror ? " (mirror of " + registry + ")" : "");
     }
 }

@@ -110,7 +110,7 @@ class RegistryConfigFilesTest {
         HostsDirectory d = new HostsDirectory(tmp);
         for (String text : List.of("dial_timeout = \"soon\"\n", "skip_verify = \"yes\"\n", "server = \"ftp://x\"\n",
                 "[host.\"https://m\"]\nclient = 5\n", "[host.\"https://m\".header]\n\"bad name\" = \"x\"\n",
-                "[host.\"https://user:pw@m\"]\n", "server = [\n", "[header]\nHost = \"evil\"\n")) {
+                "[host.\"https://user:pw@m\"]\n", "server = [\n", "[header]\nHost = \"evil\"\n", "proxy = \"socks5://p:1080\"\n")) {
             Files.writeString(ns.resolve("hosts.toml"), text);
             Files.setLastModifiedTime(ns.resolve("hosts.toml"), java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + text.hashCode()));
             ImageException e = assertThrows(ImageException.class, () -> d.lookup("bad.example", URI.create("https://bad.example")), text);
