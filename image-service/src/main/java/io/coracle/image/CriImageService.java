@@ -48,6 +48,11 @@ public final class CriImageService extends ImageServiceGrpc.ImageServiceImplBase
             Credentials creds = req.hasAuth()
                     ? Credentials.of(a.getUsername(), a.getPassword(), a.getAuth(), a.getIdentityToken(), a.getRegistryToken())
                     : Credentials.ANONYMOUS;
+            if (!creds.isAnonymous() && !Credentials.serveRegistry(a.getServerAddress(), ImageReference.parse(ref).registry())) {
+                // The kubelet names the registry its secret is for; never hand it to another one.
+                LOG.info("PullImage " + ref + ": the request's credentials are for another registry, not used");
+                creds = Credentials.ANONYMOUS;
+            }
             ImageRecord r = images.pull(ref, creds);
             return PullImageResponse.newBuilder().setImageRef(r.id()).build();
         });

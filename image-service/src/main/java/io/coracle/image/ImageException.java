@@ -21,6 +21,8 @@ public final class ImageException extends CriError {
         TOO_LARGE,
         /** A registry redirected an HTTPS request to plain HTTP. */
         INSECURE_REDIRECT,
+        /** The signature policy's scope covers the image and no valid signature by its keys was found. */
+        SIGNATURE_REFUSED,
         IO
     }
 
@@ -43,7 +45,7 @@ public final class ImageException extends CriError {
             case UNAUTHORIZED -> Kind.PERMISSION_DENIED;
             case DIGEST_MISMATCH -> Kind.DATA_LOSS;
             case UNAVAILABLE -> Kind.UNAVAILABLE;
-            case HOSTILE_LAYER, INSECURE_REDIRECT -> Kind.PRECONDITION;
+            case HOSTILE_LAYER, INSECURE_REDIRECT, SIGNATURE_REFUSED -> Kind.PRECONDITION;
             case UNSUPPORTED -> Kind.UNIMPLEMENTED;
             case TOO_LARGE -> Kind.RESOURCE_EXHAUSTED;
             case IO -> Kind.INTERNAL;

@@ -6,7 +6,10 @@ import io.coracle.image.content.ImageConfig;
 import io.coracle.image.content.ManifestDocument;
 import io.coracle.image.registry.Credentials;
 import io.coracle.image.registry.RegistryClient;
+import io.coracle.image.registry.NodeCredentials;
 import io.coracle.image.registry.RegistryLimits;
+import io.coracle.image.signature.CosignVerifier;
+import io.coracle.image.signature.SignaturePolicy;
 import io.coracle.image.store.GarbageCollector;
 import io.coracle.image.store.ImageRecord;
 import io.coracle.image.store.ImageStore;
@@ -34,19 +37,30 @@ public final class ImagePuller {
     private final GarbageCollector gc;
     private final Platform platform;
     private final Map<String, CompletableFuture<ImageRecord>> inFlight = new ConcurrentHashMap<>();
+    private final CosignVerifier signatures;
+    private final NodeCredentials nodeCredentials;
 
     public ImagePuller(RegistryClient registry, ContentStore content, SnapshotBuilder snapshots, ImageStore images,
                        GarbageCollector gc, Platform platform) {
+        this(registry, content, snapshots, images, gc, platform, SignaturePolicy.NONE, new NodeCredentials(null));
+    }
+
+    public ImagePuller(RegistryClient registry, ContentStore content, SnapshotBuilder snapshots, ImageStore images,
+                       GarbageCollector gc, Platform platform, SignaturePolicy policy, NodeCredentials nodeCredentials) {
         this.registry = registry;
         this.content = content;
         this.snapshots = snapshots;
         this.images = images;
         this.gc = gc;
         this.platform = platform;
+        this.signatures = new CosignVerifier(registry, policy);
+        this.nodeCredentials = nodeCredentials;
     }
 
-    public ImageRecord pull(String reference, Credentials creds) {
+    /** Pulls with the request's credentials, or the node's ({@code auth_file}) for the image when it has none. */
+    public ImageRecord pull(String reference, Credentials requestCreds) {
         ImageReference ref = ImageReference.parse(reference);
+        Credentials creds = requestCreds.isAnonymous() ? nodeCredentials.lookup(ref) : requestCreds;
         String key = ref + "|" + creds.hashCode();
         CompletableFuture<ImageRecord> mine = new CompletableFuture<>();
         CompletableFuture<ImageRecord> existing = inFlight.putIfAbsent(key, mine);
@@ -61,6 +75,7 @@ public final class ImagePuller {
                 throw e;
             }
         }
+        registry.progress().pullStarted();
         try {
             ImageRecord r = doPull(ref, creds);
             mine.complete(r);
@@ -69,6 +84,7 @@ public final class ImagePuller {
             mine.completeExceptionally(e);
             throw e;
         } finally {
+            registry.progress().pullEnded();
             inFlight.remove(key, mine);
         }
     }
@@ -82,6 +98,11 @@ public final class ImagePuller {
         LOG.info("pull started ref=" + ref + " auth=" + creds);
         try {
             RegistryClient.Manifest top = registry.pullManifest(ref, ref.manifestReference(), creds);
+            if (ref.digest() != null && !top.digest().equals(ref.digest())) {
+                throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, "manifest of " + ref + " has digest " + top.digest());
+            }
+            // Before anything else is fetched or unpacked: the signature policy's verdict on the digest.
+            signatures.check(ref, top.digest(), creds);
             blobs.add(top.digest().toString());
             gc.leaseForPull(holder, List.of(), blobs);
             content.write(top.digest(), top.bytes());

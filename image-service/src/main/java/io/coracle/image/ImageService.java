@@ -4,7 +4,10 @@ import io.coracle.sys.PrivateFiles;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.image.registry.Credentials;
+import io.coracle.image.registry.NodeCredentials;
+import io.coracle.image.registry.PullProgress;
 import io.coracle.image.registry.RegistryClient;
+import io.coracle.image.signature.SignaturePolicy;
 import io.coracle.image.store.GarbageCollector;
 import io.coracle.image.store.ImageLeases;
 import io.coracle.image.store.ImageRecord;
@@ -59,7 +62,8 @@ public final class ImageService implements AutoCloseable {
         SnapshotBuilder builder = new SnapshotBuilder(content, snapshots, executor,
                 Math.max(config.maxConcurrentDownloads(), Runtime.getRuntime().availableProcessors()));
         this.registry = new RegistryClient(config, content);
-        this.puller = new ImagePuller(registry, content, builder, images, gc, Platform.parse(config.platform()));
+        this.puller = new ImagePuller(registry, content, builder, images, gc, Platform.parse(config.platform()),
+                SignaturePolicy.load(config.signaturePolicy()), new NodeCredentials(config.authFile()));
         this.importer = new ImageImporter(config.root(), content, builder, images, gc, Platform.parse(config.platform()));
         this.usage = new FilesystemUsage(config.root(), config.containerRoot());
         // Drops what an interrupted pull or removal left: unreferenced blobs and snapshots.
@@ -69,6 +73,11 @@ public final class ImageService implements AutoCloseable {
 
     public ImageServiceConfig config() {
         return config;
+    }
+
+    /** Pulls in flight, blob downloads with their bytes, stalls: for metrics. */
+    public PullProgress pullProgress() {
+        return registry.progress();
     }
 
     /** Pulls {@code reference} (normalized like the kubelet does) and returns its record. */

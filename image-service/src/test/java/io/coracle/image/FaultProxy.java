@@ -43,6 +43,10 @@ final class FaultProxy implements AutoCloseable {
     final AtomicInteger stallOnceAfter = new AtomicInteger();
     /** When > 0: the next blob response larger than this is cut after this many bytes. */
     final AtomicInteger cutOnceAfter = new AtomicInteger();
+    /** Every request: "METHOD path?query Authorization-scheme-or-none X-Mirror-Token-or-none". */
+    final List<String> requests = new CopyOnWriteArrayList<>();
+    /** When set, the API root is here instead of /v2 (a registry that needs hosts.toml's override_path). */
+    volatile String apiPrefix;
 
     FaultProxy(URI upstream) throws IOException {
         this.upstream = upstream;
@@ -63,6 +67,18 @@ final class FaultProxy implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         try {
             String path = ex.getRequestURI().toString();
+            String auth = ex.getRequestHeaders().getFirst("Authorization");
+            requests.add(ex.getRequestMethod() + " " + path + " " + (auth == null ? "none" : auth.split(" ")[0])
+                    + " " + ex.getRequestHeaders().getFirst("X-Mirror-Token"));
+            String prefix = apiPrefix;
+            if (prefix != null) {
+                if (!path.startsWith(prefix + "/")) {
+                    ex.sendResponseHeaders(404, -1);
+                    ex.close();
+                    return;
+                }
+                path = "/v2" + path.substring(prefix.length());
+            }
             boolean blob = path.contains("/blobs/sha256:");
             if (bearerToken != null && answerTokenAuth(ex, path)) {
                 return;

@@ -37,19 +37,28 @@ final class BlobPuller {
     });
 
     private final RegistryTransport transport;
+    private final PullProgress pullProgress;
 
-    BlobPuller(RegistryTransport transport) {
+    BlobPuller(RegistryTransport transport, PullProgress pullProgress) {
         this.transport = transport;
+        this.pullProgress = pullProgress;
     }
 
     void pull(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds, ContentStore store,
               BlobProgress progress) {
         String action = "pull blob " + endpoint.registry() + "/" + repository + "@" + digest + " from " + endpoint;
         Path partial = store.ingestPath(digest);
+        try (PullProgress.Tracker tracker = pullProgress.start(endpoint.registry() + "/" + repository, digest.toString(), size)) {
+            pull(endpoint, repository, digest, size, creds, store, progress, partial, action, tracker);
+        }
+    }
+
+    private void pull(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds, ContentStore store,
+                      BlobProgress progress, Path partial, String action, PullProgress.Tracker tracker) {
         int attempt = 0;
         while (true) {
             try {
-                if (fetchOnce(endpoint, repository, digest, size, creds, partial, action, progress)) {
+                if (fetchOnce(endpoint, repository, digest, size, creds, partial, action, progress, tracker)) {
                     store.commitVerified(partial, digest);
                     return;
                 }
@@ -71,7 +80,7 @@ final class BlobPuller {
 
     /** One GET; returns true when {@code partial} holds the complete, verified blob. */
     private boolean fetchOnce(RegistryEndpoint endpoint, String repository, Digest digest, long size, Credentials creds,
-                              Path partial, String action, BlobProgress progress) throws IOException {
+                              Path partial, String action, BlobProgress progress, PullProgress.Tracker tracker) throws IOException {
         long offset = Files.exists(partial) ? Files.size(partial) : 0;
         if (size >= 0 && offset > size) {
             Files.delete(partial);
@@ -129,6 +138,7 @@ final class BlobPuller {
                         return;
                     }
                     LOG.info(action + ": no bytes for " + transport.timeout().toSeconds() + " s, dropping the connection");
+                    tracker.stalled();
                     reader.interrupt(); // a reader blocked waiting for the next buffer wakes up with an IOException
                 }
                 try {
@@ -154,6 +164,7 @@ final class BlobPuller {
                             out.write(bb);
                         }
                         progress.advance(total);
+                        tracker.advance(total);
                     }
                 }
             } catch (IOException e) {

@@ -33,6 +33,19 @@ public record Credentials(String username, String password, String identityToken
         return new Credentials(u, p, blankToNull(identityToken), blankToNull(registryToken));
     }
 
+    /**
+     * Whether credentials whose AuthConfig names {@code serverAddress} are for {@code registry}: an empty address
+     * is (the kubelet matched them to the image), else its host (URL, host, or host/path) must be the registry.
+     */
+    public static boolean serveRegistry(String serverAddress, String registry) {
+        if (serverAddress == null || serverAddress.isBlank()) {
+            return true;
+        }
+        String s = NodeCredentials.scope(serverAddress);
+        int slash = s.indexOf('/');
+        return (slash < 0 ? s : s.substring(0, slash)).equalsIgnoreCase(registry);
+    }
+
     public boolean hasBasic() {
         return username != null && password != null;
     }

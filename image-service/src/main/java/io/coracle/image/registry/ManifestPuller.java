@@ -43,4 +43,28 @@ final class ManifestPuller {
             throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": " + e, e);
         }
     }
+
+    /** A small blob into memory: at most {@code max} bytes, digest checked (signature payloads). */
+    byte[] pullSmallBlob(RegistryEndpoint endpoint, String repository, Digest digest, int max, Credentials creds) {
+        String action = "pull blob " + endpoint.registry() + "/" + repository + "@" + digest + " from " + endpoint;
+        HttpResponse<InputStream> r = transport.get(endpoint, repository, "/v2/" + repository + "/blobs/" + digest,
+                Map.of(), creds, action, true);
+        try (InputStream in = r.body()) {
+            int code = r.statusCode();
+            if (code == 404) {
+                throw new ImageException(ImageException.Reason.NOT_FOUND, action + ": blob unknown");
+            }
+            if (code != 200) {
+                throw new ImageException(code >= 500 ? ImageException.Reason.UNAVAILABLE : ImageException.Reason.INVALID_ARGUMENT,
+                        action + ": registry answered " + code);
+            }
+            byte[] body = RegistryLimits.readBounded(in, max, action);
+            if (!Digest.of(body).equals(digest)) {
+                throw new ImageException(ImageException.Reason.DIGEST_MISMATCH, action + ": content has digest " + Digest.of(body));
+            }
+            return body;
+        } catch (IOException e) {
+            throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": " + e, e);
+        }
+    }
 }

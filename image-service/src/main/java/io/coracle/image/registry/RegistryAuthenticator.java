@@ -26,10 +26,12 @@ final class RegistryAuthenticator {
 
     private final HttpClient http;
     private final Duration timeout;
+    private final ProxyEnvironment proxies;
 
-    RegistryAuthenticator(HttpClient http, Duration timeout) {
+    RegistryAuthenticator(HttpClient http, Duration timeout, ProxyEnvironment proxies) {
         this.http = http;
         this.timeout = timeout;
+        this.proxies = proxies;
     }
 
     /**
@@ -85,9 +87,11 @@ final class RegistryAuthenticator {
                         + "&refresh_token=" + enc(creds.identityToken())
                         + (service != null ? "&service=" + enc(service) : "")
                         + "&scope=" + enc(scope);
-                request = HttpRequest.newBuilder(realmUri).timeout(timeout)
+                HttpRequest.Builder b = HttpRequest.newBuilder(realmUri).timeout(timeout)
                         .header("Content-Type", "application/x-www-form-urlencoded")
-                        .POST(HttpRequest.BodyPublishers.ofString(form)).build();
+                        .POST(HttpRequest.BodyPublishers.ofString(form));
+                RegistryTransport.proxyAuthorization(b, realmUri, proxies);
+                request = b.build();
             } else {
                 StringBuilder q = new StringBuilder(realm).append(realm.contains("?") ? '&' : '?');
                 if (service != null) {
@@ -98,6 +102,7 @@ final class RegistryAuthenticator {
                 if (creds.hasBasic()) {
                     b.header("Authorization", creds.basicHeader());
                 }
+                RegistryTransport.proxyAuthorization(b, realmUri, proxies);
                 request = b.build();
             }
             HttpResponse<InputStream> resp = http.send(request, HttpResponse.BodyHandlers.ofInputStream());

@@ -45,6 +45,9 @@ public final class RegistryClient implements AutoCloseable {
     private final Map<String, RegistryTransport> transports = new ConcurrentHashMap<>();
     private final Map<Digest, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
     private final Duration backoff;
+    private final HostsDirectory hostsDir;
+    private final ProxyEnvironment proxies;
+    private final PullProgress progress = new PullProgress();
 
     public RegistryClient(ImageServiceConfig config, ContentStore store) {
         this(config, store, Duration.ofMillis(200));
@@ -55,21 +58,53 @@ public final class RegistryClient implements AutoCloseable {
         this.store = store;
         this.downloads = new Semaphore(config.maxConcurrentDownloads(), true);
         this.backoff = backoff;
+        this.hostsDir = new HostsDirectory(config.hostsDir());
+        this.proxies = ProxyEnvironment.from(config.proxyEnvironment());
+        if (!config.mirrors().isEmpty() || !config.insecureRegistries().isEmpty() || !config.caFiles().isEmpty()) {
+            LOG.warning("[registry] mirrors, insecure and ca_files are deprecated: they still apply to registries that have no"
+                    + " directory under config_path" + (config.hostsDir() == null ? "" : " (" + config.hostsDir() + ")")
+                    + "; move them to <host>/hosts.toml there (see the README)");
+        }
+    }
+
+    /** Pulls in flight, bytes per layer download and stalls, for metrics. */
+    public PullProgress progress() {
+        return progress;
     }
 
     /** A pulled manifest or index. */
     public record Manifest(byte[] bytes, String mediaType, Digest digest) {
     }
 
-    /** Endpoints for a registry: mirrors first, then the registry itself. */
+    /** Endpoints for a registry that may pull: see {@link #endpoints(String, RegistryEndpoint.Capability)}. */
     public List<RegistryEndpoint> endpoints(String registry) {
-        List<RegistryEndpoint> out = new ArrayList<>();
-        for (URI mirror : config.mirrors().getOrDefault(registry, List.of())) {
-            out.add(new RegistryEndpoint(registry, mirror, true));
+        return endpoints(registry, RegistryEndpoint.Capability.PULL);
+    }
+
+    /**
+     * The hosts to ask, in order, for an operation needing {@code need}: from the hosts directory
+     * ({@code [host."..."]} entries, then {@code server}), else from the deprecated keys (mirrors, then the
+     * registry itself, over HTTPS unless insecure or loopback).
+     */
+    public List<RegistryEndpoint> endpoints(String registry, RegistryEndpoint.Capability need) {
+        String host = HostsDirectory.dockerHubHost(registry);
+        URI defaultServer = URI.create((isPlainHttp(registry) ? "http" : "https") + "://" + host);
+        List<RegistryEndpoint> all = hostsDir.lookup(registry, defaultServer);
+        if (all == null) {
+            all = new ArrayList<>();
+            for (URI mirror : config.mirrors().getOrDefault(registry, List.of())) {
+                all.add(new RegistryEndpoint(registry, mirror, true));
+            }
+            Path ca = config.caFiles().get(registry);
+            RegistryEndpoint.Tls tls = ca == null ? RegistryEndpoint.Tls.DEFAULT : new RegistryEndpoint.Tls(List.of(ca), List.of(), false);
+            all.add(new RegistryEndpoint(registry, RegistryEndpoint.apiRootOf(defaultServer, false), false,
+                    java.util.EnumSet.allOf(RegistryEndpoint.Capability.class), tls, Map.of(), null, true, null));
         }
-        String host = registry.equals(ImageReference.DOCKER_HUB) ? "registry-1.docker.io" : registry;
-        String scheme = isPlainHttp(registry) ? "http" : "https";
-        out.add(new RegistryEndpoint(registry, URI.create(scheme + "://" + host), false));
+        List<RegistryEndpoint> out = all.stream().filter(e -> e.can(need)).toList();
+        if (out.isEmpty()) {
+            throw new ImageException(ImageException.Reason.INVALID_ARGUMENT, "no configured host of registry " + registry
+                    + " has the '" + need.name().toLowerCase(java.util.Locale.ROOT) + "' capability");
+        }
         return out;
     }
 
@@ -101,7 +136,10 @@ public final class RegistryClient implements AutoCloseable {
     /** Pulls the manifest {@code reference} (tag or digest) of {@code ref}'s repository. */
     public Manifest pullManifest(ImageReference ref, String reference, Credentials creds) {
         List<ImageException> failures = new ArrayList<>();
-        for (RegistryEndpoint e : endpoints(ref.registry())) {
+        // Turning a tag into a digest needs a host trusted to resolve; content by digest any host that pulls.
+        RegistryEndpoint.Capability need = io.coracle.image.Digest.isDigest(reference)
+                ? RegistryEndpoint.Capability.PULL : RegistryEndpoint.Capability.RESOLVE;
+        for (RegistryEndpoint e : endpoints(ref.registry(), need)) {
             try {
                 ManifestPuller.Pulled p = new ManifestPuller(transport(e)).pull(e, ref.repository(), reference, MediaTypes.MANIFEST_ACCEPT, credsFor(e, creds));
                 LOG.info("manifest pulled ref=" + ref.name() + ":" + reference + " digest=" + p.digest() + " endpoint=" + e.base());
@@ -161,7 +199,7 @@ public final class RegistryClient implements AutoCloseable {
         long start = System.nanoTime();
         for (RegistryEndpoint e : endpoints(ref.registry())) {
             try {
-                new BlobPuller(transport(e)).pull(e, ref.repository(), digest, size, credsFor(e, creds), store, progress);
+                new BlobPuller(transport(e), this.progress).pull(e, ref.repository(), digest, size, credsFor(e, creds), store, progress);
                 LOG.info("blob pulled digest=" + digest + " size=" + size + " endpoint=" + e.base()
                         + " ms=" + (System.nanoTime() - start) / 1_000_000);
                 return;
@@ -175,9 +213,22 @@ public final class RegistryClient implements AutoCloseable {
         throw combined(failures);
     }
 
-    /** Credentials go to the registry itself; mirrors are asked anonymously. */
+    /** The pull's credentials go only to hosts that serve the credentials' registry; others are asked anonymously. */
     private static Credentials credsFor(RegistryEndpoint e, Credentials creds) {
-        return e.mirror() ? Credentials.ANONYMOUS : creds;
+        return e.sendsCredentials() ? creds : Credentials.ANONYMOUS;
+    }
+
+    /** A small blob (a signature payload) read into memory, at most {@code max} bytes, digest verified; not stored. */
+    public byte[] fetchSmallBlob(ImageReference ref, Digest digest, int max, Credentials creds) {
+        List<ImageException> failures = new ArrayList<>();
+        for (RegistryEndpoint e : endpoints(ref.registry(), RegistryEndpoint.Capability.PULL)) {
+            try {
+                return new ManifestPuller(transport(e)).pullSmallBlob(e, ref.repository(), digest, max, credsFor(e, creds));
+            } catch (ImageException ex) {
+                failures.add(ex);
+            }
+        }
+        throw combined(failures);
     }
 
     private static ImageException combined(List<ImageException> failures) {
@@ -189,8 +240,11 @@ public final class RegistryClient implements AutoCloseable {
         for (int i = 0; i < failures.size() - 1; i++) {
             msg.append("; earlier: ").append(failures.get(i).getMessage());
         }
-        // Report the upstream's reason; an unauthorized upstream says more than a mirror's 404.
-        return new ImageException(last.reason(), msg.toString(), last);
+        // Report the upstream's reason (an unauthorized upstream says more than a mirror's 404), unless a host
+        // refused the credentials: that says more than a fallback host that is down.
+        ImageException.Reason reason = failures.stream().anyMatch(f -> f.reason() == ImageException.Reason.UNAUTHORIZED)
+                ? ImageException.Reason.UNAUTHORIZED : last.reason();
+        return new ImageException(reason, msg.toString(), last);
     }
 
     private static void join(CompletableFuture<Void> f) {
@@ -205,26 +259,51 @@ public final class RegistryClient implements AutoCloseable {
     }
 
     private RegistryTransport transport(RegistryEndpoint e) {
-        return transports.computeIfAbsent(e.base().getScheme() + "://" + e.host(), k -> {
-            Path ca = config.caFiles().get(e.registry());
-            if (ca == null) {
-                ca = config.caFiles().get(e.host());
+        Duration connect = e.dialTimeout() != null ? e.dialTimeout() : config.requestTimeout();
+        String key = e.base() + "|" + tlsKey(e.tls()) + "|" + connect.toMillis() + "|" + e.proxy();
+        return transports.computeIfAbsent(key, k -> {
+            ProxyEnvironment proxies = e.proxy() != null ? ProxyEnvironment.fixed(e.proxy()) : this.proxies;
+            SSLContext ssl = RegistryTls.contextFor(e.tls(), e.host());
+            if (e.tls().skipVerify()) {
+                LOG.warning("registry host " + e.host() + ": skip_verify is set, its certificate is not checked");
             }
-            SSLContext ssl = ca == null ? null : sslContextFor(ca);
             List<HttpClient> lanes = new ArrayList<>();
             for (int i = 0; i < config.maxConcurrentDownloads(); i++) {
                 HttpClient.Builder b = HttpClient.newBuilder()
                         .version(HttpClient.Version.HTTP_1_1)
-                        .connectTimeout(config.requestTimeout())
+                        .connectTimeout(connect)
                         .followRedirects(HttpClient.Redirect.NEVER)
                         .executor(Executors.newVirtualThreadPerTaskExecutor());
                 if (ssl != null) {
                     b.sslContext(ssl);
                 }
+                if (proxies.active()) {
+                    b.proxy(proxies);
+                }
                 lanes.add(b.build());
             }
-            return new RegistryTransport(lanes, config.requestTimeout(), config.maxRetries(), backoff);
+            return new RegistryTransport(lanes, config.requestTimeout(), config.maxRetries(), backoff, proxies);
         });
+    }
+
+    /** The TLS settings and the files' change times: an edited CA or client certificate gets a new client. */
+    private static String tlsKey(RegistryEndpoint.Tls tls) {
+        StringBuilder b = new StringBuilder(tls.toString());
+        List<Path> files = new ArrayList<>(tls.cas());
+        tls.clients().forEach(c -> {
+            files.add(c.cert());
+            if (c.key() != null) {
+                files.add(c.key());
+            }
+        });
+        for (Path p : files) {
+            try {
+                b.append('|').append(Files.getLastModifiedTime(p).toMillis()).append('/').append(Files.size(p));
+            } catch (IOException ex) {
+                b.append("|missing");
+            }
+        }
+        return b.toString();
     }
 
     @Override

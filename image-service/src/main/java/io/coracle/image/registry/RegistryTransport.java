@@ -35,12 +35,23 @@ final class RegistryTransport {
     /** Authorization header per endpoint+repository+credentials. */
     private final Map<String, String> authCache = new ConcurrentHashMap<>();
 
-    RegistryTransport(List<HttpClient> lanes, Duration timeout, int maxRetries, Duration backoff) {
+    private final ProxyEnvironment proxies;
+
+    RegistryTransport(List<HttpClient> lanes, Duration timeout, int maxRetries, Duration backoff, ProxyEnvironment proxies) {
         this.lanes = List.copyOf(lanes);
         this.timeout = timeout;
         this.maxRetries = maxRetries;
         this.backoff = backoff;
-        this.authenticator = new RegistryAuthenticator(lanes.getFirst(), timeout);
+        this.proxies = proxies;
+        this.authenticator = new RegistryAuthenticator(lanes.getFirst(), timeout, proxies);
+    }
+
+    /** Proxy credentials go on requests the proxy carries, and only those (Java sends them on the CONNECT only). */
+    static void proxyAuthorization(HttpRequest.Builder b, URI uri, ProxyEnvironment proxies) {
+        ProxyEnvironment.Route r = proxies.routeFor(uri);
+        if (r != null && r.authorization() != null) {
+            b.header("Proxy-Authorization", r.authorization());
+        }
     }
 
     void close() {
@@ -105,8 +116,12 @@ final class RegistryTransport {
         String authorization = authCache.get(cacheKey);
         while (true) {
             HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout).GET();
-            headers.forEach(b::header);
             boolean sameHost = Objects.equals(uri.getAuthority(), endpoint.base().getAuthority());
+            if (sameHost) { // hosts.toml [header]: for that host, not for a blob store it redirects to
+                endpoint.headers().forEach((name, values) -> values.forEach(v -> b.header(name, v)));
+            }
+            headers.forEach(b::header);
+            proxyAuthorization(b, uri, proxies);
             if (authorization != null && sameHost) {
                 b.header("Authorization", authorization);
             }
@@ -118,6 +133,11 @@ final class RegistryTransport {
                 throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": interrupted", e);
             }
             int code = r.statusCode();
+            if (code == 407) {
+                r.body().close();
+                throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": the proxy refused the request (407);"
+                        + " check the credentials of HTTP_PROXY/HTTPS_PROXY");
+            }
             if (code == 401 && sameHost && !challenged) {
                 String challenge = r.headers().firstValue("WWW-Authenticate").orElse(null);
                 r.body().close();

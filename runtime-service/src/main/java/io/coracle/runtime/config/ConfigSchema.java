@@ -75,14 +75,26 @@ public final class ConfigSchema {
             ConfigKey.string("registry.platform", "",
                     "Platform images are pulled for, e.g. linux/amd64 or linux/arm64/v8; empty: this node's."),
             ConfigKey.stringList("registry.insecure", List.of(),
-                    "Registries (host[:port]) reached over plain HTTP; localhost and 127.0.0.0/8 always are."),
+                    "Deprecated (use config_path): registries (host[:port]) reached over plain HTTP; localhost and\n"
+                            + "# 127.0.0.0/8 always are."),
             ConfigKey.stringList("registry.pinned_images", List.of(),
                     "Images reported as pinned, which the kubelet's image GC never removes."),
+            ConfigKey.string("registry.config_path", "/etc/coracle/certs.d",
+                    "containerd's registry hosts directory: <host>/hosts.toml (or <host>_<port>_/, _default/) with\n"
+                            + "# server, [host.\"URL\"] mirrors, capabilities, ca, client, skip_verify, header, override_path,\n"
+                            + "# dial_timeout; read as containerd reads it, edits apply to the next pull. Empty: none."),
+            ConfigKey.string("registry.auth_file", "",
+                    "Docker config.json / auth.json with node-wide credentials ({\"auths\": {...}}), used for pulls\n"
+                            + "# whose request carries none; re-read when it changes. Empty: none."),
+            ConfigKey.stringList("registry.signature_policy.*.public_keys", List.of(),
+                    "Images in this scope (a registry, or registry/repository prefix) must carry a cosign signature by\n"
+                            + "# one of these PEM public keys, checked before any layer is fetched; others are refused.\n"
+                            + "# Example: [registry.signature_policy.\"registry.example/prod\"] public_keys = [\"/etc/coracle/cosign.pub\"]"),
             ConfigKey.stringList("registry.mirrors.*.endpoints", List.of(),
-                    "Mirrors of a registry, tried in order before the registry itself; the image keeps its name.\n"
+                    "Deprecated (use config_path): mirrors of a registry, tried in order before the registry itself.\n"
                             + "# Example: [registry.mirrors.\"docker.io\"] endpoints = [\"http://127.0.0.1:5000\"]"),
             ConfigKey.string("registry.ca_files.*", "",
-                    "PEM file of CA certificates trusted for one registry.\n"
+                    "Deprecated (use config_path): PEM file of CA certificates trusted for one registry.\n"
                             + "# Example: [registry.ca_files] \"registry.example:5000\" = \"/etc/coracle/certs/example.pem\""));
 
     private ConfigSchema() {

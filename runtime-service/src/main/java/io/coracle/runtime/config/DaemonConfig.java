@@ -39,7 +39,8 @@ public record DaemonConfig(
     /** The [registry] table. */
     public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
                            Set<String> insecure, List<String> pinnedImages, Map<String, List<URI>> mirrors,
-                           Map<String, Path> caFiles) {}
+                           Map<String, Path> caFiles, Path configPath, Path authFile,
+                           Map<String, List<Path>> signaturePolicy) {}
 
     /** The [metrics] table: the Prometheus endpoint. */
     public record Metrics(boolean enabled, InetAddress address, int port) {}
@@ -104,6 +105,7 @@ public record DaemonConfig(
 
         Map<String, List<URI>> mirrors = new LinkedHashMap<>();
         Map<String, Path> caFiles = new LinkedHashMap<>();
+        Map<String, List<Path>> signaturePolicy = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : fileValues.entrySet()) {
             String key = e.getKey();
             if (key.startsWith("registry.mirrors.") && key.endsWith(".endpoints")) {
@@ -115,6 +117,16 @@ public record DaemonConfig(
                 mirrors.put(host, List.copyOf(endpoints));
             } else if (key.startsWith("registry.ca_files.")) {
                 caFiles.put(key.substring("registry.ca_files.".length()), absolute((String) e.getValue(), key, origin));
+            } else if (key.startsWith("registry.signature_policy.") && key.endsWith(".public_keys")) {
+                String scope = key.substring("registry.signature_policy.".length(), key.length() - ".public_keys".length());
+                List<Path> keys = new ArrayList<>();
+                for (Object k : (List<?>) e.getValue()) {
+                    keys.add(absolute(String.valueOf(k), key, origin));
+                }
+                if (keys.isEmpty()) {
+                    throw new ConfigException(origin + ": key '" + key + "' names no public key");
+                }
+                signaturePolicy.put(scope, List.copyOf(keys));
             }
         }
         Map<String, Path> runtimes = new java.util.TreeMap<>();
@@ -136,7 +148,8 @@ public record DaemonConfig(
                 (String) v.get("registry.platform"),
                 Set.copyOf(strings(v.get("registry.insecure"))),
                 List.copyOf(strings(v.get("registry.pinned_images"))),
-                Map.copyOf(mirrors), Map.copyOf(caFiles));
+                Map.copyOf(mirrors), Map.copyOf(caFiles), optionalPath(v, "registry.config_path", origin),
+                optionalPath(v, "registry.auth_file", origin), Map.copyOf(signaturePolicy));
         Metrics metrics = new Metrics((Boolean) v.get("metrics.enabled"), ipLiteral(v, "metrics.address", origin),
                 (int) positive(v, "metrics.port", 0, 65535, origin));
         String cert = (String) v.get("streaming.tls_cert_file"), key = (String) v.get("streaming.tls_key_file");
@@ -233,6 +246,12 @@ public record DaemonConfig(
             throw new ConfigException(origin + ": key '" + key + "' holds '" + s
                     + "', which is not an http:// or https:// URL");
         }
+    }
+
+    /** An absolute path, or null when the key is empty. */
+    private static Path optionalPath(Map<String, Object> v, String key, String origin) throws ConfigException {
+        String s = (String) v.get(key);
+        return s.isEmpty() ? null : absolute(s, key, origin);
     }
 
     private static Path absolutePath(Map<String, Object> v, String key, String origin) throws ConfigException {

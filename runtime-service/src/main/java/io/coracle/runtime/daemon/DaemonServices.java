@@ -67,7 +67,11 @@ final class DaemonServices implements AutoCloseable {
                     .withContainerRoot(config.root().resolve("containers"))
                     .withPlatform(reg.platform().isEmpty() ? Platform.current().toString() : reg.platform())
                     .withRequestTimeout(reg.requestTimeout())
-                    .withMaxRetries(reg.maxRetries()));
+                    .withMaxRetries(reg.maxRetries())
+                    .withHostsDir(reg.configPath())
+                    .withAuthFile(reg.authFile())
+                    .withSignaturePolicy(reg.signaturePolicy())
+                    .withProxyEnvironment(System.getenv()));
             containerStore = new ContainerStore(config.root());
             events = new ContainerEvents(config.eventSubscriberQueue());
             Cgroups cgroups = Cgroups.detect();

@@ -39,6 +39,7 @@ public final class MetricsServer implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final RuntimeStateMetrics state;
+    private final ImagePullProgressMetrics pullProgress;
     private final List<ServerInterceptor> interceptors;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpServer http;
@@ -54,6 +55,7 @@ public final class MetricsServer implements AutoCloseable {
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
         state = new RuntimeStateMetrics(registry, sandboxes.store(), containerStatus, containerStore);
+        pullProgress = new ImagePullProgressMetrics(registry, images.pullProgress());
         interceptors = List.of(new CriCallMetrics(registry), new ImagePullMetrics(registry, images));
         sandboxes.setCniTimings(new CniOperationMetrics(registry));
         ContainerEventMetrics.register(registry, events);
@@ -105,6 +107,7 @@ public final class MetricsServer implements AutoCloseable {
                 reply(exchange, 405, "method not allowed\n");
             } else {
                 state.refresh();
+                pullProgress.refresh();
                 exchange.getResponseHeaders().set("Content-Type", CONTENT_TYPE);
                 reply(exchange, 200, registry.scrape());
             }

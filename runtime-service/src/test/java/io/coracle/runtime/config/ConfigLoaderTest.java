@@ -144,6 +144,34 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void registryHostsDirectoryAuthFileAndSignaturePolicy() throws Exception {
+        DaemonConfig defaults = DaemonConfig.from(Map.of(), Map.of(), "defaults");
+        assertEquals(Path.of("/etc/coracle/certs.d"), defaults.registry().configPath());
+        assertEquals(null, defaults.registry().authFile());
+        assertEquals(Map.of(), defaults.registry().signaturePolicy());
+        Path file = write("""
+                [registry]
+                config_path = "/etc/containerd/certs.d"
+                auth_file = "/root/.docker/config.json"
+                [registry.signature_policy."registry.example/prod"]
+                public_keys = ["/etc/coracle/a.pub", "/etc/coracle/b.pub"]
+                [registry.signature_policy."docker.io"]
+                public_keys = ["/etc/coracle/hub.pub"]
+                """);
+        DaemonConfig config = DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString());
+        assertEquals(Path.of("/etc/containerd/certs.d"), config.registry().configPath());
+        assertEquals(Path.of("/root/.docker/config.json"), config.registry().authFile());
+        assertEquals(Map.of("registry.example/prod", List.of(Path.of("/etc/coracle/a.pub"), Path.of("/etc/coracle/b.pub")),
+                "docker.io", List.of(Path.of("/etc/coracle/hub.pub"))), config.registry().signaturePolicy());
+        Path none = write("[registry]\nconfig_path = \"\"\n");
+        assertEquals(null, DaemonConfig.from(ConfigLoader.load(none, true), Map.of(), none.toString()).registry().configPath());
+        Path relative = write("[registry.signature_policy.\"docker.io\"]\npublic_keys = [\"keys/a.pub\"]\n");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> DaemonConfig.from(ConfigLoader.load(relative, true), Map.of(), relative.toString()));
+        assertTrue(e.getMessage().contains("registry.signature_policy.docker.io.public_keys' must be an absolute path"), e.getMessage());
+    }
+
+    @Test
     void badMirrorEndpointNamesKey() throws Exception {
         Path file = write("[registry.mirrors.\"docker.io\"]\nendpoints = [\"ftp://x\"]\n");
         ConfigException e = assertThrows(ConfigException.class,
