@@ -164,6 +164,14 @@ final class TestContainer implements AutoCloseable {
         }
     }
 
+    /** Whether the node's cgroups offer the controller (user-mode-linux's v2 kernel has no cpuset, for one). */
+    static boolean hasController(String name) throws IOException {
+        Path root = Path.of("/sys/fs/cgroup");
+        return Files.exists(root.resolve("cgroup.controllers"))
+                ? List.of(Files.readString(root.resolve("cgroup.controllers")).trim().split(" ")).contains(name)
+                : Files.isDirectory(root.resolve(name));
+    }
+
     /** The cgroup directories named name (v2, or under any v1/hybrid hierarchy). Looks only there: walking
      * the whole tree trips over the cgroups other tests remove meanwhile. */
     static List<String> leakedCgroups(String name) throws IOException {
