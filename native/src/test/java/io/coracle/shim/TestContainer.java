@@ -108,7 +108,8 @@ final class TestContainer implements AutoCloseable {
 
     ShimClient create() throws IOException {
         OciJson.writeConfig(bundle, spec());
-        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(10));
+        // 30 s: runc under the cgroup-v2 stage's user-mode-linux takes seconds to create.
+        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(30));
         return created.client();
     }
 
