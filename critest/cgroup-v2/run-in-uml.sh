@@ -53,6 +53,9 @@ setsid "$linux" mem="$mem" rootfstype=hostfs rootflags=/ rw quiet con=null con0=
 	CORACLE_V2_RESULTS="$results" CORACLE_V2_REPO="$repo" CORACLE_V2_JAVA="$JAVA_HOME" \
 	CORACLE_V2_TIMEOUT="$timeout" < /dev/null > "$results/kernel.log" 2>&1 &
 uml=$!
+# Interrupted (Ctrl-C, a CI timeout): the kernel and its processes go too.
+trap 'kill -KILL -- "-$uml" 2> /dev/null || true' EXIT
+trap 'exit 130' INT TERM
 # Follow the tests' outcomes while they run (their full output stays in console.log).
 tail --pid="$uml" -n +1 -F "$results/console.log" 2> /dev/null | grep --line-buffered -e '^\[cgroup-v2\]' -e '^cgroup-v2:' &
 tailer=$!
@@ -73,6 +76,7 @@ if pgrep -g "$uml" > /dev/null 2>&1; then
 	kill -KILL -- "-$uml" 2> /dev/null || true
 fi
 
+trap - EXIT
 secs=$(($(date +%s) - start))
 if [[ ! -f "$results/exit-code" ]]; then
 	say "the UML kernel ended without reporting a result after ${secs}s; its log:"
