@@ -245,6 +245,11 @@ static int apply_v2(const char *dir, const struct json *res, struct cerr *e)
 	}
 	const char *cpus = json_get_str(json_get(res, "cpu"), "cpus");
 	const char *mems = json_get_str(json_get(res, "cpu"), "mems");
+	char knob[600];
+	snprintf(knob, sizeof knob, "%s/cpuset.cpus", dir);
+	if (((cpus && cpus[0]) || (mems && mems[0])) && !exists(knob))
+		return fail(e, 0, "linux.resources.cpu.%s: this node's cgroup v2 hierarchy has no cpuset controller (no %s)",
+			    cpus && cpus[0] ? "cpus" : "mems", knob);
 	if (cpus && cpus[0] && write_knob(dir, "cpuset.cpus", cpus, e) < 0)
 		return -1;
 	if (mems && mems[0] && write_knob(dir, "cpuset.mems", mems, e) < 0)

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The shim against the real kernel, with a busybox image: what a user of a container would check. */
@@ -95,6 +96,7 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    @Tag("cgroup")
     void memoryLimitKillsAnAllocatingProcessAndTheExitRecordSaysOom() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.resources = new Resources(new Resources.Memory(32L << 20, null, 32L << 20), null, null, null, null);
@@ -107,6 +109,7 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    @Tag("cgroup")
     void pidsLimitStopsAForkBomb() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.resources = new Resources(null, null, new Resources.Pids(10), null, null);
@@ -120,6 +123,7 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    @Tag("cgroup")
     void cpuQuotaHoldsABusyLoopNearTheQuota() throws Exception {
         Cgroups cgroups = Cgroups.detect();
         try (TestContainer c = new TestContainer(lower)) {
@@ -257,6 +261,7 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    @Tag("cgroup")
     void createFailsClearlyAndLeavesNothingForBadInput() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.args = List.of("no-such-command");
@@ -653,24 +658,39 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    @Tag("cgroup")
     void nestedCgroupPathIsCreatedWithCpusetsAndRemovedUpToWhatTheShimMade() throws Exception {
+        boolean v2 = Cgroups.detect().v2();
+        boolean cpusets = TestContainer.hasController("cpuset");
         try (TestContainer c = new TestContainer(lower)) {
             c.cgroupSuffix = "/pod/ctr";
-            c.resources = new Resources(null, new Resources.Cpu(null, null, null, "0", null), null, null, null);
-            c.args = sh("cat /proc/self/cgroup | grep -E ':(cpuset|memory):'");
+            c.resources = cpusets ? new Resources(null, new Resources.Cpu(null, null, null, "0", null), null, null, null)
+                    : new Resources(new Resources.Memory(64L << 20, null, null), null, null, null, null);
+            c.args = sh("cat /proc/self/cgroup");
             ShimClient client = c.create();
-            Path cpuset = Path.of("/sys/fs/cgroup/cpuset", c.cgroup, "pod", "ctr");
-            org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/cpuset/cpuset.cpus")));
-            assertEquals("0", Files.readString(cpuset.resolve("cpuset.cpus")).trim());
-            assertFalse(Files.readString(cpuset.resolve("cpuset.mems")).isBlank());
-            assertFalse(Files.readString(cpuset.getParent().resolve("cpuset.cpus")).isBlank());
+            if (cpusets) {
+                Path cpuset = v2 ? Path.of("/sys/fs/cgroup", c.cgroup, "pod", "ctr")
+                        : Path.of("/sys/fs/cgroup/cpuset", c.cgroup, "pod", "ctr");
+                assertEquals("0", Files.readString(cpuset.resolve("cpuset.cpus")).trim());
+                if (!v2) { // v1 starts a cpuset empty: the shim copies the parent's down
+                    assertFalse(Files.readString(cpuset.resolve("cpuset.mems")).isBlank());
+                    assertFalse(Files.readString(cpuset.getParent().resolve("cpuset.cpus")).isBlank());
+                }
+            } else {
+                assertEquals(String.valueOf(64L << 20),
+                        Files.readString(Path.of("/sys/fs/cgroup", c.cgroup, "pod", "ctr", "memory.max")).trim());
+            }
             client.start();
             assertEquals(0, client.awaitExit(Duration.ofSeconds(10)).orElseThrow().exitCode());
             String out = c.output("stdout");
-            assertTrue(out.contains(":cpuset:/" + c.cgroup + "/pod/ctr\n"), out);
-            assertTrue(out.contains(":memory:/" + c.cgroup + "/pod/ctr\n"), out);
+            if (v2) {
+                assertEquals("0::/" + c.cgroup + "/pod/ctr\n", out);
+            } else {
+                assertTrue(out.contains(":cpuset:/" + c.cgroup + "/pod/ctr\n"), out);
+                assertTrue(out.contains(":memory:/" + c.cgroup + "/pod/ctr\n"), out);
+            }
             // The shim made all three levels, so it removes all three.
-            assertFalse(Files.exists(Path.of("/sys/fs/cgroup/memory", c.cgroup)));
+            assertFalse(Files.exists(Path.of(v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", c.cgroup)));
         }
     }
 

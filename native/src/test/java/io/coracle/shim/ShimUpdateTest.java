@@ -19,9 +19,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** UpdateContainerResources' path: the shim's "update" request writes the container's cgroup files. */
+@Tag("cgroup")
 class ShimUpdateTest extends BusyboxRootfsTests {
     private static final Path RUNC = Path.of("/usr/sbin/runc");
     static boolean v2;
@@ -52,19 +54,22 @@ class ShimUpdateTest extends BusyboxRootfsTests {
             client.start();
             assertEquals("67108864", knob(c, "memory", v2 ? "memory.max" : "memory.limit_in_bytes"));
 
+            // Without a cpuset controller (user-mode-linux's v2 kernel) the update leaves cpus out.
+            boolean cpusets = TestContainer.hasController("cpuset");
             client.update(new Resources(new Resources.Memory(96L << 20, null, null),
-                    new Resources.Cpu(256L, 20_000L, 100_000L, "0", null), new Resources.Pids(17), null, null));
+                    new Resources.Cpu(256L, 20_000L, 100_000L, cpusets ? "0" : null, null), new Resources.Pids(17), null, null));
             if (v2) {
                 assertEquals("100663296", knob(c, "", "memory.max"));
                 assertEquals(String.valueOf(1 + ((256 - 2) * 9999) / 262142), knob(c, "", "cpu.weight"));
                 assertEquals("20000 100000", knob(c, "", "cpu.max"));
                 assertEquals("17", knob(c, "", "pids.max"));
-                assertEquals("0", knob(c, "", "cpuset.cpus"));
             } else {
                 assertEquals("100663296", knob(c, "memory", "memory.limit_in_bytes"));
                 assertEquals("256", knob(c, "cpu", "cpu.shares"));
                 assertEquals("20000", knob(c, "cpu", "cpu.cfs_quota_us"));
                 assertEquals("17", knob(c, "pids", "pids.max"));
+            }
+            if (cpusets) {
                 assertEquals("0", knob(c, "cpuset", "cpuset.cpus"));
             }
             // What an update leaves out stays as it is.
@@ -73,13 +78,20 @@ class ShimUpdateTest extends BusyboxRootfsTests {
             assertEquals("100663296", knob(c, "memory", v2 ? "memory.max" : "memory.limit_in_bytes"));
             assertEquals(v2 ? "20000 100000" : "20000", knob(c, "cpu", v2 ? "cpu.max" : "cpu.cfs_quota_us"));
 
-            // A value the kernel refuses comes back naming the file; the container keeps running.
-            ShimException e = assertThrows(ShimException.class, () -> client.update(new Resources(null,
-                    new Resources.Cpu(null, null, null, "4095", null), null, null, null)));
+            // A value the kernel refuses comes back naming the file; the container keeps running. No
+            // such CPU, or (no cpusets) a quota below the kernel's 1 ms minimum.
+            ShimException e = assertThrows(ShimException.class, () -> client.update(new Resources(null, cpusets
+                    ? new Resources.Cpu(null, null, null, "4095", null) : new Resources.Cpu(null, 500L, 100_000L, null, null),
+                    null, null, null)));
             assertTrue(e.getMessage().startsWith("update: "), e.getMessage());
-            assertTrue(e.getMessage().contains("cpuset.cpus") && e.getMessage().contains("4095"), e.getMessage());
+            assertTrue(cpusets ? e.getMessage().contains("cpuset.cpus") && e.getMessage().contains("4095")
+                    : e.getMessage().contains("cpu.max") && e.getMessage().contains("500"), e.getMessage());
             assertTrue(runtime == null || e.getMessage().contains("runc update exited 1"), e.getMessage());
-            assertEquals("0", knob(c, "cpuset", "cpuset.cpus"));
+            if (cpusets) {
+                assertEquals("0", knob(c, "cpuset", "cpuset.cpus"));
+            } else {
+                assertEquals("20000 100000", knob(c, "cpu", "cpu.max"));
+            }
             assertEquals("running", client.state().status());
         }
     }
@@ -96,8 +108,7 @@ class ShimUpdateTest extends BusyboxRootfsTests {
     }
 
     @Test
-    void aMemoryLimitBelowUsageIsRefusedNamingTheFile() throws Exception {
-        assumeTrue(!v2, "on cgroup v2 the kernel OOM-kills instead of refusing memory.max");
+    void aMemoryLimitBelowUsageIsRefusedOnV1AndOomKillsOnV2() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             // 8 MB in the container's /dev/shm (a tmpfs): charged to its cgroup, not reclaimable without swap.
             c.args = List.of("sh", "-c", "head -c 8000000 /dev/zero > /dev/shm/x && echo held; exec sleep 300");
@@ -109,6 +120,14 @@ class ShimUpdateTest extends BusyboxRootfsTests {
                 Thread.sleep(20);
             }
             assertTrue(Files.readAllLines(Path.of("/proc/swaps")).size() <= 1, "this test needs a node without swap");
+            if (v2) {
+                // v2 takes the limit, fails to reclaim down to it and OOM-kills the container instead
+                // (whose cgroup the shim then removes).
+                client.update(new Resources(new Resources.Memory(1L << 20, null, null), null, null, null, null));
+                var exit = client.awaitExit(Duration.ofSeconds(20)).orElseThrow();
+                assertTrue(exit.oomKilled(), exit.toString());
+                return;
+            }
             ShimException e = assertThrows(ShimException.class, () -> client.update(new Resources(
                     new Resources.Memory(1L << 20, null, null), null, null, null, null)));
             // EBUSY: the kernel could not reclaim down to the limit (musl says "Resource busy").

@@ -110,7 +110,8 @@ final class TestContainer implements AutoCloseable {
 
     ShimClient create() throws IOException {
         OciJson.writeConfig(bundle, spec());
-        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(10));
+        // 30 s: runc under the cgroup-v2 stage's user-mode-linux takes seconds to create.
+        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(30));
         return created.client();
     }
 
@@ -164,6 +165,14 @@ final class TestContainer implements AutoCloseable {
             }
             Thread.sleep(10);
         }
+    }
+
+    /** Whether the node's cgroups offer the controller (user-mode-linux's v2 kernel has no cpuset, for one). */
+    static boolean hasController(String name) throws IOException {
+        Path root = Path.of("/sys/fs/cgroup");
+        return Files.exists(root.resolve("cgroup.controllers"))
+                ? List.of(Files.readString(root.resolve("cgroup.controllers")).trim().split(" ")).contains(name)
+                : Files.isDirectory(root.resolve(name));
     }
 
     /** The cgroup directories named name (v2, or under any v1/hybrid hierarchy). Looks only there: walking

@@ -124,6 +124,19 @@ final class PodFixture implements AutoCloseable {
         return r.out;
     }
 
+    static final boolean V2 = Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"));
+
+    /** A cgroup's file: under the controller's hierarchy on v1, in the cgroup's one directory on v2. */
+    static Path cgroupFile(String controller, String cgroup, String file) {
+        return V2 ? Path.of("/sys/fs/cgroup", cgroup, file) : Path.of("/sys/fs/cgroup", controller, cgroup, file);
+    }
+
+    /** Where a cgroup could be: each of these v1 hierarchies, or the one v2 directory. */
+    static List<Path> cgroupDirs(String cgroup, String... hierarchies) {
+        return V2 ? List.of(Path.of("/sys/fs/cgroup", cgroup))
+                : Stream.of(hierarchies).map(h -> Path.of("/sys/fs/cgroup", h, cgroup)).toList();
+    }
+
     /** Lines of the host's state that mention s (mounts, iptables, veths on the bridge, cgroups, processes). */
     List<String> traces(Sandbox s) throws IOException, InterruptedException {
         List<String> found = new ArrayList<>();
@@ -147,8 +160,7 @@ final class PodFixture implements AutoCloseable {
             }
         }
         for (String cg : List.of(s.pauseCgroup(), s.cgroupParent())) {
-            for (String h : List.of("cpu", "memory", "pids", "systemd", "unified")) {
-                Path d = Path.of("/sys/fs/cgroup", h, cg);
+            for (Path d : cgroupDirs(cg, "cpu", "memory", "pids", "systemd", "unified")) {
                 if (Files.isDirectory(d) && (s.cgroupCreatedFrom() != null && cg.startsWith(s.cgroupCreatedFrom()))) {
                     found.add("cgroup: " + d);
                 }
@@ -178,8 +190,8 @@ final class PodFixture implements AutoCloseable {
         exec(10, "ip", "link", "del", bridge);
         String net = bridge;
         DaemonProcess.deleteTree(Path.of("/var/lib/cni/networks", net));
-        for (String h : List.of("blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd", "unified")) {
-            Path d = Path.of("/sys/fs/cgroup", h, cgroupRoot);
+        for (Path d : cgroupDirs(cgroupRoot, "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+                "systemd", "unified")) {
             if (Files.isDirectory(d)) {
                 try (Stream<Path> s = Files.walk(d)) {
                     for (Path p : s.filter(Files::isDirectory).sorted(Comparator.reverseOrder()).toList()) {

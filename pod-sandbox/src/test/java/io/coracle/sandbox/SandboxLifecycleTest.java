@@ -36,6 +36,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Pod files, namespaces, cgroups, recovery, name reservation, status and listing. */
@@ -122,6 +123,7 @@ class SandboxLifecycleTest {
     }
 
     @Test
+    @Tag("cgroup")
     void aPodSharingEveryHostNamespaceStillHasAPauseProcessAndCgroup() throws Exception {
         Sandbox s = f.get(f.run(PodFixture.namespaces(f.podWithParent("allhost"), NamespaceMode.NODE, NamespaceMode.NODE, NamespaceMode.NODE)));
         for (String kind : List.of("net", "ipc", "uts", "pid")) {
@@ -130,7 +132,7 @@ class SandboxLifecycleTest {
         }
         assertTrue(s.pause().alive());
         assertEquals(List.of(String.valueOf(s.pausePid())),
-                Files.readAllLines(Path.of("/sys/fs/cgroup/pids", s.pauseCgroup(), "cgroup.procs")));
+                Files.readAllLines(PodFixture.cgroupFile("pids", s.pauseCgroup(), "cgroup.procs")));
         remove(s.id());
         assertEquals(List.of(), f.traces(s));
     }
@@ -148,34 +150,42 @@ class SandboxLifecycleTest {
     }
 
     @Test
+    @Tag("cgroup")
     void podCgroupLivesUnderTheKubeletParentAndHoldsPause() throws Exception {
         Sandbox s = f.get(f.run(f.podWithParent("cg")));
         assertEquals(f.cgroupRoot + "/pod-cg", s.cgroupParent());
         assertEquals(f.cgroupRoot + "/pod-cg/" + s.id(), s.pauseCgroup());
-        for (String h : List.of("cpu", "memory", "pids", "freezer")) {
-            Path procs = Path.of("/sys/fs/cgroup", h, s.pauseCgroup(), "cgroup.procs");
-            assertEquals(List.of(String.valueOf(s.pausePid())), Files.readAllLines(procs), h);
+        for (Path d : PodFixture.cgroupDirs(s.pauseCgroup(), "cpu", "memory", "pids", "freezer")) {
+            assertEquals(List.of(String.valueOf(s.pausePid())), Files.readAllLines(d.resolve("cgroup.procs")), d.toString());
+        }
+        if (PodFixture.V2) { // every controller reaches the pause leaf
+            assertEquals(Files.readString(Path.of("/sys/fs/cgroup/cgroup.controllers")),
+                    Files.readString(Path.of("/sys/fs/cgroup", s.pauseCgroup(), "cgroup.controllers")));
         }
         remove(s.id());
-        assertFalse(Files.exists(Path.of("/sys/fs/cgroup/cpu", f.cgroupRoot)), "the cgroups Coracle created are gone");
+        assertFalse(Files.exists(PodFixture.cgroupFile("cpu", f.cgroupRoot, "")), "the cgroups Coracle created are gone");
         assertEquals(List.of(), f.traces(s));
     }
 
     @Test
+    @Tag("cgroup")
     void defaultParentGetsThePodResourcesAndOverhead() throws Exception {
         PodSandboxConfig.Builder b = PodFixture.pod("res");
         b.getLinuxBuilder().setResources(LinuxContainerResources.newBuilder().setMemoryLimitInBytes(256L << 20).setCpuShares(512))
                 .setOverhead(LinuxContainerResources.newBuilder().setMemoryLimitInBytes(16L << 20).setCpuShares(10));
         Sandbox s = f.get(f.run(b));
         assertEquals(f.cgroupRoot + "/pod-" + s.id(), s.cgroupParent());
-        Path mem = Path.of("/sys/fs/cgroup/memory", s.cgroupParent(), "memory.limit_in_bytes");
+        Path mem = PodFixture.cgroupFile("memory", s.cgroupParent(), PodFixture.V2 ? "memory.max" : "memory.limit_in_bytes");
         assertEquals(String.valueOf(272L << 20), Files.readString(mem).trim());
-        assertEquals("522", Files.readString(Path.of("/sys/fs/cgroup/cpu", s.cgroupParent(), "cpu.shares")).trim());
+        // v2: shares 522 as a weight, 1 + (522 - 2) * 9999 / 262142
+        assertEquals(PodFixture.V2 ? "20" : "522", Files.readString(PodFixture.cgroupFile("cpu", s.cgroupParent(),
+                PodFixture.V2 ? "cpu.weight" : "cpu.shares")).trim());
         remove(s.id());
         assertEquals(List.of(), f.traces(s));
     }
 
     @Test
+    @Tag("cgroup")
     void systemdDriverExpandsSliceNamesIntoCgroupfsPaths() throws Exception {
         assertEquals("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice",
                 PodCgroup.expandSlice("kubepods-burstable-pod1a2b.slice"));
@@ -190,9 +200,9 @@ class SandboxLifecycleTest {
         assertEquals("/" + top + ".slice/" + top + "-burstable.slice/" + top + "-burstable-podabc.slice", s.cgroupParent());
         assertEquals(s.cgroupParent() + "/coracle-" + id + ".scope", s.pauseCgroup());
         assertEquals(List.of(String.valueOf(s.pausePid())),
-                Files.readAllLines(Path.of("/sys/fs/cgroup/pids", s.pauseCgroup(), "cgroup.procs")));
+                Files.readAllLines(PodFixture.cgroupFile("pids", s.pauseCgroup(), "cgroup.procs")));
         systemd.remove(RemovePodSandboxRequest.newBuilder().setPodSandboxId(id).build());
-        assertFalse(Files.exists(Path.of("/sys/fs/cgroup/pids", top + ".slice")));
+        assertFalse(Files.exists(PodFixture.cgroupFile("pids", "/" + top + ".slice", "")));
         assertEquals(List.of(), f.traces(s));
     }
 

@@ -345,11 +345,17 @@ class ContainerIT {
             bed.runtime().updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
                     .setLinux(LinuxContainerResources.newBuilder().setCpuQuota(20000).setCpuPeriod(100000)
                             .setMemoryLimitInBytes(96L << 20)).build());
-            Path cgroup = Path.of("/sys/fs/cgroup/cpu").resolve(bed.cgroupParent().substring(1));
-            Path quota = Files.walk(cgroup).filter(p -> p.endsWith(id + "/cpu.cfs_quota_us")).findFirst().orElseThrow();
-            assertEquals("20000", Files.readString(quota).trim());
+            boolean v2 = Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"));
+            Path cgroup = Path.of(v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu").resolve(bed.cgroupParent().substring(1));
+            Path quota = Files.walk(cgroup).filter(p -> p.endsWith(id + (v2 ? "/cpu.max" : "/cpu.cfs_quota_us")))
+                    .findFirst().orElseThrow();
+            assertEquals(v2 ? "20000 100000" : "20000", Files.readString(quota).trim());
+            if (v2) {
+                assertEquals(String.valueOf(96L << 20), Files.readString(quota.resolveSibling("memory.max")).trim());
+            }
             assertEquals(96L << 20, bed.status(id).getResources().getLinux().getMemoryLimitInBytes());
-            if (Files.readAllLines(Path.of("/proc/swaps")).size() <= 1) {
+            // v1 refuses a limit below the usage; v2 takes it and the kernel reclaims or OOM-kills.
+            if (!v2 && Files.readAllLines(Path.of("/proc/swaps")).size() <= 1) {
                 // Below what the container already uses (and no swap to push it to): the kernel refuses
                 // it, the error names the file, and the recorded resources stay as they were.
                 StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> bed.runtime()
