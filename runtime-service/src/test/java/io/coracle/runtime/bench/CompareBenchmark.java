@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
@@ -106,7 +107,11 @@ public final class CompareBenchmark {
                          endpoints = ["http://%1$s"]
                          """.formatted(reg), "--log-level", "info")) { // containerd logs at info too
                 coracle.awaitServing(Duration.ofSeconds(60));
-                Side o = new Side("Coracle", coracle::runtime, coracle::images, coracle.process().pid(), odir, "",
+                // Deadlines as containerd's stubs have them: a loaded machine must not fail the run.
+                Side o = new Side("Coracle",
+                        () -> RuntimeServiceGrpc.newBlockingStub(coracle.channel()).withDeadlineAfter(120, TimeUnit.SECONDS),
+                        () -> ImageServiceGrpc.newBlockingStub(coracle.channel()).withDeadlineAfter(300, TimeUnit.SECONDS),
+                        coracle.process().pid(), odir, "",
                         Files.createDirectories(work.resolve("logs-coracle")), new LinkedHashMap<>(), new LinkedHashMap<>(),
                         new ArrayList<>());
                 Side c = new Side("containerd", containerd::runtime, containerd::images, containerd.process.pid(), cdir,
