@@ -369,12 +369,11 @@ public final class CompareBenchmark {
     }
 
     private static void removeAll(Side s) {
-        var rt = s.rt().get();
-        for (var ctr : rt.listContainers(ListContainersRequest.getDefaultInstance()).getContainersList()) {
+        for (var ctr : s.rt().get().listContainers(ListContainersRequest.getDefaultInstance()).getContainersList()) {
             s.rt().get().stopContainer(StopContainerRequest.newBuilder().setContainerId(ctr.getId()).setTimeout(10).build());
             s.rt().get().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(ctr.getId()).build());
         }
-        for (var p : rt.listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList()) {
+        for (var p : s.rt().get().listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList()) {
             s.rt().get().stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
             s.rt().get().removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
         }
