@@ -368,16 +368,31 @@ public final class CompareBenchmark {
         return sorted.get(Math.min(sorted.size() - 1, Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1)));
     }
 
-    private static void removeAll(Side s) {
+    private static void removeAll(Side s) throws InterruptedException {
         for (var ctr : s.rt().get().listContainers(ListContainersRequest.getDefaultInstance()).getContainersList()) {
             s.rt().get().stopContainer(StopContainerRequest.newBuilder().setContainerId(ctr.getId()).setTimeout(10).build());
-            s.rt().get().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(ctr.getId()).build());
+            retried(() -> s.rt().get().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(ctr.getId()).build()));
         }
         for (var p : s.rt().get().listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList()) {
             s.rt().get().stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
-            s.rt().get().removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
+            retried(() -> s.rt().get().removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build()));
         }
         s.pods().clear();
+    }
+
+    /** containerd 1.6 sometimes still calls a container running just after StopContainer returned: try again. */
+    private static void retried(Runnable call) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                call.run();
+                return;
+            } catch (io.grpc.StatusRuntimeException e) {
+                if (attempt == 10) {
+                    throw e;
+                }
+                Thread.sleep(300);
+            }
+        }
     }
 
     /** Removes the image by its ID (every tag), which garbage-collects its blobs and snapshots on both runtimes. */
