@@ -9,6 +9,9 @@ import io.coracle.cri.v1.ImageServiceGrpc;
 import io.coracle.cri.v1.ImageSpec;
 import io.coracle.cri.v1.ImageStatusRequest;
 import io.coracle.cri.v1.LinuxPodSandboxConfig;
+import io.coracle.cri.v1.LinuxSandboxSecurityContext;
+import io.coracle.cri.v1.NamespaceMode;
+import io.coracle.cri.v1.NamespaceOption;
 import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.ListImagesRequest;
 import io.coracle.cri.v1.ListPodSandboxRequest;
@@ -247,7 +250,10 @@ public final class CompareBenchmark {
 
     private static PodSandboxConfig pod(Side s, String name) {
         String uid = name + "-" + Long.toHexString(System.nanoTime());
-        LinuxPodSandboxConfig.Builder linux = LinuxPodSandboxConfig.newBuilder();
+        // As the kubelet sends it by default: each container in its own PID namespace.
+        LinuxPodSandboxConfig.Builder linux = LinuxPodSandboxConfig.newBuilder().setSecurityContext(
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(
+                        NamespaceOption.newBuilder().setPid(NamespaceMode.CONTAINER)));
         if (!s.cgroupParent().isEmpty()) {
             linux.setCgroupParent(s.cgroupParent()); // Coracle's test config has its own parent
         }
