@@ -136,15 +136,10 @@ final class ContainerdProcess implements AutoCloseable {
         unmountUnder(dir);
         removeCgroupParent(cgroupParent);
         DaemonProcess.deleteTree(dir);
-        // containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its state dir: drop what it made.
+        // containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its state dir (and leaves
+        // some there): when this run made the directory, it goes.
         if (!hadRunDir) {
-            for (Path p : List.of(RUN_DIR.resolve("s"), RUN_DIR)) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    // not empty: another containerd uses it
-                }
-            }
+            DaemonProcess.deleteTree(RUN_DIR);
         }
     }
 
