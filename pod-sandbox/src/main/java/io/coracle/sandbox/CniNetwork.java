@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs CNI plugins for a pod (CNI spec: env CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
  * CNI_ARGS, CNI_PATH; the network config on stdin). ADD chains the list's plugins with prevResult,
- * DEL runs them in reverse with the cached ADD result, CHECK in order.
+ * DEL runs them in reverse with the cached ADD result.
  */
 final class CniNetwork {
     static final String IFNAME = "eth0";
@@ -136,19 +136,6 @@ final class CniNetwork {
         }
         if (first != null) {
             throw first;
-        }
-    }
-
-    /** CHECK (CNI 0.4.0+), a no-op for older versions or disableCheck. */
-    void check(CniConfigLoader.NetworkList net, PodRef pod, Path netns, List<PortMapping> ports, String resultJson)
-            throws IOException {
-        if (net.disableCheck() || net.cniVersion().startsWith("0.1") || net.cniVersion().startsWith("0.2")
-                || net.cniVersion().startsWith("0.3")) {
-            return;
-        }
-        JsonNode prev = JSON.readTree(resultJson);
-        for (ObjectNode plugin : net.plugins()) {
-            exec("CHECK", net, plugin, prev, pod, netns, ports);
         }
     }
 

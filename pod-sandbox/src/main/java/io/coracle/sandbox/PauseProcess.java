@@ -1,5 +1,6 @@
 package io.coracle.sandbox;
 
+import io.coracle.sys.PidFds;
 import io.coracle.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,11 +32,12 @@ public record PauseProcess(int pid, long startTime) {
         }
     }
 
-    /** Running (not a zombie) and the same process as recorded. */
+    /** Running (not a zombie) and the same process as recorded: /proc is read once, then a pidfd answers. */
     public boolean alive() {
-        if (pid <= 0) {
-            return false;
-        }
+        return pid > 0 && PidFds.running(pid, startTime, this::aliveInProc);
+    }
+
+    private boolean aliveInProc() {
         String stat = stat(pid);
         if (stat == null) {
             return false;

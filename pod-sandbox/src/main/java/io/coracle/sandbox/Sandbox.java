@@ -52,7 +52,7 @@ public record Sandbox(@JsonUnwrapped SandboxMetadata metadata, @JsonUnwrapped Sa
     @JsonIgnore
     public PodSandboxConfig podConfig() {
         try {
-            return PodSandboxConfig.parseFrom(metadata.config());
+            return io.coracle.cri.StoredMessages.parse(metadata.config(), PodSandboxConfig.parser());
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("sandbox " + id() + ": stored config unreadable", e);
         }

@@ -17,11 +17,8 @@ import io.coracle.cri.v1.PodSandboxState;
 import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
 import io.coracle.cri.v1.PodSandboxStatusResponse;
-import io.coracle.cri.v1.PortMapping;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Instant;
-import java.util.List;
 
 /** PodSandboxStatus: state (READY only while the pause process runs), IPs, namespace options; verbose info as JSON. */
 public final class SandboxStatusReader {
@@ -40,7 +37,7 @@ public final class SandboxStatusReader {
         long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();
         PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(status).setTimestamp(now);
         if (request.getVerbose()) {
-            r.putInfo("info", verboseInfo(s, s.podConfig(), status.getState()));
+            r.putInfo("info", verboseInfo(s, s.podConfig()));
         }
         return r.build();
     }
@@ -79,7 +76,11 @@ public final class SandboxStatusReader {
                 .setAttempt(s.attempt()).build();
     }
 
-    private String verboseInfo(Sandbox s, PodSandboxConfig cfg, PodSandboxState state) {
+    /**
+     * What is known of the sandbox, from memory: no CNI CHECK (containerd's CRI plugin runs none either;
+     * it reports the stored result), no process started, no file read.
+     */
+    private String verboseInfo(Sandbox s, PodSandboxConfig cfg) {
         ObjectNode o = JSON.createObjectNode();
         o.put("pid", s.pausePid());
         o.put("podDir", s.podDir().toString());
@@ -99,17 +100,6 @@ public final class SandboxStatusReader {
             o.put("config", "unprintable: " + e.getMessage());
         } catch (IOException e) {
             o.put("cniResult", s.cniResult());
-        }
-        if (s.networkAttached() && state == PodSandboxState.SANDBOX_READY) {
-            try {
-                CniConfigLoader.NetworkList net = CniConfigLoader.NetworkList.parse(Path.of("(stored)"), s.cniNetwork());
-                List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
-                env.cni.check(net, new CniNetwork.PodRef(s.id(), s.name(), s.namespace(), s.uid()), s.netnsPath(), ports,
-                        s.cniResult());
-                o.put("networkCheck", "ok");
-            } catch (IOException e) {
-                o.put("networkCheck", e.getMessage());
-            }
         }
         return o.toString();
     }

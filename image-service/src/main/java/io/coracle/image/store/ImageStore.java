@@ -26,7 +26,9 @@ public final class ImageStore {
     private static final Logger LOG = Logger.getLogger(ImageStore.class.getName());
 
     private final Path dir;
-    private final Map<String, ImageRecord> byId = new TreeMap<>();
+    private final Map<String, ImageRecord> byId = new TreeMap<>(); // the writers' copy, guarded by this
+    /** What readers see: a copy of byId, replaced after each change, so lookups never wait on a write's fsync. */
+    private volatile Map<String, ImageRecord> snapshot = Map.of();
 
     public ImageStore(Path root) {
         this.dir = root.resolve("images");
@@ -46,6 +48,7 @@ public final class ImageStore {
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot load image records from " + dir + ": " + e.getMessage(), e);
         }
+        publish();
         LOG.info("image store loaded images=" + byId.size() + " dir=" + dir);
     }
 
@@ -81,6 +84,7 @@ public final class ImageStore {
         try {
             PrivateFiles.write(file(r.id()), ManifestDocument.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r), true);
             byId.put(r.id(), r);
+            publish();
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot write image record " + r.id() + ": " + e.getMessage(), e);
         }
@@ -90,40 +94,45 @@ public final class ImageStore {
         return dir.resolve(Digest.parse(id).hex() + ".json");
     }
 
-    public synchronized List<ImageRecord> list() {
-        return List.copyOf(byId.values());
+    private void publish() {
+        snapshot = java.util.Collections.unmodifiableMap(new TreeMap<>(byId));
     }
 
-    public synchronized Optional<ImageRecord> get(String id) {
-        return Optional.ofNullable(byId.get(id));
+    public List<ImageRecord> list() {
+        return List.copyOf(snapshot.values());
+    }
+
+    public Optional<ImageRecord> get(String id) {
+        return Optional.ofNullable(snapshot.get(id));
     }
 
     /**
      * Finds an image by ID ({@code sha256:<hex>}, {@code <hex>}, or a unique hex prefix), by tag
      * (normalized: {@code busybox} finds {@code docker.io/library/busybox:latest}), or by repo digest.
      */
-    public synchronized Optional<ImageRecord> find(String s) {
+    public Optional<ImageRecord> find(String s) {
+        Map<String, ImageRecord> images = snapshot;
         if (s == null || s.isEmpty()) {
             return Optional.empty();
         }
-        if (Digest.isDigest(s) && byId.containsKey(s)) {
-            return Optional.of(byId.get(s));
+        if (Digest.isDigest(s) && images.containsKey(s)) {
+            return Optional.of(images.get(s));
         }
         if (s.matches("[a-f0-9]{64}")) {
-            return Optional.ofNullable(byId.get("sha256:" + s));
+            return Optional.ofNullable(images.get("sha256:" + s));
         }
         try {
             ImageReference ref = ImageReference.parse(s);
             if (ref.digest() != null) {
                 String named = ref.withDigest(ref.digest());
-                for (ImageRecord r : byId.values()) {
+                for (ImageRecord r : images.values()) {
                     if (r.repoDigests().contains(named)) {
                         return Optional.of(r);
                     }
                 }
             } else {
                 String tagged = ref.tagged();
-                for (ImageRecord r : byId.values()) {
+                for (ImageRecord r : images.values()) {
                     if (r.repoTags().contains(tagged)) {
                         return Optional.of(r);
                     }
@@ -134,7 +143,7 @@ public final class ImageStore {
         }
         String prefix = s.startsWith("sha256:") ? s.substring(7) : s;
         if (prefix.matches("[a-f0-9]{1,63}")) {
-            List<ImageRecord> hits = byId.values().stream().filter(r -> r.id().startsWith("sha256:" + prefix)).toList();
+            List<ImageRecord> hits = images.values().stream().filter(r -> r.id().startsWith("sha256:" + prefix)).toList();
             if (hits.size() == 1) {
                 return Optional.of(hits.getFirst());
             }
@@ -175,6 +184,7 @@ public final class ImageStore {
             throw new ImageException(ImageException.Reason.IO, "cannot delete image record " + r.id() + ": " + e.getMessage(), e);
         }
         byId.remove(r.id());
+        publish();
         LOG.info("image removed id=" + r.id() + " by=" + s);
         return Optional.of(r);
     }

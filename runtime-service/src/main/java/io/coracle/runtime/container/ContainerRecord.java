@@ -22,7 +22,7 @@ public record ContainerRecord(String id, String podId, String name, int attempt,
     @JsonIgnore
     public ContainerConfig containerConfig() {
         try {
-            return ContainerConfig.parseFrom(config);
+            return io.coracle.cri.StoredMessages.parse(config, ContainerConfig.parser());
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("container " + id + ": stored config unreadable", e);
         }

@@ -6,28 +6,31 @@ import io.coracle.shim.ShimClient;
 import io.coracle.shim.ShimStateFile;
 import io.coracle.sys.Syscalls;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
-/** A container's run state as its shim's files tell it, without a round trip to the shim. */
+/**
+ * A container's run state as its shim's files tell it, without a round trip to the shim. The files
+ * are parsed once each: the shim replaces state.json atomically (a new inode and mtime), so a stat
+ * tells whether the copy in memory is current; exit.json is final once written.
+ */
 record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optional<ExitRecord> exit) {
 
+    /** state.json as last parsed, with the identity of the file it came from. */
+    private record Parsed(Object inode, long mtimeNanos, long size, ShimStateFile state) {}
+
+    private static final Map<Path, Parsed> STATES = new ConcurrentHashMap<>();
+    private static final Map<Path, ExitRecord> EXITS = new ConcurrentHashMap<>();
+
     static ContainerStates of(ContainerRecord r) {
-        ShimClient client = new ShimClient(r.stateDir());
-        Optional<ExitRecord> exit;
-        Optional<ShimStateFile> shim;
-        try {
-            exit = client.exitRecord();
-        } catch (IOException e) {
-            exit = Optional.empty();
-        }
-        try {
-            shim = Optional.of(client.stateFile());
-        } catch (NoSuchFileException e) {
-            shim = Optional.empty();
-        } catch (IOException e) {
-            shim = Optional.empty();
-        }
+        Optional<ExitRecord> exit = exitRecord(r.stateDir());
+        Optional<ShimStateFile> shim = stateFile(r.stateDir());
         if (exit.isPresent()) {
             return new ContainerStates(ContainerState.CONTAINER_EXITED, shim, exit);
         }
@@ -42,5 +45,52 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
             default -> ContainerState.CONTAINER_UNKNOWN;
         };
         return new ContainerStates(state, shim, exit);
+    }
+
+    /** Drops what is remembered of containers whose state dirs are not in {@code live}. */
+    static void retain(Set<Path> live) {
+        STATES.keySet().retainAll(live);
+        EXITS.keySet().retainAll(live);
+    }
+
+    private static Optional<ExitRecord> exitRecord(Path stateDir) {
+        ExitRecord known = EXITS.get(stateDir);
+        if (known != null) {
+            return Optional.of(known);
+        }
+        if (!Files.exists(stateDir.resolve("exit.json"))) {
+            return Optional.empty();
+        }
+        try {
+            Optional<ExitRecord> read = new ShimClient(stateDir).exitRecord();
+            read.ifPresent(e -> EXITS.put(stateDir, e));
+            return read;
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<ShimStateFile> stateFile(Path stateDir) {
+        Path file = stateDir.resolve("state.json");
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+            long mtime = a.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS);
+            Parsed p = STATES.get(stateDir);
+            if (p != null && p.inode().equals(a.fileKey()) && p.mtimeNanos() == mtime && p.size() == a.size()) {
+                return Optional.of(p.state());
+            }
+            ShimStateFile state = new ShimClient(stateDir).stateFile();
+            // Remember it only if the file did not change while it was read.
+            BasicFileAttributes after = Files.readAttributes(file, BasicFileAttributes.class);
+            if (after.fileKey().equals(a.fileKey()) && after.lastModifiedTime().equals(a.lastModifiedTime())) {
+                STATES.put(stateDir, new Parsed(a.fileKey(), mtime, a.size(), state));
+            }
+            return Optional.of(state);
+        } catch (NoSuchFileException e) {
+            STATES.remove(stateDir);
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 }

@@ -15,7 +15,11 @@ import io.coracle.cri.v1.Signal;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Spec;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +29,9 @@ public final class ContainerStatusReader {
     private final ContainerStore store;
     private final boolean selinuxEnforcing;
 
+    /** Each container's user as its spec has it, read once (the spec does not change after create). */
+    private final Map<String, ContainerUser> users = new ConcurrentHashMap<>();
+
     public ContainerStatusReader(ContainerStore store) {
         this(store, false);
     }
@@ -33,6 +40,26 @@ public final class ContainerStatusReader {
     public ContainerStatusReader(ContainerStore store, boolean selinuxEnforcing) {
         this.store = store;
         this.selinuxEnforcing = selinuxEnforcing;
+    }
+
+    private ContainerUser userOf(ContainerRecord r) {
+        ContainerUser known = users.get(r.id());
+        if (known != null) {
+            return known;
+        }
+        try {
+            Spec spec = OciJson.read(store.containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
+            ContainerUser user = ContainerUser.newBuilder().setLinux(LinuxContainerUser.newBuilder()
+                    .setUid(spec.process().user().uid())
+                    .setGid(spec.process().user().gid())
+                    .addAllSupplementalGroups(spec.process().user().additionalGids() == null ? List.of()
+                            : spec.process().user().additionalGids())).build();
+            users.put(r.id(), user);
+            return user;
+        } catch (IOException e) {
+            // The bundle is gone only while the container is being removed; status stays useful without the user.
+            return null;
+        }
     }
 
     public ContainerStatusResponse status(String containerId, boolean verbose) {
@@ -76,15 +103,9 @@ public final class ContainerStatusReader {
         if (s.state() == ContainerState.CONTAINER_UNKNOWN) {
             b.setReason("Unknown").setMessage("the container's shim is gone without an exit record");
         }
-        try {
-            Spec spec = OciJson.read(store.containerDir(r.id()).resolve("bundle/config.json"), Spec.class);
-            b.setUser(ContainerUser.newBuilder().setLinux(LinuxContainerUser.newBuilder()
-                    .setUid(spec.process().user().uid())
-                    .setGid(spec.process().user().gid())
-                    .addAllSupplementalGroups(spec.process().user().additionalGids() == null ? List.of()
-                            : spec.process().user().additionalGids())));
-        } catch (IOException e) {
-            // The bundle is gone only while the container is being removed; status stays useful without the user.
+        ContainerUser user = userOf(r);
+        if (user != null) {
+            b.setUser(user);
         }
         ContainerStatusResponse.Builder response = ContainerStatusResponse.newBuilder().setStatus(b);
         if (verbose) {
@@ -120,9 +141,23 @@ public final class ContainerStatusReader {
         return out;
     }
 
+    /** Drops what is remembered of removed containers (the kubelet lists every second). */
+    private void forgetRemoved(List<ContainerRecord> all) {
+        if (users.size() > all.size()) {
+            Set<String> ids = new HashSet<>();
+            all.forEach(r -> ids.add(r.id()));
+            users.keySet().retainAll(ids);
+        }
+        Set<Path> dirs = new HashSet<>();
+        all.forEach(r -> dirs.add(r.stateDir()));
+        ContainerStates.retain(dirs);
+    }
+
     public List<Container> list(ContainerFilter filter) {
         List<Container> out = new ArrayList<>();
-        for (ContainerRecord r : store.list()) {
+        List<ContainerRecord> all = store.list();
+        forgetRemoved(all);
+        for (ContainerRecord r : all) {
             if (!filter.getId().isEmpty() && !r.id().startsWith(filter.getId())) {
                 continue;
             }

@@ -1,6 +1,10 @@
 package io.coracle.runtime.daemon;
 
+import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.BindableService;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallExecutorSupplier;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
@@ -19,6 +23,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -49,6 +55,7 @@ public final class CriServer {
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .executor(calls)
+                .callExecutor(new FromMemoryOnEventLoop())
                 .maxInboundMessageSize(16 * 1024 * 1024)
                 .addService(health.getHealthService());
         // First in the list: innermost, so the other interceptors see the clipped status too.
@@ -61,6 +68,24 @@ public final class CriServer {
         for (BindableService service : services) {
             health.setStatus(service.bindService().getServiceDescriptor().getName(),
                     io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+        }
+    }
+
+    /**
+     * The calls the kubelet polls answer from memory (no process, no wait on a lock held across I/O):
+     * they run on the event loop that read them, sparing two thread hand-offs per call. Every other
+     * call gets its own virtual thread.
+     */
+    static final class FromMemoryOnEventLoop implements ServerCallExecutorSupplier {
+        static final Set<String> METHODS = Set.of(
+                "runtime.v1.RuntimeService/PodSandboxStatus", "runtime.v1.RuntimeService/ContainerStatus",
+                "runtime.v1.RuntimeService/ListPodSandbox", "runtime.v1.RuntimeService/ListContainers",
+                "runtime.v1.RuntimeService/Version", "runtime.v1.ImageService/ImageStatus",
+                "runtime.v1.ImageService/ListImages");
+
+        @Override
+        public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata metadata) {
+            return METHODS.contains(call.getMethodDescriptor().getFullMethodName()) ? MoreExecutors.directExecutor() : null;
         }
     }
 
