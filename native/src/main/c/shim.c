@@ -1,6 +1,6 @@
 /* coracle-shim: creates one container from an OCI bundle and stays with it as its monitor.
  *
- *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin] [--runtime PATH]
+ *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin] [--runtime PATH] [--cgroup PATH]
  *       Loads DIR/config.json, forks the monitor (own session, stdio on /dev/null, its own
  *       diagnostics appended to <state>/shim.log) which builds the container and leaves it
  *       waiting for start. When the container is created the launcher prints its PID and
@@ -17,6 +17,8 @@
  *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
  *       How the bundle expresses the overlay rootfs: see mounts.h.
+ *       With --cgroup PATH (the pod's pause leaf) the monitor first leaves the daemon's cgroup
+ *       for PATH (shimcgroup.h): killing the daemon's whole cgroup spares it and its container.
  *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
  *       Runs the OCI process object in FILE inside the running container (see exec.h).
  *   coracle-shim ctl --state DIR REQUEST...
@@ -56,6 +58,7 @@
 #include <unistd.h>
 #include "attach.h"
 #include "cgroup.h"
+#include "shimcgroup.h"
 #include "container.h"
 #include "control.h"
 #include "dial.h"
@@ -74,6 +77,7 @@ static const char *const status_names[] = {"created", "running", "stopped"};
 struct monitor {
 	const char *state_dir;
 	const char *runtime; /* an OCI runtime (runc, crun) that runs the bundle; NULL: the shim itself */
+	const char *own_cgroup; /* where the monitor goes from the daemon's cgroup; NULL: it stays */
 	struct container c;
 	struct cgroup cg;
 	pid_t pid;
@@ -828,6 +832,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		m->has_log = true;
 	}
 	trace("monitor started");
+	if (m->own_cgroup && shim_cgroup_enter(m->own_cgroup, &e) < 0) {
+		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
+		_exit(1);
+	}
 	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
 		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
@@ -900,7 +908,7 @@ created:
 
 static int cmd_create(int argc, char **argv)
 {
-	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL;
+	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL, *own_cgroup = NULL;
 	bool want_stdin = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
@@ -913,6 +921,8 @@ static int cmd_create(int argc, char **argv)
 			want_stdin = true;
 		else if (strcmp(argv[i], "--runtime") == 0 && i + 1 < argc)
 			runtime = argv[++i];
+		else if (strcmp(argv[i], "--cgroup") == 0 && i + 1 < argc)
+			own_cgroup = argv[++i];
 		else {
 			fprintf(stderr, "coracle-shim: create: unknown or incomplete argument '%s'\n", argv[i]);
 			return 2;
@@ -942,6 +952,7 @@ static int cmd_create(int argc, char **argv)
 	}
 	m->state_dir = state_abs;
 	m->runtime = runtime;
+	m->own_cgroup = own_cgroup;
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
