@@ -137,7 +137,7 @@ class ReleaseIT {
     /** The packaged config with this test's CNI dir, bridge, subnet, cgroup parent, metrics port and mirror. */
     private static String isolate(String packaged, Path work, String bridge, int n, String registry) {
         return "cgroup_parent = \"/coracle-test-" + bridge + "\"\n" + packaged
-                .replace("[cni]\n", "[cni]\nconf_dir = \"" + work.resolve("cni") + "\"\ndefault_bridge = \"" + bridge
+                .replace("[cni]\n", "[cni]\ndefault_network = true\nconf_dir = \"" + work.resolve("cni") + "\"\ndefault_bridge = \"" + bridge
                         + "\"\ndefault_subnet = \"10." + (214 + n % 8) + "." + (n % 250) + ".0/24\"\n")
                 .replace("[metrics]\n", "[metrics]\nport = 0\n")
                 + "\n[registry.mirrors.\"docker.io\"]\nendpoints = [\"http://" + registry + "\"]\n";
