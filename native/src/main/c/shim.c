@@ -31,7 +31,7 @@
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
  *   coracle-shim --version
- *       Prints "coracle-shim".
+ *       Prints "coracle-shim VERSION" (the build's, from make VERSION=...).
  * A bad command line is one line on stderr and exit 2, before anything is created.
  */
 #include <errno.h>
@@ -1085,7 +1085,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "cgroup") == 0)
 		return cmd_cgroup(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		puts("coracle-shim");
+		puts("coracle-shim " CORACLE_VERSION);
 		return 0;
 	}
 	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup ... (see the comment at the top of shim.c)\n");
