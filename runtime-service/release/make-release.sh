@@ -34,7 +34,7 @@ available=$("$jdk/bin/java" --list-modules | sed 's/@.*//')
 modules=$(tr ',' '\n' <<<"$modules" | sort -u | grep -Fxf <(echo "$available") | paste -sd, -)
 echo "jlink modules: $modules"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
-  --compress=zip-6 --output "$home/jre"
+  --compress=zip-6 --generate-cds-archive --output "$home/jre"
 
 cp -a "$dist/lib" "$dist/libexec" "$home/"
 cp "$dist/jvm.options" "$home/jvm.options"
