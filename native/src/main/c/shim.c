@@ -1,6 +1,6 @@
 /* coracle-shim: creates one container from an OCI bundle and stays with it as its monitor.
  *
- *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin] [--runtime PATH]
+ *   coracle-shim create --bundle DIR --state DIR [--log FILE] [--stdin] [--runtime PATH] [--cgroup PATH]
  *       Loads DIR/config.json, forks the monitor (own session, stdio on /dev/null, its own
  *       diagnostics appended to <state>/shim.log) which builds the container and leaves it
  *       waiting for start. When the container is created the launcher prints its PID and
@@ -17,6 +17,8 @@
  *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
  *       How the bundle expresses the overlay rootfs: see mounts.h.
+ *       With --cgroup PATH (the pod's pause leaf) the monitor first leaves the daemon's cgroup
+ *       for PATH (shimcgroup.h): killing the daemon's whole cgroup spares it and its container.
  *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
  *       Runs the OCI process object in FILE inside the running container (see exec.h).
  *   coracle-shim ctl --state DIR REQUEST...
@@ -43,7 +45,7 @@
  *       process object in FILE would write before execve (lsm.h), for a kernel with
  *       /proc/thread-self/attr/apparmor/ (apparmor) or without (shared). Writes nothing.
  *   coracle-shim --version
- *       Prints "coracle-shim".
+ *       Prints "coracle-shim VERSION" (the build's, from make VERSION=...).
  * A bad command line is one line on stderr and exit 2, before anything is created.
  */
 #include <errno.h>
@@ -72,6 +74,7 @@
 #include <unistd.h>
 #include "attach.h"
 #include "cgroup.h"
+#include "shimcgroup.h"
 #include "container.h"
 #include "devices.h"
 #include "control.h"
@@ -92,6 +95,7 @@ static const char *const status_names[] = {"created", "running", "stopped"};
 struct monitor {
 	const char *state_dir;
 	const char *runtime; /* an OCI runtime (runc, crun) that runs the bundle; NULL: the shim itself */
+	const char *own_cgroup; /* where the monitor goes from the daemon's cgroup; NULL: it stays */
 	struct container c;
 	struct cgroup cg;
 	pid_t pid;
@@ -846,6 +850,10 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		m->has_log = true;
 	}
 	trace("monitor started");
+	if (m->own_cgroup && shim_cgroup_enter(m->own_cgroup, &e) < 0) {
+		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
+		_exit(1);
+	}
 	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
 		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
@@ -919,7 +927,7 @@ created:
 
 static int cmd_create(int argc, char **argv)
 {
-	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL;
+	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL, *own_cgroup = NULL;
 	bool want_stdin = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
@@ -932,6 +940,8 @@ static int cmd_create(int argc, char **argv)
 			want_stdin = true;
 		else if (strcmp(argv[i], "--runtime") == 0 && i + 1 < argc)
 			runtime = argv[++i];
+		else if (strcmp(argv[i], "--cgroup") == 0 && i + 1 < argc)
+			own_cgroup = argv[++i];
 		else {
 			fprintf(stderr, "coracle-shim: create: unknown or incomplete argument '%s'\n", argv[i]);
 			return 2;
@@ -961,6 +971,7 @@ static int cmd_create(int argc, char **argv)
 	}
 	m->state_dir = state_abs;
 	m->runtime = runtime;
+	m->own_cgroup = own_cgroup;
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);
@@ -1171,7 +1182,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "lsm-plan") == 0)
 		return cmd_lsm_plan(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		puts("coracle-shim");
+		puts("coracle-shim " CORACLE_VERSION);
 		return 0;
 	}
 	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices|probe|lsm-plan ... (see the comment at the top of shim.c)\n");

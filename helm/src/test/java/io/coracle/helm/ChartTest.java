@@ -161,7 +161,7 @@ class ChartTest {
     void defaultConfigHasEverySectionAndDefault() {
         JsonNode t = defaults().toml();
         assertEquals(Set.of("socket", "root", "state", "log_level", "cgroup_driver", "shutdown_grace_seconds",
-                "cgroup_parent", "pod_shm_size", "cni", "registry", "metrics"), fieldNames(t));
+                "cgroup_parent", "pod_shm_size", "cni", "events", "streaming", "registry", "metrics"), fieldNames(t));
         assertEquals("/run/coracle/coracle.sock", t.get("socket").asText());
         assertEquals("/var/lib/coracle", t.get("root").asText());
         assertEquals("/run/coracle", t.get("state").asText());
@@ -173,7 +173,14 @@ class ChartTest {
         assertEquals("64Mi", t.get("pod_shm_size").asText());
 
         JsonNode cni = t.get("cni");
-        assertEquals(Set.of("bin_dirs", "conf_dir", "network_name", "default_bridge", "default_subnet"), fieldNames(cni));
+        assertEquals(Set.of("bin_dirs", "conf_dir", "network_name", "default_network", "default_bridge", "default_subnet"),
+                fieldNames(cni));
+        assertFalse(cni.get("default_network").asBoolean(), "a cluster's network plugin installs the network");
+        assertEquals(1000, t.at("/events/subscriber_queue").asInt());
+        assertEquals("127.0.0.1", t.at("/streaming/address").asText());
+        assertEquals(0, t.at("/streaming/port").asInt());
+        assertEquals(60, t.at("/streaming/token_ttl_seconds").asInt());
+        assertNull(t.get("runtimes"));
         assertEquals("/opt/cni/bin", cni.get("bin_dirs").get(0).asText());
         assertEquals(1, cni.get("bin_dirs").size());
         assertEquals("/etc/cni/net.d", cni.get("conf_dir").asText());
@@ -266,6 +273,69 @@ class ChartTest {
         assertEquals(List.of("runc", "crun"), classes.stream().map(c -> c.getMetadata().getName()).toList());
         assertEquals(List.of("runc", "crun"), classes.stream().map(RuntimeClass::getHandler).toList());
         assertEquals("node.k8s.io/v1", classes.getFirst().getApiVersion());
+    }
+
+    @Test
+    void runtimeClassesGetTheirHandlersAsTheReadmeSays() {
+        JsonNode t = Chart.render("runtimeClasses: [runc, crun]", tmp).toml();
+        assertEquals(Set.of("runc", "crun"), fieldNames(t.get("runtimes")));
+        assertEquals("/usr/sbin/runc", t.at("/runtimes/runc/path").asText());
+        assertEquals("/usr/bin/crun", t.at("/runtimes/crun/path").asText());
+
+        t = Chart.render("""
+                runtimeClasses: [runc, kata]
+                config: {runtimes: {runc: {path: /opt/runc/runc}, youki: {path: /usr/local/bin/youki}}}
+                """, tmp).toml();
+        assertEquals(Set.of("runc", "kata", "youki"), fieldNames(t.get("runtimes")));
+        assertEquals("/opt/runc/runc", t.at("/runtimes/runc/path").asText());
+        assertEquals("/usr/local/bin/kata", t.at("/runtimes/kata/path").asText());
+        assertEquals("/usr/local/bin/youki", t.at("/runtimes/youki/path").asText());
+    }
+
+    /** Every value set: the ConfigMap holds every key of `coracle config default`, and the daemon loads it. */
+    @Test
+    void everySectionRendersAndTheDaemonAcceptsIt() throws Exception {
+        Chart.Rendered r = Chart.render("""
+                runtimeClasses: [runc, crun]
+                config:
+                  cni: {defaultNetwork: true, networkName: pods}
+                  events: {subscriberQueue: 5000}
+                  streaming: {address: 0.0.0.0, port: 10010, tlsCertFile: /etc/coracle/tls/cert.pem,
+                              tlsKeyFile: /etc/coracle/tls/key.pem, idleTimeoutSeconds: 600, tokenTtlSeconds: 30}
+                  runtimes: {kata: {path: /opt/kata/bin/kata-runtime}}
+                  registry:
+                    mirrors: {docker.io: {endpoints: ["https://mirror.example"]}}
+                    caFiles: {"registry.example:5000": /etc/coracle/certs/example.pem}
+                """, tmp);
+        String text = r.one(ConfigMap.class).getData().get("coracle.toml");
+        java.util.Map<String, Object> values = io.coracle.runtime.config.ConfigLoader.parse(text, "chart");
+        for (io.coracle.runtime.config.ConfigKey key : io.coracle.runtime.config.ConfigSchema.KEYS) {
+            if (!key.path().contains("*")) {
+                assertTrue(values.containsKey(key.path()), "the chart's coracle.toml sets " + key.path() + ":\n" + text);
+            }
+        }
+        io.coracle.runtime.config.DaemonConfig c = io.coracle.runtime.config.DaemonConfig.from(values, Map.of(), "chart");
+        assertEquals(Set.of("runc", "crun", "kata"), c.runtimes().keySet());
+        assertEquals(Path.of("/usr/sbin/runc"), c.runtimes().get("runc"));
+        assertEquals(10010, c.streaming().port());
+        assertEquals(Path.of("/etc/coracle/tls/cert.pem"), c.streaming().tlsCertFile());
+        assertEquals(30, c.streaming().tokenTtl().toSeconds());
+        assertEquals(5000, c.eventSubscriberQueue());
+        assertTrue(c.cni().defaultNetwork());
+        assertEquals(List.of(java.net.URI.create("https://mirror.example")), c.registry().mirrors().get("docker.io"));
+        assertEquals(Path.of("/etc/coracle/certs/example.pem"), c.registry().caFiles().get("registry.example:5000"));
+        // The defaults load too.
+        io.coracle.runtime.config.DaemonConfig.from(io.coracle.runtime.config.ConfigLoader.parse(
+                defaults().one(ConfigMap.class).getData().get("coracle.toml"), "chart defaults"), Map.of(), "chart defaults");
+    }
+
+    @Test
+    void badStreamingAndRuntimeValuesFail() {
+        assertRenderingFails("config: {streaming: {port: 70000}}", "port");
+        assertRenderingFails("config: {streaming: {address: example.com}}", "address");
+        assertRenderingFails("config: {runtimes: {runc: {path: runc}}}", "path");
+        assertRenderingFails("config: {runtimes: {Bad_Name: {path: /usr/bin/x}}}", "Bad_Name");
+        assertRenderingFails("config: {events: {subscriberQueue: 1}}", "subscriberQueue");
     }
 
     @Test

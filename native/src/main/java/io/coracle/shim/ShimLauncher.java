@@ -63,8 +63,15 @@ public record ShimLauncher(NativePrograms programs) {
             cmd.add("--runtime");
             cmd.add(req.runtime().toString());
         }
-        java.lang.Process launcher = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(
-                new java.io.File("/dev/null"))).start();
+        if (req.shimCgroup() != null && !req.shimCgroup().isEmpty()) {
+            cmd.add("--cgroup");
+            cmd.add(req.shimCgroup());
+        }
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(
+                new java.io.File("/dev/null")));
+        // systemd's notify socket is the daemon's alone: an OCI runtime (runc) would pass it to the container.
+        builder.environment().keySet().removeIf(k -> k.equals("NOTIFY_SOCKET") || k.startsWith("WATCHDOG_"));
+        java.lang.Process launcher = builder.start();
         try {
             if (!launcher.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 launcher.destroyForcibly();

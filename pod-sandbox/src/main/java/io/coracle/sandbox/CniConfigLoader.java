@@ -69,9 +69,12 @@ final class CniConfigLoader {
         }
     }
 
-    /** Writes the embedded default when the conf dir is missing or holds no config; returns whether it did. */
+    /**
+     * Writes the embedded default when the default network is enabled and the conf dir is missing or
+     * holds no config; returns whether it did.
+     */
     boolean writeDefaultIfEmpty() throws IOException {
-        if (!configFiles().isEmpty()) {
+        if (!config.defaultNetwork() || !configFiles().isEmpty()) {
             return false;
         }
         Files.createDirectories(config.cniConfDir());

@@ -116,6 +116,15 @@ final class PodCgroup {
     void addProcess(String path, int pid) throws IOException {
         byte[] line = (pid + "\n").getBytes(StandardCharsets.UTF_8);
         for (Path dir : dirs(path)) {
+            if (!Files.isDirectory(dir) && cgroups instanceof CgroupV1 v1) {
+                // A hierarchy the pod has no cgroup in (the hybrid unified one): its root, as for the
+                // shims, so that killing every process of the daemon's cgroup spares the pod.
+                Path root = v1.hierarchies().values().stream().filter(dir::startsWith).findFirst().orElse(null);
+                if (root == null || inRootCgroup2(root, pid)) {
+                    continue;
+                }
+                dir = root;
+            }
             // v1: "tasks" moves one thread without the threadgroup lock's RCU grace period; the pause
             // process is single-threaded, so that moves all of it. v2 (and hybrid unified/) has cgroup.procs only.
             Path procs = Files.exists(dir.resolve("tasks")) ? dir.resolve("tasks") : dir.resolve("cgroup.procs");
@@ -126,6 +135,16 @@ final class PodCgroup {
                     throw new IOException("move pid " + pid + " into " + dir + ": " + e.getMessage(), e);
                 }
             }
+        }
+    }
+
+    /** Whether a cgroup2 mount's root already holds the process (a move there costs an RCU grace period). */
+    private static boolean inRootCgroup2(Path root, int pid) {
+        try {
+            return Files.exists(root.resolve("cgroup.controllers"))
+                    && Files.readAllLines(Path.of("/proc", Integer.toString(pid), "cgroup")).contains("0::/");
+        } catch (IOException e) {
+            return false;
         }
     }
 

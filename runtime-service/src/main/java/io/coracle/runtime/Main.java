@@ -52,6 +52,11 @@ public final class Main {
             return EXIT_USAGE;
         }
         List<String> rest = Arrays.asList(args).subList(1, args.length);
+        QuietNetty.install();
+        if (rest.contains("--help") || rest.contains("-h")) {
+            System.out.print(USAGE); // every command's --help: the usage, exit 0
+            return 0;
+        }
         try {
             return switch (args[0]) {
                 case "daemon" -> daemon(rest);
@@ -66,7 +71,7 @@ public final class Main {
                 case "images" -> imagesCommand(rest);
                 case "play" -> play(rest);
                 case "version", "--version" -> {
-                    System.out.println(BuildInfo.RUNTIME_NAME + " " + BuildInfo.VERSION);
+                    System.out.print(versions());
                     yield 0;
                 }
                 case "help", "-h", "--help" -> {
@@ -99,6 +104,28 @@ public final class Main {
         DaemonConfig config = parseDaemonFlags(args);
         OneLineLogFormatter.install(config.logLevel());
         return new Daemon(config).run();
+    }
+
+    /** The daemon's, the shim's (as the installed program reports it) and the CRI API's versions. */
+    static String versions() {
+        String shim;
+        try {
+            io.coracle.sys.NativePrograms programs = io.coracle.sys.NativePrograms.locate();
+            Process p = new ProcessBuilder(programs.shim().toString(), "--version")
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String out = new String(p.getInputStream().readNBytes(256), java.nio.charset.StandardCharsets.UTF_8).trim();
+            shim = p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0 && !out.isEmpty()
+                    ? out + " (" + programs.shim() + ")" : "unavailable (" + programs.shim() + ")";
+            p.destroyForcibly();
+        } catch (java.io.IOException | RuntimeException e) {
+            shim = "unavailable (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            shim = "unavailable (interrupted)";
+        }
+        return BuildInfo.RUNTIME_NAME + " " + BuildInfo.VERSION + "\n"
+                + "shim: " + shim + "\n"
+                + "CRI API: " + io.coracle.runtime.cri.RuntimeStatusReporter.CRI_API_VERSION + " (runtime.v1)\n";
     }
 
     /** The daemon flags and the config file they name, over the built-in defaults. */

@@ -86,4 +86,40 @@ class LauncherHelpTest {
         }
         assertEquals(5, n, "commands in Main's usage");
     }
+
+    private static String mainOut(int expectedExit, String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(expectedExit, Main.run(args), String.join(" ", args) + " exit code");
+        } finally {
+            System.setOut(old);
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void everyCommandTakesHelpAndExitsZero() throws Exception {
+        for (String command : List.of("daemon", "config", "images", "play", "version", "help")) {
+            for (String flag : List.of("--help", "-h")) {
+                assertTrue(mainOut(0, command, flag).startsWith("usage: coracle daemon"), command + " " + flag);
+            }
+        }
+        assertTrue(mainOut(0, "images", "import", "--help").startsWith("usage:"));
+        assertTrue(mainOut(0, "play", "--down", "-h").startsWith("usage:"));
+        for (String command : List.of("build", "test", "dist", "bench", "critest")) {
+            assertTrue(launcher(command, "--help").startsWith("Coracle launcher:"), "./coracle " + command + " --help");
+        }
+    }
+
+    @Test
+    void versionNamesTheDaemonTheShimAndTheCriApi() {
+        String[] lines = mainOut(0, "version").split("\n");
+        assertEquals(3, lines.length, String.join("\n", lines));
+        assertTrue(lines[0].matches("coracle \\d+\\.\\d+\\.\\d+.*"), lines[0]);
+        String version = lines[0].substring("coracle ".length());
+        assertTrue(lines[1].startsWith("shim: coracle-shim " + version + " ("), lines[1]);
+        assertEquals("CRI API: v1 (runtime.v1)", lines[2]);
+    }
 }

@@ -28,13 +28,17 @@ public final class ConfigSchema {
             ConfigKey.stringList("cni.bin_dirs", List.of("/opt/cni/bin", "/usr/lib/cni"),
                     "Directories searched for CNI plugins, in order."),
             ConfigKey.string("cni.conf_dir", "/etc/cni/net.d",
-                    "CNI network configurations (.conflist, .conf, .json). When empty, a default bridge network is written here."),
+                    "CNI network configurations (.conflist, .conf, .json), read at each pod: a file added later is used\n"
+                            + "# without a restart. While none is there, the node reports NetworkReady=false."),
+            ConfigKey.bool("cni.default_network", false,
+                    "Write a default bridge network (default_bridge, default_subnet) into an empty conf_dir at start:\n"
+                            + "# for a node on its own. Leave it off in a cluster, whose network plugin installs its own."),
             ConfigKey.string("cni.network_name", "",
                     "The CNI network pods join, by name; empty: the first configuration file in lexical order."),
             ConfigKey.string("cni.default_bridge", "coracle0",
-                    "Bridge of the default network written into an empty conf_dir."),
+                    "Bridge of the default network (default_network = true)."),
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
-                    "Subnet of the default network written into an empty conf_dir."),
+                    "Subnet of the default network (default_network = true)."),
 
             ConfigKey.integer("events.subscriber_queue", 1000,
                     "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream\n"

@@ -34,7 +34,8 @@ public record DaemonConfig(
         String source) {
 
     /** The [cni] table. */
-    public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet) {}
+    public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet,
+                      boolean defaultNetwork) {}
 
     /** The [registry] table. */
     public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
@@ -101,7 +102,7 @@ public record DaemonConfig(
             binDirs.add(absolute(String.valueOf(dir), "cni.bin_dirs", origin));
         }
         Cni cni = new Cni(List.copyOf(binDirs), absolutePath(v, "cni.conf_dir", origin),
-                (String) v.get("cni.network_name"), bridge, subnet);
+                (String) v.get("cni.network_name"), bridge, subnet, (Boolean) v.get("cni.default_network"));
 
         Map<String, List<URI>> mirrors = new LinkedHashMap<>();
         Map<String, Path> caFiles = new LinkedHashMap<>();

@@ -120,7 +120,8 @@ public final class ContainerCreator {
             images.hold(id, image.id());
             held = true;
             tLease = System.nanoTime();
-            created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime), CREATE_TIMEOUT);
+            created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
+                    pod.shimCgroup()), CREATE_TIMEOUT);
             tShim = System.nanoTime();
 
             ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),

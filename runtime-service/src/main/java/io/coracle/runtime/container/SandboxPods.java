@@ -24,6 +24,6 @@ public record SandboxPods(SandboxStore sandboxes) implements PodLookup {
                 s.namespacePath("uts"), s.namespacePath("pid"), s.pidMode() == Sandbox.PidMode.NODE,
                 s.cgroupParent(), s.resolvConf(), s.hostsFile(), s.hostnameFile(), s.shmDir(),
                 s.logDirectory() == null ? "" : s.logDirectory(),
-                s.runtimeHandler() == null ? "" : s.runtimeHandler());
+                s.runtimeHandler() == null ? "" : s.runtimeHandler(), s.pauseCgroup());
     }
 }

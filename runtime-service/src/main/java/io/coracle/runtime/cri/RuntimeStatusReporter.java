@@ -30,7 +30,7 @@ import io.coracle.sandbox.SandboxConfig;
 public final class RuntimeStatusReporter {
     /** The kubelet runtime API version this daemon speaks (the CRI's Version.version). */
     static final String KUBELET_API_VERSION = "0.1.0";
-    static final String CRI_API_VERSION = "v1";
+    public static final String CRI_API_VERSION = "v1";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -45,6 +45,8 @@ public final class Daemon {
     public int run() throws DaemonStartException, InterruptedException {
         // What has been started, undone in reverse order at shutdown or when a later part fails.
         Deque<Runnable> started = new ArrayDeque<>();
+        SystemdNotifier systemd = SystemdNotifier.fromEnvironment(System.getenv(), ProcessHandle.current().pid());
+        started.push(systemd::close);
         try {
             start(started);
         } catch (DaemonStartException | RuntimeException e) {
@@ -55,6 +57,7 @@ public final class Daemon {
             if (!stopping.compareAndSet(false, true)) {
                 return;
             }
+            systemd.stopping("stopping: finishing in-flight calls");
             LOG.info("stopping: no new calls, " + config.shutdownGrace().toSeconds() + "s for in-flight calls");
             undo(started);
             LOG.info("stopped");
@@ -69,6 +72,7 @@ public final class Daemon {
         LOG.info("serving CRI on unix://" + config.socket() + " (coracle " + BuildInfo.VERSION + ", pid "
                 + ProcessHandle.current().pid() + ", root " + config.root() + ", state " + config.state()
                 + ", config " + config.source() + ", started in " + uptime + "ms)");
+        systemd.ready("serving CRI on unix://" + config.socket());
         stopped.await();
         return 0;
     }

@@ -83,6 +83,7 @@ final class DaemonServices implements AutoCloseable {
                     .withCniBinDirs(cni.binDirs())
                     .withCniNetworkName(cni.networkName())
                     .withCni(cni.confDir(), cni.defaultBridge(), cni.defaultSubnet())
+                    .withDefaultNetwork(cni.defaultNetwork())
                     .withCgroups(config.cgroupDriver(), config.cgroupParent())
                     .withShmSizeBytes(config.podShmSizeBytes());
             sandboxes = new SandboxService(sandboxConfig, new PodContainersHook() {

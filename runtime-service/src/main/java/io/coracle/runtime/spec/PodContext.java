@@ -18,8 +18,17 @@ import java.nio.file.Path;
  * @param shm          the pod's /dev/shm directory (null: a private tmpfs)
  * @param logDirectory the pod's log directory from its CRI config ("" when none)
  * @param runtimeHandler the pod's runtime handler ("" for the default)
+ * @param shimCgroup   the cgroup the pod's shims move to from the daemon's (its pause leaf); null: they stay
  */
 public record PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns,
                          boolean hostPid, String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
-                         String logDirectory, String runtimeHandler) {
+                         String logDirectory, String runtimeHandler, String shimCgroup) {
+
+    /** A pod whose shims stay in the daemon's cgroup (tests of spec generation). */
+    public PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns, boolean hostPid,
+                      String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
+                      String logDirectory, String runtimeHandler) {
+        this(podId, hostname, netns, ipcns, utsns, pidns, hostPid, cgroupParent, resolvConf, hosts, hostnameFile, shm,
+                logDirectory, runtimeHandler, null);
+    }
 }

@@ -82,6 +82,33 @@ class DaemonIT {
     }
 
     @Test
+    void withoutTheDefaultNetworkTheNodeWaitsForTheClustersNetwork() throws Exception {
+        Path dir = Files.createTempDirectory("coracle-it-");
+        try (DaemonProcess daemon = DaemonProcess.launchWith(dir, "default_network = false\n")) {
+            daemon.awaitServing(Duration.ofSeconds(30));
+            RuntimeCondition network = networkCondition(daemon);
+            assertFalse(network.getStatus());
+            assertEquals("NetworkPluginNotReady", network.getReason());
+            assertTrue(network.getMessage().startsWith("cni config uninitialized"), network.getMessage());
+            assertFalse(Files.exists(dir.resolve("cni/10-coracle.conflist")), "no default network written");
+
+            // The cluster's network plugin installs its config later: used without a restart.
+            Files.createDirectories(dir.resolve("cni"));
+            Files.writeString(dir.resolve("cni/10-cluster.conflist"), """
+                    {"cniVersion": "1.0.0", "name": "cluster", "plugins": [{"type": "bridge", "bridge": "%s",
+                     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.218.0.0/24"}]]}}]}
+                    """.formatted(daemon.bridge()));
+            network = networkCondition(daemon);
+            assertTrue(network.getStatus(), network.toString());
+        }
+    }
+
+    private static RuntimeCondition networkCondition(DaemonProcess daemon) {
+        return daemon.runtime().status(StatusRequest.getDefaultInstance()).getStatus().getConditionsList().stream()
+                .filter(c -> c.getType().equals("NetworkReady")).findFirst().orElseThrow();
+    }
+
+    @Test
     void podCidrFromTheKubeletReachesTheDefaultNetwork() throws Exception {
         try (DaemonProcess daemon = DaemonProcess.start()) {
             Path conflist = daemon.dir().resolve("cni/10-coracle.conflist");
