@@ -1,0 +1,107 @@
+package io.coracle.runtime.crash;
+
+import static io.coracle.testing.CriTestbed.container;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.coracle.cri.v1.PodSandboxConfig;
+import io.coracle.cri.v1.RemoveContainerRequest;
+import io.coracle.cri.v1.RemovePodSandboxRequest;
+import io.coracle.cri.v1.StartContainerRequest;
+import io.coracle.cri.v1.StopPodSandboxRequest;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/**
+ * kill -9 of the daemon at a random instant inside each multi-step operation, a restart, then what
+ * {@code crictl rmp -fa} does; after every round the host must hold nothing of the test: no mount,
+ * cgroup, veth, IPAM reservation, process or record. Rounds: -Dcoracle.crash.rounds (40), seed:
+ * -Dcoracle.crash.seed (printed).
+ */
+class CrashRecoveryIT {
+    private static final int ROUNDS = Integer.getInteger("coracle.crash.rounds", 40);
+    private static final long SEED = Long.getLong("coracle.crash.seed", System.nanoTime());
+
+    /** The operation the kill lands in; everything before it is done first. */
+    enum Op { RUN_CREATE_START, RUN_POD, CREATE_CONTAINER, START_CONTAINER, STOP_POD, REMOVE_POD, REMOVE_CONTAINER }
+
+    @Test
+    void killedAtAnyInstantLeavesNothingBehind() throws Exception {
+        System.out.println("CrashRecoveryIT: " + ROUNDS + " rounds, seed " + SEED + " (-Dcoracle.crash.seed=" + SEED + ")");
+        Random random = new Random(SEED);
+        Map<String, List<String>> leaksByRound = new LinkedHashMap<>();
+        ExecutorService pool = Executors.newCachedThreadPool();
+        try (CrashBed crash = CrashBed.start("")) {
+            for (int round = 0; round < ROUNDS; round++) {
+                long t0 = System.nanoTime();
+                Op op = Op.values()[round % Op.values().length];
+                int delayMs = random.nextInt(401);
+                PodSandboxConfig pod = crash.bed.pod("crash" + round).build();
+                String[] ids = prepare(crash, op, pod); // done before the clock starts
+                Future<?> target = pool.submit(() -> target(crash, op, pod, ids));
+                Thread.sleep(delayMs);
+                crash.killAndRestart();
+                try {
+                    target.get();
+                } catch (Exception expected) {
+                    // the call died with the daemon
+                }
+                List<String> found = new ArrayList<>(crash.removeAllPods());
+                found.addAll(crash.leaks());
+                String key = "round " + round + " " + op + " kill at " + delayMs + " ms";
+                System.out.println("CrashRecoveryIT: " + key + ": " + (found.isEmpty() ? "clean" : found) + " ("
+                        + (System.nanoTime() - t0) / 1_000_000 + " ms)");
+                if (!found.isEmpty()) {
+                    leaksByRound.put(key, found);
+                    System.out.println(crash.daemon().logText());
+                }
+            }
+            int leaks = leaksByRound.values().stream().mapToInt(List::size).sum();
+            System.out.println("CrashRecoveryIT: " + ROUNDS + " rounds, " + leaks + " leftovers, seed " + SEED);
+            assertEquals(Map.of(), leaksByRound, "leftovers after kill -9 (seed " + SEED + ")");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Runs the operations before {@code op}; returns {podId, containerId} (null where not made). */
+    private static String[] prepare(CrashBed crash, Op op, PodSandboxConfig pod) {
+        String podId = null, ctrId = null;
+            if (op.ordinal() >= Op.CREATE_CONTAINER.ordinal()) {
+                podId = crash.bed.runPod(pod);
+            }
+            if (op.ordinal() >= Op.START_CONTAINER.ordinal()) {
+                ctrId = crash.bed.create(podId, pod, container("c", "sleep", "300"));
+            }
+            if (op.ordinal() >= Op.STOP_POD.ordinal()) {
+                crash.bed.runtime().startContainer(StartContainerRequest.newBuilder().setContainerId(ctrId).build());
+            }
+        return new String[] {podId, ctrId};
+    }
+
+    private static Object target(CrashBed crash, Op op, PodSandboxConfig pod, String[] ids) {
+        var rt = crash.bed.runtime();
+        switch (op) {
+            case RUN_CREATE_START -> {
+                String podId = crash.bed.runPod(pod);
+                crash.bed.createAndStart(podId, pod, container("c", "sleep", "300"));
+            }
+            case RUN_POD -> crash.bed.runPod(pod);
+            case CREATE_CONTAINER -> crash.bed.create(ids[0], pod, container("c", "sleep", "300"));
+            case START_CONTAINER -> rt.startContainer(StartContainerRequest.newBuilder().setContainerId(ids[1]).build());
+            case STOP_POD -> rt.stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(ids[0]).build());
+            case REMOVE_POD -> {
+                rt.stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(ids[0]).build());
+                rt.removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(ids[0]).build());
+            }
+            case REMOVE_CONTAINER -> rt.removeContainer(RemoveContainerRequest.newBuilder().setContainerId(ids[1]).build());
+        }
+        return null;
+    }
+}
