@@ -23,7 +23,7 @@ import java.util.logging.Logger;
  */
 public final class ContainerLifecycle {
     private static final Logger LOG = Logger.getLogger(ContainerLifecycle.class.getName());
-    private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+    private static final Duration KILL_WAIT = ContainerCleanup.KILL_WAIT;
 
     /** Marks, in a container's state dir, that its stopped event was published. */
     static final String EXIT_REPORTED = "exit-reported";
@@ -32,10 +32,13 @@ public final class ContainerLifecycle {
     private final ImageService images;
     private final Cgroups cgroups;
     private final ContainerEvents events;
+    private final PodLookup pods;
     private final Object[] exitLocks = new Object[64];
 
-    public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events) {
+    public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
+                              PodLookup pods) {
         this.store = store;
+        this.pods = pods;
         this.images = images;
         this.cgroups = cgroups;
         this.events = events;
@@ -44,8 +47,24 @@ public final class ContainerLifecycle {
         }
     }
 
+    /** Starts the container with its pod held against stop and removal, and only in a ready pod. */
     public void start(String containerId) {
         ContainerRecord r = find(containerId);
+        java.util.concurrent.locks.Lock podLock = pods.sharedLock(r.podId());
+        podLock.lock();
+        try {
+            if (!pods.ready(r.podId())) {
+                throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + r.podId() + " of container " + r.id()
+                        + " is not ready (stopped or removed): the container cannot be started");
+            }
+            startLocked(store.get(r.id()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
+                    "container " + containerId + " not found (removed)")));
+        } finally {
+            podLock.unlock();
+        }
+    }
+
+    private void startLocked(ContainerRecord r) {
         ContainerStates s = ContainerStates.of(r);
         if (s.state() != ContainerState.CONTAINER_CREATED) {
             throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is "
@@ -168,47 +187,20 @@ public final class ContainerLifecycle {
         }
         ContainerRecord r = found.get();
         try {
+            // The record goes last: a crash before leaves the container listed, and a repeated remove finishes.
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
-            killOrphans(r);
-            store.delete(r);
-            ContainerCleanup.deleteTree(r.stateDir());
-            ContainerCleanup.deleteTree(store.containerDir(r.id()));
+            ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
             cgroups.remove(r.cgroupPath());
             images.release(r.id());
+            ContainerCleanup.deleteTree(r.stateDir());
+            store.delete(r);
+            ContainerCleanup.deleteTree(store.containerDir(r.id()));
         } catch (IOException | RuntimeException e) {
             throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " removed");
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
-    }
-
-    /**
-     * Kills what is left in the container's cgroup: processes of a container whose shim was killed
-     * (its exit then goes unrecorded), so that removing it leaves no process behind.
-     */
-    private void killOrphans(ContainerRecord r) throws IOException {
-        if (!cgroups.exists(r.cgroupPath())) {
-            return;
-        }
-        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-        List<Integer> pids = cgroups.pids(r.cgroupPath());
-        while (!pids.isEmpty()) {
-            LOG.warning("container " + r.id() + ": killing " + pids.size() + " process(es) its shim left behind");
-            for (int pid : pids) {
-                io.coracle.sys.Syscalls.kill(pid, Signals.SIGKILL);
-            }
-            if (System.nanoTime() > deadline) {
-                throw new IOException("processes " + pids + " of container " + r.id() + " survive SIGKILL");
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while killing the processes of container " + r.id(), e);
-            }
-            pids = cgroups.pids(r.cgroupPath());
-        }
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */
