@@ -9,7 +9,7 @@ if [ -n "$file" ] && [ -f "$file" ]; then
     fault=$(cat "$file")
 fi
 case "$fault" in
-    *"hang-$CNI_COMMAND"*) exec sleep 3600 ;;
+    *"hang-$CNI_COMMAND"*) exec sleep 3599 ;;
     *"fail-$CNI_COMMAND"*)
         printf '{"cniVersion":"1.0.0","code":11,"msg":"injected %s failure"}' "$CNI_COMMAND"
         exit 1 ;;

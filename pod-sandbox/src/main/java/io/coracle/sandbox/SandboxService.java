@@ -70,6 +70,11 @@ public final class SandboxService {
         return env.cniConfig.applyPodCidr(cidr);
     }
 
+    /** How long one CNI plugin call may take before the plugin is killed and the call fails (default 120 s). */
+    public void setCniPluginTimeout(java.time.Duration timeout) {
+        env.cni.pluginTimeout = timeout;
+    }
+
     /** The checks of CRI resources against this host, for the container RPCs to share. */
     public LinuxResourcesValidator resourcesValidator() {
         return env.validator.resources();

@@ -35,6 +35,8 @@ public final class ConfigSchema {
                     "Bridge of the default network written into an empty conf_dir."),
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
                     "Subnet of the default network written into an empty conf_dir."),
+            ConfigKey.integer("cni.plugin_timeout_seconds", 120,
+                    "How long one CNI plugin call (ADD, DEL, CHECK) may take; then the plugin is killed and the call fails."),
 
             ConfigKey.integer("events.subscriber_queue", 1000,
                     "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream\n"

@@ -34,7 +34,8 @@ public record DaemonConfig(
         String source) {
 
     /** The [cni] table. */
-    public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet) {}
+    public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet,
+                      Duration pluginTimeout) {}
 
     /** The [registry] table. */
     public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
@@ -100,7 +101,8 @@ public record DaemonConfig(
             binDirs.add(absolute(String.valueOf(dir), "cni.bin_dirs", origin));
         }
         Cni cni = new Cni(List.copyOf(binDirs), absolutePath(v, "cni.conf_dir", origin),
-                (String) v.get("cni.network_name"), bridge, subnet);
+                (String) v.get("cni.network_name"), bridge, subnet,
+                Duration.ofSeconds(positive(v, "cni.plugin_timeout_seconds", 1, 3600, origin)));
 
         Map<String, List<URI>> mirrors = new LinkedHashMap<>();
         Map<String, Path> caFiles = new LinkedHashMap<>();

@@ -7,6 +7,7 @@ import io.coracle.cri.v1.ContainerState;
 import io.coracle.image.ImageService;
 import io.coracle.shim.ExitRecord;
 import io.coracle.shim.ShimClient;
+import io.coracle.shim.ShimStateFile;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -96,8 +97,44 @@ public final class ContainerLifecycle {
                 });
             } catch (IOException e) {
                 LOG.fine("container " + r.id() + ": exit watch ended: " + e.getMessage());
+                if (!reclaimAfterShimDeath(r)) {
+                    reportExit(r);
+                }
             }
         });
+    }
+
+    /** Marks, in a container's state dir, that its shim died and the daemon wrote the exit record. */
+    static final String SHIM_DIED = "shim-died";
+
+    /**
+     * A container whose shim died without an exit record (SIGKILLed): whatever is left in its cgroup is
+     * killed and the exit is recorded in the shim's place (137, SIGKILL) with a marker its status
+     * reports; its stopped event goes out. Whether it was such a container.
+     */
+    boolean reclaimAfterShimDeath(ContainerRecord r) {
+        synchronized (exitLocks[Math.floorMod(r.id().hashCode(), exitLocks.length)]) {
+            ContainerStates s = ContainerStates.of(r);
+            if (s.state() != ContainerState.CONTAINER_UNKNOWN || s.shim().isEmpty() || !Files.isDirectory(r.stateDir())) {
+                return false;
+            }
+            ShimStateFile shim = s.shim().get();
+            try {
+                ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+                io.coracle.sys.PrivateFiles.write(r.stateDir().resolve(SHIM_DIED), new byte[0], false);
+                io.coracle.sys.PrivateFiles.write(r.stateDir().resolve("exit.json"), io.coracle.oci.OciJson.MAPPER
+                        .writeValueAsBytes(new ExitRecord(shim.pid(), 128 + Signals.SIGKILL, Signals.SIGKILL, false,
+                                shim.createdAt(), shim.startedAt(), System.currentTimeMillis() * 1_000_000L)), false);
+            } catch (IOException e) {
+                LOG.warning("container " + r.id() + ": its shim " + shim.shimPid() + " died; cannot reclaim it: "
+                        + e.getMessage());
+                return false;
+            }
+            LOG.warning("container " + r.id() + ": its shim " + shim.shimPid() + " died without recording the exit;"
+                    + " the container's processes were killed and it is reported exited (137)");
+        }
+        reportExit(r);
+        return true;
     }
 
     /**

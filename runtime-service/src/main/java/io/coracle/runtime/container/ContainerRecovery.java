@@ -66,6 +66,8 @@ public final class ContainerRecovery {
                 running++;
             } else if (state == ContainerState.CONTAINER_EXITED) {
                 lifecycle.reportExit(r); // exited while the daemon was down: its stopped event is still due
+            } else if (state == ContainerState.CONTAINER_UNKNOWN) {
+                lifecycle.reclaimAfterShimDeath(r); // its shim was killed while the daemon was down
             }
         }
         removeStrayShims();

@@ -97,6 +97,7 @@ final class DaemonServices implements AutoCloseable {
                     }
                 }
             }, events::publishSandbox);
+            sandboxes.setCniPluginTimeout(cni.pluginTimeout());
 
             // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
             Path shimStateRoot = config.state().resolve("ctr");

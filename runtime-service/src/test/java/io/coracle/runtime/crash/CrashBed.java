@@ -36,7 +36,16 @@ final class CrashBed implements AutoCloseable {
 
     /** {@code extraToml} goes inside the daemon's [cni] table (the config's last table) unless it opens its own. */
     static CrashBed start(String extraToml) throws Exception {
+        return start(extraToml, 0);
+    }
+
+    /** As {@link #start(String)}, with the daemon's root on a tmpfs of {@code rootTmpfsBytes} (0: none), to fill up. */
+    static CrashBed start(String extraToml, long rootTmpfsBytes) throws Exception {
         Path dir = Files.createTempDirectory("coracle-crash-");
+        if (rootTmpfsBytes > 0) {
+            Path root = Files.createDirectories(dir.resolve("root"));
+            run("mount", "-t", "tmpfs", "-o", "size=" + rootTmpfsBytes + ",mode=0700", "tmpfs", root.toString());
+        }
         int n = ThreadLocalRandom.current().nextInt(0x1000, 0x10000);
         String bridge = "crs" + Integer.toHexString(n);
         Path ipamDir = dir.resolve("ipam");
@@ -117,13 +126,27 @@ final class CrashBed implements AutoCloseable {
         }
     }
 
+    static int run(String... command) throws IOException, InterruptedException {
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start().waitFor();
+    }
+
     @Override
     public void close() throws Exception {
+        Path root = dir.resolve("root");
+        boolean tmpfsRoot = Files.readString(Path.of("/proc/self/mountinfo")).contains(" " + root + " ");
         try {
             bed.close();
+        } catch (IOException e) {
+            if (!tmpfsRoot) {
+                throw e; // with a tmpfs root, the tree's deletion stops at its mount point: finished below
+            }
         } finally {
-            new ProcessBuilder("ip", "link", "del", bridge).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            run("ip", "link", "del", bridge);
+            if (tmpfsRoot) {
+                run("umount", root.toString());
+                DaemonProcess.deleteTree(dir);
+            }
         }
     }
 }

@@ -14,7 +14,8 @@ import java.util.stream.Stream;
  * What one test's Coracle left on the host, as an operator would look for it: mounts under its dir,
  * cgroups under its cgroup parent (every v1 hierarchy and the unified one), veths on its bridge,
  * addresses reserved in its host-local IPAM dir, processes of its dir or cgroups, files in its
- * record and state dirs, image leases. Each leftover is one line; none is the only good answer.
+ * record and state dirs, image leases. Each leftover is one line; none is the only good answer. A
+ * mount on the root itself is the test's (a small tmpfs to fill up).
  */
 record HostLeaks(Path dir, String cgroupParent, String bridge, Path ipamDir) {
 
@@ -32,7 +33,7 @@ record HostLeaks(Path dir, String cgroupParent, String bridge, Path ipamDir) {
     private void mounts(List<String> out) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             String mountPoint = line.split(" ")[4].replace("\\040", " ");
-            if (mountPoint.startsWith(dir.toString() + "/")) {
+            if (mountPoint.startsWith(dir.toString() + "/") && !mountPoint.equals(dir.resolve("root").toString())) {
                 out.add("mount " + mountPoint);
             }
         }
