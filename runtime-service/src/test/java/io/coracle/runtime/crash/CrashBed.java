@@ -99,15 +99,16 @@ final class CrashBed implements AutoCloseable {
     /** What {@code crictl rmp -fa} does: stop and remove every listed pod. Returns the errors it met. */
     List<String> removeAllPods() {
         List<String> errors = new ArrayList<>();
-        for (var p : bed.runtime().listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList()) {
+        var rt = bed.runtime().withDeadlineAfter(2, java.util.concurrent.TimeUnit.MINUTES); // a loaded machine is slow
+        for (var p : rt.listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList()) {
             try {
-                bed.runtime().stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
-                bed.runtime().removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
+                rt.stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
+                rt.removePodSandbox(RemovePodSandboxRequest.newBuilder().setPodSandboxId(p.getId()).build());
             } catch (RuntimeException e) {
                 errors.add("rmp " + p.getId().substring(0, 12) + ": " + e.getMessage());
             }
         }
-        int containers = bed.runtime().listContainers(ListContainersRequest.getDefaultInstance()).getContainersCount();
+        int containers = rt.listContainers(ListContainersRequest.getDefaultInstance()).getContainersCount();
         if (containers > 0) {
             errors.add(containers + " container(s) listed with no pod left");
         }

@@ -59,6 +59,7 @@ class PodOrderingIT {
                 String podId = crash.bed.runPod(pod);
                 CountDownLatch go = new CountDownLatch(1);
                 Map<Status.Code, Integer> outcomes = new ConcurrentHashMap<>();
+                Set<String> messages = ConcurrentHashMap.newKeySet();
                 List<Future<?>> calls = new ArrayList<>();
                 for (int i = 0; i < 8; i++) {
                     String name = "c" + i;
@@ -71,6 +72,7 @@ class PodOrderingIT {
                         } catch (StatusRuntimeException e) {
                             assertTrue(REFUSED.contains(e.getStatus().getCode()), "refused with " + e.getStatus());
                             outcomes.merge(e.getStatus().getCode(), 1, Integer::sum);
+                            messages.add(e.getStatus().getDescription());
                         }
                         return null;
                     }));
@@ -86,7 +88,7 @@ class PodOrderingIT {
                 for (Future<?> f : calls) {
                     f.get();
                 }
-                System.out.println("PodOrderingIT: storm round " + round + ": " + outcomes);
+                System.out.println("PodOrderingIT: storm round " + round + ": " + outcomes + " " + messages);
                 assertEquals(0, crash.bed.runtime().listContainers(ListContainersRequest.getDefaultInstance())
                         .getContainersCount(), "containers left in a removed pod");
                 assertEquals(0, crash.bed.runtime().listPodSandbox(ListPodSandboxRequest.getDefaultInstance())
