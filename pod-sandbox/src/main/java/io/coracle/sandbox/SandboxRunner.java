@@ -67,7 +67,7 @@ public final class SandboxRunner {
         Optional<String> holder = env.store.reserve(reserved, id);
         if (holder.isPresent()) {
             Optional<Sandbox> earlier = env.store.get(holder.get());
-            if (earlier.isPresent() && sameRequest(earlier.get(), request)) {
+            if (earlier.isPresent() && earlier.get().ready() && sameRequest(earlier.get(), request)) {
                 // The kubelet's retry after its call timed out: the sandbox that call made is the answer.
                 LOG.info(() -> "sandbox " + SandboxEnvironment.podName(earlier.get())
                         + ": a repeated RunPodSandbox gets the sandbox an earlier call created");
@@ -75,7 +75,7 @@ public final class SandboxRunner {
             }
             throw new CriError(CriError.Kind.ALREADY_EXISTS, "failed to reserve sandbox name \"" + reserved
                     + "\": name is reserved for sandbox " + holder.get()
-                    + (earlier.isPresent() ? " (with another config)" : " (still being created)"));
+                    + (earlier.isEmpty() ? " (still being created)" : earlier.get().ready() ? " (with another config)" : ""));
         }
         Deque<Undo> undo = new ArrayDeque<>();
         undo.push(() -> env.store.release(reserved, id));

@@ -100,7 +100,8 @@ public final class ContainerCreator {
         Optional<String> holder = store.reserve(reserved, id);
         if (holder.isPresent()) {
             Optional<ContainerRecord> earlier = store.get(holder.get());
-            if (earlier.isPresent() && sameConfig(earlier.get(), config)) {
+            if (earlier.isPresent() && sameConfig(earlier.get(), config)
+                    && ContainerStates.of(earlier.get()).state() == io.coracle.cri.v1.ContainerState.CONTAINER_CREATED) {
                 // The kubelet's retry after its call timed out: the container that call made is the answer.
                 LOG.info("container " + holder.get() + ": a repeated CreateContainer gets the container an earlier"
                         + " call created");

@@ -22,11 +22,16 @@ import org.junit.jupiter.api.Test;
  * kill -9 of the daemon at a random instant inside each multi-step operation, a restart, then what
  * {@code crictl rmp -fa} does; after every round the host must hold nothing of the test: no mount,
  * cgroup, veth, IPAM reservation, process or record. Rounds: -Dcoracle.crash.rounds (40), seed:
- * -Dcoracle.crash.seed (printed).
+ * -Dcoracle.crash.seed (printed); a long campaign may be time-boxed (-Dcoracle.crash.minutes) and
+ * watched (-Dcoracle.crash.progress=FILE).
  */
 class CrashRecoveryIT {
     private static final int ROUNDS = Integer.getInteger("coracle.crash.rounds", 40);
     private static final long SEED = Long.getLong("coracle.crash.seed", System.nanoTime());
+    /** A time box for a long campaign: no round starts after this many minutes (0: none). */
+    private static final int MINUTES = Integer.getInteger("coracle.crash.minutes", 0);
+    /** A file each round's line is appended to as it ends (for watching a long campaign), if set. */
+    private static final String PROGRESS = System.getProperty("coracle.crash.progress", "");
 
     /** The operation the kill lands in; everything before it is done first. */
     enum Op { RUN_CREATE_START, RUN_POD, CREATE_CONTAINER, START_CONTAINER, STOP_POD, REMOVE_POD, REMOVE_CONTAINER }
@@ -39,7 +44,10 @@ class CrashRecoveryIT {
         java.util.Set<String> seen = new java.util.HashSet<>();
         ExecutorService pool = Executors.newCachedThreadPool();
         try (CrashBed crash = CrashBed.start("")) {
-            for (int round = 0; round < ROUNDS; round++) {
+            long deadline = System.nanoTime() + MINUTES * 60_000_000_000L;
+            int rounds = 0;
+            for (int round = 0; round < ROUNDS && (MINUTES == 0 || System.nanoTime() < deadline); round++) {
+                rounds++;
                 long t0 = System.nanoTime();
                 Op op = Op.values()[round % Op.values().length];
                 int delayMs = random.nextInt(401);
@@ -68,7 +76,7 @@ class CrashRecoveryIT {
                     }
                 }
                 String key = "round " + round + " " + op + " kill at " + delayMs + " ms";
-                System.out.println("CrashRecoveryIT: " + key + ": " + (found.isEmpty() ? "clean" : found) + " ("
+                report("CrashRecoveryIT: " + key + ": " + (found.isEmpty() ? "clean" : found) + " ("
                         + (System.nanoTime() - t0) / 1_000_000 + " ms)");
                 if (!found.isEmpty()) {
                     leaksByRound.put(key, found);
@@ -76,10 +84,18 @@ class CrashRecoveryIT {
                 }
             }
             int leaks = leaksByRound.values().stream().mapToInt(List::size).sum();
-            System.out.println("CrashRecoveryIT: " + ROUNDS + " rounds, " + leaks + " leftovers, seed " + SEED);
+            report("CrashRecoveryIT: " + rounds + " rounds, " + leaks + " leftovers, seed " + SEED);
             assertEquals(Map.of(), leaksByRound, "leftovers after kill -9 (seed " + SEED + ")");
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    private static void report(String line) throws java.io.IOException {
+        System.out.println(line);
+        if (!PROGRESS.isEmpty()) {
+            java.nio.file.Files.writeString(java.nio.file.Path.of(PROGRESS), line + "\n",
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         }
     }
 
