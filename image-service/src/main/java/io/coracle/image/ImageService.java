@@ -147,6 +147,11 @@ public final class ImageService implements AutoCloseable {
         leases.hold(holder, require(imageId));
     }
 
+    /** Who holds images through {@link #hold} (container IDs), as persisted. */
+    public java.util.Set<String> holders() {
+        return leases.persistedHolders();
+    }
+
     public void release(String holder) {
         leases.release(holder);
         gc.collect();

@@ -25,11 +25,13 @@ final class CniNetwork {
     static final String IFNAME = "eth0";
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(CniNetwork.class.getName());
-    private static final long PLUGIN_TIMEOUT_SECONDS = 120;
 
     private final CniConfigLoader loader;
     /** Wall time of the last add() or del() on this thread (for the benchmark's breakdown). */
     static final ThreadLocal<Long> LAST_CALL_NANOS = ThreadLocal.withInitial(() -> 0L);
+
+    /** How long one plugin call may take; then it (and what it started) is killed and the call fails. */
+    volatile java.time.Duration pluginTimeout = java.time.Duration.ofSeconds(120);
 
     /** Where add() and del() report their wall time. */
     volatile CniTimings timings = CniTimings.NONE;
@@ -182,18 +184,32 @@ final class CniNetwork {
         env.put("CNI_PATH", loader.cniPath());
         pb.redirectError(ProcessBuilder.Redirect.PIPE);
         Process p = pb.start();
-        try (OutputStream in = p.getOutputStream()) {
-            in.write(conf.toString().getBytes(StandardCharsets.UTF_8));
-        }
+        // Both pipes are read aside: a hanging plugin (or a child of it holding its stdout) must not
+        // block past the timeout. Bounded: a plugin's answer is small.
         CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()), VirtualThreads.EXECUTOR);
-        byte[] stdout = readAll(p.getInputStream());
+        CompletableFuture<byte[]> outFuture = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()), VirtualThreads.EXECUTOR);
+        long timeoutMs = pluginTimeout.toMillis();
+        byte[] stdout;
         try {
-            if (!p.waitFor(PLUGIN_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new PluginException("CNI " + command + " " + type + ": no answer within " + PLUGIN_TIMEOUT_SECONDS + " s");
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(conf.toString().getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                // the plugin exited without reading its config: its exit status says why
             }
+            if (!p.waitFor(timeoutMs, TimeUnit.MILLISECONDS)) {
+                kill(p);
+                throw new PluginException("CNI " + command + " " + type + ": no answer within " + pluginTimeout.toSeconds()
+                        + " s; the plugin was killed");
+            }
+            stdout = outFuture.get(Math.max(1000, timeoutMs), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            kill(p);
+            throw new PluginException("CNI " + command + " " + type + ": its output did not end within "
+                    + pluginTimeout.toSeconds() + " s of its exit (a child holds it open)");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException("CNI " + command + " " + type + ": reading its answer: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
-            p.destroyForcibly();
+            kill(p);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted during CNI " + command + " " + type, e);
         }
@@ -211,7 +227,7 @@ final class CniNetwork {
             } catch (IOException notJson) {
                 // keep the raw output
             }
-            String stderr = new String(err.join(), StandardCharsets.UTF_8).trim();
+            String stderr = new String(err.completeOnTimeout(new byte[0], 1, TimeUnit.SECONDS).join(), StandardCharsets.UTF_8).trim();
             throw new PluginException("CNI " + command + " " + type + " failed: "
                     + (msg.isEmpty() ? stderr.isEmpty() ? "exit " + p.exitValue() : stderr : msg));
         }
@@ -221,12 +237,23 @@ final class CniNetwork {
         return JSON.readTree(out);
     }
 
+    /** A CNI answer larger than this is not a CNI answer. */
+    private static final int MAX_OUTPUT = 4 << 20;
+
     private static byte[] readAll(InputStream in) {
         try (in) {
-            return in.readAllBytes();
+            byte[] b = in.readNBytes(MAX_OUTPUT);
+            in.transferTo(OutputStream.nullOutputStream()); // drain the rest, so the plugin is never blocked
+            return b;
         } catch (IOException e) {
             return new byte[0];
         }
+    }
+
+    /** SIGKILL to the plugin and every process it started. */
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 
     /** The pod's addresses from a CNI result: those on interfaces inside the pod (or without one), IPv4 first. */

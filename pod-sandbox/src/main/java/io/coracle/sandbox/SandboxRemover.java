@@ -8,7 +8,6 @@ import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.RemovePodSandboxResponse;
 import io.coracle.cri.CriError;
 import java.io.IOException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
 
 /**
@@ -31,7 +30,7 @@ public final class SandboxRemover {
         if (found == null) {
             return RemovePodSandboxResponse.getDefaultInstance();
         }
-        ReentrantLock lock = env.store.lock(found.id());
+        java.util.concurrent.locks.Lock lock = env.store.lock(found.id()).writeLock();
         lock.lock();
         try {
             long t0 = System.nanoTime();
@@ -39,6 +38,10 @@ public final class SandboxRemover {
             if (s == null) {
                 return RemovePodSandboxResponse.getDefaultInstance();
             }
+            // A crash from here on leaves the removal for the next start-up to finish.
+            env.store.putIntent(new SandboxIntent(SandboxIntent.Op.REMOVE, s.id(), s.name(), s.namespace(), s.uid(),
+                    s.podDir(), s.netnsPath(), s.cgroupParent(), s.pauseCgroup(), false, s.cgroupCreatedFrom(),
+                    s.cniNetwork(), s.config()), true);
             if (s.ready() || s.networkAttached() || s.pause().alive()) {
                 stopper.stopLocked(s.id());
                 s = env.store.get(s.id()).orElseThrow();

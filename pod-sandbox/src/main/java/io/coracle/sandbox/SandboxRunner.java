@@ -66,16 +66,34 @@ public final class SandboxRunner {
                 plan.meta.getAttempt());
         Optional<String> holder = env.store.reserve(reserved, id);
         if (holder.isPresent()) {
+            Optional<Sandbox> earlier = env.store.get(holder.get());
+            if (earlier.isPresent() && earlier.get().ready() && sameRequest(earlier.get(), request)) {
+                // The kubelet's retry after its call timed out: the sandbox that call made is the answer.
+                LOG.info(() -> "sandbox " + SandboxEnvironment.podName(earlier.get())
+                        + ": a repeated RunPodSandbox gets the sandbox an earlier call created");
+                return RunPodSandboxResponse.newBuilder().setPodSandboxId(holder.get()).build();
+            }
             throw new CriError(CriError.Kind.ALREADY_EXISTS, "failed to reserve sandbox name \"" + reserved
-                    + "\": name is reserved for sandbox " + holder.get());
+                    + "\": name is reserved for sandbox " + holder.get()
+                    + (earlier.isEmpty() ? " (still being created)" : earlier.get().ready() ? " (with another config)" : ""));
         }
         Deque<Undo> undo = new ArrayDeque<>();
         undo.push(() -> env.store.release(reserved, id));
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
         try {
             CniConfigLoader.NetworkList net = plan.hostNetwork ? null : network();
-            Sandbox s = create(id, request, plan, net, undo);
+            // Before anything exists: what a start-up after a crash must undo, durably.
+            Path podDir = env.config.stateDir().resolve(id);
+            String parent = cfg.getLinux().getCgroupParent();
+            PodCgroup.Names cg = env.cgroups.names(parent, env.config.defaultCgroupParent(), id);
+            SandboxIntent intent = new SandboxIntent(SandboxIntent.Op.RUN, id, plan.meta.getName(),
+                    plan.meta.getNamespace(), plan.meta.getUid(), podDir,
+                    plan.hostNetwork ? null : podDir.resolve("netns"), cg.pod(), cg.pause(), parent.isEmpty(), null,
+                    net == null ? null : net.json(), cfg.toByteArray());
+            env.store.putIntent(intent, true);
+            Sandbox s = create(id, request, plan, net, undo, intent);
             env.store.put(s);
+            clearIntent(id);
             PodSandboxStatus status = SandboxStatusReader.statusOf(s);
             env.announce(ContainerEventType.CONTAINER_CREATED_EVENT, status);
             env.announce(ContainerEventType.CONTAINER_STARTED_EVENT, status);
@@ -83,9 +101,31 @@ public final class SandboxRunner {
                     + s.pausePid() + (s.ip() == null ? "" : ", ip " + s.ip()));
             return RunPodSandboxResponse.newBuilder().setPodSandboxId(id).build();
         } catch (Exception e) {
-            rollback(label, undo);
+            if (rollback(label, undo)) {
+                clearIntent(id);
+            } else {
+                LOG.warning("sandbox " + label + ": undo incomplete; its intent record stays for the next start-up");
+            }
             LOG.warning("sandbox " + label + ": run failed: " + e.getMessage());
             throw error(id, e);
+        }
+    }
+
+    private void clearIntent(String id) {
+        try {
+            env.store.clearIntent(id);
+        } catch (IOException e) {
+            LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": cannot delete its intent record: " + e.getMessage());
+        }
+    }
+
+    /** Whether a run request asks for exactly the pod an earlier one made (the kubelet retrying). */
+    private static boolean sameRequest(Sandbox s, RunPodSandboxRequest request) {
+        String handler = s.runtimeHandler() == null ? "" : s.runtimeHandler();
+        try {
+            return handler.equals(request.getRuntimeHandler()) && s.podConfig().equals(request.getConfig());
+        } catch (IllegalStateException unreadable) {
+            return false;
         }
     }
 
@@ -109,14 +149,18 @@ public final class SandboxRunner {
         return CriError.internal("failed to run sandbox " + id + ": " + e.getMessage(), e);
     }
 
-    private void rollback(String label, Deque<Undo> undo) {
+    /** Runs every undo step; whether all succeeded. */
+    private boolean rollback(String label, Deque<Undo> undo) {
+        boolean ok = true;
         while (!undo.isEmpty()) {
             try {
                 undo.pop().run();
             } catch (Exception e) {
+                ok = false;
                 LOG.log(Level.WARNING, "sandbox " + label + ": undo step failed: " + e.getMessage(), e);
             }
         }
+        return ok;
     }
 
     /** The validated request: everything checked before anything is created. */
@@ -178,13 +222,13 @@ public final class SandboxRunner {
     }
 
     private Sandbox create(String id, RunPodSandboxRequest request, Plan plan, CniConfigLoader.NetworkList net,
-                           Deque<Undo> undo) throws Exception {
+                           Deque<Undo> undo, SandboxIntent intent) throws Exception {
         PodSandboxConfig cfg = request.getConfig();
         String label = SandboxEnvironment.shortId(id) + " " + plan.meta.getNamespace() + "/" + plan.meta.getName();
 
         // Pod files and /dev/shm under the volatile dir.
         StepTimer timer = new StepTimer();
-        Path podDir = env.config.stateDir().resolve(id);
+        Path podDir = intent.podDir();
         PrivateFiles.directory(podDir);
         undo.push(() -> FileTrees.delete(podDir));
         PodFiles.write(podDir, cfg.getDnsConfig(), plan.hostname, plan.hostNetwork);
@@ -195,10 +239,11 @@ public final class SandboxRunner {
 
         timer.mark("files");
         // Pod cgroup and the pause leaf.
-        PodCgroup.Names cg = env.cgroups.names(cfg.getLinux().getCgroupParent(), env.config.defaultCgroupParent(), id);
+        PodCgroup.Names cg = new PodCgroup.Names(intent.cgroupPod(), intent.cgroupPause());
         String createdFrom = env.cgroups.create(cg, cfg.getLinux().hasResources() ? cfg.getLinux().getResources() : null,
                 cfg.getLinux().hasOverhead() ? cfg.getLinux().getOverhead() : null);
         undo.push(() -> env.cgroups.remove(cg, createdFrom));
+        env.store.putIntent(intent.withCgroupCreatedFrom(createdFrom), false); // volatile, as cgroups are
 
         timer.mark("cgroup");
         // The pause process in its namespaces, moved into the pause cgroup.
@@ -231,7 +276,7 @@ public final class SandboxRunner {
         // The network namespace outlives the pause process until CNI DEL succeeds.
         Path netns = null;
         if (!plan.hostNetwork) {
-            netns = podDir.resolve("netns");
+            netns = intent.netnsPath();
             Mounts.bindNamespace(Path.of("/proc", String.valueOf(pid), "ns", "net"), netns);
             Path mounted = netns;
             undo.push(() -> Mounts.unmountAll(mounted));

@@ -1,9 +1,5 @@
 package io.coracle.sandbox;
 
-import io.coracle.sys.PrivateFiles;
-import io.coracle.sys.FileTrees;
-import io.coracle.sys.Mounts;
-import io.coracle.cri.v1.ContainerEventType;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.ListPodSandboxResponse;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
@@ -18,16 +14,13 @@ import io.coracle.cri.v1.StreamPodSandboxesRequest;
 import io.coracle.cri.v1.StreamPodSandboxesResponse;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.List;
-import java.util.logging.Logger;
 
 /**
  * The pod sandbox module as the daemon sees it: one object per RPC family, recovery at start-up
  * and the NetworkReady condition. Each RPC method throws a {@link io.coracle.cri.CriError} the CRI edge maps to a status.
  */
 public final class SandboxService {
-    private static final Logger LOG = Logger.getLogger(SandboxService.class.getName());
 
     private final SandboxEnvironment env;
     private final SandboxRunner runner;
@@ -35,6 +28,7 @@ public final class SandboxService {
     private final SandboxRemover remover;
     private final SandboxStatusReader statusReader;
     private final SandboxLister lister;
+    private final SandboxRecovery recovery;
 
     /** A service whose pods have no containers and whose events go nowhere. */
     public SandboxService(SandboxConfig config) throws IOException {
@@ -54,76 +48,31 @@ public final class SandboxService {
         this.remover = new SandboxRemover(env, stopper);
         this.statusReader = new SandboxStatusReader(env);
         this.lister = new SandboxLister(env);
+        this.recovery = new SandboxRecovery(env);
     }
 
     /**
-     * Start-up: creates the dirs, writes the default CNI config if the conf dir is empty, and
-     * reloads every sandbox from disk; a pod whose pause process is gone is NOTREADY (its
-     * network stays attached until a stop's CNI DEL succeeds) and its stopped event goes out.
+     * Start-up: creates the dirs, writes the default CNI config if the conf dir is empty, reloads every
+     * sandbox from disk (a pod whose pause process is gone is NOTREADY; its network stays attached until
+     * a CNI DEL succeeds) and undoes every RunPodSandbox a crash interrupted. See {@link SandboxRecovery}.
      */
     public List<Sandbox> recover() throws IOException {
-        PrivateFiles.directory(env.config.stateDir());
-        PrivateFiles.directory(env.config.rootDir());
-        try {
-            env.cniConfig.writeDefaultIfEmpty();
-        } catch (IOException e) {
-            LOG.warning("cni: cannot write the default network config in " + env.config.cniConfDir() + ": " + e.getMessage());
-        }
-        List<Sandbox> loaded = env.store.load();
-        int ready = 0;
-        for (Sandbox s : loaded) {
-            if (s.ready() && !s.pause().alive()) {
-                Sandbox stopped = s.withState(Sandbox.State.NOTREADY);
-                env.store.put(stopped);
-                env.announce(ContainerEventType.CONTAINER_STOPPED_EVENT, SandboxStatusReader.statusOf(stopped));
-                LOG.warning("sandbox " + SandboxEnvironment.podName(s) + ": pause process " + s.pausePid()
-                        + " is gone; marked NOTREADY");
-            } else if (s.ready()) {
-                ready++;
-            }
-        }
-        removeOrphans();
-        LOG.info("sandboxes recovered: " + loaded.size() + " (" + ready + " ready)");
-        return env.store.all().stream().toList();
+        return recovery.recover();
     }
 
-    /**
-     * Pod dirs without a record are what a daemon crash in the middle of RunPodSandbox leaves:
-     * kill their pause process (pidfile), unmount /dev/shm and the netns, delete the dir.
-     */
-    private void removeOrphans() throws IOException {
-        List<java.nio.file.Path> dirs;
-        try (var s = Files.list(env.config.stateDir())) {
-            dirs = s.filter(Files::isDirectory).toList();
-        }
-        for (java.nio.file.Path dir : dirs) {
-            String id = dir.getFileName().toString();
-            if (env.store.get(id).isPresent()) {
-                continue;
-            }
-            try {
-                java.nio.file.Path pidFile = dir.resolve("pause.pid");
-                if (Files.exists(pidFile)) {
-                    int pid = Integer.parseInt(Files.readString(pidFile).trim());
-                    // Only a coracle-pause: the PID may have been reused since.
-                    java.nio.file.Path comm = java.nio.file.Path.of("/proc", String.valueOf(pid), "comm");
-                    if (Files.exists(comm) && Files.readString(comm).trim().equals("coracle-pause")) {
-                        new PauseProcess(pid, PauseProcess.startTimeOf(pid)).kill(5000);
-                    }
-                }
-                PodFiles.unmountShm(dir);
-                Mounts.unmountAll(dir.resolve("netns"));
-                FileTrees.delete(dir);
-                LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": removed the leftovers of an unfinished run in " + dir);
-            } catch (IOException | RuntimeException e) {
-                LOG.warning("sandbox " + SandboxEnvironment.shortId(id) + ": cannot clean leftovers in " + dir + ": " + e.getMessage());
-            }
-        }
+    /** Start-up, once the containers are recovered: finishes every RemovePodSandbox a crash interrupted. */
+    public void finishInterruptedRemovals() {
+        recovery.finishRemovals(remover);
     }
 
     /** The kubelet's pod CIDR for this node: the default network takes it for the pods that follow. */
     public boolean applyPodCidr(String cidr) throws IOException {
         return env.cniConfig.applyPodCidr(cidr);
+    }
+
+    /** How long one CNI plugin call may take before the plugin is killed and the call fails (default 120 s). */
+    public void setCniPluginTimeout(java.time.Duration timeout) {
+        env.cni.pluginTimeout = timeout;
     }
 
     /** The checks of CRI resources against this host, for the container RPCs to share. */

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
 
 /**
@@ -41,7 +40,7 @@ public final class SandboxStopper {
             LOG.fine(() -> "sandbox " + request.getPodSandboxId() + ": stop of an unknown pod: nothing to do");
             return StopPodSandboxResponse.getDefaultInstance();
         }
-        ReentrantLock lock = env.store.lock(s.id());
+        java.util.concurrent.locks.Lock lock = env.store.lock(s.id()).writeLock();
         lock.lock();
         try {
             stopLocked(s.id());

@@ -15,7 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -26,13 +27,14 @@ import java.util.stream.Stream;
 public final class SandboxStore {
     private static final Logger LOG = Logger.getLogger(SandboxStore.class.getName());
     static final String FILE = "sandbox.json";
+    static final String INTENT = "intent.json";
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private final Path rootDir;
     private final Map<String, Sandbox> byId = new ConcurrentHashMap<>();
     private final Map<String, String> names = new ConcurrentHashMap<>();
-    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    private final Map<String, ReentrantReadWriteLock> locks = new ConcurrentHashMap<>();
 
     SandboxStore(Path rootDir) {
         this.rootDir = rootDir;
@@ -70,9 +72,63 @@ public final class SandboxStore {
         names.remove(name, id);
     }
 
-    /** Per-sandbox lock serialising run/stop/remove of one pod. */
-    ReentrantLock lock(String id) {
-        return locks.computeIfAbsent(id, k -> new ReentrantLock());
+    /** Per-sandbox lock: stop and remove of one pod hold it exclusively, its containers' create and start shared. */
+    ReentrantReadWriteLock lock(String id) {
+        return locks.computeIfAbsent(id, k -> new ReentrantReadWriteLock());
+    }
+
+    /**
+     * The shared side of the pod's lock, for a container operation inside the pod: while held, the pod
+     * is neither stopped nor removed. The holder checks that the pod still exists once it has it.
+     */
+    public Lock sharedLock(String id) {
+        return lock(id).readLock();
+    }
+
+    /** Writes what an operation on the pod is about to do; fsync'd when {@code durable}. */
+    void putIntent(SandboxIntent intent, boolean durable) throws IOException {
+        Path dir = PrivateFiles.directory(dir(intent.id()));
+        PrivateFiles.write(dir.resolve(INTENT), JSON.writeValueAsBytes(intent), durable);
+    }
+
+    /** The operation is done: its intent goes; so does the pod's record dir if nothing else is left in it. */
+    void clearIntent(String id) throws IOException {
+        Path dir = dir(id);
+        Files.deleteIfExists(dir.resolve("." + INTENT + ".tmp"));
+        Files.deleteIfExists(dir.resolve(INTENT));
+        if (!Files.exists(dir.resolve(FILE))) {
+            Files.deleteIfExists(dir.resolve("." + FILE + ".tmp"));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /**
+     * The intents of operations a crash interrupted (recovery). The ids of record dirs holding neither
+     * a readable intent nor a record (a damaged intent, a crash mid-write) go to {@code damaged}.
+     */
+    List<SandboxIntent> intents(List<String> damaged) throws IOException {
+        List<SandboxIntent> out = new ArrayList<>();
+        if (!Files.isDirectory(rootDir)) {
+            return out;
+        }
+        try (Stream<Path> dirs = Files.list(rootDir)) {
+            for (Path d : dirs.toList()) {
+                Path f = d.resolve(INTENT);
+                if (!Files.isRegularFile(f)) {
+                    if (!byId.containsKey(d.getFileName().toString())) {
+                        damaged.add(d.getFileName().toString()); // no readable record and no intent
+                    }
+                    continue;
+                }
+                try {
+                    out.add(JSON.readValue(f.toFile(), SandboxIntent.class));
+                } catch (IOException e) {
+                    LOG.warning("sandbox intent " + f + " unreadable: " + e.getMessage());
+                    damaged.add(d.getFileName().toString());
+                }
+            }
+        }
+        return out;
     }
 
     Path dir(String id) {
@@ -100,6 +156,8 @@ public final class SandboxStore {
         Path dir = dir(s.id());
         Files.deleteIfExists(dir.resolve("." + FILE + ".tmp"));
         Files.deleteIfExists(dir.resolve(FILE));
+        Files.deleteIfExists(dir.resolve("." + INTENT + ".tmp"));
+        Files.deleteIfExists(dir.resolve(INTENT));
         Files.deleteIfExists(dir);
         byId.remove(s.id());
         names.remove(s.reservedName(), s.id());

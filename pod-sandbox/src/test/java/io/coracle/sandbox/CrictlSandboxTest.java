@@ -160,7 +160,11 @@ class CrictlSandboxTest {
         assertEquals("crictl-host", inspect.at("/info/config/hostname").asText());
         assertEquals(f.get(id).pausePid(), inspect.at("/info/pid").asInt());
 
-        PodFixture.Result dup = exec(60, "crictl", "--runtime-endpoint", "unix://" + socket, "runp", podJson.toString());
+        // The same config again is the kubelet's retry: it gets the same pod. Another config under the name is refused.
+        assertEquals(id, crictl("runp", podJson.toString()).trim());
+        Path otherJson = Files.writeString(f.tmp.resolve("pod-other.json"),
+                Files.readString(podJson).replace("crictl-host", "crictl-other"));
+        PodFixture.Result dup = exec(60, "crictl", "--runtime-endpoint", "unix://" + socket, "runp", otherJson.toString());
         assertTrue(dup.code() != 0 && dup.out().contains("name is reserved for sandbox " + id), dup.out());
 
         Sandbox s = f.get(id);

@@ -218,10 +218,13 @@ class SandboxLifecycleTest {
         assertEquals(PodSandboxState.SANDBOX_READY, st.getStatus().getState());
         assertEquals(before.ip(), st.getStatus().getNetwork().getIp());
         assertEquals("survivor", st.getStatus().getMetadata().getName());
-        // The name stays reserved across the restart.
-        StatusRuntimeException dup = Refusals.refusal(
-                () -> restarted.run(RunPodSandboxRequest.newBuilder().setConfig(before.podConfig()).build()));
+        // The name stays reserved across the restart: another config under it is refused, the same one
+        // (the kubelet's retry of a call that timed out) gets the pod that call made.
+        StatusRuntimeException dup = Refusals.refusal(() -> restarted.run(RunPodSandboxRequest.newBuilder()
+                .setConfig(before.podConfig().toBuilder().putLabels("changed", "yes")).build()));
         assertEquals(Status.Code.ALREADY_EXISTS, dup.getStatus().getCode());
+        assertEquals(id, restarted.run(RunPodSandboxRequest.newBuilder().setConfig(before.podConfig()).build())
+                .getPodSandboxId());
         f.service = restarted;
         restarted.stop(StopPodSandboxRequest.newBuilder().setPodSandboxId(id).build());
         assertFalse(new SandboxService(f.config).recover().getFirst().ready(), "stopped state is persisted");
@@ -295,8 +298,10 @@ class SandboxLifecycleTest {
     void aSecondPodWithTheSameNameIsRefusedUntilTheFirstIsRemoved() throws Exception {
         PodSandboxConfig cfg = f.podWithParent("dup").build();
         String first = f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()).getPodSandboxId();
-        StatusRuntimeException e = Refusals.refusal(
-                () -> f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()));
+        assertEquals(first, f.service.run(RunPodSandboxRequest.newBuilder().setConfig(cfg).build()).getPodSandboxId(),
+                "a retry with the same config gets the first pod");
+        StatusRuntimeException e = Refusals.refusal(() -> f.service.run(RunPodSandboxRequest.newBuilder()
+                .setConfig(cfg.toBuilder().setHostname("other")).build()));
         assertEquals(Status.Code.ALREADY_EXISTS, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains(first), e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().contains("dup_coracle-test_"), e.getStatus().getDescription());

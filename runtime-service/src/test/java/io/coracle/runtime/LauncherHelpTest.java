@@ -63,7 +63,7 @@ class LauncherHelpTest {
             assertTrue(help.contains("./coracle bench " + bench.group(1) + " "), "help omits bench " + bench.group(1));
             benches++;
         }
-        assertEquals(3, benches, "bench commands found in the launcher");
+        assertEquals(4, benches, "bench commands found in the launcher (startup, containers, streaming, compare)");
     }
 
     @Test

@@ -69,6 +69,12 @@ public final class ImageLeases {
         leases.put(holder, new Lease(holder, null, List.copyOf(chainIds), List.copyOf(blobs)));
     }
 
+    /** The holders of persisted leases (containers), for recovery to release those no container has any more. */
+    public java.util.Set<String> persistedHolders() {
+        return leases.values().stream().filter(l -> l.imageId() != null).map(Lease::holder)
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
     /** Releases a lease; releasing an unknown holder is not an error. */
     public void release(String holder) {
         Lease l = leases.remove(holder);

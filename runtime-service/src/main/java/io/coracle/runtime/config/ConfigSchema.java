@@ -39,6 +39,8 @@ public final class ConfigSchema {
                     "Bridge of the default network (default_network = true)."),
             ConfigKey.string("cni.default_subnet", "10.88.0.0/16",
                     "Subnet of the default network (default_network = true)."),
+            ConfigKey.integer("cni.plugin_timeout_seconds", 120,
+                    "How long one CNI plugin call (ADD, DEL, CHECK) may take; then the plugin is killed and the call fails."),
 
             ConfigKey.integer("events.subscriber_queue", 1000,
                     "GetContainerEvents: events a subscriber may fall behind before it is dropped (its stream\n"

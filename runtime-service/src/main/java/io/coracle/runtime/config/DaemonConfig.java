@@ -35,7 +35,7 @@ public record DaemonConfig(
 
     /** The [cni] table. */
     public record Cni(List<Path> binDirs, Path confDir, String networkName, String defaultBridge, String defaultSubnet,
-                      boolean defaultNetwork) {}
+                      boolean defaultNetwork, Duration pluginTimeout) {}
 
     /** The [registry] table. */
     public record Registry(int maxConcurrentDownloads, int maxRetries, Duration requestTimeout, String platform,
@@ -102,7 +102,8 @@ public record DaemonConfig(
             binDirs.add(absolute(String.valueOf(dir), "cni.bin_dirs", origin));
         }
         Cni cni = new Cni(List.copyOf(binDirs), absolutePath(v, "cni.conf_dir", origin),
-                (String) v.get("cni.network_name"), bridge, subnet, (Boolean) v.get("cni.default_network"));
+                (String) v.get("cni.network_name"), bridge, subnet, (Boolean) v.get("cni.default_network"),
+                Duration.ofSeconds(positive(v, "cni.plugin_timeout_seconds", 1, 3600, origin)));
 
         Map<String, List<URI>> mirrors = new LinkedHashMap<>();
         Map<String, Path> caFiles = new LinkedHashMap<>();

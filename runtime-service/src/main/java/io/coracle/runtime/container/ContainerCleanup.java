@@ -1,14 +1,21 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cgroup.Cgroups;
+import io.coracle.image.ImageService;
 import io.coracle.shim.ShimClient;
 import io.coracle.shim.ShimException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.logging.Logger;
 
-/** Ending a container's processes and deleting its directories, for remove and for undoing a failed create. */
+/** Ending a container's processes and deleting what it has, for remove, for undoing a failed create and for recovery. */
 final class ContainerCleanup {
+    private static final Logger LOG = Logger.getLogger(ContainerCleanup.class.getName());
+    static final Duration KILL_WAIT = Duration.ofSeconds(10);
+
     private ContainerCleanup() {
     }
 
@@ -28,6 +35,54 @@ final class ContainerCleanup {
         } catch (IOException e) {
             // No connection to the shim: it exited or was killed.
         }
+    }
+
+    /**
+     * Kills what is left in the container's cgroup: processes of a container whose shim was killed (its
+     * exit then goes unrecorded), or of a create a crash interrupted, so that no process stays behind.
+     */
+    static void killLeftovers(Cgroups cgroups, String cgroupPath, String id) throws IOException {
+        if (!cgroups.exists(cgroupPath)) {
+            return;
+        }
+        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+        List<Integer> pids = cgroups.pids(cgroupPath);
+        if (!pids.isEmpty()) {
+            LOG.warning("container " + id + ": killing " + pids.size() + " process(es) its shim left behind");
+        }
+        while (!pids.isEmpty()) {
+            for (int pid : pids) {
+                io.coracle.sys.Syscalls.kill(pid, Signals.SIGKILL);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("processes " + pids + " of container " + id + " survive SIGKILL");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while killing the processes of container " + id, e);
+            }
+            pids = cgroups.pids(cgroupPath);
+        }
+    }
+
+    /**
+     * Undoes whatever part of a create happened (absent parts are fine): the shim and every process in
+     * the cgroup killed, the cgroup, the shim's state dir and the image lease removed; the container dir
+     * (with the intent) goes last, so an interrupted undo is found again at the next start-up. A null
+     * cgroup path: not known.
+     */
+    static void undoCreate(ContainerIntent in, Path containerDir, Cgroups cgroups, ImageService images)
+            throws IOException {
+        killAndReap(new ShimClient(in.stateDir()), KILL_WAIT);
+        if (in.cgroupPath() != null) {
+            killLeftovers(cgroups, in.cgroupPath(), in.id());
+            cgroups.remove(in.cgroupPath());
+        }
+        deleteTree(in.stateDir());
+        images.release(in.id());
+        deleteTree(containerDir);
     }
 
     /** Deletes a tree without following links or deleting through a mount point; absent is fine. */

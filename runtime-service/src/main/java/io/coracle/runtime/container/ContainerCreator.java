@@ -62,9 +62,26 @@ public final class ContainerCreator {
         this.shimStateRoot = shimStateRoot;
     }
 
+    /**
+     * Creates the container with its pod held against stop and removal (shared lock): a pod being
+     * removed refuses it (NOT_FOUND once gone), and its removal never misses it.
+     */
     public String create(CreateContainerRequest request) {
+        String podId = pods.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
+                "pod sandbox " + request.getPodSandboxId() + " not found")).podId();
+        java.util.concurrent.locks.Lock podLock = pods.sharedLock(podId);
+        podLock.lock();
+        try {
+            return createLocked(request, podId);
+        } finally {
+            podLock.unlock();
+        }
+    }
+
+    private String createLocked(CreateContainerRequest request, String podId) {
         ContainerConfig config = request.getConfig(); // its shape is checked by the CRI edge's CriRequestValidator
-        PodContext pod = pods.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "pod sandbox " + request.getPodSandboxId() + " not found"));
+        PodContext pod = pods.find(podId).filter(p -> p.podId().equals(podId)).orElseThrow(() -> new CriError(
+                CriError.Kind.NOT_FOUND, "pod sandbox " + podId + " not found (removed)"));
         if (!pods.ready(pod.podId())) {
             throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + pod.podId()
                     + " is not ready: its containers cannot be created");
@@ -85,12 +102,20 @@ public final class ContainerCreator {
         String reserved = ContainerRecord.reservedName(pod.podId(), name, attempt);
         Optional<String> holder = store.reserve(reserved, id);
         if (holder.isPresent()) {
+            Optional<ContainerRecord> earlier = store.get(holder.get());
+            if (earlier.isPresent() && sameConfig(earlier.get(), config)
+                    && ContainerStates.of(earlier.get()).state() == io.coracle.cri.v1.ContainerState.CONTAINER_CREATED) {
+                // The kubelet's retry after its call timed out: the container that call made is the answer.
+                LOG.info("container " + holder.get() + ": a repeated CreateContainer gets the container an earlier"
+                        + " call created");
+                return holder.get();
+            }
             throw new CriError(CriError.Kind.ALREADY_EXISTS, "container name \"" + name + "\" (attempt " + attempt
-                    + ") is already used in pod " + pod.podId() + " by container " + holder.get());
+                    + ") is already used in pod " + pod.podId() + " by container " + holder.get()
+                    + (earlier.isPresent() ? "" : " (still being created)"));
         }
         Path dir = store.containerDir(id);
         Path stateDir = shimStateRoot.resolve(id.substring(0, 16));
-        boolean held = false;
         ShimLauncher.Created created = null;
         long t0 = System.nanoTime();
         long tSpec = 0;
@@ -99,13 +124,17 @@ public final class ContainerCreator {
         try {
             // Private (0700) around the bundle, whose config.json holds the env; the upperdir's own mode
             // is the mode of the container's "/", which every user in the container must pass: 0755.
+            String cgroupPath = pod.cgroupParent() + "/" + id;
+            // Before anything exists: what a start-up after a crash must undo. Not fsync'd: all it names
+            // is volatile but the image lease, which start-up releases when no container holds it.
+            PrivateFiles.write(PrivateFiles.directory(dir).resolve(ContainerIntent.FILE), OciJson.MAPPER
+                    .writeValueAsBytes(new ContainerIntent(id, pod.podId(), stateDir, cgroupPath)), false);
             Path bundle = PrivateFiles.directory(PrivateFiles.directory(dir).resolve("bundle"));
             Files.createDirectories(bundle.resolve("rootfs"));
             Path upper = PrivateFiles.directory(dir.resolve("upper"), CONTAINER_ROOT_MODE);
             Path work = PrivateFiles.directory(dir.resolve("work"));
             ImageConfig.Settings settings = images.imageConfig(image.id()).settings();
             List<Path> lowerDirs = images.lowerDirs(image.id());
-            String cgroupPath = pod.cgroupParent() + "/" + id;
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
                     work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler())));
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
@@ -118,7 +147,6 @@ public final class ContainerCreator {
                 Files.createDirectories(logPath.getParent());
             }
             images.hold(id, image.id());
-            held = true;
             tLease = System.nanoTime();
             created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
                     pod.shimCgroup()), CREATE_TIMEOUT);
@@ -130,6 +158,7 @@ public final class ContainerCreator {
                     cgroupPath, stopSignal(config, settings), config.toByteArray(),
                     config.getLinux().getResources().toByteArray());
             store.put(record);
+            Files.deleteIfExists(dir.resolve(ContainerIntent.FILE));
             LOG.info("container " + id + " created: name=" + name + " pod=" + pod.podId() + " image=" + image.id()
                     + " pid=" + created.pid());
             LOG.fine(String.format("container %s create took %.1fms: spec+bundle %.1f, image lease %.1f, shim %.1f,"
@@ -138,7 +167,7 @@ public final class ContainerCreator {
             events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
         } catch (Exception e) {
-            undo(id, reserved, dir, stateDir, held, created);
+            undo(id, reserved, dir, new ContainerIntent(id, pod.podId(), stateDir, pod.cgroupParent() + "/" + id));
             throw failure(id, name, e);
         }
     }
@@ -158,18 +187,20 @@ public final class ContainerCreator {
         };
     }
 
-    private void undo(String id, String reserved, Path dir, Path stateDir, boolean held, ShimLauncher.Created created) {
+    private static boolean sameConfig(ContainerRecord r, ContainerConfig config) {
         try {
-            if (created != null) {
-                ContainerCleanup.killAndReap(created.client(), Duration.ofSeconds(10));
-            }
-            ContainerCleanup.deleteTree(stateDir);
-            ContainerCleanup.deleteTree(dir);
-            if (held) {
-                images.release(id);
-            }
+            return r.containerConfig().equals(config);
+        } catch (IllegalStateException unreadable) {
+            return false;
+        }
+    }
+
+    private void undo(String id, String reserved, Path dir, ContainerIntent intent) {
+        try {
+            // Through the state dir, not the launcher's answer: a shim whose create timed out may still live.
+            ContainerCleanup.undoCreate(intent, dir, cgroups, images);
         } catch (IOException | RuntimeException e) {
-            LOG.warning("container " + id + ": cleanup after failed create incomplete: " + e);
+            LOG.warning("container " + id + ": cleanup after failed create incomplete (finished at the next start): " + e);
         } finally {
             store.unreserve(reserved, id);
         }

@@ -7,6 +7,7 @@ import io.coracle.cri.v1.ContainerState;
 import io.coracle.image.ImageService;
 import io.coracle.shim.ExitRecord;
 import io.coracle.shim.ShimClient;
+import io.coracle.shim.ShimStateFile;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -23,7 +24,7 @@ import java.util.logging.Logger;
  */
 public final class ContainerLifecycle {
     private static final Logger LOG = Logger.getLogger(ContainerLifecycle.class.getName());
-    private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+    private static final Duration KILL_WAIT = ContainerCleanup.KILL_WAIT;
 
     /** Marks, in a container's state dir, that its stopped event was published. */
     static final String EXIT_REPORTED = "exit-reported";
@@ -32,10 +33,13 @@ public final class ContainerLifecycle {
     private final ImageService images;
     private final Cgroups cgroups;
     private final ContainerEvents events;
+    private final PodLookup pods;
     private final Object[] exitLocks = new Object[64];
 
-    public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events) {
+    public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
+                              PodLookup pods) {
         this.store = store;
+        this.pods = pods;
         this.images = images;
         this.cgroups = cgroups;
         this.events = events;
@@ -44,8 +48,24 @@ public final class ContainerLifecycle {
         }
     }
 
+    /** Starts the container with its pod held against stop and removal, and only in a ready pod. */
     public void start(String containerId) {
         ContainerRecord r = find(containerId);
+        java.util.concurrent.locks.Lock podLock = pods.sharedLock(r.podId());
+        podLock.lock();
+        try {
+            if (!pods.ready(r.podId())) {
+                throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + r.podId() + " of container " + r.id()
+                        + " is not ready (stopped or removed): the container cannot be started");
+            }
+            startLocked(store.get(r.id()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
+                    "container " + containerId + " not found (removed)")));
+        } finally {
+            podLock.unlock();
+        }
+    }
+
+    private void startLocked(ContainerRecord r) {
         ContainerStates s = ContainerStates.of(r);
         if (s.state() != ContainerState.CONTAINER_CREATED) {
             throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is "
@@ -77,8 +97,44 @@ public final class ContainerLifecycle {
                 });
             } catch (IOException e) {
                 LOG.fine("container " + r.id() + ": exit watch ended: " + e.getMessage());
+                if (!reclaimAfterShimDeath(r)) {
+                    reportExit(r);
+                }
             }
         });
+    }
+
+    /** Marks, in a container's state dir, that its shim died and the daemon wrote the exit record. */
+    static final String SHIM_DIED = "shim-died";
+
+    /**
+     * A container whose shim died without an exit record (SIGKILLed): whatever is left in its cgroup is
+     * killed and the exit is recorded in the shim's place (137, SIGKILL) with a marker its status
+     * reports; its stopped event goes out. Whether it was such a container.
+     */
+    boolean reclaimAfterShimDeath(ContainerRecord r) {
+        synchronized (exitLocks[Math.floorMod(r.id().hashCode(), exitLocks.length)]) {
+            ContainerStates s = ContainerStates.of(r);
+            if (s.state() != ContainerState.CONTAINER_UNKNOWN || s.shim().isEmpty() || !Files.isDirectory(r.stateDir())) {
+                return false;
+            }
+            ShimStateFile shim = s.shim().get();
+            try {
+                ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+                io.coracle.sys.PrivateFiles.write(r.stateDir().resolve(SHIM_DIED), new byte[0], false);
+                io.coracle.sys.PrivateFiles.write(r.stateDir().resolve("exit.json"), io.coracle.oci.OciJson.MAPPER
+                        .writeValueAsBytes(new ExitRecord(shim.pid(), 128 + Signals.SIGKILL, Signals.SIGKILL, false,
+                                shim.createdAt(), shim.startedAt(), System.currentTimeMillis() * 1_000_000L)), false);
+            } catch (IOException e) {
+                LOG.warning("container " + r.id() + ": its shim " + shim.shimPid() + " died; cannot reclaim it: "
+                        + e.getMessage());
+                return false;
+            }
+            LOG.warning("container " + r.id() + ": its shim " + shim.shimPid() + " died without recording the exit;"
+                    + " the container's processes were killed and it is reported exited (137)");
+        }
+        reportExit(r);
+        return true;
     }
 
     /**
@@ -168,47 +224,20 @@ public final class ContainerLifecycle {
         }
         ContainerRecord r = found.get();
         try {
+            // The record goes last: a crash before leaves the container listed, and a repeated remove finishes.
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
-            killOrphans(r);
-            store.delete(r);
-            ContainerCleanup.deleteTree(r.stateDir());
-            ContainerCleanup.deleteTree(store.containerDir(r.id()));
+            ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
             cgroups.remove(r.cgroupPath());
             images.release(r.id());
+            ContainerCleanup.deleteTree(r.stateDir());
+            store.delete(r);
+            ContainerCleanup.deleteTree(store.containerDir(r.id()));
         } catch (IOException | RuntimeException e) {
             throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " removed");
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
-    }
-
-    /**
-     * Kills what is left in the container's cgroup: processes of a container whose shim was killed
-     * (its exit then goes unrecorded), so that removing it leaves no process behind.
-     */
-    private void killOrphans(ContainerRecord r) throws IOException {
-        if (!cgroups.exists(r.cgroupPath())) {
-            return;
-        }
-        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-        List<Integer> pids = cgroups.pids(r.cgroupPath());
-        while (!pids.isEmpty()) {
-            LOG.warning("container " + r.id() + ": killing " + pids.size() + " process(es) its shim left behind");
-            for (int pid : pids) {
-                io.coracle.sys.Syscalls.kill(pid, Signals.SIGKILL);
-            }
-            if (System.nanoTime() > deadline) {
-                throw new IOException("processes " + pids + " of container " + r.id() + " survive SIGKILL");
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while killing the processes of container " + r.id(), e);
-            }
-            pids = cgroups.pids(r.cgroupPath());
-        }
     }
 
     /** Stops every container of a pod (the sandbox calls this before it tears the pod down). */

@@ -1,31 +1,62 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.v1.ContainerState;
+import io.coracle.image.ImageService;
+import io.coracle.oci.OciJson;
+import io.coracle.runtime.spec.PodContext;
+import io.coracle.shim.ShimClient;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.logging.Logger;
+import java.util.stream.Stream;
 
 /**
- * Start-up: rebuilds the container store from disk and the live shims. A container directory
- * without a record is a create that never finished and is deleted; running containers get their
- * exit watchers back; the ones that exited meanwhile keep the exit record their shim wrote, and
- * their stopped event goes out now (held for the first GetContainerEvents subscriber).
+ * Start-up: rebuilds the container store from disk and the live shims. A container directory without
+ * a record is a create that never finished: everything it made (shim, processes, cgroup, state dir,
+ * image lease; named by its intent record) is undone. Containers whose pod is gone are removed, as are
+ * shim state dirs and image leases no container owns. Running containers get their exit watchers
+ * back; the ones that exited meanwhile keep the exit record their shim wrote, and their stopped event
+ * goes out now (held for the first GetContainerEvents subscriber). One log line per recovered object.
  */
 public final class ContainerRecovery {
     private static final Logger LOG = Logger.getLogger(ContainerRecovery.class.getName());
 
     private final ContainerStore store;
     private final ContainerLifecycle lifecycle;
+    private final PodLookup pods;
+    private final Cgroups cgroups;
+    private final ImageService images;
+    private final Path shimStateRoot;
 
-    public ContainerRecovery(ContainerStore store, ContainerLifecycle lifecycle) {
+    public ContainerRecovery(ContainerStore store, ContainerLifecycle lifecycle, PodLookup pods, Cgroups cgroups,
+                             ImageService images, Path shimStateRoot) {
         this.store = store;
         this.lifecycle = lifecycle;
+        this.pods = pods;
+        this.cgroups = cgroups;
+        this.images = images;
+        this.shimStateRoot = shimStateRoot;
     }
 
     public void recover() throws IOException {
         for (Path orphan : store.load()) {
-            LOG.info("removing half-created container directory " + orphan);
-            ContainerCleanup.deleteTree(orphan);
+            undoCreate(orphan);
+        }
+        for (ContainerRecord r : store.list()) {
+            if (pods.find(r.podId()).filter(p -> p.podId().equals(r.podId())).isEmpty()) {
+                try {
+                    lifecycle.remove(r.id());
+                    LOG.warning("container " + r.id() + ": its pod " + r.podId() + " is gone; removed");
+                } catch (RuntimeException e) {
+                    LOG.warning("container " + r.id() + ": its pod " + r.podId() + " is gone; cannot remove it: "
+                            + e.getMessage());
+                }
+            }
         }
         int running = 0;
         for (ContainerRecord r : store.list()) {
@@ -35,8 +66,70 @@ public final class ContainerRecovery {
                 running++;
             } else if (state == ContainerState.CONTAINER_EXITED) {
                 lifecycle.reportExit(r); // exited while the daemon was down: its stopped event is still due
+            } else if (state == ContainerState.CONTAINER_UNKNOWN) {
+                lifecycle.reclaimAfterShimDeath(r); // its shim was killed while the daemon was down
             }
         }
+        removeStrayShims();
+        releaseStrayLeases();
         LOG.info("containers recovered: " + store.list().size() + " (" + running + " running)");
+    }
+
+    /** A container dir without a readable record: undo what its create made, by its intent if it has one. */
+    private void undoCreate(Path dir) {
+        String id = dir.getFileName().toString();
+        ContainerIntent intent;
+        try {
+            intent = OciJson.read(dir.resolve(ContainerIntent.FILE), ContainerIntent.class);
+        } catch (IOException | RuntimeException e) {
+            // No intent (an older daemon, or a damaged record): the state dir follows from the id, the
+            // cgroup is looked for under every pod.
+            String cgroup = pods.all().stream().map(p -> p.cgroupParent() + "/" + id).filter(cgroups::exists)
+                    .findFirst().orElse(null);
+            intent = new ContainerIntent(id, "", shimStateRoot.resolve(id.substring(0, Math.min(16, id.length()))), cgroup);
+        }
+        try {
+            ContainerCleanup.undoCreate(intent, dir, cgroups, images);
+            LOG.warning("container " + id + ": undid a CreateContainer a crash interrupted (shim, processes, cgroup,"
+                    + " state dir, image lease and " + dir + " removed)");
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("container " + id + ": cannot undo its interrupted create: " + e.getMessage());
+        }
+    }
+
+    /** Shim state dirs no container owns (a create undone half-way): their shim is killed, the dir deleted. */
+    private void removeStrayShims() throws IOException {
+        if (!Files.isDirectory(shimStateRoot)) {
+            return;
+        }
+        Set<Path> owned = new HashSet<>();
+        store.list().forEach(r -> owned.add(r.stateDir()));
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(shimStateRoot)) {
+            dirs = s.filter(d -> !owned.contains(d)).toList();
+        }
+        for (Path d : dirs) {
+            try {
+                ContainerCleanup.killAndReap(new ShimClient(d), ContainerCleanup.KILL_WAIT);
+                ContainerCleanup.deleteTree(d);
+                LOG.warning("shim state " + d + ": no container owns it; its shim killed and the dir removed");
+            } catch (IOException | RuntimeException e) {
+                LOG.warning("shim state " + d + ": no container owns it; cannot remove it: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Image leases whose container is gone keep layers from garbage collection forever: released. */
+    private void releaseStrayLeases() {
+        for (String holder : images.holders()) {
+            if (store.get(holder).isEmpty()) {
+                try {
+                    images.release(holder);
+                    LOG.warning("image lease of " + holder + ": no such container; released");
+                } catch (RuntimeException e) {
+                    LOG.warning("image lease of " + holder + ": no such container; cannot release: " + e.getMessage());
+                }
+            }
+        }
     }
 }

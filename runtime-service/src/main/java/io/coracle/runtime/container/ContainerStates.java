@@ -34,7 +34,7 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
         if (exit.isPresent()) {
             return new ContainerStates(ContainerState.CONTAINER_EXITED, shim, exit);
         }
-        if (shim.isEmpty() || !Syscalls.alive(shim.get().shimPid())) {
+        if (shim.isEmpty() || !alive(shim.get().shimPid())) {
             // No exit record and no shim: it died without a word (or the node rebooted).
             return new ContainerStates(ContainerState.CONTAINER_UNKNOWN, shim, exit);
         }
@@ -91,6 +91,19 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
             return Optional.empty();
         } catch (IOException e) {
             return Optional.empty();
+        }
+    }
+
+    /** Running, not a zombie: a killed shim waits as a zombie until the host's init reaps it, sometimes late. */
+    private static boolean alive(int pid) {
+        if (!Syscalls.alive(pid)) {
+            return false;
+        }
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", String.valueOf(pid), "stat"));
+            return !stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 }

@@ -91,6 +91,9 @@ public final class ContainerStatusReader {
             b.setStartedAt(e.startedAt()).setFinishedAt(e.finishedAt()).setExitCode(e.exitCode());
             if (e.oomKilled()) {
                 b.setReason("OOMKilled").setMessage("the container's memory cgroup killed it: out of memory");
+            } else if (java.nio.file.Files.exists(r.stateDir().resolve(ContainerLifecycle.SHIM_DIED))) {
+                b.setReason("ShimDied").setMessage("the container's shim died without recording its exit;"
+                        + " Coracle killed what was left of the container");
             } else if (e.exitCode() == 0) {
                 b.setReason("Completed");
             } else {

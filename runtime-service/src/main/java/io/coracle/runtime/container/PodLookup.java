@@ -10,4 +10,13 @@ public interface PodLookup {
 
     /** Whether the pod exists and is ready (its pause process and namespaces are up). */
     boolean ready(String podId);
+
+    /**
+     * The pod's lock, shared side: held by a container create or start, so that the pod is neither
+     * stopped nor removed meanwhile. Whoever takes it checks the pod again once it has it.
+     */
+    java.util.concurrent.locks.Lock sharedLock(String podId);
+
+    /** Every pod's context (recovery: where a container's cgroup may be). */
+    java.util.List<PodContext> all();
 }

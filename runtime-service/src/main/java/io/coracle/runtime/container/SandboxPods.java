@@ -18,6 +18,16 @@ public record SandboxPods(SandboxStore sandboxes) implements PodLookup {
         return sandboxes.find(podId).map(Sandbox::ready).orElse(false);
     }
 
+    @Override
+    public java.util.concurrent.locks.Lock sharedLock(String podId) {
+        return sandboxes.sharedLock(podId);
+    }
+
+    @Override
+    public java.util.List<PodContext> all() {
+        return sandboxes.all().stream().map(SandboxPods::context).toList();
+    }
+
     static PodContext context(Sandbox s) {
         String hostname = s.podConfig().getHostname();
         return new PodContext(s.id(), hostname, s.namespacePath("net"), s.namespacePath("ipc"),

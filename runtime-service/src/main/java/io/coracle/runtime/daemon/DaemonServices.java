@@ -75,7 +75,6 @@ final class DaemonServices implements AutoCloseable {
             containerStore = new ContainerStore(config.root());
             events = new ContainerEvents(config.eventSubscriberQueue());
             Cgroups cgroups = Cgroups.detect();
-            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events);
 
             DaemonConfig.Cni cni = config.cni();
             SandboxConfig sandboxConfig = SandboxConfig.defaults(config.state().resolve("pods"),
@@ -105,12 +104,15 @@ final class DaemonServices implements AutoCloseable {
                     }
                 }
             }, events::publishSandbox);
+            sandboxes.setCniPluginTimeout(cni.pluginTimeout());
 
             // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
             Path shimStateRoot = config.state().resolve("ctr");
             PrivateFiles.directory(shimStateRoot);
             host = HostFeatures.probe(programs, config.runtimes(), config.state());
-            creator = new ContainerCreator(containerStore, images, new SandboxPods(sandboxes.store()),
+            SandboxPods pods = new SandboxPods(sandboxes.store());
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods);
+            creator = new ContainerCreator(containerStore, images, pods,
                     new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host);
             containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
@@ -137,7 +139,8 @@ final class DaemonServices implements AutoCloseable {
                 }
             });
             sandboxes.recover();
-            new ContainerRecovery(containerStore, lifecycle).recover();
+            new ContainerRecovery(containerStore, lifecycle, pods, cgroups, images, shimStateRoot).recover();
+            sandboxes.finishInterruptedRemovals();
         } catch (IOException | RuntimeException e) {
             throw new DaemonStartException("cannot open Coracle's state under " + config.root() + " and "
                     + config.state() + ": " + e.getMessage(), e);
