@@ -32,6 +32,9 @@ final class ContainerdProcess implements AutoCloseable {
     final String cgroupParent;
     private static final Path RUN_DIR = Path.of("/run/containerd");
     private final boolean hadRunDir;
+    /** containerd 1.6 pins pod network namespaces in /run/netns as cni-<uuid>: those it made during the run go at close. */
+    private static final Path NETNS_DIR = Path.of("/run/netns");
+    private final java.util.Set<String> netnsBefore = netnsNames();
     private final EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private final ManagedChannel channel;
 
@@ -133,13 +136,33 @@ final class ContainerdProcess implements AutoCloseable {
         // Its log outlives the run, for a failure's details.
         Files.copy(dir.resolve("containerd.log"), Path.of("/tmp/coracle-bench-containerd.log"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        System.err.println("containerd's log: /tmp/coracle-bench-containerd.log");
         unmountUnder(dir);
+        removeNewNetns();
         removeCgroupParent(cgroupParent);
         DaemonProcess.deleteTree(dir);
         // containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its state dir (and leaves
         // some there): when this run made the directory, it goes.
         if (!hadRunDir) {
             DaemonProcess.deleteTree(RUN_DIR);
+        }
+    }
+
+    private static java.util.Set<String> netnsNames() {
+        try (Stream<Path> names = Files.list(NETNS_DIR)) {
+            return names.map(n -> n.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+        } catch (IOException e) {
+            return java.util.Set.of();
+        }
+    }
+
+    /** `ip netns delete` of each cni-* namespace containerd pinned during this run (deleting one removes its veth). */
+    private void removeNewNetns() throws IOException, InterruptedException {
+        for (String name : netnsNames()) {
+            if (name.startsWith("cni-") && !netnsBefore.contains(name)) {
+                new ProcessBuilder("ip", "netns", "delete", name).redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            }
         }
     }
 
