@@ -439,7 +439,10 @@ class ImagePullTest {
             ImageService s = open(config());
             ImageRecord r = s.pull(proxy.base().getAuthority() + "/test/norange:1", Credentials.ANONYMOUS);
             assertEquals(img.configDigest().toString(), r.id());
-            assertEquals(List.of("bytes=100000-"), proxy.rangeRequests);
+            // One resume from what arrived: the proxy's cut can drop bytes it had already forwarded.
+            assertEquals(1, proxy.rangeRequests.size(), proxy.rangeRequests.toString());
+            long from = Long.parseLong(proxy.rangeRequests.getFirst().replaceAll("^bytes=(\\d+)-$", "$1"));
+            assertTrue(from > 0 && from <= 100_000, proxy.rangeRequests.toString());
             assertEquals("from a zstd layer\n", Files.readString(s.lowerDirs(r.id()).getFirst().resolve("etc/motd")));
             assertTrue(Files.isRegularFile(s.lowerDirs(r.id()).getLast().resolve("bin/busybox")));
         }
