@@ -99,7 +99,12 @@ class NodeFaultIT {
 
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> crash.bed.create(podId, pod, container("more", "true")));
+            // The kubelet sees the node out of a resource, with what failed and where.
+            assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().startsWith("out of disk space: "), e.getStatus().toString());
             assertTrue(e.getStatus().getDescription().contains("No space left on device"), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains(crash.dir.resolve("root").toString()), e.getStatus().toString());
+            System.out.println("NodeFaultIT: CreateContainer on a full root: " + e.getStatus());
             crash.bed.runtime().version(VersionRequest.getDefaultInstance()); // still serving
             assertEquals(1, crash.bed.runtime().listContainers(ListContainersRequest.getDefaultInstance()).getContainersCount());
             assertEquals(List.of(), halfWritten(crash.dir.resolve("root")));
