@@ -38,7 +38,7 @@ public final class CriStatus {
      * the kernel's "No space left on device", or any failure whose message carries it (the shim's errors
      * and domain errors that wrap one by its text).
      */
-    static Throwable noSpace(Throwable e) {
+    public static Throwable noSpace(Throwable e) {
         int depth = 0;
         for (Throwable t = e; t != null && depth < 16; t = t.getCause(), depth++) {
             if (t instanceof FileSystemException f && f.getReason() != null && f.getReason().contains(ENOSPC)) {

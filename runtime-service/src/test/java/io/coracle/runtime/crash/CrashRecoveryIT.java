@@ -13,7 +13,6 @@ import io.coracle.cri.v1.RemoveContainerRequest;
 import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.StartContainerRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
-import io.coracle.testing.ImageBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +63,7 @@ class CrashRecoveryIT {
         ExecutorService pool = Executors.newCachedThreadPool();
         try (CrashBed crash = CrashBed.start("")) {
             if (OPS.contains(Op.PULL_IMAGE)) {
-                pushPulledImage(crash);
+                crash.pushLayeredImage("library/crashpull", PULL_MIB, PULL_LAYERS);
             }
             long deadline = System.nanoTime() + MINUTES * 60_000_000_000L;
             int rounds = 0;
@@ -125,18 +124,6 @@ class CrashRecoveryIT {
             java.nio.file.Files.writeString(java.nio.file.Path.of(PROGRESS), line + "\n",
                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         }
-    }
-
-    /** Busybox under {@link #PULL_LAYERS} layers of random bytes (seeded: the same digests every run), one file each. */
-    private static void pushPulledImage(CrashBed crash) throws Exception {
-        Random bytes = new Random(42);
-        List<ImageBuilder> upper = new ArrayList<>();
-        for (int i = 0; i < PULL_LAYERS; i++) {
-            byte[] data = new byte[(PULL_MIB << 20) / PULL_LAYERS];
-            bytes.nextBytes(data);
-            upper.add(new ImageBuilder().file("layer" + i, 0644, data));
-        }
-        ImageBuilder.busybox().push(crash.bed.registry, "library/crashpull", upper, "1");
     }
 
     private static ImageSpec pulled() {
