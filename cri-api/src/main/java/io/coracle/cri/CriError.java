@@ -19,7 +19,7 @@ public class CriError extends RuntimeException {
         PERMISSION_DENIED,
         /** Temporarily out of service (shutting down, a registry unreachable). */
         UNAVAILABLE,
-        /** Over a bound Coracle sets. */
+        /** Over a bound Coracle sets, or the node's disk is full. */
         RESOURCE_EXHAUSTED,
         DEADLINE_EXCEEDED,
         /** Content that does not match its digest. */

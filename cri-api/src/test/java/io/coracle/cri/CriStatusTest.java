@@ -44,4 +44,28 @@ class CriStatusTest {
         assertEquals("java.lang.IllegalStateException: s",
                 CriStatus.toGrpc("", new IllegalStateException("s")).getStatus().getDescription());
     }
+
+    @Test
+    void aFullDiskIsResourceExhaustedNamingTheOperationAndPath() {
+        var enospc = new java.nio.file.FileSystemException("/var/lib/coracle/snapshots/tmp-1/big", null, "No space left on device");
+        StatusRuntimeException wrapped = CriStatus.toGrpc("PullImage",
+                new CriError(CriError.Kind.INTERNAL, "cannot unpack layer sha256:ab", new java.io.UncheckedIOException(enospc)));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, wrapped.getStatus().getCode());
+        assertEquals("PullImage: out of disk space: cannot unpack layer sha256:ab (/var/lib/coracle/snapshots/tmp-1/big)",
+                wrapped.getStatus().getDescription());
+        StatusRuntimeException bare = CriStatus.toGrpc("", new java.io.UncheckedIOException(enospc));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, bare.getStatus().getCode());
+        assertEquals("out of disk space: java.io.UncheckedIOException: " + enospc, bare.getStatus().getDescription());
+        // The shim's errors carry strerror in their text.
+        StatusRuntimeException shim = CriStatus.toGrpc("", CriError.internal(
+                "create container c: shim: write /run/x/config.json: No space left on device", null));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, shim.getStatus().getCode());
+        assertEquals("out of disk space: create container c: shim: write /run/x/config.json: No space left on device",
+                shim.getStatus().getDescription());
+        // A classified error keeps its kind, and other I/O failures stay INTERNAL.
+        assertEquals(Status.Code.INVALID_ARGUMENT, CriStatus.toGrpc("", new CriError(CriError.Kind.INVALID,
+                "bad", enospc)).getStatus().getCode());
+        assertEquals(Status.Code.INTERNAL, CriStatus.toGrpc("", new java.io.UncheckedIOException(
+                new java.nio.file.FileSystemException("/x", null, "Read-only file system"))).getStatus().getCode());
+    }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -96,6 +97,12 @@ public final class PrivateFiles {
             while (b.hasRemaining()) {
                 ch.write(b);
             }
+        } catch (FileSystemException e) {
+            throw e; // names its file already
+        } catch (IOException e) {
+            // A write's error (e.g. ENOSPC) names no file: name the one being written.
+            Files.deleteIfExists(temp);
+            throw (IOException) new FileSystemException(target.toString(), null, e.getMessage()).initCause(e);
         }
         if (!Files.readAttributes(temp, PosixFileAttributes.class).permissions().equals(mode)) {
             Files.setPosixFilePermissions(temp, mode); // the umask narrowed it

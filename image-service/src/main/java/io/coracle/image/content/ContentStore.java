@@ -156,7 +156,28 @@ public final class ContentStore {
         LOG.fine(() -> "blob deleted digest=" + d);
     }
 
-    /** Drops leftovers of interrupted writes (not resumable partials of unknown digests). */
+    /**
+     * Removes partial downloads whose digest is not in {@code keep} (the blobs of pulls in flight);
+     * returns how many. Within one daemon's life a retried pull resumes its partials; after a
+     * restart no pull holds them, and a pull starts over.
+     */
+    public int deletePartialsExcept(Set<String> keep) {
+        int n = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(ingest, "*.partial")) {
+            for (Path p : ds) {
+                String hex = p.getFileName().toString().replace(".partial", "");
+                if (!keep.contains("sha256:" + hex)) {
+                    deleteQuietly(p);
+                    n++;
+                }
+            }
+        } catch (IOException e) {
+            LOG.warning("cannot clean ingest dir " + ingest + ": " + e.getMessage());
+        }
+        return n;
+    }
+
+    /** Drops leftovers of interrupted writes (partials are the collection's: {@link #deletePartialsExcept}). */
     public void cleanIngest() {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(ingest, "*.tmp")) {
             for (Path p : ds) {

@@ -1,5 +1,6 @@
 package io.coracle.image.registry;
 
+import io.coracle.cri.CriStatus;
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import io.coracle.image.content.BlobProgress;
@@ -63,6 +64,10 @@ final class BlobPuller {
                     return;
                 }
             } catch (IOException e) {
+                if (CriStatus.noSpace(e) != null) {
+                    // The node's disk, not the transfer: no retry helps; the failed pull's collection drops the partial.
+                    throw new ImageException(ImageException.Reason.IO, action + ": writing " + partial + ": " + e.getMessage(), e);
+                }
                 if (attempt >= transport.maxRetries()) {
                     throw new ImageException(ImageException.Reason.UNAVAILABLE, action + ": " + e + " (after " + attempt + " retries)", e);
                 }

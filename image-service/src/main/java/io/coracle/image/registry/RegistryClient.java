@@ -1,5 +1,6 @@
 package io.coracle.image.registry;
 
+import io.coracle.cri.CriStatus;
 import io.coracle.image.Digest;
 import io.coracle.image.ImageException;
 import io.coracle.image.ImageReference;
@@ -145,6 +146,9 @@ public final class RegistryClient implements AutoCloseable {
                 LOG.info("manifest pulled ref=" + ref.name() + ":" + reference + " digest=" + p.digest() + " endpoint=" + e.base());
                 return new Manifest(p.bytes(), p.mediaType(), p.digest());
             } catch (ImageException ex) {
+                if (CriStatus.noSpace(ex) != null) {
+                    throw ex; // the node's disk is full: no other host helps
+                }
                 failures.add(ex);
                 if (e.mirror()) {
                     LOG.info("mirror failed, falling back: " + ex.getMessage());
@@ -204,6 +208,9 @@ public final class RegistryClient implements AutoCloseable {
                         + " ms=" + (System.nanoTime() - start) / 1_000_000);
                 return;
             } catch (ImageException ex) {
+                if (CriStatus.noSpace(ex) != null) {
+                    throw ex; // the node's disk is full: no other host helps
+                }
                 failures.add(ex);
                 if (e.mirror()) {
                     LOG.info("mirror failed, falling back: " + ex.getMessage());

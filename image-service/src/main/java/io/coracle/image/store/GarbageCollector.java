@@ -6,7 +6,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.logging.Logger;
 
-/** Removes blobs and snapshots that no image record and no lease references. */
+/** Removes blobs, partial downloads and snapshots that no image record and no lease references. */
 public final class GarbageCollector {
     private static final Logger LOG = Logger.getLogger(GarbageCollector.class.getName());
 
@@ -56,8 +56,10 @@ public final class GarbageCollector {
                 removedSnapshots++;
             }
         }
-        if (removedBlobs + removedSnapshots > 0) {
-            LOG.info("gc removed blobs=" + removedBlobs + " snapshots=" + removedSnapshots);
+        // A partial download no pull in flight leases is a dead pull's (e.g. one killed with the daemon).
+        int removedPartials = content.deletePartialsExcept(leases.leasedBlobs());
+        if (removedBlobs + removedSnapshots + removedPartials > 0) {
+            LOG.info("gc removed blobs=" + removedBlobs + " snapshots=" + removedSnapshots + " partials=" + removedPartials);
         }
     }
 }

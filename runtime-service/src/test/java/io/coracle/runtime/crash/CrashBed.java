@@ -6,6 +6,7 @@ import io.coracle.cri.v1.RemovePodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.testing.CriTestbed;
 import io.coracle.testing.DaemonProcess;
+import io.coracle.testing.ImageBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,6 +126,22 @@ final class CrashBed implements AutoCloseable {
         } else {
             Files.writeString(faultFile, what);
         }
+    }
+
+    /**
+     * Pushes {@code repo}:1 to the test's registry (the daemon's docker.io mirror): busybox under
+     * {@code layers} layers of {@code mib} MiB of random bytes in all (seeded: the same digests every
+     * run), layer i holding the file /layer<i>.
+     */
+    void pushLayeredImage(String repo, int mib, int layers) throws Exception {
+        java.util.Random bytes = new java.util.Random(42);
+        List<ImageBuilder> upper = new ArrayList<>();
+        for (int i = 0; i < layers; i++) {
+            byte[] data = new byte[(mib << 20) / layers];
+            bytes.nextBytes(data);
+            upper.add(new ImageBuilder().file("layer" + i, 0644, data));
+        }
+        ImageBuilder.busybox().push(bed.registry, repo, upper, "1");
     }
 
     static int run(String... command) throws IOException, InterruptedException {

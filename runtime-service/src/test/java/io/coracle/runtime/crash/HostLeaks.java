@@ -1,5 +1,7 @@
 package io.coracle.runtime.crash;
 
+import io.coracle.image.content.ManifestDocument;
+import io.coracle.image.store.ImageRecord;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,7 +16,8 @@ import java.util.stream.Stream;
  * What one test's Coracle left on the host, as an operator would look for it: mounts under its dir,
  * cgroups under its cgroup parent (every v1 hierarchy and the unified one), veths on its bridge,
  * addresses reserved in its host-local IPAM dir, processes of its dir or cgroups, files in its
- * record and state dirs, image leases. Each leftover is one line; none is the only good answer. A
+ * record and state dirs, image leases, the image store's half-done or unreferenced content. Each
+ * leftover is one line; none is the only good answer. A
  * mount on the root itself is the test's (a small tmpfs to fill up).
  */
 record HostLeaks(Path dir, String cgroupParent, String bridge, Path ipamDir) {
@@ -27,7 +30,55 @@ record HostLeaks(Path dir, String cgroupParent, String bridge, Path ipamDir) {
         ipam(out);
         processes(out);
         files(out);
+        imageStore(out);
         return out;
+    }
+
+    /**
+     * What a half-done pull can leave in the image store: ingest files (partial or temp blobs), temp
+     * snapshots, stray files beside the image records, a record whose blobs or snapshots are missing,
+     * and blobs or snapshots no record references (the collection after every removal drops those).
+     */
+    private void imageStore(List<String> out) throws IOException {
+        Path root = dir.resolve("root");
+        listed(root.resolve("ingest"), p -> true).forEach(p -> out.add("ingest file " + p));
+        listed(root.resolve("snapshots"), p -> p.getFileName().toString().startsWith("tmp-"))
+                .forEach(p -> out.add("temp snapshot " + p));
+        listed(root.resolve("tmp"), p -> true).forEach(p -> out.add("import temp " + p));
+        Set<String> blobs = new HashSet<>();
+        Set<String> chains = new HashSet<>();
+        for (Path p : listed(root.resolve("images"), p -> true)) {
+            if (!p.getFileName().toString().matches("[0-9a-f]{64}\\.json")) {
+                out.add("stray image store file " + p);
+                continue;
+            }
+            ImageRecord r = ManifestDocument.JSON.readValue(p.toFile(), ImageRecord.class);
+            for (String b : r.blobs()) {
+                blobs.add(b.substring("sha256:".length()));
+                if (!Files.isRegularFile(root.resolve("blobs/sha256").resolve(b.substring("sha256:".length())))) {
+                    out.add("image " + r.repoTags() + " misses blob " + b);
+                }
+            }
+            for (String c : r.chainIds()) {
+                chains.add(c.substring("sha256:".length()));
+                if (!Files.isDirectory(root.resolve("snapshots").resolve(c.substring("sha256:".length())))) {
+                    out.add("image " + r.repoTags() + " misses snapshot " + c);
+                }
+            }
+        }
+        listed(root.resolve("blobs/sha256"), p -> !blobs.contains(p.getFileName().toString()))
+                .forEach(p -> out.add("unreferenced blob " + p));
+        listed(root.resolve("snapshots"), p -> !p.getFileName().toString().startsWith("tmp-")
+                && !chains.contains(p.getFileName().toString())).forEach(p -> out.add("unreferenced snapshot " + p));
+    }
+
+    private static List<Path> listed(Path d, java.util.function.Predicate<Path> which) throws IOException {
+        if (!Files.isDirectory(d)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            return s.filter(which).toList();
+        }
     }
 
     private void mounts(List<String> out) throws IOException {

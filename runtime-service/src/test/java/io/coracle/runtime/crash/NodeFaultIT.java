@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.cri.v1.ContainerState;
 import io.coracle.cri.v1.ContainerStatus;
+import io.coracle.cri.v1.ImageSpec;
+import io.coracle.cri.v1.ImageStatusRequest;
+import io.coracle.cri.v1.PullImageRequest;
+import io.coracle.cri.v1.RemoveImageRequest;
 import io.coracle.cri.v1.ListContainersRequest;
 import io.coracle.cri.v1.ListPodSandboxRequest;
 import io.coracle.cri.v1.PodSandboxConfig;
@@ -99,7 +103,12 @@ class NodeFaultIT {
 
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> crash.bed.create(podId, pod, container("more", "true")));
+            // The kubelet sees the node out of a resource, with what failed and where.
+            assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().startsWith("out of disk space: "), e.getStatus().toString());
             assertTrue(e.getStatus().getDescription().contains("No space left on device"), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains(crash.dir.resolve("root").toString()), e.getStatus().toString());
+            System.out.println("NodeFaultIT: CreateContainer on a full root: " + e.getStatus());
             crash.bed.runtime().version(VersionRequest.getDefaultInstance()); // still serving
             assertEquals(1, crash.bed.runtime().listContainers(ListContainersRequest.getDefaultInstance()).getContainersCount());
             assertEquals(List.of(), halfWritten(crash.dir.resolve("root")));
@@ -108,6 +117,38 @@ class NodeFaultIT {
             String again = crash.bed.createAndStart(podId, pod, container("after", "sleep", "300")); // space is back
             assertEquals(ContainerState.CONTAINER_RUNNING, crash.bed.status(again).getState());
             crash.bed.removePod(podId);
+            assertEquals(List.of(), crash.leaks());
+        }
+    }
+
+    @Test
+    void aPullIntoAFullRootIsResourceExhaustedAndLeavesNothing() throws Exception {
+        try (CrashBed crash = CrashBed.start("", 40L << 20)) {
+            crash.pushLayeredImage("library/toobig", 64, 4);
+            ImageSpec big = ImageSpec.newBuilder().setImage("docker.io/library/toobig:1").build();
+            var images = crash.daemon().images();
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> images.pullImage(PullImageRequest.newBuilder().setImage(big).build()));
+            System.out.println("NodeFaultIT: PullImage into a full root: " + e.getStatus());
+            assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().startsWith("PullImage: out of disk space: "), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains("No space left on device"), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains("docker.io/library/toobig@sha256:"), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains("writing " + crash.dir.resolve("root/ingest")), e.getStatus().toString());
+            assertTrue(!images.imageStatus(ImageStatusRequest.newBuilder().setImage(big).build()).hasImage());
+            crash.bed.runtime().version(VersionRequest.getDefaultInstance()); // still serving
+            assertEquals(List.of(), crash.leaks()); // no partial, temp snapshot or unreferenced blob of the failed pull
+
+            // Space is back for what fits: a small image pulls and runs.
+            crash.pushLayeredImage("library/small", 1, 1);
+            PodSandboxConfig pod = crash.bed.pod("afterfull").build();
+            String podId = crash.bed.runPod(pod);
+            images.pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage("docker.io/library/small:1")).build());
+            String id = crash.bed.createAndStart(podId, pod, container("small", "sleep", "300")
+                    .setImage(ImageSpec.newBuilder().setImage("docker.io/library/small:1")));
+            assertEquals(ContainerState.CONTAINER_RUNNING, crash.bed.status(id).getState());
+            crash.bed.removePod(podId);
+            images.removeImage(RemoveImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage("docker.io/library/small:1")).build());
             assertEquals(List.of(), crash.leaks());
         }
     }
