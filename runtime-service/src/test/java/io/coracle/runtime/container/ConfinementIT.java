@@ -168,12 +168,15 @@ class ConfinementIT {
             assertEquals("refused", sh(id, "(head -c 1 /proc/kcore; head -c 1 /dev/core) >/dev/null 2>&1 || echo refused"));
         }
         assertEquals("0", sh(id, "wc -c < /proc/keys"), "/proc/keys reads as empty (masked)");
-        // The device cgroup refuses the mknod itself (no "m" for these devices); were a node there, it would not open.
-        assertEquals("mknod refused\nopen refused", sh(id, "mknod /dev/mem c 1 1 2>/dev/null || echo mknod refused; "
-                + "head -c 1 /dev/mem >/dev/null 2>&1 || echo open refused"));
+        // As under runc's defaults, a node may be made (the device rules allow "m" on any node) but the
+        // device rules refuse every open of it, for reading and for writing.
+        assertEquals("made\nread refused\nwrite refused", sh(id, "mknod /dev/mem c 1 1 && echo made; "
+                + "head -c 1 /dev/mem >/dev/null 2>&1 || echo read refused; "
+                + "(echo x > /dev/mem) 2>/dev/null || echo write refused"));
         long[] disk = rootDisk();
-        assertEquals("mknod refused\nopen refused", sh(id, "mknod /tmp/disk b " + disk[0] + " " + disk[1]
-                + " 2>/dev/null || echo mknod refused; dd if=/tmp/disk of=/dev/null bs=512 count=1 2>/dev/null || echo open refused"));
+        assertEquals("made\nread refused\nwrite refused", sh(id, "mknod /tmp/disk b " + disk[0] + " " + disk[1]
+                + " && echo made; dd if=/tmp/disk of=/dev/null bs=512 count=1 2>/dev/null || echo read refused; "
+                + "(echo x > /tmp/disk) 2>/dev/null || echo write refused"));
         assertEquals(HOST_HAS_DEV_MEM, Files.exists(Path.of("/dev/mem")), "nothing new in the host's /dev");
     }
 
