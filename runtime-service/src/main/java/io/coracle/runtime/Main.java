@@ -26,6 +26,7 @@ public final class Main {
 
     private static final String USAGE = """
             usage: coracle daemon [--config FILE] [--socket PATH] [--root DIR] [--state DIR] [--log-level LEVEL]
+                          [--default-network]   (a node on its own: Coracle's bridge network when no CNI config exists)
                    coracle config default
                    coracle images import [--config FILE] [--root DIR] ARCHIVE   (while the daemon is stopped)
                    coracle play [--socket PATH] [--down] POD.yaml   (a Kubernetes Pod manifest, through the daemon)
@@ -129,7 +130,7 @@ public final class Main {
     }
 
     /** The daemon flags and the config file they name, over the built-in defaults. */
-    private static DaemonConfig parseDaemonFlags(List<String> args) throws UsageException, ConfigException {
+    static DaemonConfig parseDaemonFlags(List<String> args) throws UsageException, ConfigException {
         Path configFile = Path.of(ConfigSchema.DEFAULT_CONFIG_FILE);
         boolean configRequired = false;
         Map<String, Object> flags = new LinkedHashMap<>();
@@ -141,6 +142,10 @@ public final class Main {
             if (arg.startsWith("--") && eq > 0) {
                 name = arg.substring(0, eq);
                 value = arg.substring(eq + 1);
+            }
+            if (arg.equals("--default-network")) { // cni.default_network = true, a switch without a value
+                flags.put("cni.default_network", Boolean.TRUE);
+                continue;
             }
             if (!name.equals("--config") && !FLAG_KEYS.containsKey(name)) {
                 throw new UsageException("unknown flag '" + arg + "'");
