@@ -173,8 +173,9 @@ class ChartTest {
         assertEquals("64Mi", t.get("pod_shm_size").asText());
 
         JsonNode cni = t.get("cni");
-        assertEquals(Set.of("bin_dirs", "conf_dir", "network_name", "default_network", "default_bridge", "default_subnet"),
-                fieldNames(cni));
+        assertEquals(Set.of("bin_dirs", "conf_dir", "network_name", "default_network", "default_bridge", "default_subnet",
+                "plugin_timeout_seconds"), fieldNames(cni));
+        assertEquals(120, cni.get("plugin_timeout_seconds").asInt());
         assertFalse(cni.get("default_network").asBoolean(), "a cluster's network plugin installs the network");
         assertEquals(1000, t.at("/events/subscriber_queue").asInt());
         assertEquals("127.0.0.1", t.at("/streaming/address").asText());
@@ -189,7 +190,9 @@ class ChartTest {
 
         JsonNode reg = t.get("registry");
         assertEquals(Set.of("max_concurrent_downloads", "max_retries", "request_timeout_seconds", "platform",
-                "insecure", "pinned_images"), fieldNames(reg));
+                "insecure", "pinned_images", "config_path", "auth_file"), fieldNames(reg));
+        assertEquals("/etc/coracle/certs.d", reg.get("config_path").asText());
+        assertEquals("", reg.get("auth_file").asText());
         assertEquals(3, reg.get("max_concurrent_downloads").asInt());
         assertEquals(5, reg.get("max_retries").asInt());
         assertEquals(30, reg.get("request_timeout_seconds").asInt());
@@ -298,7 +301,7 @@ class ChartTest {
         Chart.Rendered r = Chart.render("""
                 runtimeClasses: [runc, crun]
                 config:
-                  cni: {defaultNetwork: true, networkName: pods}
+                  cni: {defaultNetwork: true, networkName: pods, pluginTimeoutSeconds: 30}
                   events: {subscriberQueue: 5000}
                   streaming: {address: 0.0.0.0, port: 10010, tlsCertFile: /etc/coracle/tls/cert.pem,
                               tlsKeyFile: /etc/coracle/tls/key.pem, idleTimeoutSeconds: 600, tokenTtlSeconds: 30}
@@ -306,6 +309,9 @@ class ChartTest {
                   registry:
                     mirrors: {docker.io: {endpoints: ["https://mirror.example"]}}
                     caFiles: {"registry.example:5000": /etc/coracle/certs/example.pem}
+                    configPath: /etc/coracle/hosts
+                    authFile: /etc/coracle/auth.json
+                    signaturePolicy: {"registry.example/prod": {publicKeys: [/etc/coracle/cosign.pub]}}
                 """, tmp);
         String text = r.one(ConfigMap.class).getData().get("coracle.toml");
         java.util.Map<String, Object> values = io.coracle.runtime.config.ConfigLoader.parse(text, "chart");
@@ -324,6 +330,10 @@ class ChartTest {
         assertTrue(c.cni().defaultNetwork());
         assertEquals(List.of(java.net.URI.create("https://mirror.example")), c.registry().mirrors().get("docker.io"));
         assertEquals(Path.of("/etc/coracle/certs/example.pem"), c.registry().caFiles().get("registry.example:5000"));
+        assertEquals(30, c.cni().pluginTimeout().toSeconds());
+        assertEquals(Map.of("registry.example/prod", List.of(Path.of("/etc/coracle/cosign.pub"))), c.registry().signaturePolicy());
+        assertEquals(Path.of("/etc/coracle/hosts"), c.registry().configPath());
+        assertEquals(Path.of("/etc/coracle/auth.json"), c.registry().authFile());
         // The defaults load too.
         io.coracle.runtime.config.DaemonConfig.from(io.coracle.runtime.config.ConfigLoader.parse(
                 defaults().one(ConfigMap.class).getData().get("coracle.toml"), "chart defaults"), Map.of(), "chart defaults");
