@@ -23,8 +23,16 @@ must() { "$@" || { say "set-up failed: $*"; finish 3; }; }
 must mount -t proc proc /proc
 must mount -t sysfs sysfs /sys
 must mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+# A repository under /tmp or /run (a CI clone) would vanish under their tmpfs: it is bound to /mnt
+# first and moved back to its own path on the tmpfs, so every path in the classpath still holds.
+case "$repo/" in /tmp/*|/run/*) keep_repo=1 ;; *) keep_repo=0 ;; esac
+[ $keep_repo = 0 ] || must mount --bind "$repo" /mnt
 must mount -t tmpfs -o mode=1777 tmpfs /tmp
 must mount -t tmpfs -o mode=755 tmpfs /run
+if [ $keep_repo = 1 ]; then
+	must mkdir -p "$repo"
+	must mount --move /mnt "$repo"
+fi
 # IPAM state of the CNI plugins would otherwise land in the host's /var/lib/cni.
 must mount -t tmpfs -o mode=755 tmpfs /var/lib/cni
 mountpoint -q /dev || must mount -t devtmpfs devtmpfs /dev
