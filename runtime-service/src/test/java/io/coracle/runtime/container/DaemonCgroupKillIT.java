@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
  */
 // Not tagged "cgroup": a whole daemon with a registry is too slow for the user-mode-linux stage. The
 // cgroup mechanics (DaemonCgroup) hold on v2 too: there the daemon's cgroup is /sys/fs/cgroup/NAME and
-// the kill goes through cgroup.kill first; ReleaseIT runs the same kill against the packaged daemon.
+// the kill goes through cgroup.kill first; ReleaseIT runs the same kill against the packaged daemon, and
+// native's ShimLeavesTheDaemonCgroupTest (tagged, so run on v2 too) checks the shims leave that cgroup.
 class DaemonCgroupKillIT {
     @Test
     void killingTheDaemonsWholeCgroupSparesEveryContainer() throws Exception {
