@@ -7,7 +7,11 @@
 #                                      etc/systemd/system/coracle.service
 #   coracle_VERSION_ARCH.deb           the same content (the unit in lib/systemd/system), with
 #                                      coracle.toml as a conffile; postinst enables the unit, never starts it.
-# Usage: make-release.sh DIST_DIR OUT_DIR VERSION   (JAVA_HOME: the JDK whose jlink and jdeps to use)
+# and, with IMAGE_DIR, the parts of the container image that Jib assembles (Maven profile "dist"):
+#   IMAGE_DIR/base.tar                 a docker-load base image built here: busybox with its applet
+#                                      links and the C libraries that it and the Java runtime link against
+#   IMAGE_DIR/root                     the tarball's tree as regular files (Jib copies symlinks as files)
+# Usage: make-release.sh DIST_DIR OUT_DIR VERSION [IMAGE_DIR]   (JAVA_HOME: the JDK whose jlink and jdeps to use)
 # Run by `./coracle dist` (Maven profile "dist"). Installing needs no Maven, JDK or compiler.
 set -euo pipefail
 dist=$(readlink -f "$1") out=$2 version=$3
@@ -53,6 +57,10 @@ cp "$dist/coracle.service" "$stage/etc/systemd/system/coracle.service"
 echo "$version" >"$home/VERSION"
 
 tar --owner=0 --group=0 --numeric-owner -C "$stage" -czf "$out/$name.tar.gz" .
+
+if [[ -n ${4:-} ]]; then
+  "$here/make-image-base.sh" "$stage" "$4" "$version"
+fi
 
 # The Debian package: the same tree, the unit where packages put theirs.
 deb=$out/deb

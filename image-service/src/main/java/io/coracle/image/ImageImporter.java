@@ -32,10 +32,17 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Offline import of an OCI image layout archive ({@code oci-layout}, {@code index.json}, {@code blobs/})
- * or a {@code docker save} archive ({@code manifest.json}); the archive may be gzip-compressed.
+ * or a {@code docker save}/{@code docker load} archive ({@code manifest.json}, as Jib's {@code buildTar}
+ * writes too); the archive may be gzip-compressed. The archive is hostile: its entry count, its unpacked
+ * size and its JSON documents are bounded, and no entry name climbs out of it.
  */
 public final class ImageImporter {
     private static final Logger LOG = Logger.getLogger(ImageImporter.class.getName());
+
+    /** Bounds of one archive: entries, bytes unpacked (all entries), bytes of a JSON document in it. */
+    record Limits(int maxEntries, long maxBytes, int maxJsonBytes) {
+        static final Limits DEFAULT = new Limits(100_000, 64L << 30, 4 << 20);
+    }
 
     private final Path tmpRoot;
     private final ContentStore content;
@@ -59,7 +66,7 @@ public final class ImageImporter {
         boolean ok = false;
         try {
             PrivateFiles.directory(work);
-            Map<String, Path> files = extract(archive, work);
+            Map<String, Path> files = extract(archive, work, Limits.DEFAULT);
             List<ImageRecord> out = files.containsKey("manifest.json")
                     ? importDockerSave(files, holder, archive)
                     : importOciLayout(files, holder, archive);
@@ -81,7 +88,7 @@ public final class ImageImporter {
     }
 
     /** Extracts regular files under flat temp names; symlinks (old docker save) map to their targets. */
-    private static Map<String, Path> extract(Path archive, Path work) throws IOException {
+    static Map<String, Path> extract(Path archive, Path work, Limits limits) throws IOException {
         Map<String, Path> files = new HashMap<>();
         Map<String, String> links = new HashMap<>();
         try (BufferedInputStream raw = new BufferedInputStream(Files.newInputStream(archive), 1 << 16)) {
@@ -93,7 +100,12 @@ public final class ImageImporter {
             TarArchiveInputStream tar = new TarArchiveInputStream(in);
             TarArchiveEntry e;
             int n = 0;
+            long total = 0;
             while ((e = tar.getNextEntry()) != null) {
+                if (n + links.size() >= limits.maxEntries()) {
+                    throw new ImageException(ImageException.Reason.TOO_LARGE, "archive " + archive + " has more than "
+                            + limits.maxEntries() + " entries");
+                }
                 String name = clean(e.getName());
                 if (name == null) {
                     throw new ImageException(ImageException.Reason.HOSTILE_LAYER, "archive " + archive + " has an unsafe entry \"" + e.getName() + "\"");
@@ -104,7 +116,7 @@ public final class ImageImporter {
                 } else if (e.isFile()) {
                     Path p = work.resolve("f" + n++);
                     try (OutputStream out = Files.newOutputStream(p)) {
-                        tar.transferTo(out);
+                        total += copyBounded(tar, out, limits.maxBytes() - total, limits.maxBytes(), archive);
                     }
                     files.put(name, p);
                 }
@@ -117,6 +129,30 @@ public final class ImageImporter {
             }
         });
         return files;
+    }
+
+    /** Copies at most {@code room} bytes; more is refused (an unpacked archive over its bound). */
+    private static long copyBounded(InputStream in, OutputStream out, long room, long bound, Path archive) throws IOException {
+        byte[] buf = new byte[1 << 16];
+        long n = 0;
+        for (int r; (r = in.read(buf)) > 0; ) {
+            n += r;
+            if (n > room) {
+                throw new ImageException(ImageException.Reason.TOO_LARGE, "archive " + archive + " unpacks to more than "
+                        + bound + " bytes");
+            }
+            out.write(buf, 0, r);
+        }
+        return n;
+    }
+
+    /** A JSON document of the archive, read whole only under the bound. */
+    private static byte[] readJson(Path file, String name, Path archive) throws IOException {
+        if (Files.size(file) > Limits.DEFAULT.maxJsonBytes()) {
+            throw new ImageException(ImageException.Reason.TOO_LARGE, name + " in " + archive + " is larger than "
+                    + Limits.DEFAULT.maxJsonBytes() + " bytes");
+        }
+        return Files.readAllBytes(file);
     }
 
     /** Normalizes an archive path (drops ./ and resolves ..); null if it climbs out. */
@@ -154,7 +190,7 @@ public final class ImageImporter {
                 }
             }
         }
-        ManifestDocument index = ManifestDocument.parse(Files.readAllBytes(indexFile), MediaTypes.OCI_INDEX, archive + " index.json");
+        ManifestDocument index = ManifestDocument.parse(readJson(indexFile, "index.json", archive), MediaTypes.OCI_INDEX, archive + " index.json");
         List<ImageRecord> out = new ArrayList<>();
         for (Descriptor d : index.manifests()) {
             Map<String, String> ann = d.annotations() == null ? Map.of() : d.annotations();
@@ -179,14 +215,14 @@ public final class ImageImporter {
     }
 
     private List<ImageRecord> importDockerSave(Map<String, Path> files, String holder, Path archive) throws IOException {
-        JsonNode manifests = ManifestDocument.JSON.readTree(Files.readAllBytes(files.get("manifest.json")));
+        JsonNode manifests = ManifestDocument.JSON.readTree(readJson(files.get("manifest.json"), "manifest.json", archive));
         List<ImageRecord> out = new ArrayList<>();
         for (JsonNode m : manifests) {
             List<String> blobs = new ArrayList<>();
             Path configFile = require(files, m.path("Config").asText(), archive);
             Digest configDigest;
             try (InputStream in = Files.newInputStream(configFile)) {
-                configDigest = Digest.of(Files.readAllBytes(configFile));
+                configDigest = Digest.of(readJson(configFile, m.path("Config").asText(), archive));
                 blobs.add(configDigest.toString());
                 gc.leaseForPull(holder, List.of(), blobs);
                 content.write(in, configDigest, -1);

@@ -1,6 +1,7 @@
 package io.coracle.image;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -100,6 +101,102 @@ class ImageImportTest {
             assertEquals("app", r.user());
             assertEquals(List.of("/bin/hello"), s.imageConfig("hello").settings().cmd());
             assertEquals("hi\n", Files.readString(s.lowerDirs(r.id()).get(1).resolve("bin/hello")));
+        }
+    }
+
+    private Path archive(String name, TarWriter body) throws Exception {
+        Path archive = tmp.resolve(name);
+        try (OutputStream out = Files.newOutputStream(archive); TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+            body.write(tar);
+        }
+        return archive;
+    }
+
+    interface TarWriter {
+        void write(TarArchiveOutputStream tar) throws Exception;
+    }
+
+    private static ImageException refused(ThrowingCall call) {
+        return assertThrows(ImageException.class, call::run);
+    }
+
+    interface ThrowingCall {
+        void run() throws Exception;
+    }
+
+    @Test
+    void tooManyEntriesAreRefused() throws Exception {
+        Path archive = archive("many.tar", tar -> {
+            for (int i = 0; i < 11; i++) {
+                add(tar, "f" + i, new byte[] {1});
+            }
+        });
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        ImageException e = refused(() -> ImageImporter.extract(archive, work, new ImageImporter.Limits(10, 1 << 20, 1 << 10)));
+        assertEquals(ImageException.Reason.TOO_LARGE, e.reason());
+        assertTrue(e.getMessage().contains("more than 10 entries"), e.getMessage());
+        ImageImporter.extract(archive, Files.createDirectories(tmp.resolve("work2")), new ImageImporter.Limits(11, 1 << 20, 1 << 10));
+    }
+
+    @Test
+    void anArchiveUnpackingPastItsBoundIsRefusedEvenWhenGzipped() throws Exception {
+        Path plain = archive("big.tar", tar -> {
+            add(tar, "a", new byte[600_000]);
+            add(tar, "b", new byte[600_000]);
+        });
+        Path gz = tmp.resolve("big.tar.gz");
+        try (OutputStream out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            Files.copy(plain, out);
+        }
+        assertTrue(Files.size(gz) < 10_000, "a small file that unpacks large");
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        ImageException e = refused(() -> ImageImporter.extract(gz, work, new ImageImporter.Limits(100, 1_000_000, 1 << 10)));
+        assertEquals(ImageException.Reason.TOO_LARGE, e.reason());
+        assertTrue(e.getMessage().contains("more than 1000000 bytes"), e.getMessage());
+    }
+
+    @Test
+    void entriesClimbingOutAndLinksOutOfTheArchiveReachNothingOnTheHost() throws Exception {
+        Path outside = tmp.resolve("outside");
+        Files.writeString(outside, "host file\n");
+        for (String name : List.of("../outside", "a/../../outside", "/../outside")) {
+            Path archive = archive("climb.tar", tar -> add(tar, name, "written".getBytes()));
+            try (ImageService s = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")))) {
+                ImageException e = refused(() -> s.importArchive(archive));
+                assertEquals(ImageException.Reason.HOSTILE_LAYER, e.reason(), name);
+            }
+            assertEquals("host file\n", Files.readString(outside), name);
+        }
+        // A manifest.json that is a symlink to a host file is not followed: the archive has no manifest.
+        Path linked = archive("link.tar", tar -> {
+            TarArchiveEntry l = new TarArchiveEntry("manifest.json", TarArchiveEntry.LF_SYMLINK);
+            l.setLinkName("../../../../../../../../" + outside);
+            tar.putArchiveEntry(l);
+            tar.closeArchiveEntry();
+        });
+        try (ImageService s = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")))) {
+            ImageException e = refused(() -> s.importArchive(linked));
+            assertEquals(ImageException.Reason.INVALID_ARGUMENT, e.reason());
+            assertTrue(e.getMessage().contains("neither an OCI image layout"), e.getMessage());
+        }
+        try (var left = Files.list(tmp.resolve("root/tmp"))) {
+            assertTrue(left.findAny().isEmpty(), "import temp files are gone");
+        }
+    }
+
+    @Test
+    void anOversizedManifestIsRefusedBeforeItIsRead() throws Exception {
+        byte[] huge = new byte[(4 << 20) + 1];
+        java.util.Arrays.fill(huge, (byte) ' ');
+        huge[0] = '[';
+        huge[huge.length - 1] = ']';
+        Path archive = archive("huge.tar", tar -> add(tar, "manifest.json", huge));
+        try (ImageService s = new ImageService(ImageServiceConfig.defaults(tmp.resolve("root")))) {
+            ImageException e = refused(() -> s.importArchive(archive));
+            assertEquals(ImageException.Reason.TOO_LARGE, e.reason());
+            assertTrue(e.getMessage().contains("manifest.json"), e.getMessage());
         }
     }
 }

@@ -65,6 +65,8 @@ final class TestContainer implements AutoCloseable {
     List<Linux.Device> devices;
     boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
     Path runtime; // an OCI runtime (runc) that runs the bundle under the shim; null: the shim itself
+    NativePrograms programs = PROGRAMS; // where coracle-shim is taken from
+    String shimCgroup; // the cgroup the shim's monitor moves to (--cgroup); null: it stays
     String apparmorProfile, selinuxLabel, mountLabel; // LSM labels (null: none)
 
     ShimLauncher.Created created;
@@ -111,7 +113,8 @@ final class TestContainer implements AutoCloseable {
     ShimClient create() throws IOException {
         OciJson.writeConfig(bundle, spec());
         // 30 s: runc under the cgroup-v2 stage's user-mode-linux takes seconds to create.
-        created = new ShimLauncher(PROGRAMS).create(new CreateRequest(bundle, state, log, stdin, runtime), Duration.ofSeconds(30));
+        created = new ShimLauncher(programs).create(new CreateRequest(bundle, state, log, stdin, runtime, shimCgroup),
+                Duration.ofSeconds(30));
         return created.client();
     }
 

@@ -2,7 +2,6 @@ package io.coracle.runtime.container;
 
 import static io.coracle.testing.CriTestbed.container;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.cri.v1.ContainerState;
@@ -13,18 +12,13 @@ import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PodSandboxState;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
 import io.coracle.testing.CriTestbed;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,28 +27,16 @@ import org.junit.jupiter.api.Test;
  * processes must have left it, so every container keeps running, and the restarted daemon finds
  * them with their logs and exit codes.
  */
-// Not tagged "cgroup": a whole daemon with a registry is too slow for the user-mode-linux stage.
+// Not tagged "cgroup": a whole daemon with a registry is too slow for the user-mode-linux stage. The
+// cgroup mechanics (DaemonCgroup) hold on v2 too: there the daemon's cgroup is /sys/fs/cgroup/NAME and
+// the kill goes through cgroup.kill first; ReleaseIT runs the same kill against the packaged daemon, and
+// native's ShimLeavesTheDaemonCgroupTest (tagged, so run on v2 too) checks the shims leave that cgroup.
 class DaemonCgroupKillIT {
-    private static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
-
     @Test
     void killingTheDaemonsWholeCgroupSparesEveryContainer() throws Exception {
-        String name = "coracle-test-daemon-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0x100000));
-        List<Path> cgroups = new ArrayList<>();
-        try (CriTestbed bed = CriTestbed.start()) {
+        try (DaemonCgroup cgroup = DaemonCgroup.create(); CriTestbed bed = CriTestbed.start()) {
             long daemonPid = bed.daemon.process().pid();
-            for (Path hierarchy : hierarchies()) {
-                Path dir = Files.createDirectory(hierarchy.resolve(name));
-                cgroups.add(dir);
-                for (String knob : List.of("cpuset.cpus", "cpuset.mems")) { // a new v1 cpuset starts empty
-                    if (Files.exists(dir.resolve(knob))) {
-                        Files.writeString(dir.resolve(knob), Files.readString(hierarchy.resolve(knob)).trim());
-                    }
-                }
-                Files.writeString(dir.resolve("cgroup.procs"), Long.toString(daemonPid));
-            }
-            assertTrue(Files.readString(Path.of("/proc", Long.toString(daemonPid), "cgroup")).contains("/" + name),
-                    "the daemon is in " + name);
+            cgroup.enter(daemonPid);
 
             PodSandboxConfig podA = bed.pod("cgkill-a").build();
             PodSandboxConfig podB = bed.pod("cgkill-b").build();
@@ -67,24 +49,12 @@ class DaemonCgroupKillIT {
             bed.awaitStatus(done, s -> s.getState() == ContainerState.CONTAINER_EXITED, Duration.ofSeconds(10));
 
             // Only the daemon is left in its cgroup: every shim and pause process went to its pod's.
-            Set<Long> before = pids(cgroups);
-            assertEquals(Set.of(daemonPid), before, () -> "processes in the daemon's cgroup " + name + ": "
-                    + describe(before));
-            Set<Long> inCgroup = before;
+            Set<Long> before = cgroup.pids();
+            assertEquals(Set.of(daemonPid), before, () -> "processes in the daemon's cgroup " + cgroup.name() + ": "
+                    + DaemonCgroup.describe(before));
 
             // The kill: every process listed in the cgroup, in every hierarchy, until none is left.
-            List<Long> killed = new ArrayList<>();
-            for (int round = 0; !inCgroup.isEmpty(); round++) {
-                assertTrue(round < 100, "processes survive SIGKILL in " + name + ": " + inCgroup);
-                for (long pid : inCgroup) {
-                    ProcessHandle.of(pid).ifPresent(p -> {
-                        killed.add(pid);
-                        p.destroyForcibly(); // SIGKILL
-                    });
-                }
-                Thread.sleep(20);
-                inCgroup = pids(cgroups);
-            }
+            List<Long> killed = cgroup.killAll();
             assertTrue(killed.contains(daemonPid), "the daemon itself was killed: " + killed);
             bed.daemon.process().waitFor();
             bed.daemon.kill9(); // closes the test's client of the dead daemon
@@ -117,50 +87,6 @@ class DaemonCgroupKillIT {
             }
             bed.removePod(a);
             bed.removePod(b);
-        } finally {
-            for (Path dir : cgroups) {
-                Files.deleteIfExists(dir); // empty: everything in it was killed
-            }
         }
-        for (Path hierarchy : hierarchies()) {
-            assertFalse(Files.exists(hierarchy.resolve(name)), "left behind: " + hierarchy.resolve(name));
-        }
-    }
-
-    /** Every cgroup hierarchy mounted here: /sys/fs/cgroup itself on v2, each mounted v1 hierarchy (and unified/) otherwise. */
-    private static List<Path> hierarchies() throws IOException {
-        if (Files.exists(CGROUP_ROOT.resolve("cgroup.controllers"))) {
-            return List.of(CGROUP_ROOT);
-        }
-        try (Stream<Path> s = Files.list(CGROUP_ROOT)) {
-            return s.filter(p -> !Files.isSymbolicLink(p) && Files.exists(p.resolve("cgroup.procs"))).sorted().toList();
-        }
-    }
-
-    private static String describe(Set<Long> pids) {
-        StringBuilder b = new StringBuilder();
-        for (long pid : pids) {
-            Path proc = Path.of("/proc", Long.toString(pid));
-            try {
-                b.append("\n").append(pid).append(' ')
-                        .append(Files.readString(proc.resolve("cmdline")).replace('\0', ' '))
-                        .append("\n").append(Files.readString(proc.resolve("cgroup")));
-            } catch (IOException e) {
-                b.append("\n").append(pid).append(" (gone)");
-            }
-        }
-        return b.toString();
-    }
-
-    private static Set<Long> pids(List<Path> cgroups) throws IOException {
-        Set<Long> pids = new LinkedHashSet<>();
-        for (Path dir : cgroups) {
-            for (String line : Files.readAllLines(dir.resolve("cgroup.procs"))) {
-                if (!line.isBlank()) {
-                    pids.add(Long.parseLong(line.trim()));
-                }
-            }
-        }
-        return pids;
     }
 }
