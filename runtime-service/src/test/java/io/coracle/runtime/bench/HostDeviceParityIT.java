@@ -95,7 +95,7 @@ class HostDeviceParityIT {
                 assertEquals("denied", c.get("hostPath loop: read"));
                 assertEquals("denied", c.get("hostPath loop: write"));
                 assertEquals("ok", c.get("devices loop: read"));
-                assertEquals("regular file", c.get("termination-log: type"));
+                assertEquals("regular empty file", c.get("termination-log: type"));
                 assertEquals("bye", c.get("termination-log: host file"));
                 assertEquals("tmpfs", c.get("termination-log: /dev is"));
             }
@@ -120,7 +120,13 @@ class HostDeviceParityIT {
                         .setImage(ImageSpec.newBuilder().setImage(s.image())).setReadonly(true).build()), List.of());
                 return outcome(s, id, "test -x /vol/bin/busybox") + " (/vol/bin/busybox present)";
             }));
-            String target = start(s, podId, pod, "target", List.of(), List.of());
+            // The target in its own PID namespace, as the kubelet makes containers without shareProcessNamespace.
+            String target = create(s, podId, pod, ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder()
+                            .setName("target")).setImage(ImageSpec.newBuilder().setImage(s.image()))
+                    .addAllCommand(List.of("sleep", "300")).setLogPath("target.log")
+                    .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(
+                            io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNamespaceOptions(
+                                    NamespaceOption.newBuilder().setPid(NamespaceMode.CONTAINER)))));
             out.put("pid TARGET", attempt(() -> {
                 String id = create(s, podId, pod, ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder()
                                 .setName("debug")).setImage(ImageSpec.newBuilder().setImage(s.image()))
@@ -136,6 +142,16 @@ class HostDeviceParityIT {
                     .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(
                             io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNamespaceOptions(
                                     NamespaceOption.newBuilder().setPid(NamespaceMode.TARGET).setTargetId("f00")))))));
+            out.put("supplemental_groups_policy Merge, id -G", attempt(() -> {
+                String id = create(s, podId, pod, ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder()
+                                .setName("merge")).setImage(ImageSpec.newBuilder().setImage(s.appImage()))
+                        .addAllCommand(List.of("sleep", "299")).setLogPath("merge.log")
+                        .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(
+                                io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().addSupplementalGroups(5678))));
+                return text(s, id, "id -G") + "; status user " + s.rt().containerStatus(
+                        io.coracle.cri.v1.ContainerStatusRequest.newBuilder().setContainerId(id).build()).getStatus()
+                        .getUser().getLinux().getSupplementalGroupsList();
+            }));
             out.put("supplemental_groups_policy Strict, id -G", attempt(() -> {
                 String id = create(s, podId, pod, ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder()
                                 .setName("strict")).setImage(ImageSpec.newBuilder().setImage(s.appImage()))
