@@ -49,7 +49,7 @@ class ImageVolumeIT {
 
     @BeforeAll
     static void start() throws Exception {
-        bed = CriTestbed.start();
+        bed = CriTestbed.start("[runtimes.runc]\npath = \"/usr/sbin/runc\"\n");
         // Two layers: the upper one adds b.txt, whites out gone.txt and carries the hostile links.
         ImageBuilder lower = new ImageBuilder().text("data/a.txt", 0644, "from the lower layer\n")
                 .text("data/gone.txt", 0644, "whited out\n").text("data/sub/inner.txt", 0644, "inner\n")
@@ -192,6 +192,12 @@ class ImageVolumeIT {
                 "must be readonly");
         refused(withVolume("hp", volume(VOL, "/v", "").setHostPath("/etc")), Status.Code.INVALID_ARGUMENT,
                 "host_path must be empty");
+        for (String bad : List.of("data\0/x", "x".repeat(5000))) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.create(podId, pod,
+                    withVolume("bad", volume(VOL, "/v", bad))));
+            assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getMessage());
+            assertTrue(e.getStatus().getDescription().startsWith("config.mounts[0].image_sub_path"), e.getMessage());
+        }
     }
 
     @Test
@@ -237,5 +243,17 @@ class ImageVolumeIT {
         assertFalse(leases().contains(gone + ".volume0.json"), leases().toString());
         remove(id);
         assertFalse(leases().contains(id + ".volume0.json"), leases().toString());
+    }
+
+    @Test
+    void runcAsTheHandlerMountsTheSameVolume() throws Exception {
+        PodSandboxConfig runcPod = bed.pod("image-volume-runc").build();
+        String runcPodId = bed.runtime().runPodSandbox(io.coracle.cri.v1.RunPodSandboxRequest.newBuilder()
+                .setConfig(runcPod).setRuntimeHandler("runc").build()).getPodSandboxId();
+        String id = bed.createAndStart(runcPodId, runcPod, withVolume("runc", volume(VOL, "/r", "data")));
+        assertEquals("from the lower layer\n", out(id, "cat", "/r/a.txt"));
+        assertEquals("a.txt\nb.txt\ndeep\nsub\n", out(id, "ls", "/r"));
+        assertNotEquals(0, exec(id, "touch", "/r/new").getExitCode());
+        bed.removePod(runcPodId);
     }
 }

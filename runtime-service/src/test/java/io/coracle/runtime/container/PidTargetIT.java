@@ -41,7 +41,7 @@ class PidTargetIT {
 
     @BeforeAll
     static void start() throws Exception {
-        bed = CriTestbed.start();
+        bed = CriTestbed.start("[runtimes.runc]\npath = \"/usr/sbin/runc\"\n");
         pod = bed.pod("debug-target").build();
         podId = bed.runPod(pod);
         other = bed.pod("other").build();
@@ -122,5 +122,17 @@ class PidTargetIT {
                 "container \"0123456789abcdef\" does not exist");
         refused(withPid(container("d5", "sleep", "1"), NamespaceMode.TARGET, ""), Status.Code.INVALID_ARGUMENT,
                 "TARGET without a target_id");
+    }
+
+    @Test
+    void runcAsTheHandlerJoinsTheTargetToo() throws Exception {
+        PodSandboxConfig runcPod = bed.pod("debug-runc").build();
+        String runcPodId = bed.runtime().runPodSandbox(io.coracle.cri.v1.RunPodSandboxRequest.newBuilder()
+                .setConfig(runcPod).setRuntimeHandler("runc").build()).getPodSandboxId();
+        String target = target(runcPodId, runcPod, "app");
+        String debug = bed.createAndStart(runcPodId, runcPod, withPid(container("debugger", "sleep", "302"),
+                NamespaceMode.TARGET, target));
+        assertEquals("sleep\0" + "301\0", out(debug, "cat", "/proc/1/cmdline"));
+        bed.removePod(runcPodId);
     }
 }
