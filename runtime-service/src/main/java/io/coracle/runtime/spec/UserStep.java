@@ -17,6 +17,8 @@ import java.util.Set;
  * is refused when it is the one used, never read as 0.
  */
 public final class UserStep implements SpecStep {
+    /** The kernel's limit on a process's supplementary groups. */
+    static final int NGROUPS_MAX = 65536;
 
     @Override
     public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
@@ -118,6 +120,10 @@ public final class UserStep implements SpecStep {
             }
         }
         additional.addAll(sc.getSupplementalGroupsList());
+        if (additional.size() > NGROUPS_MAX) {
+            throw new InvalidContainerConfigException("the user is in " + additional.size() + " groups (the image's"
+                    + " /etc/group and supplemental_groups), more than the kernel's " + NGROUPS_MAX);
+        }
         spec.user = new Process.User(uid, gid, null, new ArrayList<>(additional));
     }
 

@@ -57,6 +57,11 @@ class SupplementalGroupsPolicyIT {
                 app:x:1000:
                 wrap:x:4294967296:app
                 """), "wrap");
+        StringBuilder many = new StringBuilder("app:x:1000:\n");
+        for (int g = 100_000; g < 170_000; g++) {
+            many.append('g').append(g).append(":x:").append(g).append(":app\n");
+        }
+        push(ImageBuilder.busybox().user("app").text("etc/group", 0644, many.toString()), "many");
         pod = bed.pod("groups").build();
         podId = bed.runPod(pod);
     }
@@ -168,5 +173,16 @@ class SupplementalGroupsPolicyIT {
                 SupplementalGroupsPolicy.Strict, 3000));
         assertEquals("1000 3000", groups(id));
         assertUser(id, 1000, 1000, List.of(1000L, 3000L));
+    }
+
+    @Test
+    void moreGroupsThanTheKernelTakesAreRefusedUnderMerge() throws Exception {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.create(podId, pod,
+                app("many", "docker.io/library/groups:many", SupplementalGroupsPolicy.Merge)));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getMessage());
+        assertTrue(e.getStatus().getDescription().contains("the user is in 70001 groups"), e.getMessage());
+        String id = bed.createAndStart(podId, pod, app("many-strict", "docker.io/library/groups:many",
+                SupplementalGroupsPolicy.Strict, 3000));
+        assertEquals("1000 3000", groups(id));
     }
 }
