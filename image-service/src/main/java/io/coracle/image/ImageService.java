@@ -152,8 +152,14 @@ public final class ImageService implements AutoCloseable {
         return leases.persistedHolders();
     }
 
+    /** Releases the holder's lease and those of its parts ({@code holder.<part>}: a container's image volumes). */
     public void release(String holder) {
         leases.release(holder);
+        for (String part : leases.persistedHolders()) {
+            if (part.startsWith(holder + ".")) {
+                leases.release(part);
+            }
+        }
         gc.collect();
     }
 

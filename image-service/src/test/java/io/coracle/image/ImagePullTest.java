@@ -278,6 +278,24 @@ class ImagePullTest {
     }
 
     @Test
+    void aContainersVolumeLeasesGoWithIt() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("v", "volume\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/vol", "1");
+        ImageService s = open(config());
+        ImageRecord r = s.pull(registry.host() + "/test/vol:1", Credentials.ANONYMOUS);
+        s.hold("c1.volume0", r.id());
+        s.hold("c10.volume0", r.id()); // another container whose id starts the same: kept
+        s.remove(r.id());
+        assertEquals(java.util.Set.of("c1.volume0", "c10.volume0"), s.holders());
+        s.release("c1");
+        assertEquals(java.util.Set.of("c10.volume0"), s.holders());
+        assertTrue(blobCount() > 0, "still leased by c10's volume");
+        s.release("c10");
+        assertEquals(java.util.Set.of(), s.holders());
+        assertEquals(0, blobCount());
+    }
+
+    @Test
     void basicAuthWithRightAndWrongCredentials() throws Exception {
         registry.close();
         registry = LocalRegistry.start(tmp.resolve("auth-registry"), true);

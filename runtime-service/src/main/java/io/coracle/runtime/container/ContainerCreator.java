@@ -14,6 +14,7 @@ import io.coracle.image.store.ImageRecord;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Spec;
 import io.coracle.runtime.spec.ContainerSpecBuilder;
+import io.coracle.runtime.spec.ContainerReferences;
 import io.coracle.runtime.spec.ContainerSpecInput;
 import io.coracle.runtime.spec.PodContext;
 import io.coracle.shim.CreateRequest;
@@ -47,6 +48,7 @@ public final class ContainerCreator {
     private final Map<String, Path> runtimes;
     private final Path shimStateRoot;
     private final HostFeatures host;
+    private final ContainerReferenceResolver references;
 
     public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
                             Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot,
@@ -60,6 +62,7 @@ public final class ContainerCreator {
         this.events = events;
         this.runtimes = runtimes;
         this.shimStateRoot = shimStateRoot;
+        this.references = new ContainerReferenceResolver(images, store);
     }
 
     /**
@@ -135,8 +138,9 @@ public final class ContainerCreator {
             Path work = PrivateFiles.directory(dir.resolve("work"));
             ImageConfig.Settings settings = images.imageConfig(image.id()).settings();
             List<Path> lowerDirs = images.lowerDirs(image.id());
+            ContainerReferences refs = references.resolve(id, pod.podId(), config, dir);
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
-                    work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler())));
+                    work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler()), refs));
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             tSpec = System.nanoTime();
@@ -151,6 +155,7 @@ public final class ContainerCreator {
             created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
                     pod.shimCgroup()), CREATE_TIMEOUT);
             tShim = System.nanoTime();
+            ContainerReferenceResolver.checkJoined(refs, created.pid());
 
             ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),
                     image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),

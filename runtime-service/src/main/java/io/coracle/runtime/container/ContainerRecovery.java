@@ -119,10 +119,14 @@ public final class ContainerRecovery {
         }
     }
 
-    /** Image leases whose container is gone keep layers from garbage collection forever: released. */
+    /**
+     * Image leases whose container is gone keep layers from garbage collection forever: released (a
+     * container's image volumes hold theirs as {@code <id>.volume<n>}).
+     */
     private void releaseStrayLeases() {
         for (String holder : images.holders()) {
-            if (store.get(holder).isEmpty()) {
+            int dot = holder.indexOf('.');
+            if (store.get(dot < 0 ? holder : holder.substring(0, dot)).isEmpty()) {
                 try {
                     images.release(holder);
                     LOG.warning("image lease of " + holder + ": no such container; released");

@@ -93,6 +93,13 @@ public record CriRequestValidator(LinuxResourcesValidator resources) {
         RequestChecks.absolutePath(f + ".container_path", m.getContainerPath());
         if (!(m.hasImage() && !m.getImage().getImage().isEmpty())) {
             RequestChecks.absolutePath(f + ".host_path", m.getHostPath());
+        } else {
+            // An image volume: its sub path is resolved in the image by the creator (which refuses escapes).
+            RequestChecks.maxBytes(f + ".image.image", m.getImage().getImage(), IMAGE_MAX);
+            RequestChecks.maxBytes(f + ".image_sub_path", m.getImageSubPath(), IMAGE_MAX);
+            if (m.getImageSubPath().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+                throw invalid(f + ".image_sub_path", show(m.getImageSubPath()) + " holds control characters");
+            }
         }
         if (m.getPropagation() == io.coracle.cri.v1.MountPropagation.UNRECOGNIZED) {
             throw invalid(f + ".propagation", m.getPropagationValue() + " is not a known propagation");

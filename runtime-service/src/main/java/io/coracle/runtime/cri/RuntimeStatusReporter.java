@@ -66,7 +66,7 @@ public final class RuntimeStatusReporter {
                         .setFeatures(RuntimeHandlerFeatures.newBuilder()
                                 .setRecursiveReadOnlyMounts(host.recursiveReadOnly(name))
                                 .setUserNamespaces(false)).build()).toList())
-                .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(false));
+                .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(true));
         if (verbose) {
             response.putInfo("config", configJson());
             response.putInfo("security", securityJson());

@@ -17,12 +17,22 @@ import java.util.List;
  * @param cgroupsPath the container's cgroup, relative to each hierarchy's root
  * @param cgroupV2   whether the node runs pure cgroup v2
  * @param host       what the host and the pod's runtime handler can enforce (rro, AppArmor, SELinux)
+ * @param refs       image volumes and the pid TARGET's namespace, resolved by the creator
  */
 public record ContainerSpecInput(String containerId, ContainerConfig config, ImageConfig.Settings image, PodContext pod,
                                  List<Path> lowerDirs, Path upperDir, Path workDir, String cgroupsPath,
-                                 boolean cgroupV2, HostConfinement host) {
+                                 boolean cgroupV2, HostConfinement host, ContainerReferences refs) {
     public ContainerSpecInput {
         lowerDirs = List.copyOf(lowerDirs);
+        refs = refs == null ? ContainerReferences.NONE : refs;
+    }
+
+    /** A container that names no image volume and no pid TARGET. */
+    public ContainerSpecInput(String containerId, ContainerConfig config, ImageConfig.Settings image, PodContext pod,
+                              List<Path> lowerDirs, Path upperDir, Path workDir, String cgroupsPath,
+                              boolean cgroupV2, HostConfinement host) {
+        this(containerId, config, image, pod, lowerDirs, upperDir, workDir, cgroupsPath, cgroupV2, host,
+                ContainerReferences.NONE);
     }
 
     /** On a host that offers no LSM and no recursive read-only mounts. */

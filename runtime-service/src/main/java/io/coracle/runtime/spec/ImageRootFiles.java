@@ -74,11 +74,51 @@ public record ImageRootFiles(List<Path> lowerDirs) {
 
     /** The layer file the path names in the merged view, or empty when there is none. */
     private Optional<Path> resolve(String absolutePath) throws IOException, InvalidContainerConfigException {
+        return switch (walk(absolutePath, false)) {
+            case Regular r -> Optional.of(r.at());
+            case Directory d -> throw new InvalidContainerConfigException("the image's " + absolutePath + " is a directory");
+            case Other o -> throw new InvalidContainerConfigException("the image's " + absolutePath + " is not a regular file");
+            default -> Optional.empty();
+        };
+    }
+
+    /**
+     * The layer directories (top first, down to the first opaque one) that make up the directory
+     * {@code subPath} names in the merged view: overlaid read-only, they show that directory as the
+     * image shows it. Stricter than a lookup in root, as containerd's {@code os.OpenInRoot}: a ".."
+     * above the image root or an absolute symlink is refused, not clamped. A path that does not exist
+     * is an {@link java.util.NoSuchElementException}; one that escapes or names no directory an
+     * {@link InvalidContainerConfigException}.
+     */
+    public List<Path> directoryLayers(String subPath) throws InvalidContainerConfigException {
+        if (subPath.startsWith("/")) {
+            throw new InvalidContainerConfigException("image_sub_path '" + subPath + "' is absolute (it names a"
+                    + " directory relative to the image root)");
+        }
+        try {
+            return switch (walk(subPath, true)) {
+                case Directory d -> d.dir().layers();
+                case Absent a -> throw new java.util.NoSuchElementException("image_sub_path '" + subPath
+                        + "' does not exist in the image");
+                default -> throw new InvalidContainerConfigException("image_sub_path '" + subPath
+                        + "' is not a directory in the image (only directories are mounted)");
+            };
+        } catch (IOException e) {
+            throw new UncheckedIOException("resolve image_sub_path '" + subPath + "': " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * What the path names in the merged view, every symlink followed inside the image root ({@code
+     * strict}: an escape refused). A name below a file names nothing.
+     */
+    private Entry walk(String path, boolean strict) throws IOException, InvalidContainerConfigException {
         Dir root = merged(lowerDirs);
         Deque<Dir> stack = new ArrayDeque<>();
         stack.push(root);
-        Deque<String> todo = new ArrayDeque<>(components(absolutePath));
+        Deque<String> todo = new ArrayDeque<>(components(path));
         int links = 0;
+        Entry current = new Directory(root);
         while (!todo.isEmpty()) {
             String name = todo.pop();
             if (name.equals(".")) {
@@ -87,51 +127,54 @@ public record ImageRootFiles(List<Path> lowerDirs) {
             if (name.equals("..")) {
                 if (stack.size() > 1) {
                     stack.pop();
+                } else if (strict) {
+                    throw new InvalidContainerConfigException("'" + path + "' escapes the image root ('..')");
                 }
+                current = new Directory(stack.peek());
                 continue;
             }
             Entry e = lookup(stack.peek(), name);
             boolean last = todo.stream().allMatch(n -> n.equals("."));
             switch (e) {
                 case Absent a -> {
-                    return Optional.empty();
+                    return a;
                 }
                 case Directory d -> {
-                    if (last) {
-                        throw new InvalidContainerConfigException("the image's " + absolutePath + " is a directory");
-                    }
                     stack.push(d.dir());
+                    current = d;
                 }
                 case Symlink s -> {
                     if (++links > MAX_SYMLINKS) {
-                        throw new InvalidContainerConfigException("the image's " + absolutePath
+                        throw new InvalidContainerConfigException("the image's " + path
                                 + ": more than " + MAX_SYMLINKS + " symbolic links");
                     }
                     if (s.target().isEmpty()) {
-                        return Optional.empty(); // as the kernel: ENOENT
+                        return new Absent(); // as the kernel: ENOENT
+                    }
+                    if (s.target().startsWith("/")) {
+                        if (strict) {
+                            throw new InvalidContainerConfigException("'" + path + "' escapes the image root (an"
+                                    + " absolute symbolic link to " + s.target() + ")");
+                        }
+                        stack.clear();
+                        stack.push(root);
+                        current = new Directory(root);
                     }
                     List<String> target = components(s.target());
                     for (int i = target.size() - 1; i >= 0; i--) {
                         todo.push(target.get(i));
                     }
-                    if (s.target().startsWith("/")) {
-                        stack.clear();
-                        stack.push(root);
-                    }
                 }
                 case Regular r -> {
                     // "file/x" names nothing (ENOTDIR).
-                    return last ? Optional.of(r.at()) : Optional.empty();
+                    return last ? r : new Absent();
                 }
                 case Other o -> {
-                    if (!last) {
-                        return Optional.empty();
-                    }
-                    throw new InvalidContainerConfigException("the image's " + absolutePath + " is not a regular file");
+                    return last ? o : new Absent();
                 }
             }
         }
-        throw new InvalidContainerConfigException("the image's " + absolutePath + " is a directory");
+        return current;
     }
 
     private static List<String> components(String path) {

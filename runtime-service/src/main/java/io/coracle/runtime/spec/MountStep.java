@@ -17,6 +17,9 @@ import java.util.List;
  * submount read-only too ({@code rro}: mount_setattr with AT_RECURSIVE), and needs
  * {@code readonly} and private propagation, as in containerd 2.x, and a handler that supports it
  * ({@code Status} says which do).
+ *
+ * <p>Image volumes (a mount with {@code image} set) are the image's layers, resolved by the creator
+ * ({@link ImageVolume}), overlaid read-only.
  */
 public final class MountStep implements SpecStep {
 
@@ -46,7 +49,9 @@ public final class MountStep implements SpecStep {
         for (Mount cri : in.config().getMountsList()) {
             String dest = cri.getContainerPath(); // absolute, without '..': checked at the CRI edge
             if (cri.hasImage() && !cri.getImage().getImage().isEmpty()) {
-                throw new InvalidContainerConfigException("mounts: image volumes (" + dest + ") are not supported");
+                m.removeIf(existing -> existing.destination().equals(dest));
+                m.add(imageVolume(in.refs(), dest));
+                continue;
             }
             if (cri.getHostPath().isEmpty()) {
                 throw new InvalidContainerConfigException("mounts: " + dest + " has no host_path");
@@ -81,6 +86,31 @@ public final class MountStep implements SpecStep {
             m.add(new io.coracle.oci.Mount(dest, "bind", host.toString(), options));
         }
         spec.mounts = m;
+    }
+
+    /**
+     * An image volume: its layers overlaid without an upper layer (read-only by construction, so not
+     * even a container with CAP_SYS_ADMIN writes to the shared layers), nodev. A one-layer image gets the
+     * empty directory below it, as overlayfs needs two lower layers without an upper one.
+     */
+    private static io.coracle.oci.Mount imageVolume(ContainerReferences refs, String dest)
+            throws InvalidContainerConfigException {
+        ImageVolume v = refs.imageVolumes().stream().filter(iv -> iv.containerPath().equals(dest)).findFirst()
+                .orElseThrow(() -> new InvalidContainerConfigException("mounts: the image volume at " + dest
+                        + " was not resolved"));
+        List<String> layers = new ArrayList<>(v.layers().stream().map(Path::toString).toList());
+        if (layers.size() == 1) {
+            layers.add(refs.emptyLayer().toString());
+        }
+        for (String layer : layers) {
+            // Overlay's option syntax: a ',' or ':' (or its escape '\\') in a path would change its meaning.
+            if (layer.chars().anyMatch(c -> c == ',' || c == ':' || c == '\\' || c == '=' || c < 0x20 || c == 0x7f)) {
+                throw new InvalidContainerConfigException("mounts: image volume at " + dest + ": the layer path '"
+                        + layer + "' holds a character overlayfs options cannot carry (',', ':', '\\', '=')");
+            }
+        }
+        return new io.coracle.oci.Mount(dest, "overlay", "overlay",
+                List.of("ro", "nodev", "lowerdir=" + String.join(":", layers)));
     }
 
     private static void checkRecursiveReadOnly(Mount cri, HostConfinement host) throws InvalidContainerConfigException {

@@ -6,7 +6,8 @@ import io.coracle.oci.Linux;
 
 /**
  * The namespaces: a new mount namespace always; the pod's network, IPC and UTS joined (the host's
- * when the pod uses them); PID per the container's mode: the pod's, a new one, or the host's; a new
+ * when the pod uses them); PID per the container's mode: the pod's, a new one, the host's, or that of
+ * another container of the pod (TARGET, as {@code kubectl debug --target}); a new
  * cgroup namespace on cgroup v2 unless privileged.
  */
 public final class NamespaceStep implements SpecStep {
@@ -35,8 +36,14 @@ public final class NamespaceStep implements SpecStep {
             }
             case CONTAINER -> spec.namespaces.add(new Linux.Namespace("pid", null));
             case NODE -> { }
-            case TARGET -> throw new InvalidContainerConfigException(
-                    "namespace_options.pid TARGET (sharing another container's PID namespace) is not supported");
+            case TARGET -> {
+                // The target container's namespace, resolved (same pod, running) by the creator.
+                if (in.refs().targetPidns() == null) {
+                    throw new InvalidContainerConfigException("namespace_options.pid TARGET: target_id "
+                            + ns.getTargetId() + " was not resolved");
+                }
+                spec.namespaces.add(new Linux.Namespace("pid", in.refs().targetPidns().toString()));
+            }
             default -> throw new InvalidContainerConfigException("namespace_options.pid: unknown mode " + ns.getPidValue());
         }
         // containerd's CRI default: a private cgroup namespace on cgroup v2, so /sys/fs/cgroup shows the

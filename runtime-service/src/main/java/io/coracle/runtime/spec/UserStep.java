@@ -12,11 +12,13 @@ import java.util.Set;
 /**
  * The process user: run_as_user / run_as_username / run_as_group, else the image's User, with names
  * resolved through the image's /etc/passwd and /etc/group (read inside the image root), and supplemental
- * groups from both. Every id, from the request, the image config or those files, must lie in
+ * groups from both (supplemental_groups_policy Merge, the default) or from the request only (Strict). Every id, from the request, the image config or those files, must lie in
  * {@link Ids#RANGE}; a numeric string is an id, never a name; an entry whose id fields are malformed
  * is refused when it is the one used, never read as 0.
  */
 public final class UserStep implements SpecStep {
+    /** The kernel's limit on a process's supplementary groups. */
+    static final int NGROUPS_MAX = 65536;
 
     @Override
     public void apply(ContainerSpecInput in, SpecDraft spec) throws InvalidContainerConfigException {
@@ -104,7 +106,13 @@ public final class UserStep implements SpecStep {
         // The primary group comes first, as Docker and containerd list it among the process's groups.
         Set<Long> additional = new LinkedHashSet<>();
         additional.add(gid);
-        if (userName != null) {
+        // Strict: only the primary group and the requested ones, none from the image's /etc/group.
+        boolean strict = sc.getSupplementalGroupsPolicy() == io.coracle.cri.v1.SupplementalGroupsPolicy.Strict;
+        if (sc.getSupplementalGroupsPolicy() == io.coracle.cri.v1.SupplementalGroupsPolicy.UNRECOGNIZED) {
+            throw new InvalidContainerConfigException("supplemental_groups_policy: unknown policy "
+                    + sc.getSupplementalGroupsPolicyValue());
+        }
+        if (userName != null && !strict) {
             for (String[] g : groups) {
                 if (g.length > 3 && List.of(g[3].split(",")).contains(userName)) {
                     additional.add(fileId(g[2], "gid of group '" + g[0] + "' in the image's /etc/group"));
@@ -112,6 +120,10 @@ public final class UserStep implements SpecStep {
             }
         }
         additional.addAll(sc.getSupplementalGroupsList());
+        if (additional.size() > NGROUPS_MAX) {
+            throw new InvalidContainerConfigException("the user is in " + additional.size() + " groups (the image's"
+                    + " /etc/group and supplemental_groups), more than the kernel's " + NGROUPS_MAX);
+        }
         spec.user = new Process.User(uid, gid, null, new ArrayList<>(additional));
     }
 

@@ -198,7 +198,7 @@ class CrashRecoveryIT {
                 podId = crash.bed.runPod(pod);
             }
             if (op.ordinal() >= Op.START_CONTAINER.ordinal()) {
-                ctrId = crash.bed.create(podId, pod, container("c", "sleep", "300"));
+                ctrId = crash.bed.create(podId, pod, withImageVolume(container("c", "sleep", "300")));
             }
             if (op.ordinal() >= Op.STOP_POD.ordinal()) {
                 crash.bed.runtime().startContainer(StartContainerRequest.newBuilder().setContainerId(ctrId).build());
@@ -211,10 +211,10 @@ class CrashRecoveryIT {
         switch (op) {
             case RUN_CREATE_START -> {
                 String podId = crash.bed.runPod(pod);
-                crash.bed.createAndStart(podId, pod, container("c", "sleep", "300"));
+                crash.bed.createAndStart(podId, pod, withImageVolume(container("c", "sleep", "300")));
             }
             case RUN_POD -> crash.bed.runPod(pod);
-            case CREATE_CONTAINER -> crash.bed.create(ids[0], pod, container("c", "sleep", "300"));
+            case CREATE_CONTAINER -> crash.bed.create(ids[0], pod, withImageVolume(container("c", "sleep", "300")));
             case START_CONTAINER -> rt.startContainer(StartContainerRequest.newBuilder().setContainerId(ids[1]).build());
             case STOP_POD -> rt.stopPodSandbox(StopPodSandboxRequest.newBuilder().setPodSandboxId(ids[0]).build());
             case REMOVE_POD -> {
@@ -226,5 +226,11 @@ class CrashRecoveryIT {
                     .setImage(ImageSpec.newBuilder().setImage(PULLED)).build());
         }
         return null;
+    }
+
+    /** The crashed container mounts an image volume too: its lease must be released with the rest. */
+    private static io.coracle.cri.v1.ContainerConfig.Builder withImageVolume(io.coracle.cri.v1.ContainerConfig.Builder c) {
+        return c.addMounts(io.coracle.cri.v1.Mount.newBuilder().setContainerPath("/vol").setReadonly(true)
+                .setImage(ImageSpec.newBuilder().setImage(io.coracle.testing.CriTestbed.BUSYBOX)).setImageSubPath("bin"));
     }
 }

@@ -308,4 +308,69 @@ class ContainerSpecBuilderTest {
                 dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", true)));
         assertTrue(e.getMessage().contains("'../escape' is not a cgroup v2 file name"), e.getMessage());
     }
+
+    private Spec buildWith(ContainerConfig.Builder config, ContainerReferences refs) throws Exception {
+        config.setMetadata(ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"))
+                .addCommand("x");
+        return ContainerSpecBuilder.build(new ContainerSpecInput("cid", config.build(), image(null, null, null, null),
+                pod, List.of(upperLayer, lower), dir.resolve("up"), dir.resolve("work"), "/coracle/pod1/cid", false,
+                HostConfinement.NONE, refs));
+    }
+
+    private static io.coracle.cri.v1.Mount imageMount(String path) {
+        return io.coracle.cri.v1.Mount.newBuilder().setContainerPath(path).setReadonly(true)
+                .setImage(ImageSpec.newBuilder().setImage("vol")).build();
+    }
+
+    @Test
+    void anImageVolumeIsItsLayersOverlaidReadOnly() throws Exception {
+        Path empty = dir.resolve("empty");
+        ContainerReferences refs = new ContainerReferences(List.of(
+                new ImageVolume("/two", "sha256:a", List.of(Path.of("/s/2"), Path.of("/s/1"))),
+                new ImageVolume("/one", "sha256:b", List.of(Path.of("/s/3")))), empty, null, null);
+        Spec spec = buildWith(ContainerConfig.newBuilder().addMounts(imageMount("/two")).addMounts(imageMount("/one")),
+                refs);
+        io.coracle.oci.Mount two = spec.mounts().stream().filter(m -> m.destination().equals("/two")).findFirst()
+                .orElseThrow();
+        assertEquals(new io.coracle.oci.Mount("/two", "overlay", "overlay",
+                List.of("ro", "nodev", "lowerdir=/s/2:/s/1")), two);
+        io.coracle.oci.Mount one = spec.mounts().stream().filter(m -> m.destination().equals("/one")).findFirst()
+                .orElseThrow();
+        assertEquals(List.of("ro", "nodev", "lowerdir=/s/3:" + empty), one.options(), "an empty bottom layer");
+    }
+
+    @Test
+    void aLayerPathOverlayOptionsCannotCarryIsRefused() {
+        for (String bad : List.of("/s/a,upperdir=/etc", "/s/a:b", "/s/a\\b", "/s/a\nb")) {
+            ContainerReferences refs = new ContainerReferences(List.of(new ImageVolume("/v", "sha256:a",
+                    List.of(Path.of(bad), Path.of("/s/1")))), dir, null, null);
+            InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                    () -> buildWith(ContainerConfig.newBuilder().addMounts(imageMount("/v")), refs), bad);
+            assertTrue(e.getMessage().contains("overlayfs options cannot carry"), e.getMessage());
+        }
+    }
+
+    @Test
+    void pidTargetJoinsTheResolvedNamespaceOnly() throws Exception {
+        ContainerConfig.Builder target = ContainerConfig.newBuilder().setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setNamespaceOptions(io.coracle.cri.v1.NamespaceOption.newBuilder()
+                        .setPid(io.coracle.cri.v1.NamespaceMode.TARGET).setTargetId("t"))));
+        Spec spec = buildWith(target.clone(), new ContainerReferences(List.of(), null, Path.of("/proc/77/ns/pid"),
+                "pid:[1]"));
+        assertTrue(spec.linux().namespaces().contains(new io.coracle.oci.Linux.Namespace("pid", "/proc/77/ns/pid")),
+                spec.linux().namespaces().toString());
+        assertThrows(InvalidContainerConfigException.class, () -> buildWith(target.clone(), ContainerReferences.NONE));
+    }
+
+    @Test
+    void strictTakesNoGroupFromTheImage() throws Exception {
+        Spec strict = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().addSupplementalGroups(777).setSupplementalGroupsPolicy(
+                        io.coracle.cri.v1.SupplementalGroupsPolicy.Strict))), image(null, null, "app", null));
+        assertEquals(List.of(1000L, 777L), strict.process().user().additionalGids());
+        Spec byUid = build(ContainerConfig.newBuilder().addCommand("x").setLinux(security(LinuxContainerSecurityContext
+                .newBuilder().setRunAsUser(Int64Value.newBuilder().setValue(33)).setSupplementalGroupsPolicy(
+                        io.coracle.cri.v1.SupplementalGroupsPolicy.Strict))), image(null, null, null, null));
+        assertEquals(List.of(33L), byUid.process().user().additionalGids(), "www-data's primary group only");
+    }
 }

@@ -187,4 +187,42 @@ class ImageRootFilesTest {
         }
         assertEquals(ImageRootFiles.MAX_BYTES, read("/etc/passwd").orElseThrow().length());
     }
+
+    @Test
+    void aSubPathDirectoryIsTheLayersThatShowIt() throws Exception {
+        write(bottom, "data/sub/a", "a");
+        write(top, "data/sub/b", "b");
+        write(bottom, "other/c", "c");
+        ImageRootFiles files = new ImageRootFiles(List.of(top, bottom));
+        assertEquals(List.of(top.resolve("data/sub"), bottom.resolve("data/sub")), files.directoryLayers("data/sub"));
+        assertEquals(List.of(bottom.resolve("other")), files.directoryLayers("data/../other"));
+        assertEquals(List.of(top, bottom), files.directoryLayers("."));
+        symlink(top, "inside", "data/sub");
+        assertEquals(List.of(top.resolve("data/sub"), bottom.resolve("data/sub")), files.directoryLayers("inside"));
+        // An opaque directory stops the merge; a whiteout hides.
+        opaque(top.resolve("data/sub"));
+        assertEquals(List.of(top.resolve("data/sub")), files.directoryLayers("data/sub"));
+        whiteout(top, "other");
+        assertThrows(java.util.NoSuchElementException.class, () -> files.directoryLayers("other"));
+    }
+
+    @Test
+    void aSubPathThatEscapesOrNamesNoDirectoryIsRefused() throws Exception {
+        write(bottom, "data/file", "f");
+        symlink(top, "abs", hostEtc.getParent().toString());
+        symlink(top, "up", "../../..");
+        symlink(top, "data/up", "../..");
+        ImageRootFiles files = new ImageRootFiles(List.of(top, bottom));
+        for (String escape : List.of("..", "data/../..", "abs", "up", "data/up", "data/up/host")) {
+            InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
+                    () -> files.directoryLayers(escape), escape);
+            assertTrue(e.getMessage().contains("escapes the image root"), e.getMessage());
+        }
+        assertTrue(assertThrows(InvalidContainerConfigException.class, () -> files.directoryLayers("/data"))
+                .getMessage().contains("is absolute"));
+        assertTrue(assertThrows(InvalidContainerConfigException.class, () -> files.directoryLayers("data/file"))
+                .getMessage().contains("is not a directory"));
+        assertThrows(java.util.NoSuchElementException.class, () -> files.directoryLayers("data/file/x"));
+        assertThrows(java.util.NoSuchElementException.class, () -> files.directoryLayers("nothing"));
+    }
 }
