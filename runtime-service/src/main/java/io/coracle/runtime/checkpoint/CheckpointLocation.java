@@ -99,6 +99,32 @@ public record CheckpointLocation(Path dir, String parent, String name, String lo
         }
     }
 
+    /** Opens an existing archive for reading (a restore's), never through a symlink; NOT_FOUND when absent. */
+    public FileChannel openExisting() {
+        int parentFd = openParent();
+        int fd = -1;
+        try {
+            fd = AtFiles.open(parentFd, name, AtFiles.O_RDONLY, 0);
+            if (!AtFiles.stat(fd, "").isRegular()) {
+                throw CriError.invalid("\"" + location + "\" is not a regular file");
+            }
+            return FileChannel.open(Path.of("/proc/self/fd", String.valueOf(fd)), StandardOpenOption.READ);
+        } catch (AtFiles.ErrnoException e) {
+            if (e.errno() == AtFiles.ENOENT) {
+                throw CriError.notFound("checkpoint archive \"" + location + "\" not found");
+            }
+            if (e.errno() == AtFiles.ELOOP) {
+                throw CriError.invalid("checkpoint archive \"" + location + "\" is a symlink: refused (never followed)");
+            }
+            throw CriError.internal("open " + location + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw CriError.internal("open " + location + ": " + e.getMessage(), e);
+        } finally {
+            AtFiles.close(fd);
+            AtFiles.close(parentFd);
+        }
+    }
+
     /** Removes the file {@link #create()} made (after a failed write), never following a symlink. */
     public void removeCreated() {
         int parentFd = -1;

@@ -5,7 +5,10 @@ import io.coracle.cgroup.Cgroups;
 import io.coracle.cri.CriError;
 import io.coracle.cri.v1.CheckpointContainerRequest;
 import io.coracle.cri.v1.ContainerState;
+import io.coracle.cri.v1.CreateContainerRequest;
+import io.coracle.image.ImageService;
 import io.coracle.oci.OciJson;
+import io.coracle.runtime.checkpoint.CheckpointImage;
 import io.coracle.oci.Spec;
 import io.coracle.runtime.checkpoint.CheckpointArchive;
 import io.coracle.runtime.checkpoint.CheckpointLocation;
@@ -48,9 +51,11 @@ public final class ContainerCheckpointer {
     private final ContainerStatusReader status;
     private final CriuSupport criu;
     private final Path checkpointDir;
+    private final ImageService images;
 
     public ContainerCheckpointer(ContainerStore store, PodLookup pods, Cgroups cgroups, ContainerStatusReader status,
-                                 CriuSupport criu, Path checkpointDir) {
+                                 ImageService images, CriuSupport criu, Path checkpointDir) {
+        this.images = images;
         this.store = store;
         this.pods = pods;
         this.cgroups = cgroups;
@@ -65,6 +70,36 @@ public final class ContainerCheckpointer {
 
     public Path checkpointDir() {
         return checkpointDir;
+    }
+
+    /** Whether a CreateContainer asks to restore a checkpoint archive (its image is the archive's path). */
+    public static boolean restores(CreateContainerRequest request) {
+        return CheckpointImage.named(request.getConfig().getImage().getImage());
+    }
+
+    /**
+     * CreateContainer from a checkpoint archive, as CRI-O takes it: the archive (inside the checkpoint
+     * directory) is read and checked, and the image it was checkpointed from must be present. The
+     * restore itself (the rootfs diff into the new container's upperdir, then {@code criu restore}
+     * into the pod's namespaces at StartContainer) needs a CRIU that works on this kernel: without
+     * one the request is refused with CRIU's reason, before anything is made.
+     */
+    public String restore(CreateContainerRequest request) {
+        String podId = request.getPodSandboxId();
+        pods.find(podId).orElseThrow(() -> CriError.notFound("pod sandbox " + podId + " not found"));
+        CheckpointImage archive = CheckpointImage.read(checkpointDir, request.getConfig().getImage().getImage());
+        String base = archive.rootfsImageRef().isEmpty() ? archive.rootfsImageName() : archive.rootfsImageRef();
+        if (images.find(base).isEmpty() && images.find(archive.rootfsImageName()).isEmpty()) {
+            throw CriError.notFound("checkpoint archive " + archive.archive() + " was taken from image \""
+                    + archive.rootfsImageName() + "\", which is not present: pull it first");
+        }
+        if (!criu.usable()) {
+            throw CriError.precondition("restore of checkpoint archive " + archive.archive() + " (container \""
+                    + archive.containerName() + "\", image " + archive.rootfsImageName() + "): " + criu.describe()
+                    + " (criu check, at start-up)");
+        }
+        throw new CriError(CriError.Kind.UNIMPLEMENTED, "restore of checkpoint archive " + archive.archive()
+                + ": restoring into a new container is not built yet (criu restore under coracle-shim)");
     }
 
     public void checkpoint(CheckpointContainerRequest request) {

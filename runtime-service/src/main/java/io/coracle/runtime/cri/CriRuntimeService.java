@@ -256,7 +256,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
         answer(response, () -> {
             validate.createContainer(request);
-            return CreateContainerResponse.newBuilder().setContainerId(creator.create(request)).build();
+            String id = ContainerCheckpointer.restores(request) ? checkpointer.restore(request) : creator.create(request);
+            return CreateContainerResponse.newBuilder().setContainerId(id).build();
         });
     }
 

@@ -123,7 +123,8 @@ final class DaemonServices implements AutoCloseable {
             updater = new ContainerUpdater(containerStore, cgroups);
             podStats = new PodStatsReader(sandboxes.store(), cgroups, stats);
             podMetrics = new PodMetricsReader(podStats);
-            checkpointer = new ContainerCheckpointer(containerStore, pods, cgroups, containerStatus, CriuSupport.probe(),
+            checkpointer = new ContainerCheckpointer(containerStore, pods, cgroups, containerStatus, images,
+                    CriuSupport.probe(),
                     config.checkpointDir());
 
             // Set, not passed: the events carry the pods' statuses, and the pods publish their own events.

@@ -234,6 +234,67 @@ class CheckpointIT {
         assertFalse(Files.exists(location, LinkOption.NOFOLLOW_LINKS));
     }
 
+    /** A checkpoint archive with the given metadata members (name, JSON), as another node would send it. */
+    static Path archive(Path at, Map<String, String> members) throws Exception {
+        try (var out = Files.newOutputStream(at);
+             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(out)) {
+            for (var m : members.entrySet()) {
+                byte[] data = m.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                TarArchiveEntry e = new TarArchiveEntry(m.getKey());
+                e.setSize(data.length);
+                tar.putArchiveEntry(e);
+                tar.write(data);
+                tar.closeArchiveEntry();
+            }
+        }
+        return at;
+    }
+
+    private static StatusRuntimeException restoreFails(String image) {
+        return assertThrows(StatusRuntimeException.class, () -> bed.create(podId, pod,
+                container("restored", "sh").setImage(io.coracle.cri.v1.ImageSpec.newBuilder().setImage(image))), image);
+    }
+
+    @Test
+    void createContainerFromACheckpointArchiveIsCheckedAndRefusedWithCriusReason() throws Exception {
+        int before = bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
+                .getContainersCount();
+        String config = "{\"id\":\"abc\",\"name\":\"counter\",\"rootfsImageName\":\"" + CriTestbed.BUSYBOX
+                + "\",\"rootfsImageRef\":\"\",\"runtime\":\"coracle-shim\"}";
+        Path good = archive(checkpoints.resolve("restore-good.tar"), Map.of("config.dump", config,
+                "spec.dump", "{\"ociVersion\":\"1.0.2\"}"));
+        StatusRuntimeException e = restoreFails(good.toString());
+        if (!criu.usable()) {
+            assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
+            assertTrue(e.getStatus().getDescription().contains(criu.reason().split("; ")[0]), e.getStatus().getDescription());
+            System.out.println("CreateContainer from a checkpoint archive answered: " + e.getStatus());
+        } else {
+            assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e.getStatus().toString());
+        }
+        // Archives elsewhere, through symlinks, missing, or not checkpoint archives.
+        Path elsewhere = archive(outside.resolve("elsewhere.tar"), Map.of("config.dump", config, "spec.dump", "{}"));
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(elsewhere.toString()).getStatus().getCode());
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(checkpoints + "/../outside/elsewhere.tar").getStatus().getCode());
+        Path link = Files.createSymbolicLink(checkpoints.resolve("restore-link.tar"), elsewhere);
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(link.toString()).getStatus().getCode());
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails("/etc/passwd").getStatus().getCode());
+        assertEquals(Status.Code.NOT_FOUND, restoreFails(checkpoints.resolve("absent.tar").toString()).getStatus().getCode());
+        Path noConfig = archive(checkpoints.resolve("restore-noconfig.tar"), Map.of("spec.dump", "{}"));
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(noConfig.toString()).getStatus().getCode());
+        Path notTar = Files.writeString(checkpoints.resolve("restore-nottar.tar"), "hello");
+        assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(notTar.toString()).getStatus().getCode());
+        Path otherImage = archive(checkpoints.resolve("restore-otherimage.tar"), Map.of("config.dump",
+                config.replace(CriTestbed.BUSYBOX, "docker.io/library/absent:1"), "spec.dump", "{}"));
+        StatusRuntimeException absent = restoreFails(otherImage.toString());
+        assertEquals(Status.Code.NOT_FOUND, absent.getStatus().getCode());
+        assertTrue(absent.getStatus().getDescription().contains("docker.io/library/absent:1"));
+        assertEquals(before, bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
+                .getContainersCount(), "no container was made");
+        for (Path p : List.of(good, link, noConfig, notTar, otherImage)) {
+            Files.delete(p);
+        }
+    }
+
     static Map<String, byte[]> read(Path archive) throws Exception {
         Map<String, byte[]> members = new HashMap<>();
         try (InputStream in = Files.newInputStream(archive); TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
