@@ -58,6 +58,17 @@ public record CriuSupport(Path binary, String version, boolean usable, String re
         return s;
     }
 
+    /** The version as CRIU's own number (3.17.1: 31701), 0 when unknown. */
+    public int versionNumber() {
+        String[] p = version.split("\\.");
+        try {
+            return Integer.parseInt(p[0]) * 10000 + (p.length > 1 ? Integer.parseInt(p[1]) * 100 : 0)
+                    + (p.length > 2 ? Integer.parseInt(p[2]) : 0);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** One line: "criu 3.17.1 at /usr/sbin/criu: usable", or why not. */
     public String describe() {
         if (binary == null) {

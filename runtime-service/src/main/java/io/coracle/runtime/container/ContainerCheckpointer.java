@@ -44,6 +44,8 @@ public final class ContainerCheckpointer {
     /** Where a failed dump's CRIU log stays, in the container's directory. */
     public static final String FAILED_DUMP_LOG = "criu-dump.log";
     private static final int MAX_SPEC_BYTES = 4 << 20;
+    /** The oldest CRIU the kubelet's runtimes accept for container checkpoints (3.16). */
+    static final int MIN_CRIU = 31600;
 
     private final ContainerStore store;
     private final PodLookup pods;
@@ -124,8 +126,10 @@ public final class ContainerCheckpointer {
                         + ": only running containers can be checkpointed");
             }
             location.checkFree();
-            if (criu.binary() == null) {
-                throw CriError.precondition("checkpoint container " + r.id() + ": " + criu.reason());
+            if (criu.binary() == null || (criu.versionNumber() > 0 && criu.versionNumber() < MIN_CRIU)) {
+                // containerd's words, which the kubelet's checkpoint e2e test recognizes as "not supported here".
+                throw new CriError(CriError.Kind.UNKNOWN, "CRIU binary not found or too old (<" + MIN_CRIU
+                        + "). Failed to checkpoint container \"" + r.id() + "\": " + criu.describe());
             }
             Duration timeout = request.getTimeout() == 0 ? DEFAULT_TIMEOUT : Duration.ofSeconds(request.getTimeout());
             checkpointLocked(r, s.shim().get().pid(), location, timeout);
@@ -160,7 +164,8 @@ public final class ContainerCheckpointer {
             }
             var containerStatus = status.status(r.id(), false).getStatus();
             CheckpointArchive.Contents contents = new CheckpointArchive.Contents(
-                    configDump(r, containerStatus.getImage().getImage(), started),
+                    configDump(r, containerStatus.getImage().getImage(), started,
+                            pods.find(r.podId()).map(p -> p.runtimeHandler()).orElse("")),
                     specBytes,
                     JsonFormat.printer().print(containerStatus).getBytes(java.nio.charset.StandardCharsets.UTF_8),
                     descriptors, images, diff, deleted,
@@ -199,14 +204,15 @@ public final class ContainerCheckpointer {
     }
 
     /** config.dump: checkpointctl's ContainerConfig keys (Podman's, shared by CRI-O and containerd). */
-    private static byte[] configDump(ContainerRecord r, String imageName, Instant checkpointed) throws IOException {
+    private static byte[] configDump(ContainerRecord r, String imageName, Instant checkpointed, String handler)
+            throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", r.id());
         m.put("name", r.name());
         m.put("rootfsImage", r.imageId());
         m.put("rootfsImageRef", r.imageRef());
         m.put("rootfsImageName", imageName.isEmpty() ? r.containerConfig().getImage().getImage() : imageName);
-        m.put("runtime", "coracle-shim");
+        m.put("runtime", handler.isEmpty() ? "coracle-shim" : handler);
         m.put("createdTime", Instant.ofEpochSecond(0, r.createdAtNanos()).toString());
         m.put("checkpointedTime", checkpointed.toString());
         m.put("restoredTime", "0001-01-01T00:00:00Z");

@@ -151,6 +151,13 @@ class CheckpointArchiveTest {
     }
 
     @Test
+    void criuVersionsCompareAsCriuNumbersThem() {
+        assertEquals(31701, new CriuSupport(Path.of("/usr/sbin/criu"), "3.17.1", false, "").versionNumber());
+        assertEquals(40100, new CriuSupport(Path.of("/usr/sbin/criu"), "4.1", true, "").versionNumber());
+        assertEquals(0, new CriuSupport(null, "", false, "not installed").versionNumber());
+    }
+
+    @Test
     void criuErrorLinesAreWhatTheRpcReports() {
         String log = """
                 (00.077244) vdso: nbucket 3 nchain e bucket 7f5221302128 chain 7f5221302134
