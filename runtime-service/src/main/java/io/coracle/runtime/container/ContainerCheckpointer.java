@@ -140,9 +140,9 @@ public final class ContainerCheckpointer {
 
     private void checkpointLocked(ContainerRecord r, int pid, CheckpointLocation location, Duration timeout) {
         Path containerDir = store.containerDir(r.id());
-        Path work = containerDir.resolve("checkpoint-work");
+        // One per call: checkpoints of one container may overlap; a crash's leftover goes with the container.
+        Path work = containerDir.resolve("checkpoint-work-" + Long.toHexString(System.nanoTime()));
         try {
-            AtFiles.deleteTree(work); // an interrupted earlier checkpoint's
             PrivateFiles.directory(work);
             Path images = PrivateFiles.directory(work.resolve(CheckpointArchive.CHECKPOINT_DIR));
             byte[] specBytes = readBounded(containerDir.resolve("bundle/config.json"));

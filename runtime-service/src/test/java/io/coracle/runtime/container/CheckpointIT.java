@@ -84,7 +84,8 @@ class CheckpointIT {
 
     private static String startCounter(String name) throws Exception {
         String id = bed.createAndStart(podId, pod, container(name, "sh", "-c",
-                "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; echo count $i; sleep 0.1; done"));
+                "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter;"
+                        + " echo count $i; sleep 0.1; done"));
         bed.awaitStatus(id, s -> s.getState() == ContainerState.CONTAINER_RUNNING, Duration.ofSeconds(20));
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (counter(id).isEmpty() && System.nanoTime() < deadline) {
