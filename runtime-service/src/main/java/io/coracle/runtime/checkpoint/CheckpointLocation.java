@@ -142,7 +142,9 @@ public record CheckpointLocation(Path dir, String parent, String name, String lo
         int dirFd = -1;
         try {
             if (!Files.exists(dir)) {
-                Files.createDirectories(dir); // the kubelet makes it; a node without a kubelet gets it made here
+                // The kubelet makes it; a node without a kubelet gets it here, private as the kubelet's.
+                Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             }
             dirFd = AtFiles.openDirectory(dir, AtFiles.O_RDONLY);
             return AtFiles.openBeneath(dirFd, parent, AtFiles.O_RDONLY | AtFiles.O_DIRECTORY);
