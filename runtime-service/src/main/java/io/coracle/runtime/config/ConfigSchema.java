@@ -47,6 +47,10 @@ public final class ConfigSchema {
                             + "# ends with RESOURCE_EXHAUSTED); also how many events are held for the next subscriber\n"
                             + "# while none is connected (for at most 5 minutes)."),
 
+            ConfigKey.string("checkpoint.dir", "/var/lib/kubelet/checkpoints",
+                    "CheckpointContainer writes its archives here only (the kubelet's checkpoint directory): a\n"
+                            + "# location elsewhere, with \"..\" or through a symlink is refused."),
+
             ConfigKey.bool("metrics.enabled", true,
                     "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),
             ConfigKey.string("metrics.address", "127.0.0.1",

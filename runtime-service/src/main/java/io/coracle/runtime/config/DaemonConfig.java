@@ -31,6 +31,7 @@ public record DaemonConfig(
         Metrics metrics,
         Streaming streaming,
         int eventSubscriberQueue,
+        Path checkpointDir,
         String source) {
 
     /** The [cni] table. */
@@ -181,6 +182,7 @@ public record DaemonConfig(
                 metrics,
                 streaming,
                 (int) positive(v, "events.subscriber_queue", 16, 1_000_000, origin),
+                absolutePath(v, "checkpoint.dir", origin),
                 source);
     }
 

@@ -61,6 +61,9 @@ import io.coracle.cri.v1.UpdateRuntimeConfigRequest;
 import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
 import io.coracle.cri.v1.VersionResponse;
+import io.coracle.cri.v1.CheckpointContainerRequest;
+import io.coracle.cri.v1.CheckpointContainerResponse;
+import io.coracle.runtime.container.ContainerCheckpointer;
 import io.coracle.runtime.container.ContainerCreator;
 import io.coracle.runtime.container.ContainerEvents;
 import io.coracle.runtime.container.ContainerLifecycle;
@@ -111,13 +114,15 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     private final ContainerEvents events;
     private final java.util.function.Supplier<StreamUrlIssuer> streaming;
     private final CriRequestValidator validate;
+    private final ContainerCheckpointer checkpointer;
 
     /** {@code streaming}: the streaming server's URL issuer, waiting for the server if it is still starting. */
     public CriRuntimeService(RuntimeStatusReporter status, SandboxService sandboxes, ContainerCreator creator,
                              ContainerLifecycle lifecycle, ContainerStatusReader containerStatus,
                              ExecSyncRunner execSync, ContainerStatsReader stats, ContainerUpdater updater,
                              PodStatsReader podStats, PodMetricsReader podMetrics, ContainerEvents events,
-                             java.util.function.Supplier<StreamUrlIssuer> streaming) {
+                             java.util.function.Supplier<StreamUrlIssuer> streaming,
+                             ContainerCheckpointer checkpointer) {
         this.status = status;
         this.sandboxes = sandboxes;
         this.creator = creator;
@@ -131,6 +136,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         this.events = events;
         this.streaming = streaming;
         this.validate = new CriRequestValidator(sandboxes.resourcesValidator());
+        this.checkpointer = checkpointer;
     }
 
     private static <T> void answer(StreamObserver<T> response, Call<T> call) {
@@ -250,7 +256,8 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
         answer(response, () -> {
             validate.createContainer(request);
-            return CreateContainerResponse.newBuilder().setContainerId(creator.create(request)).build();
+            String id = ContainerCheckpointer.restores(request) ? checkpointer.restore(request) : creator.create(request);
+            return CreateContainerResponse.newBuilder().setContainerId(id).build();
         });
     }
 
@@ -324,6 +331,15 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             validate.id("container_id", request.getContainerId());
             updater.reopenLog(request.getContainerId());
             return ReopenContainerLogResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void checkpointContainer(CheckpointContainerRequest request,
+                                    StreamObserver<CheckpointContainerResponse> response) {
+        answer(response, () -> {
+            checkpointer.checkpoint(request);
+            return CheckpointContainerResponse.getDefaultInstance();
         });
     }
 

@@ -38,6 +38,7 @@ public final class RuntimeStatusReporter {
     private final NativePrograms programs;
     private final Supplier<NetworkCondition> network;
     private final HostFeatures host;
+    private volatile Map<String, Object> checkpoint;
 
     public RuntimeStatusReporter(DaemonConfig config, NativePrograms programs, Supplier<NetworkCondition> network,
                                  HostFeatures host) {
@@ -70,8 +71,31 @@ public final class RuntimeStatusReporter {
         if (verbose) {
             response.putInfo("config", configJson());
             response.putInfo("security", securityJson());
+            if (checkpoint != null) {
+                response.putInfo("checkpoint", json(checkpoint));
+            }
         }
         return response.build();
+    }
+
+    /** What the verbose Status's "checkpoint" entry says: CRIU as probed at start-up, and the archives' directory. */
+    public void reportCheckpointSupport(io.coracle.runtime.checkpoint.CriuSupport criu, Path checkpointDir) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("criu", criu.binary() == null ? "" : criu.binary().toString());
+        m.put("criuVersion", criu.version());
+        m.put("usable", criu.usable());
+        m.put("reason", criu.reason());
+        m.put("checkpointDir", checkpointDir.toString());
+        m.put("summary", criu.describe());
+        checkpoint = m;
+    }
+
+    private static String json(Object o) {
+        try {
+            return JSON.writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** "" (Coracle's own shim) and every configured handler. */

@@ -128,11 +128,12 @@ public final class Daemon {
         }
         RuntimeStatusReporter status = new RuntimeStatusReporter(config, programs, services.sandboxes::networkReady,
                 services.host);
+        status.reportCheckpointSupport(services.checkpointer.criu(), services.checkpointer.checkpointDir());
         CriServer server = new CriServer(config.socket(), List.of(
                 new CriRuntimeService(status, services.sandboxes, services.creator, services.lifecycle,
                         services.containerStatus, services.execSync, services.stats, services.updater,
                         services.podStats, services.podMetrics, services.events,
-                        () -> streamingStart.join().issuer()),
+                        () -> streamingStart.join().issuer(), services.checkpointer),
                 new CriImageService(services.images)), interceptors);
         server.start();
         started.push(() -> server.stop(config.shutdownGrace()));

@@ -9,6 +9,8 @@ import io.coracle.image.ImageService;
 import io.coracle.image.ImageServiceConfig;
 import io.coracle.image.Platform;
 import io.coracle.runtime.config.DaemonConfig;
+import io.coracle.runtime.checkpoint.CriuSupport;
+import io.coracle.runtime.container.ContainerCheckpointer;
 import io.coracle.runtime.container.ContainerCreator;
 import io.coracle.runtime.container.ContainerEvents;
 import io.coracle.runtime.container.ContainerLifecycle;
@@ -54,6 +56,7 @@ final class DaemonServices implements AutoCloseable {
     final PodStatsReader podStats;
     final PodMetricsReader podMetrics;
     final HostFeatures host;
+    final ContainerCheckpointer checkpointer;
 
     DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -120,6 +123,9 @@ final class DaemonServices implements AutoCloseable {
             updater = new ContainerUpdater(containerStore, cgroups);
             podStats = new PodStatsReader(sandboxes.store(), cgroups, stats);
             podMetrics = new PodMetricsReader(podStats);
+            checkpointer = new ContainerCheckpointer(containerStore, pods, cgroups, containerStatus, images,
+                    CriuSupport.probe(),
+                    config.checkpointDir());
 
             // Set, not passed: the events carry the pods' statuses, and the pods publish their own events.
             events.setPodView(new ContainerEvents.PodView() {

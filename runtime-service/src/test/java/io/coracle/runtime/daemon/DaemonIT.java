@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.cri.v1.CgroupDriver;
-import io.coracle.cri.v1.CheckpointContainerRequest;
 import io.coracle.cri.v1.RuntimeCondition;
 import io.coracle.cri.v1.RuntimeConfigRequest;
 import io.coracle.cri.v1.StatusRequest;
@@ -133,11 +132,32 @@ class DaemonIT {
 
     @Test
     void rpcsNotBuiltAnswerUnimplementedNamingTheMethod() throws Exception {
+        // A method of a newer CRI than Coracle's (CheckpointPod, KEP-5091), sent as raw bytes.
+        io.grpc.MethodDescriptor.Marshaller<byte[]> bytes = new io.grpc.MethodDescriptor.Marshaller<>() {
+            @Override
+            public java.io.InputStream stream(byte[] value) {
+                return new java.io.ByteArrayInputStream(value);
+            }
+
+            @Override
+            public byte[] parse(java.io.InputStream stream) {
+                try {
+                    return stream.readAllBytes();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+        io.grpc.MethodDescriptor<byte[], byte[]> method = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+                .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+                .setFullMethodName("runtime.v1.RuntimeService/CheckpointPod")
+                .setRequestMarshaller(bytes).setResponseMarshaller(bytes).build();
         try (DaemonProcess daemon = DaemonProcess.start()) {
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> daemon.runtime()
-                    .checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId("x").build()));
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> io.grpc.stub.ClientCalls
+                    .blockingUnaryCall(daemon.channel(), method, io.grpc.CallOptions.DEFAULT
+                            .withDeadlineAfter(30, TimeUnit.SECONDS), new byte[0]));
             assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
-            assertTrue(e.getStatus().getDescription().contains("runtime.v1.RuntimeService/CheckpointContainer"),
+            assertTrue(e.getStatus().getDescription().contains("runtime.v1.RuntimeService/CheckpointPod"),
                     e.getStatus().getDescription());
         }
     }
