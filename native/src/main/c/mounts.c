@@ -426,19 +426,30 @@ static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int
 	}
 	strcpy(dirs, lower);
 	int rc = 0;
+	/* Each layer's detached copy stays open until the overlay is made: closing it unmounts it, and
+	 * overlayfs clones its layers only at FSCONFIG_CMD_CREATE. */
+	size_t nlayers = 1;
+	for (const char *c = dirs; *c; c++)
+		nlayers += *c == ':';
+	int *layers = calloc(nlayers, sizeof *layers);
+	if (!layers) {
+		close(fs);
+		return fail(e, ENOMEM, "overlay layers");
+	}
+	size_t opened = 0;
 	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save)) {
 		int layer = clone_tree(d, false);
 		if (layer < 0) {
 			rc = fail(e, errno, "open_tree layer %s", d);
 			break;
 		}
+		layers[opened++] = layer;
 		char path[32];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", layer);
 		if (idmap_tree(layer, userns_fd, false) < 0)
 			rc = fail(e, errno, "idmap layer %s (mount_setattr MOUNT_ATTR_IDMAP)", d);
 		else if (syscall(NR_fsconfig, fs, CONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
 			rc = fs_fail(e, fs, errno, "overlay lowerdir+ (an idmapped layer)");
-		close(layer); /* overlayfs holds its own reference from lowerdir+ on */
 	}
 	if (rc == 0 && upper &&
 	    (syscall(NR_fsconfig, fs, CONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
@@ -446,6 +457,9 @@ static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int
 		rc = fs_fail(e, fs, errno, "overlay upperdir/workdir");
 	if (rc == 0 && syscall(NR_fsconfig, fs, CONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		rc = fs_fail(e, fs, errno, "overlay over idmapped layers");
+	for (size_t i = 0; i < opened; i++)
+		close(layers[i]);
+	free(layers);
 	int m = rc == 0 ? (int)syscall(NR_fsmount, fs, 1, 0) : -1;
 	if (rc == 0 && m < 0)
 		rc = fail(e, errno, "fsmount overlay");

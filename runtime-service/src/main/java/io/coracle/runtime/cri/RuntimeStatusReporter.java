@@ -65,13 +65,18 @@ public final class RuntimeStatusReporter {
                         .setName(name)
                         .setFeatures(RuntimeHandlerFeatures.newBuilder()
                                 .setRecursiveReadOnlyMounts(host.recursiveReadOnly(name))
-                                .setUserNamespaces(false)).build()).toList())
+                                .setUserNamespaces(host.userNamespaces(name))).build()).toList())
                 .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(false));
         if (verbose) {
             response.putInfo("config", configJson());
             response.putInfo("security", securityJson());
         }
         return response.build();
+    }
+
+    /** Why a pod with a user namespace cannot run on the handler, or null when it can. */
+    public String userNamespacesMissing(String handler) {
+        return host.userNamespacesMissing(handler);
     }
 
     /** "" (Coracle's own shim) and every configured handler. */
