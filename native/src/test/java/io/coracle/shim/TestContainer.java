@@ -66,6 +66,7 @@ final class TestContainer implements AutoCloseable {
     boolean devTmpfs = true; // false: the image's own /dev (and its symlinks) stays visible
     Path runtime; // an OCI runtime (runc) that runs the bundle under the shim; null: the shim itself
     String apparmorProfile, selinuxLabel, mountLabel; // LSM labels (null: none)
+    List<Linux.IdMapping> uidMappings, gidMappings; // with a user namespace to join (null: none)
 
     ShimLauncher.Created created;
 
@@ -104,7 +105,7 @@ final class TestContainer implements AutoCloseable {
         Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj,
                 apparmorProfile, selinuxLabel);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, devices, null, mountLabel);
+                readonly, devices, null, mountLabel, uidMappings, gidMappings);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 
