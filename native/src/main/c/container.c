@@ -14,6 +14,7 @@
 #include "mounts.h"
 #include "seccomp.h"
 #include "terminal.h"
+#include "userns.h"
 
 struct json *json_read_file(const char *path, struct cerr *e)
 {
@@ -72,6 +73,7 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 {
 	memset(c, 0, sizeof *c);
 	c->ns.pid_fd = -1;
+	c->ns.user_fd = -1;
 	for (int i = 0; i < NS_KINDS; i++)
 		c->ns.join_fd[i] = -1;
 	if (!realpath(bundle, c->bundle))
@@ -91,7 +93,7 @@ int container_load(const char *bundle, struct container *c, struct cerr *e)
 		return -1;
 	/* The seccomp filter is built in the container process (container_child), so libseccomp's
 	 * pages never become resident in the long-lived monitor. */
-	if (ns_plan_build(c->spec, &c->ns, e) < 0)
+	if (ns_plan_build(c->spec, &c->ns, e) < 0 || userns_check_spec(c->spec, c->ns.user_fd >= 0, e) < 0)
 		return -1;
 	/* Malformed device rules are refused here, before anything exists (applied in cgroup.c). */
 	static struct device_rule rules[DEVICE_RULES_MAX];
@@ -155,7 +157,7 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	trace("cgroup joined");
 	if (seccomp_build(c->spec, &c->seccomp, e) < 0)
 		return -1;
-	if (ns_join(&c->ns, e) < 0)
+	if (ns_join(&c->ns, false, e) < 0)
 		return -1;
 	/* /proc/sys shows the namespaces of the opener: net and ipc knobs land in ours. */
 	if (apply_sysctls(c->spec, e) < 0)
@@ -166,7 +168,17 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	if (process_rlimits(&c->proc, e) < 0)
 		return -1;
 	trace("sysctl, hostname, rlimits set");
-	if (rootfs_build(c->spec, c->bundle, c->rootfs, e) < 0 || rootfs_finish(c->spec, e) < 0)
+	/* With the pod's user namespace: what needs the host's root is made first (detached mounts),
+	 * then the namespace is joined and a mount namespace of its own unshared. */
+	struct premounts pm = {.root = -1};
+	bool userns = c->ns.user_fd >= 0;
+	if (userns && (rootfs_prepare_userns(c->spec, c->bundle, c->rootfs, c->ns.user_fd, &pm, e) < 0 ||
+		       userns_enter(c->spec, c->ns.user_fd, c->rootfs, e) < 0))
+		return -1;
+	int rc = rootfs_build(c->spec, c->bundle, c->rootfs, userns ? &pm : NULL, e);
+	if (userns)
+		premounts_close(&pm);
+	if (rc < 0 || rootfs_finish(c->spec, e) < 0)
 		return -1;
 	trace("rootfs built");
 	if (process_locate(&c->proc, e) < 0)

@@ -68,7 +68,7 @@ static _Noreturn void exec_child(struct process *p, void *seccomp, const struct 
 		fail(&e, errno, "prctl(PR_SET_PDEATHSIG)");
 		goto out;
 	}
-	if (cgroup_join_saved(path, &e) < 0 || ns_join(ns, &e) < 0)
+	if (cgroup_join_saved(path, &e) < 0 || ns_join(ns, true, &e) < 0)
 		goto out;
 	int slave = -1;
 	if (pty_sock >= 0 && terminal_make(pty_sock, &slave, &e) < 0)

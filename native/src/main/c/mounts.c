@@ -280,6 +280,57 @@ struct setattr_args {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
+/* The new mount API (Linux 5.2; detached layers for overlayfs need 6.x), named apart from libc's. */
+#define NR_open_tree 428
+#define NR_move_mount 429
+#define NR_fsopen 430
+#define NR_fsconfig 431
+#define NR_fsmount 432
+#define TREE_CLONE 1          /* OPEN_TREE_CLONE */
+#define TREE_CLOEXEC O_CLOEXEC
+#define MOVE_F_EMPTY_PATH 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */
+#define MOVE_T_EMPTY_PATH 0x40
+#define CONFIG_SET_FLAG 0
+#define CONFIG_SET_STRING 1
+#define CONFIG_CMD_CREATE 6
+#define ATTR_NOSUID 0x2
+#define ATTR_NODEV 0x4
+#define ATTR_NOEXEC 0x8
+#define ATTR_IDMAP 0x100000
+
+/* A detached copy of the mount tree at path (recursive: with its submounts). */
+static int clone_tree(const char *path, bool recursive)
+{
+	return (int)syscall(NR_open_tree, AT_FDCWD, path, TREE_CLONE | TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+}
+
+/* Makes the detached mount fd show every id through the user namespace's mapping (idmapped mount). */
+static int idmap_tree(int fd, int userns_fd, bool recursive)
+{
+	struct setattr_args attr = {.attr_set = ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr);
+}
+
+/* Attaches the detached mount pre on the object the O_PATH descriptor target holds (AT_FDCWD: cwd). */
+static int move_in(int pre, int target)
+{
+	return (int)syscall(NR_move_mount, pre, "", target, "", MOVE_F_EMPTY_PATH | MOVE_T_EMPTY_PATH);
+}
+
+/* The kernel's own reason for a failed fsconfig (the fs context log), appended to e. */
+static int fs_fail(struct cerr *e, int fs, int err, const char *what)
+{
+	char log[256];
+	ssize_t n = read(fs, log, sizeof log - 1);
+	while (n > 0 && (log[n - 1] == '\n'))
+		n--;
+	if (n > 0) {
+		log[n] = '\0';
+		return fail(e, err, "%s (%s)", what, log);
+	}
+	return fail(e, err, "%s", what);
+}
+
 int mount_readonly_recursive(int dirfd, const char *path)
 {
 	struct setattr_args attr = {.attr_set = ATTR_RDONLY};
@@ -292,6 +343,181 @@ static int make_readonly_recursive(int fd, const char *dest, struct cerr *e)
 	if (mount_readonly_recursive(fd, "") < 0)
 		return fail(e, errno, "make %s read-only with its submounts (mount_setattr)", dest);
 	return 0;
+}
+
+/* A new proc, sysfs, mqueue or cgroup2 as a detached mount, made by the host's root in the namespaces
+ * the process has joined (pid, net, ipc, cgroup): its superblock belongs to them, as a mount(2) there
+ * would. The data options go in one by one; the per-mount flags become mount attributes. */
+static int make_detached_fs(const char *type, const struct parsed_opts *po, size_t index, struct cerr *e)
+{
+	int fs = (int)syscall(NR_fsopen, type, 1 /* FSOPEN_CLOEXEC */);
+	if (fs < 0)
+		return fail(e, errno, "config.json: mounts[%zu]: fsopen %s", index, type);
+	char data[sizeof po->data];
+	memcpy(data, po->data, sizeof data);
+	for (char *save = NULL, *o = strtok_r(data, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(o, '=');
+		if (eq)
+			*eq = '\0';
+		if (syscall(NR_fsconfig, fs, eq ? CONFIG_SET_STRING : CONFIG_SET_FLAG, o, eq ? eq + 1 : NULL, 0) < 0) {
+			int err = errno;
+			fs_fail(e, fs, err, "fsconfig");
+			close(fs);
+			return refuse(e, err, "config.json: mounts[%zu]: %s option '%s'", index, type, o);
+		}
+	}
+	if (syscall(NR_fsconfig, fs, CONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		fs_fail(e, fs, errno, type);
+		close(fs);
+		return -1;
+	}
+	unsigned attrs = (po->flags & MS_NOSUID ? ATTR_NOSUID : 0) | (po->flags & MS_NODEV ? ATTR_NODEV : 0) |
+			 (po->flags & MS_NOEXEC ? ATTR_NOEXEC : 0) | (po->flags & MS_RDONLY ? ATTR_RDONLY : 0);
+	int m = (int)syscall(NR_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, attrs);
+	int err = errno;
+	close(fs);
+	if (m < 0)
+		return fail(e, err, "config.json: mounts[%zu]: fsmount %s", index, type);
+	return m;
+}
+
+/* A detached, idmapped copy of a bind source. A file system that cannot be idmapped (procfs,
+ * devtmpfs...) keeps its ids: inside they then show as the overflow id, which grants nothing. */
+static int clone_bind_source(const char *source, bool recursive, int userns_fd, size_t index, struct cerr *e)
+{
+	int fd = clone_tree(source, recursive);
+	if (fd < 0)
+		return refuse(e, errno, "config.json: mounts[%zu]: open_tree %s", index, source);
+	if (idmap_tree(fd, userns_fd, recursive) < 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+		int err = errno;
+		close(fd);
+		return fail(e, err, "config.json: mounts[%zu]: idmap the bind mount of %s", index, source);
+	}
+	return fd;
+}
+
+/* The rootfs: an overlay over idmapped copies of the layers (no chown of any layer: the image's
+ * root shows as the namespace's root), or root.path idmapped. Made by the host's root, detached. */
+static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int userns_fd, struct cerr *e)
+{
+	const char *lower = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.lowerdirs");
+	const char *upper = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.upperdir");
+	const char *work = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.workdir");
+	if (!lower) {
+		int fd = clone_tree(rootfs, true);
+		if (fd < 0)
+			return fail(e, errno, "open_tree %s", rootfs);
+		if (idmap_tree(fd, userns_fd, true) < 0) {
+			int err = errno;
+			close(fd);
+			return fail(e, err, "idmap the rootfs %s (mount_setattr MOUNT_ATTR_IDMAP)", rootfs);
+		}
+		return fd;
+	}
+	if (!upper != !work)
+		return refuse(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
+	int fs = (int)syscall(NR_fsopen, "overlay", 1);
+	if (fs < 0)
+		return fail(e, errno, "fsopen overlay");
+	char dirs[PATH_MAX * 4];
+	if (strlen(lower) >= sizeof dirs) {
+		close(fs);
+		return refuse(e, E2BIG, "config.json: annotations: io.coracle.overlay.lowerdirs");
+	}
+	strcpy(dirs, lower);
+	int rc = 0;
+	/* Each layer's detached copy stays open until the overlay is made: closing it unmounts it, and
+	 * overlayfs clones its layers only at FSCONFIG_CMD_CREATE. */
+	size_t nlayers = 1;
+	for (const char *c = dirs; *c; c++)
+		nlayers += *c == ':';
+	int *layers = calloc(nlayers, sizeof *layers);
+	if (!layers) {
+		close(fs);
+		return fail(e, ENOMEM, "overlay layers");
+	}
+	size_t opened = 0;
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save)) {
+		int layer = clone_tree(d, false);
+		if (layer < 0) {
+			rc = fail(e, errno, "open_tree layer %s", d);
+			break;
+		}
+		layers[opened++] = layer;
+		char path[32];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", layer);
+		if (idmap_tree(layer, userns_fd, false) < 0)
+			rc = fail(e, errno, "idmap layer %s (mount_setattr MOUNT_ATTR_IDMAP)", d);
+		else if (syscall(NR_fsconfig, fs, CONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+			rc = fs_fail(e, fs, errno, "overlay lowerdir+ (an idmapped layer)");
+	}
+	if (rc == 0 && upper &&
+	    (syscall(NR_fsconfig, fs, CONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	     syscall(NR_fsconfig, fs, CONFIG_SET_STRING, "workdir", work, 0) < 0))
+		rc = fs_fail(e, fs, errno, "overlay upperdir/workdir");
+	if (rc == 0 && syscall(NR_fsconfig, fs, CONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		rc = fs_fail(e, fs, errno, "overlay over idmapped layers");
+	for (size_t i = 0; i < opened; i++)
+		close(layers[i]);
+	free(layers);
+	int m = rc == 0 ? (int)syscall(NR_fsmount, fs, 1, 0) : -1;
+	if (rc == 0 && m < 0)
+		rc = fail(e, errno, "fsmount overlay");
+	close(fs);
+	return rc == 0 ? m : -1;
+}
+
+int rootfs_prepare_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
+			  struct premounts *pm, struct cerr *e)
+{
+	memset(pm, 0, sizeof *pm);
+	pm->root = -1;
+	const struct json *mounts = json_get(spec, "mounts");
+	if (mounts && mounts->type != JSON_ARRAY)
+		return refuse(e, 0, "config.json: mounts: not an array");
+	pm->n = mounts ? json_len(mounts) : 0;
+	if (pm->n && !(pm->fd = malloc(pm->n * sizeof *pm->fd)))
+		return fail(e, ENOMEM, "premounts");
+	for (size_t i = 0; i < pm->n; i++)
+		pm->fd[i] = -1;
+	if ((pm->root = make_idmapped_rootfs(spec, rootfs, userns_fd, e)) < 0)
+		return -1;
+	size_t i = 0;
+	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++) {
+		const char *type = json_get_str(m, "type"), *source = json_get_str(m, "source");
+		struct parsed_opts po;
+		if (parse_options(json_get(m, "options"), i, &po, e) < 0)
+			return -1;
+		bool bind = (po.flags & MS_BIND) || (type && strcmp(type, "bind") == 0);
+		if (bind && source) {
+			char abs_source[PATH_MAX];
+			if (source[0] != '/') {
+				if (snprintf(abs_source, sizeof abs_source, "%s/%s", bundle, source) >= (int)sizeof abs_source)
+					return refuse(e, ENAMETOOLONG, "config.json: mounts[%zu].source", i);
+				source = abs_source;
+			}
+			if ((pm->fd[i] = clone_bind_source(source, po.flags & MS_REC, userns_fd, i, e)) < 0)
+				return -1;
+		} else if (type && (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0 || strcmp(type, "mqueue") == 0 ||
+				    strcmp(type, "cgroup2") == 0)) {
+			if ((pm->fd[i] = make_detached_fs(type, &po, i, e)) < 0)
+				return -1;
+		} /* tmpfs, devpts...: mounted inside the user namespace, which then owns them */
+	}
+	return 0;
+}
+
+void premounts_close(struct premounts *pm)
+{
+	for (size_t i = 0; i < pm->n; i++)
+		if (pm->fd[i] >= 0)
+			close(pm->fd[i]);
+	free(pm->fd);
+	pm->fd = NULL;
+	pm->n = 0;
+	if (pm->root >= 0)
+		close(pm->root);
+	pm->root = -1;
 }
 
 /* The file systems that take an SELinux context= option (linux.mountLabel), as runc labels them. */
@@ -310,7 +536,7 @@ static int add_mount_label(struct parsed_opts *po, const char *label, size_t ind
 }
 
 static int mount_one(int rootfd, const char *bundle, const struct json *m, size_t index, const char *mount_label,
-		     struct cerr *e)
+		     int pre, struct cerr *e)
 {
 	const char *dest = json_get_str(m, "destination");
 	const char *type = json_get_str(m, "type");
@@ -337,8 +563,10 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 		source = abs_source;
 	}
 	if (bind) {
+		/* With a user namespace the source was cloned before it was joined (pre): the host's
+		 * paths are not reachable by the namespace's root. */
 		struct stat st;
-		if (stat(source, &st) < 0)
+		if ((pre >= 0 ? fstat(pre, &st) : stat(source, &st)) < 0)
 			return refuse(e, errno, "config.json: mounts[%zu]: stat source %s", index, source);
 		file = !S_ISDIR(st.st_mode);
 	}
@@ -352,8 +580,10 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 	char target[64];
 	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
 	int rc = 0;
-	if (bind) {
-		if (mount(source, target, NULL, po.flags & (MS_BIND | MS_REC), NULL) < 0) {
+	if (pre >= 0 && move_in(pre, fd) < 0) {
+		rc = fail(e, errno, "move_mount %s (%s) on %s", source ? source : type, bind ? "bind" : type, dest);
+	} else if (bind) {
+		if (pre < 0 && mount(source, target, NULL, po.flags & (MS_BIND | MS_REC), NULL) < 0) {
 			rc = fail(e, errno, "mount bind %s on %s", source, dest);
 		} else if (po.flags & ~(MS_BIND | MS_REC)) {
 			/* Bind mounts take their flags on a remount; reopen: the fd points below it. */
@@ -363,7 +593,7 @@ static int mount_one(int rootfd, const char *bundle, const struct json *m, size_
 			if (fd < 0 || mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | (po.flags & ~MS_REC), NULL) < 0)
 				rc = fail(e, errno, "remount %s with its options", dest);
 		}
-	} else if (mount(source ? source : type, target, type, po.flags & ~MS_RDONLY, po.data[0] ? po.data : NULL) < 0) {
+	} else if (pre < 0 && mount(source ? source : type, target, type, po.flags & ~MS_RDONLY, po.data[0] ? po.data : NULL) < 0) {
 		rc = fail(e, errno, "mount %s (type %s) on %s", source ? source : type, type, dest);
 	} else if (po.flags & MS_RDONLY) {
 		/* Read-only on this mount, not on the file system: a sysfs or mqueue is one superblock per
@@ -419,7 +649,28 @@ static int dir_in_root(int rootfd, const char *path, struct cerr *e)
 	return fd;
 }
 
-static int make_device(int rootfd, const struct device *d, struct cerr *e)
+/* In a user namespace no device node can be made: the host's node at the same path is bound
+ * onto an empty file instead (as runc does), after checking it is the device asked for. */
+static int bind_device(int dir, const char *name, const struct device *d, struct cerr *e)
+{
+	struct stat st;
+	if (stat(d->path, &st) < 0 || (st.st_mode & S_IFMT) != d->type || major(st.st_rdev) != d->major ||
+	    minor(st.st_rdev) != d->minor)
+		return refuse(e, 0, "config.json: linux.devices: %s: the host has no such device to bind into a user namespace",
+			      d->path);
+	int f = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (f < 0 && errno == EEXIST)
+		f = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (f < 0)
+		return fail(e, errno, "create %s", d->path);
+	char target[32];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", f);
+	int rc = mount(d->path, target, NULL, MS_BIND, NULL) < 0 ? fail(e, errno, "bind %s from the host", d->path) : 0;
+	close(f);
+	return rc;
+}
+
+static int make_device(int rootfd, const struct device *d, bool userns, struct cerr *e)
 {
 	char parent[PATH_MAX];
 	if (snprintf(parent, sizeof parent, "%s", d->path) >= (int)sizeof parent)
@@ -432,6 +683,11 @@ static int make_device(int rootfd, const struct device *d, struct cerr *e)
 	if (dir < 0)
 		return -1;
 	int rc = 0;
+	if (userns) {
+		rc = bind_device(dir, slash + 1, d, e);
+		close(dir);
+		return rc;
+	}
 	/* mknodat never follows a symlink at the name (EEXIST: what the image has there stays). */
 	mode_t old = umask(0);
 	int made = mknodat(dir, slash + 1, d->type | (d->mode & 07777), makedev(d->major, d->minor));
@@ -447,7 +703,7 @@ static int make_device(int rootfd, const struct device *d, struct cerr *e)
 	return rc;
 }
 
-static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
+static int make_devices(int rootfd, const struct json *spec, bool userns, struct cerr *e)
 {
 	static const struct device defaults[] = {
 		{"/dev/null", S_IFCHR, 1, 3, 0666, 0, 0},    {"/dev/zero", S_IFCHR, 1, 5, 0666, 0, 0},
@@ -455,7 +711,7 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 		{"/dev/urandom", S_IFCHR, 1, 9, 0666, 0, 0}, {"/dev/tty", S_IFCHR, 5, 0, 0666, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-		if (make_device(rootfd, &defaults[i], e) < 0)
+		if (make_device(rootfd, &defaults[i], userns, e) < 0)
 			return -1;
 	const struct json *devs = json_get(json_get(spec, "linux"), "devices");
 	size_t idx = 0;
@@ -495,7 +751,9 @@ static int make_devices(int rootfd, const struct json *spec, struct cerr *e)
 			dev.major = (unsigned)maj->integer;
 			dev.minor = (unsigned)min->integer;
 		}
-		if (make_device(rootfd, &dev, e) < 0)
+		if (dev.type == S_IFIFO && userns)
+			return refuse(e, 0, "config.json: linux.devices[%zu]: a fifo cannot be made in a user namespace", idx);
+		if (make_device(rootfd, &dev, userns, e) < 0)
 			return -1;
 	}
 	static const char *const links[][2] = {
@@ -676,15 +934,29 @@ static int for_each_path(int rootfd, const struct json *spec, const char *key,
 	return 0;
 }
 
-int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e)
+int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, const struct premounts *pm,
+		 struct cerr *e)
 {
-	if (rootfs_propagate(spec, rootfs, e) < 0)
-		return -1;
-	trace("mounts private");
-	if (mount_rootfs(spec, rootfs, e) < 0)
-		return -1;
+	if (pm) {
+		/* The host's paths are out of reach of the namespace's root: the detached rootfs goes onto
+		 * the working directory (the rootfs, entered before the mount namespace was unshared). */
+		unsigned long propagation;
+		if (root_propagation(spec, &propagation, e) < 0)
+			return -1;
+		if (mount(NULL, "/", NULL, propagation, NULL) < 0)
+			return fail(e, errno, "set the propagation of / (linux.rootfsPropagation)");
+		if (move_in(pm->root, AT_FDCWD) < 0)
+			return fail(e, errno, "move_mount the idmapped rootfs on %s", rootfs);
+	} else {
+		if (rootfs_propagate(spec, rootfs, e) < 0)
+			return -1;
+		trace("mounts private");
+		if (mount_rootfs(spec, rootfs, e) < 0)
+			return -1;
+	}
 	trace("rootfs mounted");
-	int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* pm->root now is the attached rootfs mount. */
+	int rootfd = pm ? fcntl(pm->root, F_DUPFD_CLOEXEC, 3) : open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return fail(e, errno, "open %s", rootfs);
 	const struct json *mounts = json_get(spec, "mounts");
@@ -703,25 +975,29 @@ int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs
 	const char *mount_label = label && label->str[0] ? label->str : NULL;
 	size_t i = 0;
 	for (const struct json *m = mounts ? mounts->child : NULL; m; m = m->next, i++)
-		if (mount_one(rootfd, bundle, m, i, mount_label, e) < 0) {
+		if (mount_one(rootfd, bundle, m, i, mount_label, pm && i < pm->n ? pm->fd[i] : -1, e) < 0) {
 			close(rootfd);
 			return -1;
 		}
 	trace("spec mounts done");
-	if (make_devices(rootfd, spec, e) < 0 || for_each_path(rootfd, spec, "maskedPaths", mask_path, e) < 0 ||
+	if (make_devices(rootfd, spec, pm != NULL, e) < 0 || for_each_path(rootfd, spec, "maskedPaths", mask_path, e) < 0 ||
 	    for_each_path(rootfd, spec, "readonlyPaths", readonly_path, e) < 0) {
 		close(rootfd);
 		return -1;
 	}
-	close(rootfd);
 	trace("devices made, paths masked");
 	int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (oldroot < 0)
+	if (oldroot < 0) {
+		close(rootfd);
 		return fail(e, errno, "open /");
-	if (chdir(rootfs) < 0) {
+	}
+	/* rootfd is the rootfs mount (opened after it was mounted): no path walk from the host's root. */
+	if (fchdir(rootfd) < 0) {
+		close(rootfd);
 		close(oldroot);
 		return fail(e, errno, "chdir %s", rootfs);
 	}
+	close(rootfd);
 	/* pivot_root(".", "."): the old root ends up on top of the new one; detach it. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0) {
 		close(oldroot);

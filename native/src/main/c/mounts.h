@@ -17,13 +17,28 @@
 #define CORACLE_MOUNTS_H
 #include "error.h"
 #include "json.h"
+#include <stddef.h>
 
 /* Resolves root.path against the bundle and checks it is a directory; out gets PATH_MAX. */
 int rootfs_path(const struct json *spec, const char *bundle, char *out, struct cerr *e);
+/* With a user namespace: what the host's root must make before joining it, as detached mounts.
+ * The rootfs (an overlay over idmapped copies of the layers: no layer is ever chowned), an
+ * idmapped copy of every bind source, and the proc, sysfs, mqueue and cgroup2 of the namespaces
+ * joined; tmpfs and devpts are mounted later, inside the user namespace. */
+struct premounts {
+	int root;   /* the rootfs, detached */
+	int *fd;    /* per mounts[] entry: a detached mount to move in, or -1 */
+	size_t n;
+};
+int rootfs_prepare_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
+			  struct premounts *pm, struct cerr *e);
+void premounts_close(struct premounts *pm);
 /* In the new mount namespace: makes every mount private, mounts the rootfs, the spec's
  * mounts (relative bind sources resolve against the bundle), the devices, maskedPaths and
- * readonlyPaths, then pivots. */
-int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, struct cerr *e);
+ * readonlyPaths, then pivots. With pm (a user namespace, cwd at the rootfs), the prepared
+ * mounts are moved in, and devices are bound from the host's nodes. */
+int rootfs_build(const struct json *spec, const char *bundle, const char *rootfs, const struct premounts *pm,
+		 struct cerr *e);
 /* Sets the propagation of / from linux.rootfsPropagation (rprivate by default) and, when it shares
  * with the host, makes the mount holding rootfs private so the rootfs mount never shows there. */
 int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e);

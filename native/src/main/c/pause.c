@@ -5,6 +5,7 @@
  *   coracle-pause                 run as the pause process in the current namespaces
  *   coracle-pause --version
  *   coracle-pause --unshare net,ipc,uts[,pid] [--hostname NAME] [--pidfile FILE]
+ *                 [--uid-map C:H:S[,...] --gid-map C:H:S[,...]]
  *       Launch mode, for a multi-threaded caller (the JVM) that cannot unshare itself.
  *       Creates the listed namespaces (also: mnt, cgroup), sets NAME as the hostname in the
  *       new UTS namespace, and starts the pause process detached (own session, stdio on
@@ -14,8 +15,14 @@
  *       atomically, prints it on stdout followed by a newline, and exits 0. On failure
  *       it prints "coracle-pause: <call>: <errno text>" on stderr, exits 1, and leaves no
  *       process behind. The caller then bind-mounts /proc/<pid>/ns/<kind> as it needs.
+ *       With --uid-map and --gid-map (a pod with user namespaces), the pause first creates a user
+ *       namespace, the launcher (root on the host) writes its uid_map and gid_map, the pause becomes
+ *       root there (uid and gid 0, no supplementary groups), and only then creates the other
+ *       namespaces, so they belong to that user namespace (CNI still configures the network from
+ *       the host). The maps are range-checked here again (idmap.c) before anything is created.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,6 +31,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <grp.h>
+#include "idmap.h"
 
 static void on_signal(int sig)
 {
@@ -152,7 +161,37 @@ static int write_pidfile(const char *path, const char *line)
 }
 
 /* Runs in the detached child: builds the namespaces and becomes (or forks) the pause. */
-static int launch_child(int flags, const char *hostname, int fd)
+struct userns_sync {
+	bool on;
+	int ready; /* child -> launcher: the user namespace exists */
+	int go;    /* launcher -> child: its maps are written */
+};
+
+/* In the child: a new user namespace, wait for its maps, become its root. */
+static int enter_new_userns(const struct userns_sync *u, int fd)
+{
+	if (unshare(CLONE_NEWUSER) < 0) {
+		report_errno(fd, "unshare(CLONE_NEWUSER)");
+		return -1;
+	}
+	char c = 'u';
+	if (write(u->ready, &c, 1) != 1) {
+		report_errno(fd, "write to the launcher");
+		return -1;
+	}
+	ssize_t n;
+	while ((n = read(u->go, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || c != 'g')
+		return -1; /* the launcher reported why */
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		report_errno(fd, "become root in the user namespace (setgroups/setresgid/setresuid)");
+		return -1;
+	}
+	return 0;
+}
+
+static int launch_child(int flags, const char *hostname, int fd, const struct userns_sync *u)
 {
 	if (setsid() < 0) {
 		report_errno(fd, "setsid");
@@ -167,6 +206,8 @@ static int launch_child(int flags, const char *hostname, int fd)
 		report_errno(fd, "dup2");
 		return 1;
 	}
+	if (u->on && enter_new_userns(u, fd) < 0)
+		return 1;
 	if (unshare(flags) < 0) {
 		report_errno(fd, "unshare");
 		return 1;
@@ -201,17 +242,38 @@ static int launch_child(int flags, const char *hostname, int fd)
 	return pause_loop();
 }
 
-static int launch(int flags, const char *hostname, const char *pidfile)
+static int write_map(pid_t pid, const char *file, const struct idmap *m, size_t n)
+{
+	char path[64], text[IDMAP_MAX * 40];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	int len = idmap_format(m, n, text, sizeof text);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (len < 0 || fd < 0 || write(fd, text, (size_t)len) != len) {
+		fprintf(stderr, "coracle-pause: write %s: %s\n", path, strerror(len < 0 ? E2BIG : errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+struct maps {
+	struct idmap uid[IDMAP_MAX], gid[IDMAP_MAX];
+	size_t nuid, ngid;
+};
+
+static int launch(int flags, const char *hostname, const char *pidfile, const struct maps *maps)
 {
 	if (hostname && !(flags & CLONE_NEWUTS)) {
 		fprintf(stderr, "coracle-pause: --hostname needs a new uts namespace (--unshare uts)\n");
 		return 1;
 	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	int p[2], ready[2] = {-1, -1}, go[2] = {-1, -1};
+	if (pipe2(p, O_CLOEXEC) < 0 || (maps && (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0))) {
 		fprintf(stderr, "coracle-pause: pipe2: %s\n", strerror(errno));
 		return 1;
 	}
+	struct userns_sync u = {.on = maps != NULL, .ready = ready[1], .go = go[0]};
 	pid_t child = fork();
 	if (child < 0) {
 		fprintf(stderr, "coracle-pause: fork: %s\n", strerror(errno));
@@ -219,9 +281,37 @@ static int launch(int flags, const char *hostname, const char *pidfile)
 	}
 	if (child == 0) {
 		close(p[0]);
-		_exit(launch_child(flags, hostname, p[1]));
+		if (maps) {
+			close(ready[0]);
+			close(go[1]);
+		}
+		_exit(launch_child(flags, hostname, p[1], &u));
 	}
 	close(p[1]);
+	if (maps) {
+		close(ready[1]);
+		close(go[0]);
+		char c;
+		ssize_t n;
+		while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		close(ready[0]);
+		/* Written by the launcher, root on the host: any range it checked, setgroups allowed. */
+		if (n == 1 && write_map(child, "uid_map", maps->uid, maps->nuid) == 0 &&
+		    write_map(child, "gid_map", maps->gid, maps->ngid) == 0) {
+			c = 'g';
+			if (write(go[1], &c, 1) != 1)
+				fprintf(stderr, "coracle-pause: write to the pause: %s\n", strerror(errno));
+		} else if (n == 1) {
+			close(go[1]);
+			close(p[0]);
+			kill(child, SIGKILL);
+			while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+				;
+			return 1;
+		}
+		close(go[1]);
+	}
 	char buf[600];
 	size_t len = 0;
 	for (;;) {
@@ -261,7 +351,7 @@ static int launch(int flags, const char *hostname, const char *pidfile)
 
 int main(int argc, char **argv)
 {
-	const char *unshare_list = NULL, *hostname = NULL, *pidfile = NULL;
+	const char *unshare_list = NULL, *hostname = NULL, *pidfile = NULL, *uid_map = NULL, *gid_map = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			puts("coracle-pause");
@@ -270,6 +360,10 @@ int main(int argc, char **argv)
 			unshare_list = argv[++i];
 		} else if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc) {
 			hostname = argv[++i];
+		} else if (strcmp(argv[i], "--uid-map") == 0 && i + 1 < argc) {
+			uid_map = argv[++i];
+		} else if (strcmp(argv[i], "--gid-map") == 0 && i + 1 < argc) {
+			gid_map = argv[++i];
 		} else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc) {
 			pidfile = argv[++i];
 		} else {
@@ -281,10 +375,24 @@ int main(int argc, char **argv)
 		int flags;
 		if (parse_namespaces(unshare_list, &flags) < 0)
 			return 2;
-		return launch(flags, hostname, pidfile);
+		if (!uid_map != !gid_map) {
+			fprintf(stderr, "coracle-pause: --uid-map and --gid-map go together\n");
+			return 2;
+		}
+		static struct maps maps;
+		char why[256];
+		if (uid_map && idmap_parse(uid_map, maps.uid, &maps.nuid, why, sizeof why) < 0) {
+			fprintf(stderr, "coracle-pause: --uid-map: %s\n", why);
+			return 2;
+		}
+		if (gid_map && idmap_parse(gid_map, maps.gid, &maps.ngid, why, sizeof why) < 0) {
+			fprintf(stderr, "coracle-pause: --gid-map: %s\n", why);
+			return 2;
+		}
+		return launch(flags, hostname, pidfile, uid_map ? &maps : NULL);
 	}
-	if (hostname || pidfile) {
-		fprintf(stderr, "coracle-pause: --hostname and --pidfile need --unshare\n");
+	if (hostname || pidfile || uid_map || gid_map) {
+		fprintf(stderr, "coracle-pause: --hostname, --pidfile and the maps need --unshare\n");
 		return 2;
 	}
 	if (block_signals() < 0)

@@ -35,6 +35,10 @@
  *   coracle-shim dial --netns PATH --port N --socket UNIXPATH
  *       Connects to 127.0.0.1:N (else [::1]:N) in a network namespace and sends the connected
  *       socket to the daemon over UNIXPATH (see dial.h), for port forwarding.
+ *   coracle-shim userns-probe DIR
+ *       Whether pods with user namespaces run here (userns.h): a user namespace, an idmapped copy
+ *       of DIR (on the file system of the layers) and an overlay over it, made and thrown away.
+ *       Prints "ok" and exits 0, or prints the failing step and exits 1.
  *   coracle-shim probe
  *       Prints what this host can enforce as one JSON object: recursiveReadOnly (mount_setattr
  *       with AT_RECURSIVE works), lsms (the active LSMs, from securityfs or lsm_list_modules),
@@ -85,6 +89,7 @@
 #include "mounts.h"
 #include "selfexe.h"
 #include "terminal.h"
+#include "userns.h"
 
 #define MAX_CLIENTS 32
 #define CREATE_TIMEOUT_MS 60000
@@ -858,6 +863,11 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
 	}
+	if (m->runtime && m->c.ns.user_fd >= 0) {
+		refuse(&e, 0, "config.json: a user namespace with --runtime %s is not supported", m->runtime);
+		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
+		_exit(1);
+	}
 	if (m->runtime) {
 		if (open_stdio(m, want_stdin, child_stdio, &e) < 0)
 			abandon(m, status, &e);
@@ -880,7 +890,9 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 	m->created_ns = now_ns();
 	/* A fork that can create namespaces: the child is PID 1 of a new PID namespace.
 	 * A new cgroup namespace waits until the child is in its cgroup (container.c). */
-	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | (m->c.ns.clone_flags & ~CLONE_NEWCGROUP), NULL, NULL, NULL, NULL);
+	/* With a user namespace, the child unshares its mount namespace once inside it (container.c). */
+	int flags = m->c.ns.clone_flags & ~CLONE_NEWCGROUP & ~(m->c.ns.user_fd >= 0 ? CLONE_NEWNS : 0);
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD | flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		fail(&e, errno, "clone");
 		abandon(m, status, &e);
@@ -1181,10 +1193,18 @@ int main(int argc, char **argv)
 		return lsm_probe_print();
 	if (argc >= 2 && strcmp(argv[1], "lsm-plan") == 0)
 		return cmd_lsm_plan(argc - 2, argv + 2);
+	if (argc == 3 && strcmp(argv[1], "userns-probe") == 0) {
+		if (userns_probe(argv[2], &e) < 0) {
+			printf("%s\n", e.msg);
+			return 1;
+		}
+		puts("ok");
+		return 0;
+	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("coracle-shim " CORACLE_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices|probe|lsm-plan ... (see the comment at the top of shim.c)\n");
+	fprintf(stderr, "usage: coracle-shim create|exec|ctl|dial|cgroup|devices|probe|lsm-plan|userns-probe ... (see the comment at the top of shim.c)\n");
 	return 2;
 }

@@ -8,7 +8,15 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
                     Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
-                    String rootfsPropagation, String mountLabel) {
+                    String rootfsPropagation, String mountLabel, List<IdMapping> uidMappings,
+                    List<IdMapping> gidMappings) {
+    public Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
+                 Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
+                 String rootfsPropagation, String mountLabel) {
+        this(namespaces, cgroupsPath, resources, sysctl, seccomp, maskedPaths, readonlyPaths, devices, rootfsPropagation,
+                mountLabel, null, null);
+    }
+
     public Linux(List<Namespace> namespaces, String cgroupsPath, Resources resources, Map<String, String> sysctl,
                  Seccomp seccomp, List<String> maskedPaths, List<String> readonlyPaths, List<Device> devices,
                  String rootfsPropagation) {
@@ -16,9 +24,12 @@ public record Linux(List<Namespace> namespaces, String cgroupsPath, Resources re
                 null);
     }
 
-    /** type: pid, network, mount, ipc, uts, cgroup; path: join that namespace instead of creating one. */
+    /** type: pid, network, mount, ipc, uts, cgroup, user; path: join that namespace instead of creating one. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Namespace(String type, String path) {}
+
+    /** linux.uidMappings / gidMappings: container ids containerID.. are host ids hostID.., size of them. */
+    public record IdMapping(long containerID, long hostID, long size) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Device(String path, String type, Long major, Long minor, Integer fileMode, Long uid, Long gid) {}

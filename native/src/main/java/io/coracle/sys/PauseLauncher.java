@@ -17,7 +17,14 @@ import java.util.concurrent.TimeUnit;
 public record PauseLauncher(NativePrograms programs) {
     /** namespaces: any of net, ipc, uts, pid, mnt, cgroup; hostname needs uts; pidFile may be null. */
     public int launch(Set<String> namespaces, String hostname, Path pidFile, Duration timeout) throws IOException {
+        return launch(namespaces, hostname, pidFile, timeout, List.of());
+    }
+
+    /** The same with more arguments for coracle-pause: --uid-map and --gid-map make a user namespace first. */
+    public int launch(Set<String> namespaces, String hostname, Path pidFile, Duration timeout, List<String> extra)
+            throws IOException {
         List<String> cmd = new ArrayList<>(List.of(programs.pause().toString(), "--unshare", String.join(",", namespaces)));
+        cmd.addAll(extra);
         if (hostname != null) {
             cmd.addAll(List.of("--hostname", hostname));
         }

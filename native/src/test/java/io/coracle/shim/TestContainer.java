@@ -68,6 +68,7 @@ final class TestContainer implements AutoCloseable {
     NativePrograms programs = PROGRAMS; // where coracle-shim is taken from
     String shimCgroup; // the cgroup the shim's monitor moves to (--cgroup); null: it stays
     String apparmorProfile, selinuxLabel, mountLabel; // LSM labels (null: none)
+    List<Linux.IdMapping> uidMappings, gidMappings; // with a user namespace to join (null: none)
 
     ShimLauncher.Created created;
 
@@ -106,7 +107,7 @@ final class TestContainer implements AutoCloseable {
         Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj,
                 apparmorProfile, selinuxLabel);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, devices, null, mountLabel);
+                readonly, devices, null, mountLabel, uidMappings, gidMappings);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 

@@ -85,8 +85,7 @@ public record PodSandboxConfigValidator(SandboxConfig.CgroupDriver driver, Linux
 
     /**
      * The pod's ids, though the pause runs as root: a spec naming an id no container may take is
-     * refused whole. User namespaces (userns_options other than NODE) are not offered (the runtime
-     * reports user_namespaces false), so asking for one is refused rather than silently ignored.
+     * refused whole. A user namespace (userns_options) is checked by {@link PodUserNamespace}.
      */
     private static void ids(LinuxSandboxSecurityContext sc) {
         String at = "config.linux.security_context.";
@@ -103,11 +102,13 @@ public record PodSandboxConfigValidator(SandboxConfig.CgroupDriver driver, Linux
             }
         }
         NamespaceOption ns = sc.getNamespaceOptions();
-        if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
-                || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {
-            throw invalid(at + "namespace_options.userns_options", "mode " + ns.getUsernsOptions().getMode()
-                    + " with " + ns.getUsernsOptions().getUidsCount() + " uid and " + ns.getUsernsOptions().getGidsCount()
-                    + " gid mappings: user namespaces are not supported (only NODE)");
+        PodUserNamespace userns = PodUserNamespace.of(at + "namespace_options.userns_options",
+                ns.hasUsernsOptions() ? ns.getUsernsOptions() : null);
+        if (userns != null && (ns.getNetwork() == NamespaceMode.NODE || ns.getPid() == NamespaceMode.NODE
+                || ns.getIpc() == NamespaceMode.NODE || sc.getPrivileged())) {
+            // As the kubelet's own validation: the node's namespaces belong to the node's user namespace.
+            throw invalid(at + "namespace_options.userns_options", "a pod user namespace cannot go with host network,"
+                    + " PID or IPC, or a privileged pod");
         }
     }
 

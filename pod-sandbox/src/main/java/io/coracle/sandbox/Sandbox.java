@@ -101,6 +101,13 @@ public record Sandbox(@JsonUnwrapped SandboxMetadata metadata, @JsonUnwrapped Sa
         return hostIpc() ? Path.of("/dev/shm") : podDir().resolve("shm");
     }
 
+    /** The pod's user namespace (its pause's, mappings from its stored config); null when it uses the node's. */
+    @JsonIgnore
+    public PodUserNamespace userNamespace() {
+        var ns = podConfig().getLinux().getSecurityContext().getNamespaceOptions();
+        return ns.hasUsernsOptions() ? PodUserNamespace.of("userns_options", ns.getUsernsOptions()) : null;
+    }
+
     @JsonIgnore
     public PauseProcess pause() {
         return new PauseProcess(pausePid(), pauseStartTime());

@@ -165,7 +165,8 @@ public final class SandboxRunner {
 
     /** The validated request: everything checked before anything is created. */
     private record Plan(PodSandboxMetadata meta, boolean hostNetwork, boolean hostIpc, Sandbox.PidMode pidMode,
-                        String hostname, Map<String, String> sysctls, List<PortMapping> ports) {}
+                        String hostname, Map<String, String> sysctls, List<PortMapping> ports,
+                        PodUserNamespace userns) {}
 
     /** The request checked by the validator, and what follows from it. */
     Plan plan(RunPodSandboxRequest request) {
@@ -191,7 +192,9 @@ public final class SandboxRunner {
         Map<String, String> sysctls = PodSysctls.validate(linux.getSysctlsMap(), hostNetwork, hostIpc);
         // The kubelet sends container ports without host ports too: only host ports are mapped.
         List<PortMapping> ports = cfg.getPortMappingsList().stream().filter(p -> p.getHostPort() > 0).toList();
-        return new Plan(meta, hostNetwork, hostIpc, pid, hostname, sysctls, ports);
+        PodUserNamespace userns = PodUserNamespace.of("config.linux.security_context.namespace_options.userns_options",
+                ns.hasUsernsOptions() ? ns.getUsernsOptions() : null);
+        return new Plan(meta, hostNetwork, hostIpc, pid, hostname, sysctls, ports, userns);
     }
 
     private static String hostHostname() {
@@ -258,8 +261,10 @@ public final class SandboxRunner {
         if (plan.pidMode != Sandbox.PidMode.NODE) {
             namespaces.add("pid");
         }
+        // With a pod user namespace the pause makes it first, and the others inside it: they belong to it
+        // (the network too, as containerd 2.x has runc make it; CNI still configures it from the host).
         int pid = env.pauseLauncher.launch(namespaces, plan.hostNetwork ? null : plan.hostname,
-                podDir.resolve("pause.pid"), PAUSE_TIMEOUT);
+                podDir.resolve("pause.pid"), PAUSE_TIMEOUT, plan.userns == null ? List.of() : plan.userns.pauseArgs());
         PauseProcess pause = new PauseProcess(pid, PauseProcess.startTimeOf(pid));
         undo.push(() -> pause.kill(5000));
         timer.mark("pause");

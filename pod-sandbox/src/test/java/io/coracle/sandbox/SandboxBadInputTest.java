@@ -164,8 +164,14 @@ class SandboxBadInputTest {
         PodSandboxConfig.Builder b = f.podWithParent("ids");
         b.getLinuxBuilder().getSecurityContextBuilder().getNamespaceOptionsBuilder().setUsernsOptions(UserNamespace
                 .newBuilder().setMode(NamespaceMode.POD).addUids(IDMapping.newBuilder().setHostId(-1).setLength(-1)));
-        refused(b, Status.Code.INVALID_ARGUMENT, "userns_options: mode POD with 1 uid and 0 gid mappings: user "
-                + "namespaces are not supported");
+        refused(b, Status.Code.INVALID_ARGUMENT, "userns_options: mode POD with 1 uid and 0 gid mappings: exactly one"
+                + " uid and one gid mapping are supported");
+        // The largest uint32 ids, as the kubelet's unsigned fields carry them: past 2^32-2.
+        b = f.podWithParent("ids");
+        b.getLinuxBuilder().getSecurityContextBuilder().getNamespaceOptionsBuilder().setUsernsOptions(UserNamespace
+                .newBuilder().setMode(NamespaceMode.POD).addUids(IDMapping.newBuilder().setHostId(-1).setLength(-1))
+                .addGids(IDMapping.newBuilder().setHostId(65536).setLength(65536)));
+        refused(b, Status.Code.INVALID_ARGUMENT, "uids[0]: host_id 4294967295 + length 4294967295 passes the highest id");
         assertNothingLeft();
         // The largest ids and a NODE user namespace are fine.
         b = f.podWithParent("ids");

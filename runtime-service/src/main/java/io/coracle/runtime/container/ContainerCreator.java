@@ -136,6 +136,12 @@ public final class ContainerCreator {
             Files.createDirectories(bundle.resolve("rootfs"));
             Path upper = PrivateFiles.directory(dir.resolve("upper"), CONTAINER_ROOT_MODE);
             Path work = PrivateFiles.directory(dir.resolve("work"));
+            if (pod.usernsMaps() != null) {
+                // The container's "/" is its own writable layer's top directory: the pod's root owns it, as
+                // the image's root shows through the idmapped layers. Nothing of the image is chowned.
+                Files.setAttribute(upper, "unix:uid", (int) pod.usernsMaps().uid().host(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(upper, "unix:gid", (int) pod.usernsMaps().gid().host(), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            }
             ImageConfig.Settings settings = images.imageConfig(image.id()).settings();
             List<Path> lowerDirs = images.lowerDirs(image.id());
             ContainerReferences refs = references.resolve(id, pod.podId(), config, dir);

@@ -21,15 +21,28 @@ public final class HostFeatures {
     private final HostSecurity security;
     private final Map<String, Boolean> recursiveReadOnly;
     private final AppArmorProfiles apparmor;
+    private final String userNamespacesMissing;
 
     public HostFeatures(HostSecurity security, Map<String, Boolean> recursiveReadOnly, AppArmorProfiles apparmor) {
+        this(security, recursiveReadOnly, apparmor, "not probed");
+    }
+
+    /** userNamespacesMissing: null when pods with user namespaces run on Coracle's own shim, else why not. */
+    public HostFeatures(HostSecurity security, Map<String, Boolean> recursiveReadOnly, AppArmorProfiles apparmor,
+                        String userNamespacesMissing) {
         this.security = security;
         this.recursiveReadOnly = Map.copyOf(recursiveReadOnly);
         this.apparmor = apparmor;
+        this.userNamespacesMissing = userNamespacesMissing;
     }
 
     /** Probes the host and the handlers; logs one line saying what the host has. */
     public static HostFeatures probe(NativePrograms programs, Map<String, Path> runtimes, Path stateDir) {
+        return probe(programs, runtimes, stateDir, null);
+    }
+
+    /** The same, with the user namespace probe on layerDir (the root dir: where the layers live). */
+    public static HostFeatures probe(NativePrograms programs, Map<String, Path> runtimes, Path stateDir, Path layerDir) {
         HostSecurity security = HostSecurity.probe(programs);
         Map<String, Boolean> rro = new LinkedHashMap<>();
         rro.put("", security.recursiveReadOnly());
@@ -41,8 +54,26 @@ public final class HostFeatures {
             // Without the parser, RuntimeDefault containers fail at create with that reason, never run unconfined.
             apparmor = new AppArmorProfiles(parser.orElse(AppArmorProfiles.PARSERS.getFirst()), stateDir.resolve("apparmor"));
         }
-        LOG.info("host security: " + security.describe() + "; recursive read-only mounts by handler: " + rro);
-        return new HostFeatures(security, rro, apparmor);
+        String userns = layerDir == null ? "not probed" : UserNamespaceProbe.run(programs, layerDir);
+        LOG.info("host security: " + security.describe() + "; recursive read-only mounts by handler: " + rro
+                + "; user namespaces: " + (userns == null ? "yes (Coracle's shim)" : "no: " + userns));
+        return new HostFeatures(security, rro, apparmor, userns);
+    }
+
+    /**
+     * Whether pods with user namespaces run on the handler: on Coracle's own shim when the kernel probe
+     * passed; never on runc or crun handlers, which would need the pod's idmapped layers passed to them.
+     */
+    public boolean userNamespaces(String handler) {
+        return handler.isEmpty() && userNamespacesMissing == null;
+    }
+
+    /** Why a pod with a user namespace cannot run on the handler, or null when it can. */
+    public String userNamespacesMissing(String handler) {
+        if (!handler.isEmpty()) {
+            return "the runtime handler '" + handler + "' does not run pods with user namespaces here (Coracle's own does)";
+        }
+        return userNamespacesMissing == null ? null : "this host does not run pods with user namespaces: " + userNamespacesMissing;
     }
 
     public HostSecurity security() {

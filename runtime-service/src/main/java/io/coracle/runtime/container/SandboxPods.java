@@ -34,6 +34,8 @@ public record SandboxPods(SandboxStore sandboxes) implements PodLookup {
                 s.namespacePath("uts"), s.namespacePath("pid"), s.pidMode() == Sandbox.PidMode.NODE,
                 s.cgroupParent(), s.resolvConf(), s.hostsFile(), s.hostnameFile(), s.shmDir(),
                 s.logDirectory() == null ? "" : s.logDirectory(),
-                s.runtimeHandler() == null ? "" : s.runtimeHandler(), s.pauseCgroup());
+                s.runtimeHandler() == null ? "" : s.runtimeHandler(), s.pauseCgroup(),
+                s.userNamespace() == null ? null : java.nio.file.Path.of("/proc", String.valueOf(s.pausePid()), "ns", "user"),
+                s.userNamespace());
     }
 }

@@ -207,6 +207,12 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                         + " (configured: " + String.join(", ", status.runtimeHandlers().stream()
                         .filter(h -> !h.isEmpty()).toList()) + ")");
             }
+            var userns = request.getConfig().getLinux().getSecurityContext().getNamespaceOptions();
+            if (userns.hasUsernsOptions() && userns.getUsernsOptions().getMode() == io.coracle.cri.v1.NamespaceMode.POD
+                    && status.userNamespacesMissing(handler) != null) {
+                // Status reports user_namespaces false for it: refused, never run in the host's user namespace.
+                throw CriError.precondition("userns_options: " + status.userNamespacesMissing(handler));
+            }
             return sandboxes.run(request);
         });
     }

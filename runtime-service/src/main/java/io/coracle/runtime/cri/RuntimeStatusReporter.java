@@ -66,7 +66,7 @@ public final class RuntimeStatusReporter {
                         .setName(name)
                         .setFeatures(RuntimeHandlerFeatures.newBuilder()
                                 .setRecursiveReadOnlyMounts(host.recursiveReadOnly(name))
-                                .setUserNamespaces(false)).build()).toList())
+                                .setUserNamespaces(host.userNamespaces(name))).build()).toList())
                 .setFeatures(RuntimeFeatures.newBuilder().setSupplementalGroupsPolicy(true));
         if (verbose) {
             response.putInfo("config", configJson());
@@ -96,6 +96,11 @@ public final class RuntimeStatusReporter {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Why a pod with a user namespace cannot run on the handler, or null when it can. */
+    public String userNamespacesMissing(String handler) {
+        return host.userNamespacesMissing(handler);
     }
 
     /** "" (Coracle's own shim) and every configured handler. */

@@ -112,7 +112,7 @@ final class DaemonServices implements AutoCloseable {
             // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
             Path shimStateRoot = config.state().resolve("ctr");
             PrivateFiles.directory(shimStateRoot);
-            host = HostFeatures.probe(programs, config.runtimes(), config.state());
+            host = HostFeatures.probe(programs, config.runtimes(), config.state(), config.root());
             SandboxPods pods = new SandboxPods(sandboxes.store());
             lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods);
             creator = new ContainerCreator(containerStore, images, pods,

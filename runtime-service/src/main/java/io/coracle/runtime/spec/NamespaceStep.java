@@ -3,12 +3,13 @@ package io.coracle.runtime.spec;
 import io.coracle.cri.v1.NamespaceMode;
 import io.coracle.cri.v1.NamespaceOption;
 import io.coracle.oci.Linux;
+import java.util.List;
 
 /**
  * The namespaces: a new mount namespace always; the pod's network, IPC and UTS joined (the host's
  * when the pod uses them); PID per the container's mode: the pod's, a new one, the host's, or that of
  * another container of the pod (TARGET, as {@code kubectl debug --target}); a new
- * cgroup namespace on cgroup v2 unless privileged.
+ * cgroup namespace on cgroup v2 unless privileged; the pod's user namespace, when it has one.
  */
 public final class NamespaceStep implements SpecStep {
 
@@ -51,13 +52,42 @@ public final class NamespaceStep implements SpecStep {
         if (in.cgroupV2() && !in.config().getLinux().getSecurityContext().getPrivileged()) {
             spec.namespaces.add(new Linux.Namespace("cgroup", null));
         }
-        if (ns.hasUsernsOptions() && (ns.getUsernsOptions().getMode() != NamespaceMode.NODE
-                || ns.getUsernsOptions().getUidsCount() > 0 || ns.getUsernsOptions().getGidsCount() > 0)) {
-            throw new InvalidContainerConfigException("namespace_options.userns_options: mode "
-                    + ns.getUsernsOptions().getMode() + ": user namespaces are not supported (only NODE, without id mappings)");
-        }
+        userNamespace(in, pod, ns, spec);
         if (ns.getNetwork() == NamespaceMode.UNRECOGNIZED || ns.getIpc() == NamespaceMode.UNRECOGNIZED) {
             throw new InvalidContainerConfigException("namespace_options: unknown network or ipc mode");
         }
+    }
+
+    /**
+     * A pod with a user namespace: every container joins it (its maps go in the spec; the shim checks
+     * them against the namespace joined). A container's userns_options must be its pod's when given,
+     * as containerd 2.x requires; one without them still joins the pod's (it can never leave it).
+     */
+    private static void userNamespace(ContainerSpecInput in, PodContext pod, NamespaceOption ns, SpecDraft spec)
+            throws InvalidContainerConfigException {
+        io.coracle.sandbox.PodUserNamespace userns = pod.usernsMaps();
+        boolean asks = ns.hasUsernsOptions() && !(ns.getUsernsOptions().getMode() == NamespaceMode.NODE
+                && ns.getUsernsOptions().getUidsCount() == 0 && ns.getUsernsOptions().getGidsCount() == 0);
+        if (userns == null) {
+            if (asks) {
+                throw new InvalidContainerConfigException("namespace_options.userns_options: mode "
+                        + ns.getUsernsOptions().getMode() + ": the pod has no user namespace (its userns_options differ)");
+            }
+            return;
+        }
+        if (ns.hasUsernsOptions() && !userns.sameAs(ns.getUsernsOptions())) {
+            throw new InvalidContainerConfigException("namespace_options.userns_options: not the pod's (mode POD with"
+                    + " its one uid and one gid mapping): a container joins its pod's user namespace");
+        }
+        if (in.config().getLinux().getSecurityContext().getPrivileged()) {
+            throw new InvalidContainerConfigException("security_context.privileged: not with a pod user namespace");
+        }
+        if (pod.runtimeHandler() != null && !pod.runtimeHandler().isEmpty()) {
+            throw new InvalidContainerConfigException("namespace_options.userns_options: the runtime handler '"
+                    + pod.runtimeHandler() + "' does not run user namespaces here");
+        }
+        spec.namespaces.add(new Linux.Namespace("user", pod.userns().toString()));
+        spec.uidMappings = List.of(new Linux.IdMapping(userns.uid().container(), userns.uid().host(), userns.uid().length()));
+        spec.gidMappings = List.of(new Linux.IdMapping(userns.gid().container(), userns.gid().host(), userns.gid().length()));
     }
 }

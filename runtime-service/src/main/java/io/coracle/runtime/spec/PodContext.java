@@ -19,10 +19,21 @@ import java.nio.file.Path;
  * @param logDirectory the pod's log directory from its CRI config ("" when none)
  * @param runtimeHandler the pod's runtime handler ("" for the default)
  * @param shimCgroup   the cgroup the pod's shims move to from the daemon's (its pause leaf); null: they stay
+ * @param userns       the pod's user namespace file (its pause's); null when the pod uses the node's
+ * @param usernsMaps   its id mappings (null with userns)
  */
 public record PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns,
                          boolean hostPid, String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
-                         String logDirectory, String runtimeHandler, String shimCgroup) {
+                         String logDirectory, String runtimeHandler, String shimCgroup, Path userns,
+                         io.coracle.sandbox.PodUserNamespace usernsMaps) {
+
+    /** A pod in the node's user namespace. */
+    public PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns, boolean hostPid,
+                      String cgroupParent, Path resolvConf, Path hosts, Path hostnameFile, Path shm,
+                      String logDirectory, String runtimeHandler, String shimCgroup) {
+        this(podId, hostname, netns, ipcns, utsns, pidns, hostPid, cgroupParent, resolvConf, hosts, hostnameFile, shm,
+                logDirectory, runtimeHandler, shimCgroup, null, null);
+    }
 
     /** A pod whose shims stay in the daemon's cgroup (tests of spec generation). */
     public PodContext(String podId, String hostname, Path netns, Path ipcns, Path utsns, Path pidns, boolean hostPid,

@@ -44,6 +44,9 @@ public final class SpecDraft {
     public List<String> readonlyPaths = new ArrayList<>();
     public List<Linux.Device> devices = new ArrayList<>();
     public String rootfsPropagation;
+    /** With the pod's user namespace joined: its maps (linux.uidMappings/gidMappings); else null. */
+    public List<Linux.IdMapping> uidMappings;
+    public List<Linux.IdMapping> gidMappings;
     /** LSM labels: AppArmor profile and SELinux process label at execve, SELinux context of the mounts (null: none). */
     public String apparmorProfile;
     public String selinuxLabel;
@@ -66,7 +69,8 @@ public final class SpecDraft {
                 unified.isEmpty() ? null : Map.copyOf(unified));
         Linux linux = new Linux(List.copyOf(namespaces), cgroupsPath, resources,
                 sysctl.isEmpty() ? null : Map.copyOf(sysctl), seccomp,
-                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation, mountLabel);
+                List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation, mountLabel,
+                uidMappings, gidMappings);
         return new Spec(Spec.VERSION, process, new Root(rootPath, readonlyRootfs), hostname, List.copyOf(mounts),
                 Map.copyOf(annotations), linux);
     }

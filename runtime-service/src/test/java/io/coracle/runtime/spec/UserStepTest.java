@@ -2,6 +2,7 @@ package io.coracle.runtime.spec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.coracle.cri.v1.ContainerConfig;
 import io.coracle.cri.v1.ContainerMetadata;
@@ -190,19 +191,50 @@ class UserStepTest {
     }
 
     @Test
-    void userNamespacesAreRefusedNotIgnored() throws Exception {
-        LinuxContainerSecurityContext.Builder sc = LinuxContainerSecurityContext.newBuilder().setNamespaceOptions(
-                NamespaceOption.newBuilder().setUsernsOptions(UserNamespace.newBuilder().setMode(NamespaceMode.POD)));
+    void aContainerJoinsItsPodsUserNamespaceOrIsRefused() throws Exception {
+        io.coracle.cri.v1.IDMapping map = io.coracle.cri.v1.IDMapping.newBuilder().setHostId(65536 * 3).setLength(65536).build();
+        UserNamespace podUserns = UserNamespace.newBuilder().setMode(NamespaceMode.POD).addUids(map).addGids(map).build();
+        io.coracle.sandbox.PodUserNamespace maps = io.coracle.sandbox.PodUserNamespace.of("userns_options", podUserns);
+        PodContext plain = new PodContext("pod", "pod", null, null, null, null, false, "/p", null, null, null, null, "", "");
+        PodContext withUserns = new PodContext("pod", "pod", null, null, null, null, false, "/p", null, null, null, null, "",
+                "", null, java.nio.file.Path.of("/proc/42/ns/user"), maps);
+        // A pod in the node's user namespace takes no container asking for one of its own.
+        assertEquals("namespace_options.userns_options: mode POD: the pod has no user namespace (its userns_options differ)",
+                namespaceRefused(plain, podUserns));
+        // A container of a user-namespaced pod joins it, with its maps in the spec for the shim to check.
+        SpecDraft spec = new SpecDraft();
+        new NamespaceStep().apply(nsInput(withUserns, podUserns), spec);
+        assertTrue(spec.namespaces.contains(new io.coracle.oci.Linux.Namespace("user", "/proc/42/ns/user")));
+        assertEquals(List.of(new io.coracle.oci.Linux.IdMapping(0, 65536 * 3, 65536)), spec.uidMappings);
+        assertEquals(spec.uidMappings, spec.gidMappings);
+        SpecDraft none = new SpecDraft();
+        new NamespaceStep().apply(nsInput(withUserns, null), none); // no userns_options: still the pod's
+        assertEquals(spec.uidMappings, none.uidMappings);
+        // Any other mapping or mode is refused: a container never leaves its pod's user namespace.
+        io.coracle.cri.v1.IDMapping other = map.toBuilder().setHostId(65536 * 4).build();
+        for (UserNamespace u : List.of(podUserns.toBuilder().setUids(0, other).build(),
+                podUserns.toBuilder().setGids(0, other).build(), podUserns.toBuilder().addUids(other).build(),
+                UserNamespace.newBuilder().setMode(NamespaceMode.NODE).build(),
+                UserNamespace.newBuilder().setMode(NamespaceMode.CONTAINER).build())) {
+            assertTrue(namespaceRefused(withUserns, u).contains("not the pod's"), u.toString());
+        }
+    }
+
+    private ContainerSpecInput nsInput(PodContext pod, UserNamespace userns) {
+        LinuxContainerSecurityContext.Builder sc = LinuxContainerSecurityContext.newBuilder();
+        if (userns != null) {
+            sc.setNamespaceOptions(NamespaceOption.newBuilder().setUsernsOptions(userns));
+        }
         ContainerConfig config = ContainerConfig.newBuilder()
                 .setMetadata(ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"))
                 .setLinux(LinuxContainerConfig.newBuilder().setSecurityContext(sc)).build();
-        PodContext pod = new PodContext("pod", "pod", null, null, null, null, false, "/p", null, null, null, null, "", "");
-        ContainerSpecInput in = new ContainerSpecInput("cid", config, new ImageConfig.Settings(null, null, null,
+        return new ContainerSpecInput("cid", config, new ImageConfig.Settings(null, null, null,
                 List.of("x"), null, null, null, null, null), pod, List.of(layer), dir, dir, "/p/cid", false);
-        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
-                () -> new NamespaceStep().apply(in, new SpecDraft()));
-        assertEquals("namespace_options.userns_options: mode POD: user namespaces are not supported (only NODE, without"
-                + " id mappings)", e.getMessage());
+    }
+
+    private String namespaceRefused(PodContext pod, UserNamespace userns) {
+        return assertThrows(InvalidContainerConfigException.class,
+                () -> new NamespaceStep().apply(nsInput(pod, userns), new SpecDraft())).getMessage();
     }
 
     @Test

@@ -1,0 +1,119 @@
+package io.coracle.shim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.coracle.oci.Linux;
+import io.coracle.sys.PauseLauncher;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shim joining a pod's user namespace (made by coracle-pause --uid-map/--gid-map): the container's
+ * root is the mapped host uid, the image's files show as root's through the idmapped layers with the
+ * layer unchanged, and a config.json whose maps are not the namespace's, or are out of range, or come
+ * without a namespace to join, is refused before the container exists.
+ */
+class ShimUserNamespaceTest extends BusyboxRootfsTests {
+    static final long HOST = (1L << 30) + 65536L * 2000 + 65536L * (System.nanoTime() % 100);
+    int pause;
+
+    @BeforeEach
+    void startPause() throws Exception {
+        pause = new PauseLauncher(TestContainer.PROGRAMS).launch(Set.of("net", "ipc", "uts", "pid"), "userns", null,
+                Duration.ofSeconds(10), List.of("--uid-map", "0:" + HOST + ":65536", "--gid-map", "0:" + HOST + ":65536"));
+    }
+
+    @AfterEach
+    void stopPause() throws Exception {
+        new ProcessBuilder("kill", "-9", String.valueOf(pause)).start().waitFor();
+    }
+
+    private TestContainer inPod(List<Linux.IdMapping> uids, List<Linux.IdMapping> gids) throws Exception {
+        TestContainer c = new TestContainer(lower);
+        c.namespaces = new java.util.ArrayList<>(List.of(TestContainer.ns("mount"),
+                new Linux.Namespace("user", "/proc/" + pause + "/ns/user"),
+                new Linux.Namespace("pid", "/proc/" + pause + "/ns/pid"),
+                new Linux.Namespace("network", "/proc/" + pause + "/ns/net"),
+                new Linux.Namespace("ipc", "/proc/" + pause + "/ns/ipc"),
+                new Linux.Namespace("uts", "/proc/" + pause + "/ns/uts")));
+        c.uidMappings = uids;
+        c.gidMappings = gids;
+        Files.setAttribute(c.upper, "unix:uid", (int) HOST);
+        Files.setAttribute(c.upper, "unix:gid", (int) HOST);
+        return c;
+    }
+
+    static List<Linux.IdMapping> map(long container, long host, long size) {
+        return List.of(new Linux.IdMapping(container, host, size));
+    }
+
+    @Test
+    void theContainersRootIsTheMappedHostUidAndTheLayerIsUnchanged() throws Exception {
+        try (TestContainer c = inPod(map(0, HOST, 65536), map(0, HOST, 65536))) {
+            c.args = List.of("sh", "-c", "id -u; stat -c %u:%g /bin/busybox; cat /proc/self/uid_map; touch /made; sleep 30");
+            ShimClient client = c.create();
+            client.start();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!c.output("stdout").contains("touch") && !Files.exists(c.upper.resolve("made"))
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            String out = c.output("stdout");
+            assertTrue(out.startsWith("0\n0:0\n"), out);
+            assertEquals("0 " + HOST + " 65536", out.lines().skip(2).findFirst().orElse("").strip().replaceAll("\\s+", " "));
+            assertEquals((int) HOST, Files.getAttribute(c.upper.resolve("made"), "unix:uid", LinkOption.NOFOLLOW_LINKS));
+            assertEquals(0, Files.getAttribute(c.lower.resolve("bin/busybox"), "unix:uid", LinkOption.NOFOLLOW_LINKS));
+            String uid = Files.readAllLines(Path.of("/proc/" + client.state().pid() + "/status")).stream()
+                    .filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow().split("\\s+")[1];
+            assertEquals(String.valueOf(HOST), uid);
+        }
+    }
+
+    private void refused(List<Linux.IdMapping> uids, List<Linux.IdMapping> gids, String why) throws Exception {
+        try (TestContainer c = inPod(uids, gids)) {
+            c.args = List.of("true");
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), e.getMessage());
+            assertTrue(e.getMessage().contains(why), e.getMessage());
+            assertFalse(Files.exists(c.state.resolve("state.json")), "state left behind");
+        }
+    }
+
+    @Test
+    void mapsThatAreNotTheNamespacesOrOutOfRangeAreRefused() throws Exception {
+        refused(map(0, HOST + 65536, 65536), map(0, HOST, 65536), "uidMappings: not the mapping of the user namespace joined");
+        refused(map(0, HOST, 65536), map(0, HOST, 65535), "gidMappings: not the mapping of the user namespace joined");
+        refused(map(0, HOST, 65536), null, "uidMappings and gidMappings are required");
+        refused(map(0, 4294967295L - 10, 65536), map(0, HOST, 65536), "ids past 4294967294");
+        refused(map(0, 4294967295L, 1), map(0, HOST, 65536), "uidMappings[0].hostID: not a number in 0..4294967294");
+        refused(map(0, HOST, 0), map(0, HOST, 65536), "length 0");
+        refused(List.of(new Linux.IdMapping(0, HOST, 65536), new Linux.IdMapping(10, HOST + 70000, 5)), map(0, HOST, 65536),
+                "overlap");
+        refused(map(0, -1, 1), map(0, HOST, 65536), "not a number");
+    }
+
+    @Test
+    void mapsWithoutAUserNamespaceToJoinAreRefused() throws Exception {
+        try (TestContainer c = new TestContainer(lower)) {
+            c.uidMappings = map(0, HOST, 65536);
+            c.gidMappings = map(0, HOST, 65536);
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("without a user namespace to join"), e.getMessage());
+        }
+        try (TestContainer c = new TestContainer(lower)) {
+            c.namespaces.add(TestContainer.ns("user")); // one of its own: never made by the shim
+            ShimException e = assertThrows(ShimException.class, c::create);
+            assertTrue(e.getMessage().contains("only joined by path"), e.getMessage());
+        }
+    }
+}
