@@ -61,7 +61,7 @@ public final class ReadPathBenchmark {
                  DaemonProcess coracle = DaemonProcess.launchWith(odir, """
                          [registry.mirrors."%1$s"]
                          endpoints = ["http://%1$s"]
-                         """.formatted(reg), "--log-level", "info")) {
+                         """.formatted(reg), "--log-level", Boolean.getBoolean("bench.debug") ? "debug" : "info")) {
                 coracle.awaitServing(Duration.ofSeconds(60));
                 CompareBenchmark.Side o = new CompareBenchmark.Side("Coracle",
                         () -> RuntimeServiceGrpc.newBlockingStub(coracle.channel()).withDeadlineAfter(120, TimeUnit.SECONDS),
@@ -76,6 +76,9 @@ public final class ReadPathBenchmark {
                 System.out.println("Coracle pid " + o.pid() + ", containerd pid " + c.pid());
                 try {
                     run(both, calls, pods, busybox);
+                    if (Boolean.getBoolean("bench.debug")) { // -Dbench.debug=true: Coracle's own timings of its steps
+                        coracle.logText().lines().filter(l -> l.contains(" took ")).forEach(System.out::println);
+                    }
                 } finally {
                     for (CompareBenchmark.Side s : both) {
                         CompareBenchmark.removeAll(s);
