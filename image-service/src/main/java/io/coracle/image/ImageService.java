@@ -152,9 +152,16 @@ public final class ImageService implements AutoCloseable {
         return leases.persistedHolders();
     }
 
+    /**
+     * Releases a container's lease. Only an image removed while in use leaves anything to collect: one
+     * that still has its record keeps every blob and snapshot (a collection listed the whole store on
+     * each RemoveContainer for nothing).
+     */
     public void release(String holder) {
-        leases.release(holder);
-        gc.collect();
+        Optional<String> image = leases.release(holder);
+        if (image.isEmpty() || images.find(image.get()).isEmpty()) {
+            gc.collect();
+        }
     }
 
     /** Bytes and inodes of the image store (and the container root when it is elsewhere). */
