@@ -261,11 +261,14 @@ public final class CompareBenchmark {
                 .setHostname(name).setLogDirectory(s.logs().resolve(uid).toString()).setLinux(linux).build();
     }
 
-    /** A container that exits on SIGTERM (a shell as PID 1 ignores it otherwise). */
+    /**
+     * A container that exits on SIGTERM (a shell as PID 1 ignores it otherwise), and not before: a run on
+     * a loaded machine outlasts 10 minutes, and the first pods' containers had exited by the 100-pod figures.
+     */
     static ContainerConfig container(String image) {
         return ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder().setName("c"))
                 .setImage(ImageSpec.newBuilder().setImage(image))
-                .addAllCommand(List.of("sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"))
+                .addAllCommand(List.of("sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"))
                 .setLogPath("c.log").build();
     }
 

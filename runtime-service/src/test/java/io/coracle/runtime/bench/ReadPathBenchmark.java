@@ -101,6 +101,7 @@ public final class ReadPathBenchmark {
             s.img().get().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(busybox)).build());
             containers.add(new ArrayList<>());
         }
+        Map<String, List<Double>> afterStart = new LinkedHashMap<>();
         for (int i = 0; i < pods; i++) {
             for (int k = 0; k < 2; k++) {
                 CompareBenchmark.Side s = both.get(k);
@@ -112,6 +113,17 @@ public final class ReadPathBenchmark {
                 s.rt().get().startContainer(StartContainerRequest.newBuilder().setContainerId(id).build());
                 s.pods().add(podId);
                 containers.get(k).add(id);
+                // Right after the start, as the cycle of bench compare calls them: first calls for this container.
+                long t = System.nanoTime();
+                s.rt().get().containerStatus(ContainerStatusRequest.newBuilder().setContainerId(id).build());
+                long t1 = System.nanoTime();
+                s.img().get().imageStatus(ImageStatusRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(busybox)).build());
+                long t2 = System.nanoTime();
+                s.rt().get().version(VersionRequest.getDefaultInstance());
+                long t3 = System.nanoTime();
+                afterStart.computeIfAbsent(k + ":ContainerStatus", x -> new ArrayList<>()).add((t1 - t) / 1e6);
+                afterStart.computeIfAbsent(k + ":ImageStatus", x -> new ArrayList<>()).add((t2 - t1) / 1e6);
+                afterStart.computeIfAbsent(k + ":Version", x -> new ArrayList<>()).add((t3 - t2) / 1e6);
             }
         }
         Map<String, Consumer<Integer>> ops = new LinkedHashMap<>();
@@ -189,6 +201,8 @@ public final class ReadPathBenchmark {
                 }
             }
         }
+        afterStart.forEach((k, v) -> System.out.printf("right after StartContainer, %s %s: p50 %.2f ms%n",
+                k.startsWith("0:") ? "Coracle" : "containerd", k.substring(2), CompareBenchmark.pct(v, 50)));
         System.out.printf("%n== Read path: %d calls each at %d pods, interleaved ==%n", calls, pods);
         CompareBenchmark.table(a, b);
         System.out.printf("Version from a bare grpc-java server in the client's JVM: p50 %.2f ms, p90 %.2f ms%n",
