@@ -221,6 +221,10 @@ static void reap(struct monitor *m)
 			m->exited = true;
 			m->wstatus = st;
 			m->finished_ns = now_ns();
+			/* As runc's shim does when the init dies: what is left in the container's cgroup (a
+			 * shared PID namespace keeps it alive) is killed now, so that its copies of the
+			 * stdout/stderr pipes close and the drain below ends at once, not after its deadline. */
+			kill_all(m, SIGKILL);
 		}
 	}
 }

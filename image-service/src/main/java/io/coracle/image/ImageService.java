@@ -152,15 +152,22 @@ public final class ImageService implements AutoCloseable {
         return leases.persistedHolders();
     }
 
-    /** Releases the holder's lease and those of its parts ({@code holder.<part>}: a container's image volumes). */
+    /**
+     * Releases the holder's lease and those of its parts ({@code holder.<part>}: a container's image
+     * volumes). Only an image removed while in use leaves anything to collect: one that still has its
+     * record keeps every blob and snapshot (a collection listed the whole store on each RemoveContainer).
+     */
     public void release(String holder) {
-        leases.release(holder);
+        List<Optional<String>> released = new ArrayList<>();
+        released.add(leases.release(holder));
         for (String part : leases.persistedHolders()) {
             if (part.startsWith(holder + ".")) {
-                leases.release(part);
+                released.add(leases.release(part));
             }
         }
-        gc.collect();
+        if (released.stream().anyMatch(image -> image.isEmpty() || images.find(image.get()).isEmpty())) {
+            gc.collect();
+        }
     }
 
     /** Bytes and inodes of the image store (and the container root when it is elsewhere). */

@@ -296,6 +296,26 @@ class ImagePullTest {
     }
 
     @Test
+    void releasingTheLeaseOfAnImageStillPresentKeepsItAndAnotherHolderStillCounts() throws Exception {
+        TestImage img = new TestImage().layer(new TestLayer().file("k", "k\n").tar(), TestImage.Compression.GZIP).build(false);
+        img.push(pusher, "test/keep", "1");
+        ImageService s = open(config());
+        ImageRecord r = s.pull(registry.host() + "/test/keep:1", Credentials.ANONYMOUS);
+        List<Path> lowers = s.lowerDirs(r.id());
+        long blobs = blobCount();
+        s.hold("container-1", r.id());
+        s.hold("container-2", r.id());
+        s.release("container-1");
+        assertTrue(Files.isDirectory(lowers.getFirst()));
+        assertEquals(blobs, blobCount());
+        s.remove(r.id());
+        assertTrue(Files.isDirectory(lowers.getFirst()), "container-2 still holds it");
+        s.release("container-2");
+        assertFalse(Files.exists(lowers.getFirst()));
+        assertEquals(0, blobCount());
+    }
+
+    @Test
     void basicAuthWithRightAndWrongCredentials() throws Exception {
         registry.close();
         registry = LocalRegistry.start(tmp.resolve("auth-registry"), true);

@@ -32,8 +32,22 @@ public final class PidFds {
 
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
 
-    /** A process as its owner identifies it: PID and start time. */
-    private record Key(int pid, long startTime) {}
+    /**
+     * A process as its owner identifies it: PID and start time. equals/hashCode are written out: a
+     * record's generated ones go through method handles, which the daemon's C1-only JIT does not
+     * inline (they showed in read-path profiles).
+     */
+    private record Key(int pid, long startTime) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.pid == pid && k.startTime == startTime;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * pid + Long.hashCode(startTime);
+        }
+    }
 
     private static final Map<Key, Integer> OPEN = new ConcurrentHashMap<>();
     private static final Map<Key, Boolean> DEAD = new ConcurrentHashMap<>();
@@ -88,6 +102,16 @@ public final class PidFds {
         }
         markDead(key);
         return false;
+    }
+
+    /** Closes the pidfd held for a process its owner no longer asks about (its object was removed). */
+    public static void forget(int pid, long startTime) {
+        Key key = new Key(pid, startTime);
+        DEAD.remove(key);
+        Integer fd = OPEN.remove(key);
+        if (fd != null) {
+            LIBC.close(fd);
+        }
     }
 
     private static void markDead(Key key) {

@@ -393,6 +393,31 @@ class ShimContainerTest extends BusyboxRootfsTests {
     }
 
     @Test
+    void leftoversInASharedPidNamespaceAreKilledWhenTheMainProcessExits() throws Exception {
+        io.coracle.sys.PauseLauncher pauses = new io.coracle.sys.PauseLauncher(TestContainer.PROGRAMS);
+        int pause = pauses.launch(new java.util.LinkedHashSet<>(List.of("pid")), null, null, Duration.ofSeconds(5));
+        try (TestContainer c = new TestContainer(lower)) {
+            c.namespaces.removeIf(n -> n.type().equals("pid"));
+            c.namespaces.add(new Linux.Namespace("pid", "/proc/" + pause + "/ns/pid"));
+            // A child that outlives the main process and holds its stdout: the kernel does not kill it
+            // (the pod's pause is the namespace's init), so the shim must.
+            c.args = sh("sleep 600 & exec sleep 0.3");
+            ShimClient client = c.create();
+            client.start();
+            long started = System.nanoTime();
+            ExitRecord exit = client.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            assertEquals(0, exit.exitCode());
+            assertTrue(millis < 900, "the exit was recorded " + millis + " ms after start: the drain waited for the"
+                    + " leftover's pipe");
+            String procs = Files.readString(Path.of("/proc/" + pause + "/task/" + pause + "/children")).trim();
+            assertEquals("", procs, "processes left in the pod's PID namespace");
+        } finally {
+            io.coracle.sys.Syscalls.kill(pause, 9);
+        }
+    }
+
+    @Test
     void shimAndContainerSurviveKill9OfTheProcessThatLaunchedThem() throws Exception {
         try (TestContainer c = new TestContainer(lower)) {
             c.args = List.of("sleep", "60");

@@ -75,8 +75,8 @@ public final class ImageLeases {
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
     }
 
-    /** Releases a lease; releasing an unknown holder is not an error. */
-    public void release(String holder) {
+    /** Releases a lease; releasing an unknown holder is not an error. Returns the image it held, if any. */
+    public java.util.Optional<String> release(String holder) {
         Lease l = leases.remove(holder);
         if (l != null && l.imageId() != null) {
             try {
@@ -86,6 +86,7 @@ public final class ImageLeases {
             }
             LOG.info("lease released holder=" + holder + " image=" + l.imageId());
         }
+        return java.util.Optional.ofNullable(l == null ? null : l.imageId());
     }
 
     public boolean isImageLeased(String imageId) {

@@ -223,20 +223,30 @@ public final class ContainerLifecycle {
             return;
         }
         ContainerRecord r = found.get();
+        long[] t = new long[6];
         try {
             // The record goes last: a crash before leaves the container listed, and a repeated remove finishes.
+            t[0] = System.nanoTime();
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
+            t[1] = System.nanoTime();
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
             cgroups.remove(r.cgroupPath());
+            t[2] = System.nanoTime();
             images.release(r.id());
+            t[3] = System.nanoTime();
             ContainerCleanup.deleteTree(r.stateDir());
             store.delete(r);
+            t[4] = System.nanoTime();
             ContainerCleanup.deleteTree(store.containerDir(r.id()));
+            t[5] = System.nanoTime();
         } catch (IOException | RuntimeException e) {
             throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());
         }
         LOG.info("container " + r.id() + " removed");
+        LOG.fine(String.format("container %s remove took %.1fms: shim %.1f, cgroups %.1f, image lease %.1f,"
+                + " state dir and record %.1f, container dir %.1f", r.id(), (t[5] - t[0]) / 1e6, (t[1] - t[0]) / 1e6,
+                (t[2] - t[1]) / 1e6, (t[3] - t[2]) / 1e6, (t[4] - t[3]) / 1e6, (t[5] - t[4]) / 1e6));
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_DELETED_EVENT);
     }
 

@@ -4,6 +4,7 @@ import io.coracle.cri.v1.ContainerState;
 import io.coracle.shim.ExitRecord;
 import io.coracle.shim.ShimClient;
 import io.coracle.shim.ShimStateFile;
+import io.coracle.sys.PidFds;
 import io.coracle.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -34,7 +35,7 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
         if (exit.isPresent()) {
             return new ContainerStates(ContainerState.CONTAINER_EXITED, shim, exit);
         }
-        if (shim.isEmpty() || !alive(shim.get().shimPid())) {
+        if (shim.isEmpty() || !alive(shim.get())) {
             // No exit record and no shim: it died without a word (or the node rebooted).
             return new ContainerStates(ContainerState.CONTAINER_UNKNOWN, shim, exit);
         }
@@ -49,7 +50,13 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
 
     /** Drops what is remembered of containers whose state dirs are not in {@code live}. */
     static void retain(Set<Path> live) {
-        STATES.keySet().retainAll(live);
+        STATES.entrySet().removeIf(e -> {
+            if (live.contains(e.getKey())) {
+                return false;
+            }
+            PidFds.forget(e.getValue().state().shimPid(), e.getValue().state().createdAt()); // its pidfd too
+            return true;
+        });
         EXITS.keySet().retainAll(live);
     }
 
@@ -94,8 +101,14 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
         }
     }
 
+    /** The shim runs: a pidfd held from the first check on answers from memory (no /proc read per call). */
+    private static boolean alive(ShimStateFile shim) {
+        int pid = shim.shimPid();
+        return pid > 0 && PidFds.running(pid, shim.createdAt(), () -> aliveInProc(pid));
+    }
+
     /** Running, not a zombie: a killed shim waits as a zombie until the host's init reaps it, sometimes late. */
-    private static boolean alive(int pid) {
+    private static boolean aliveInProc(int pid) {
         if (!Syscalls.alive(pid)) {
             return false;
         }

@@ -5,6 +5,8 @@ import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -13,6 +15,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CriCallMetrics extends CallOutcomeInterceptor {
     private final MeterRegistry registry;
+    /** The meters of each method and code, built once: building and registering one per call showed in profiles. */
+    private final Map<String, Map<Status.Code, Meters>> meters = new ConcurrentHashMap<>();
+
+    private record Meters(Timer duration, Counter errors) {}
 
     public CriCallMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -24,18 +30,24 @@ public final class CriCallMetrics extends CallOutcomeInterceptor {
     }
 
     void record(String method, Status.Code code, long nanos) {
-        Timer.builder("coracle.cri.request.duration")
+        Meters m = meters.computeIfAbsent(method, k -> new ConcurrentHashMap<>()).computeIfAbsent(code,
+                k -> register(method, code));
+        m.duration().record(nanos, TimeUnit.NANOSECONDS);
+        if (m.errors() != null) {
+            m.errors().increment();
+        }
+    }
+
+    private Meters register(String method, Status.Code code) {
+        Timer duration = Timer.builder("coracle.cri.request.duration")
                 .description("CRI calls by method and gRPC status code")
                 .tags("method", method, "code", code.name())
                 .serviceLevelObjectives(LatencyBuckets.BOUNDS)
-                .register(registry)
-                .record(nanos, TimeUnit.NANOSECONDS);
-        if (code != Status.Code.OK) {
-            Counter.builder("coracle.cri.request.errors")
-                    .description("CRI calls that ended with a status other than OK")
-                    .tags("method", method, "code", code.name())
-                    .register(registry)
-                    .increment();
-        }
+                .register(registry);
+        Counter errors = code == Status.Code.OK ? null : Counter.builder("coracle.cri.request.errors")
+                .description("CRI calls that ended with a status other than OK")
+                .tags("method", method, "code", code.name())
+                .register(registry);
+        return new Meters(duration, errors);
     }
 }

@@ -247,7 +247,7 @@ public final class CompareBenchmark {
         return System.nanoTime();
     }
 
-    private static PodSandboxConfig pod(Side s, String name) {
+    static PodSandboxConfig pod(Side s, String name) {
         String uid = name + "-" + Long.toHexString(System.nanoTime());
         // As the kubelet sends it by default: each container in its own PID namespace.
         LinuxPodSandboxConfig.Builder linux = LinuxPodSandboxConfig.newBuilder().setSecurityContext(
@@ -261,11 +261,14 @@ public final class CompareBenchmark {
                 .setHostname(name).setLogDirectory(s.logs().resolve(uid).toString()).setLinux(linux).build();
     }
 
-    /** A container that exits on SIGTERM (a shell as PID 1 ignores it otherwise). */
-    private static ContainerConfig container(String image) {
+    /**
+     * A container that exits on SIGTERM (a shell as PID 1 ignores it otherwise), and not before: a run on
+     * a loaded machine outlasts 10 minutes, and the first pods' containers had exited by the 100-pod figures.
+     */
+    static ContainerConfig container(String image) {
         return ContainerConfig.newBuilder().setMetadata(ContainerMetadata.newBuilder().setName("c"))
                 .setImage(ImageSpec.newBuilder().setImage(image))
-                .addAllCommand(List.of("sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"))
+                .addAllCommand(List.of("sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"))
                 .setLogPath("c.log").build();
     }
 
@@ -353,7 +356,7 @@ public final class CompareBenchmark {
         return System.nanoTime();
     }
 
-    private static void table(Map<String, List<Double>> a, Map<String, List<Double>> b) {
+    static void table(Map<String, List<Double>> a, Map<String, List<Double>> b) {
         System.out.printf("%-28s %10s %10s %12s %10s %7s%n", "operation", "Coracle p50", "p90", "containerd p50",
                 "p90", "ratio");
         for (String op : a.keySet()) {
@@ -373,7 +376,7 @@ public final class CompareBenchmark {
         return sorted.get(Math.min(sorted.size() - 1, Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1)));
     }
 
-    private static void removeAll(Side s) throws InterruptedException {
+    static void removeAll(Side s) throws InterruptedException {
         for (var ctr : s.rt().get().listContainers(ListContainersRequest.getDefaultInstance()).getContainersList()) {
             s.rt().get().stopContainer(StopContainerRequest.newBuilder().setContainerId(ctr.getId()).setTimeout(10).build());
             retried(() -> s.rt().get().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(ctr.getId()).build()));
@@ -411,7 +414,7 @@ public final class CompareBenchmark {
     }
 
     /** The same bridge network as Coracle's default (bridge, isGateway, ipMasq, hairpin; host-local; portmap). */
-    private static void writeNetwork(Path confDir, String name, String bridge, Path ipamDir, String subnet) throws Exception {
+    static void writeNetwork(Path confDir, String name, String bridge, Path ipamDir, String subnet) throws Exception {
         Files.createDirectories(confDir);
         Files.writeString(confDir.resolve("10-bench.conflist"), """
                 {"cniVersion": "0.4.0", "name": "%s", "plugins": [
