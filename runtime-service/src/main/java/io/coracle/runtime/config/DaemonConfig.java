@@ -31,6 +31,7 @@ public record DaemonConfig(
         Metrics metrics,
         Streaming streaming,
         int eventSubscriberQueue,
+        List<Path> cdiSpecDirs,
         String source) {
 
     /** The [cni] table. */
@@ -131,6 +132,10 @@ public record DaemonConfig(
                 signaturePolicy.put(scope, List.copyOf(keys));
             }
         }
+        List<Path> cdiSpecDirs = new ArrayList<>();
+        for (Object dir : (List<?>) v.get("cdi_spec_dirs")) {
+            cdiSpecDirs.add(absolute(String.valueOf(dir), "cdi_spec_dirs", origin));
+        }
         Map<String, Path> runtimes = new java.util.TreeMap<>();
         for (Map.Entry<String, Object> e : fileValues.entrySet()) {
             String key = e.getKey();
@@ -181,6 +186,7 @@ public record DaemonConfig(
                 metrics,
                 streaming,
                 (int) positive(v, "events.subscriber_queue", 16, 1_000_000, origin),
+                List.copyOf(cdiSpecDirs),
                 source);
     }
 

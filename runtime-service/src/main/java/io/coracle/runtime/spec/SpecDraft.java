@@ -48,6 +48,8 @@ public final class SpecDraft {
     public String apparmorProfile;
     public String selinuxLabel;
     public String mountLabel;
+    /** OCI hooks by hook name (only from CDI specs, host configuration: never from a pod spec). */
+    public Map<String, List<io.coracle.oci.Hook>> hooks = new LinkedHashMap<>();
 
     /** Whether a mount already targets {@code destination}. */
     public boolean mounts(String destination) {
@@ -68,6 +70,6 @@ public final class SpecDraft {
                 sysctl.isEmpty() ? null : Map.copyOf(sysctl), seccomp,
                 List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation, mountLabel);
         return new Spec(Spec.VERSION, process, new Root(rootPath, readonlyRootfs), hostname, List.copyOf(mounts),
-                Map.copyOf(annotations), linux);
+                Map.copyOf(annotations), linux, hooks.isEmpty() ? null : Map.copyOf(hooks));
     }
 }
