@@ -161,7 +161,7 @@ class ChartTest {
     void defaultConfigHasEverySectionAndDefault() {
         JsonNode t = defaults().toml();
         assertEquals(Set.of("socket", "root", "state", "log_level", "cgroup_driver", "shutdown_grace_seconds",
-                "cgroup_parent", "pod_shm_size", "cdi_spec_dirs", "cni", "events", "streaming", "registry", "metrics"),
+                "cgroup_parent", "pod_shm_size", "cdi", "cni", "events", "streaming", "registry", "metrics"),
                 fieldNames(t));
         assertEquals("/run/coracle/coracle.sock", t.get("socket").asText());
         assertEquals("/var/lib/coracle", t.get("root").asText());

@@ -212,6 +212,9 @@ public final class CdiRegistry {
     /** Parses one spec file: a regular file (never through a symlink), at most MAX_SPEC_BYTES. */
     static CdiSpec read(Path file) throws IOException {
         byte[] bytes;
+        if (Files.isSymbolicLink(file)) {
+            throw new IOException("a symbolic link (spec files must be regular files)");
+        }
         try (SeekableByteChannel ch = Files.newByteChannel(file, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isRegularFile()) {
@@ -224,10 +227,8 @@ public final class CdiRegistry {
                 bytes = in.readNBytes((int) MAX_SPEC_BYTES + 1);
             }
         } catch (java.nio.file.FileSystemException e) {
-            if (Files.isSymbolicLink(file)) {
-                throw new IOException("a symbolic link (spec files must be regular files)");
-            }
-            throw new IOException(e.getMessage());
+            // Replaced by a symlink after the check above: O_NOFOLLOW refused it (ELOOP).
+            throw new IOException(e.getReason() != null ? e.getReason() : e.getMessage());
         }
         if (bytes.length > MAX_SPEC_BYTES) {
             throw new IOException("larger than " + MAX_SPEC_BYTES + " bytes");

@@ -24,7 +24,7 @@ public final class ConfigSchema {
                     "Parent cgroup of pods whose config names none (default /coracle, or coracle.slice with systemd)."),
             ConfigKey.string("pod_shm_size", "64Mi",
                     "Size of each pod's /dev/shm tmpfs (bytes, or with a Ki/Mi/Gi suffix)."),
-            ConfigKey.stringList("cdi_spec_dirs", List.of("/etc/cdi", "/var/run/cdi"),
+            ConfigKey.stringList("cdi.spec_dirs", List.of("/etc/cdi", "/var/run/cdi"),
                     "Directories of CDI device specs (JSON or YAML), read at each container that asks for a CDI device;\n"
                             + "# a device in a later directory overrides the same device in an earlier one."),
 

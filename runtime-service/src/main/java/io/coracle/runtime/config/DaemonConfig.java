@@ -133,8 +133,8 @@ public record DaemonConfig(
             }
         }
         List<Path> cdiSpecDirs = new ArrayList<>();
-        for (Object dir : (List<?>) v.get("cdi_spec_dirs")) {
-            cdiSpecDirs.add(absolute(String.valueOf(dir), "cdi_spec_dirs", origin));
+        for (Object dir : (List<?>) v.get("cdi.spec_dirs")) {
+            cdiSpecDirs.add(absolute(String.valueOf(dir), "cdi.spec_dirs", origin));
         }
         Map<String, Path> runtimes = new java.util.TreeMap<>();
         for (Map.Entry<String, Object> e : fileValues.entrySet()) {

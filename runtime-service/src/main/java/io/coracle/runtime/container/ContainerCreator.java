@@ -50,7 +50,7 @@ public final class ContainerCreator {
     private final Map<String, Path> runtimes;
     private final Path shimStateRoot;
     private final HostFeatures host;
-    /** The CDI spec directories (config key cdi_spec_dirs). */
+    /** The CDI spec directories (config key cdi.spec_dirs). */
     private volatile CdiRegistry cdi = new CdiRegistry(CdiRegistry.DEFAULT_DIRS);
 
     public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
