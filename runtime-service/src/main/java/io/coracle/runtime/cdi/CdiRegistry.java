@@ -212,17 +212,18 @@ public final class CdiRegistry {
     /** Parses one spec file: a regular file (never through a symlink), at most MAX_SPEC_BYTES. */
     static CdiSpec read(Path file) throws IOException {
         byte[] bytes;
-        if (Files.isSymbolicLink(file)) {
+        // Checked before opening: opening a FIFO would wait for a writer.
+        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (a.isSymbolicLink()) {
             throw new IOException("a symbolic link (spec files must be regular files)");
         }
+        if (!a.isRegularFile()) {
+            throw new IOException("not a regular file");
+        }
+        if (a.size() > MAX_SPEC_BYTES) {
+            throw new IOException("larger than " + MAX_SPEC_BYTES + " bytes");
+        }
         try (SeekableByteChannel ch = Files.newByteChannel(file, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
-            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (!a.isRegularFile()) {
-                throw new IOException("not a regular file");
-            }
-            if (a.size() > MAX_SPEC_BYTES) {
-                throw new IOException("larger than " + MAX_SPEC_BYTES + " bytes");
-            }
             try (InputStream in = Channels.newInputStream(ch)) {
                 bytes = in.readNBytes((int) MAX_SPEC_BYTES + 1);
             }
