@@ -33,6 +33,22 @@ final class CgroupFiles {
         }
     }
 
+    /** A control file's text, trimmed (at most 64 KiB), or null when it does not exist. */
+    static String readText(Path dir, String name) throws IOException {
+        if (name.isEmpty() || name.startsWith(".") || name.contains("/")) {
+            throw new IllegalArgumentException("not a cgroup control file name: " + name);
+        }
+        Path file = dir.resolve(name);
+        if (!Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        try (var in = Files.newInputStream(file)) {
+            return new String(in.readNBytes(65536), java.nio.charset.StandardCharsets.UTF_8).strip();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
     static void removeDir(Path dir) throws IOException {
         // rmdir on a cgroup fails with EBUSY until its last process is gone: retry briefly.
         for (int i = 0; ; i++) {

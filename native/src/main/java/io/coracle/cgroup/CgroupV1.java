@@ -76,4 +76,15 @@ public record CgroupV1(Path root, Map<String, Path> hierarchies) implements Cgro
     public boolean exists(String path) {
         return hierarchies.values().stream().anyMatch(h -> Files.isDirectory(CgroupFiles.under(h, path)));
     }
+
+    @Override
+    public String read(String path, String file) throws IOException {
+        for (Path h : hierarchies.values()) {
+            String text = CgroupFiles.readText(CgroupFiles.under(h, path), file);
+            if (text != null) {
+                return text;
+            }
+        }
+        return null;
+    }
 }

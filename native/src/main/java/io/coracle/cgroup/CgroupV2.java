@@ -47,4 +47,9 @@ public record CgroupV2(Path root) implements Cgroups {
     public boolean exists(String path) {
         return Files.isDirectory(CgroupFiles.under(root, path));
     }
+
+    @Override
+    public String read(String path, String file) throws IOException {
+        return CgroupFiles.readText(CgroupFiles.under(root, path), file);
+    }
 }

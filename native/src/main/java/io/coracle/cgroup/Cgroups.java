@@ -33,4 +33,10 @@ public interface Cgroups {
     void remove(String path) throws IOException;
 
     boolean exists(String path);
+
+    /**
+     * A control file of the cgroup (e.g. "cpu.shares", "memory.max"), trimmed, from the hierarchy
+     * that has it; null when none does. Bounded: control files are short.
+     */
+    String read(String path, String file) throws IOException;
 }

@@ -4,6 +4,7 @@ import io.coracle.cgroup.CgroupCreator;
 import io.coracle.cgroup.CgroupV1;
 import io.coracle.cgroup.CgroupV2;
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cri.v1.HugepageLimit;
 import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.oci.Resources;
 import java.io.IOException;
@@ -14,7 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Pod cgroups: the pod cgroup (the kubelet's cgroup_parent, or a Coracle default) and the pause
@@ -215,6 +219,112 @@ final class PodCgroup {
                         r.getCpusetMems().isEmpty() ? null : r.getCpusetMems())
                 : null;
         Resources.Memory memory = mem > 0 ? new Resources.Memory(mem, null, null) : null;
-        return cpu == null && memory == null ? null : new Resources(memory, cpu, null, null, null);
+        // Huge pages: the pod's limit per page size plus the overhead's for that size.
+        Map<String, Long> pages = new LinkedHashMap<>();
+        for (HugepageLimit h : r.getHugepageLimitsList()) {
+            pages.merge(h.getPageSize(), h.getLimit(), Long::sum);
+        }
+        for (HugepageLimit h : o.getHugepageLimitsList()) {
+            if (pages.containsKey(h.getPageSize())) {
+                pages.merge(h.getPageSize(), h.getLimit(), Long::sum);
+            }
+        }
+        List<Resources.HugepageLimit> hugepages = pages.entrySet().stream()
+                .map(e -> new Resources.HugepageLimit(e.getKey(), e.getValue())).toList();
+        Map<String, String> unified = r.getUnifiedMap().isEmpty() ? null : new TreeMap<>(r.getUnifiedMap());
+        return cpu == null && memory == null && hugepages.isEmpty() && unified == null ? null
+                : new Resources(memory, cpu, null, hugepages.isEmpty() ? null : hugepages, null, unified);
+    }
+
+    /**
+     * Rewrites the limits of an existing pod cgroup (UpdatePodSandboxResources) with the shim's cgroup
+     * code. All or nothing: when the kernel refuses a file half-way, the values read before the update
+     * are written back, and the kernel's refusal is thrown.
+     */
+    void update(String pod, Resources want) throws IOException {
+        synchronized (TREE_LOCK) {
+            Resources before = current(pod, want);
+            try {
+                creator.create(pod, want);
+            } catch (IOException e) {
+                try {
+                    creator.create(pod, before);
+                } catch (IOException restore) {
+                    e.addSuppressed(restore);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** The memory the pod's cgroup charges now (bytes). */
+    long memoryUsage(String pod) throws IOException {
+        return cgroups.stats(pod).memoryUsageBytes();
+    }
+
+    /**
+     * The pod cgroup's current values of every file {@code want} would write, as resources that write
+     * them back. On v2 the files are restored verbatim (unified), so no conversion (shares to weight)
+     * rounds them; on v1 every value the writer takes is the file's own number.
+     */
+    Resources current(String pod, Resources want) throws IOException {
+        List<String> sizes = want.hugepageLimits() == null ? List.of()
+                : want.hugepageLimits().stream().map(Resources.HugepageLimit::pageSize).toList();
+        Resources.Cpu cpu = want.cpu();
+        if (cgroups.v2()) {
+            List<String> files = new ArrayList<>();
+            if (cpu != null) {
+                files.addAll(List.of("cpu.weight", "cpu.max"));
+                if (cpu.cpus() != null) {
+                    files.add("cpuset.cpus");
+                }
+                if (cpu.mems() != null) {
+                    files.add("cpuset.mems");
+                }
+            }
+            if (want.memory() != null) {
+                files.add("memory.max");
+            }
+            sizes.forEach(size -> files.add("hugetlb." + size + ".max"));
+            if (want.unified() != null) {
+                files.addAll(want.unified().keySet());
+            }
+            Map<String, String> values = new LinkedHashMap<>();
+            for (String f : files) {
+                String v = cgroups.read(pod, f);
+                if (v != null && !v.isEmpty()) {
+                    values.put(f, v);
+                }
+            }
+            return new Resources(null, null, null, null, null, values);
+        }
+        Resources.Cpu oldCpu = cpu == null ? null : new Resources.Cpu(number(pod, "cpu.shares"),
+                number(pod, "cpu.cfs_quota_us"), number(pod, "cpu.cfs_period_us"),
+                cpu.cpus() == null ? null : emptyAsNull(cgroups.read(pod, "cpuset.cpus")),
+                cpu.mems() == null ? null : emptyAsNull(cgroups.read(pod, "cpuset.mems")));
+        Resources.Memory oldMemory = want.memory() == null ? null
+                : new Resources.Memory(number(pod, "memory.limit_in_bytes"), null, null);
+        List<Resources.HugepageLimit> oldPages = new ArrayList<>();
+        for (String size : sizes) {
+            // The hybrid unified hierarchy names it hugetlb.<size>.max; v1 hugetlb.<size>.limit_in_bytes.
+            Long v = number(pod, "hugetlb." + size + ".limit_in_bytes");
+            v = v != null ? v : number(pod, "hugetlb." + size + ".max");
+            if (v != null) {
+                oldPages.add(new Resources.HugepageLimit(size, v));
+            }
+        }
+        return new Resources(oldMemory, oldCpu, null, oldPages.isEmpty() ? null : oldPages, null);
+    }
+
+    private Long number(String pod, String file) throws IOException {
+        String v = cgroups.read(pod, file);
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        return v.equals("max") ? Long.MAX_VALUE : Long.parseLong(v);
+    }
+
+    private static String emptyAsNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
     }
 }

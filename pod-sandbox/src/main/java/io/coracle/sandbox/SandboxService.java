@@ -12,6 +12,8 @@ import io.coracle.cri.v1.StopPodSandboxRequest;
 import io.coracle.cri.v1.StopPodSandboxResponse;
 import io.coracle.cri.v1.StreamPodSandboxesRequest;
 import io.coracle.cri.v1.StreamPodSandboxesResponse;
+import io.coracle.cri.v1.UpdatePodSandboxResourcesRequest;
+import io.coracle.cri.v1.UpdatePodSandboxResourcesResponse;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
@@ -29,6 +31,7 @@ public final class SandboxService {
     private final SandboxStatusReader statusReader;
     private final SandboxLister lister;
     private final SandboxRecovery recovery;
+    private final SandboxResourceUpdater resourceUpdater;
 
     /** A service whose pods have no containers and whose events go nowhere. */
     public SandboxService(SandboxConfig config) throws IOException {
@@ -49,6 +52,7 @@ public final class SandboxService {
         this.statusReader = new SandboxStatusReader(env);
         this.lister = new SandboxLister(env);
         this.recovery = new SandboxRecovery(env);
+        this.resourceUpdater = new SandboxResourceUpdater(env);
     }
 
     /**
@@ -123,6 +127,10 @@ public final class SandboxService {
 
     public RemovePodSandboxResponse remove(RemovePodSandboxRequest r) {
         return remover.remove(r);
+    }
+
+    public UpdatePodSandboxResourcesResponse updateResources(UpdatePodSandboxResourcesRequest r) {
+        return resourceUpdater.update(r);
     }
 
     public PodSandboxStatusResponse status(PodSandboxStatusRequest r) {

@@ -24,6 +24,9 @@ public final class ConfigSchema {
                     "Parent cgroup of pods whose config names none (default /coracle, or coracle.slice with systemd)."),
             ConfigKey.string("pod_shm_size", "64Mi",
                     "Size of each pod's /dev/shm tmpfs (bytes, or with a Ki/Mi/Gi suffix)."),
+            ConfigKey.stringList("cdi.spec_dirs", List.of("/etc/cdi", "/var/run/cdi"),
+                    "Directories of CDI device specs (JSON or YAML), read at each container that asks for a CDI device;\n"
+                            + "# a device in a later directory overrides the same device in an earlier one."),
 
             ConfigKey.stringList("cni.bin_dirs", List.of("/opt/cni/bin", "/usr/lib/cni"),
                     "Directories searched for CNI plugins, in order."),

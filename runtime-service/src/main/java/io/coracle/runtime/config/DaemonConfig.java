@@ -32,6 +32,7 @@ public record DaemonConfig(
         Streaming streaming,
         int eventSubscriberQueue,
         Path checkpointDir,
+        List<Path> cdiSpecDirs,
         String source) {
 
     /** The [cni] table. */
@@ -132,6 +133,10 @@ public record DaemonConfig(
                 signaturePolicy.put(scope, List.copyOf(keys));
             }
         }
+        List<Path> cdiSpecDirs = new ArrayList<>();
+        for (Object dir : (List<?>) v.get("cdi.spec_dirs")) {
+            cdiSpecDirs.add(absolute(String.valueOf(dir), "cdi.spec_dirs", origin));
+        }
         Map<String, Path> runtimes = new java.util.TreeMap<>();
         for (Map.Entry<String, Object> e : fileValues.entrySet()) {
             String key = e.getKey();
@@ -183,6 +188,7 @@ public record DaemonConfig(
                 streaming,
                 (int) positive(v, "events.subscriber_queue", 16, 1_000_000, origin),
                 absolutePath(v, "checkpoint.dir", origin),
+                List.copyOf(cdiSpecDirs),
                 source);
     }
 

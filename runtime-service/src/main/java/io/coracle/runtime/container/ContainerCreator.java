@@ -17,6 +17,9 @@ import io.coracle.runtime.spec.ContainerSpecBuilder;
 import io.coracle.runtime.spec.ContainerReferences;
 import io.coracle.runtime.spec.ContainerSpecInput;
 import io.coracle.runtime.spec.PodContext;
+import io.coracle.runtime.spec.SpecStep;
+import io.coracle.runtime.cdi.CdiRegistry;
+import io.coracle.runtime.cdi.CdiStep;
 import io.coracle.shim.CreateRequest;
 import io.coracle.shim.ShimException;
 import io.coracle.shim.ShimLauncher;
@@ -49,6 +52,8 @@ public final class ContainerCreator {
     private final Path shimStateRoot;
     private final HostFeatures host;
     private final ContainerReferenceResolver references;
+    /** The CDI spec directories (config key cdi.spec_dirs). */
+    private volatile CdiRegistry cdi = new CdiRegistry(CdiRegistry.DEFAULT_DIRS);
 
     public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
                             Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot,
@@ -63,6 +68,11 @@ public final class ContainerCreator {
         this.runtimes = runtimes;
         this.shimStateRoot = shimStateRoot;
         this.references = new ContainerReferenceResolver(images, store);
+    }
+
+    /** Where CDI spec files are read from (later directories override earlier ones). */
+    public void useCdiSpecDirs(List<Path> dirs) {
+        this.cdi = new CdiRegistry(dirs);
     }
 
     /**
@@ -145,8 +155,12 @@ public final class ContainerCreator {
             ImageConfig.Settings settings = images.imageConfig(image.id()).settings();
             List<Path> lowerDirs = images.lowerDirs(image.id());
             ContainerReferences refs = references.resolve(id, pod.podId(), config, dir);
+            List<String> cdiDevices = CdiRegistry.requested(config);
+            List<SpecStep> cdiStep = cdiDevices.isEmpty() ? List.of() : List.of(new CdiStep(cdi.resolve(cdiDevices)));
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
-                    work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler()), refs));
+                    work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler()), refs), cdiStep);
+            // An OCI runtime handler runs config.json's hooks itself; for Coracle's shim the daemon does.
+            OciHooks.Plan hooks = runtime == null ? OciHooks.save(dir, spec) : new OciHooks.Plan(Map.of(), Map.of());
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             tSpec = System.nanoTime();
@@ -162,6 +176,7 @@ public final class ContainerCreator {
                     pod.shimCgroup()), CREATE_TIMEOUT);
             tShim = System.nanoTime();
             ContainerReferenceResolver.checkJoined(refs, created.pid());
+            OciHooks.run(hooks, id, created.pid(), bundle, "created", "prestart", "createRuntime", "createContainer");
 
             ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),
                     image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
@@ -71,11 +72,16 @@ public final class ContainerLifecycle {
             throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is "
                     + stateName(s.state()) + ", not created: it cannot be started");
         }
+        OciHooks.Plan hooks = OciHooks.load(store.containerDir(r.id()));
+        Path bundle = store.containerDir(r.id()).resolve("bundle");
+        int pid = s.shim().map(ShimStateFile::pid).orElse(0);
         try {
+            OciHooks.run(hooks, r.id(), pid, bundle, "created", "startContainer");
             new ShimClient(r.stateDir()).start();
         } catch (IOException e) {
             throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage());
         }
+        OciHooks.runLogged(hooks, r.id(), pid, bundle, "running", "poststart");
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
         events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STARTED_EVENT);
         watchExit(r);
@@ -229,6 +235,8 @@ public final class ContainerLifecycle {
             t[0] = System.nanoTime();
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
+            OciHooks.runLogged(OciHooks.load(store.containerDir(r.id())), r.id(), 0,
+                    store.containerDir(r.id()).resolve("bundle"), "stopped", "poststop");
             t[1] = System.nanoTime();
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
             cgroups.remove(r.cgroupPath());

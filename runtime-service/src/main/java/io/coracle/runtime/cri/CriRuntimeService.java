@@ -57,6 +57,8 @@ import io.coracle.cri.v1.StreamPodSandboxesRequest;
 import io.coracle.cri.v1.StreamPodSandboxesResponse;
 import io.coracle.cri.v1.UpdateContainerResourcesRequest;
 import io.coracle.cri.v1.UpdateContainerResourcesResponse;
+import io.coracle.cri.v1.UpdatePodSandboxResourcesRequest;
+import io.coracle.cri.v1.UpdatePodSandboxResourcesResponse;
 import io.coracle.cri.v1.UpdateRuntimeConfigRequest;
 import io.coracle.cri.v1.UpdateRuntimeConfigResponse;
 import io.coracle.cri.v1.VersionRequest;
@@ -239,6 +241,12 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
             validate.id("pod_sandbox_id", request.getPodSandboxId());
             return sandboxes.status(request);
         });
+    }
+
+    @Override
+    public void updatePodSandboxResources(UpdatePodSandboxResourcesRequest request,
+                                          StreamObserver<UpdatePodSandboxResourcesResponse> response) {
+        answer(response, () -> sandboxes.updateResources(request));
     }
 
     @Override

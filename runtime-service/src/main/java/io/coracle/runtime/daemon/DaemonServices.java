@@ -117,6 +117,7 @@ final class DaemonServices implements AutoCloseable {
             lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods);
             creator = new ContainerCreator(containerStore, images, pods,
                     new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host);
+            creator.useCdiSpecDirs(config.cdiSpecDirs());
             containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
             stats = new ContainerStatsReader(containerStore, cgroups);

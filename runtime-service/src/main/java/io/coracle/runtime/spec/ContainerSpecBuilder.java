@@ -20,8 +20,16 @@ public final class ContainerSpecBuilder {
     }
 
     public static Spec build(ContainerSpecInput input) throws InvalidContainerConfigException {
+        return build(input, List.of());
+    }
+
+    /** With steps the caller resolved from host configuration (CDI devices), applied after the built-in ones. */
+    public static Spec build(ContainerSpecInput input, List<SpecStep> extra) throws InvalidContainerConfigException {
         SpecDraft draft = new SpecDraft();
         for (SpecStep step : STEPS) {
+            step.apply(input, draft);
+        }
+        for (SpecStep step : extra) {
             step.apply(input, draft);
         }
         return draft.toSpec();

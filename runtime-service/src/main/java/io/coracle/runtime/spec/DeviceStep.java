@@ -79,7 +79,7 @@ public final class DeviceStep implements SpecStep {
     }
 
     /** The device node at host (never through a symlink) as it is to appear at containerPath; null when not a device. */
-    static Linux.Device describe(Path host, String containerPath) throws IOException {
+    public static Linux.Device describe(Path host, String containerPath) throws IOException {
         int fileMode = (Integer) Files.getAttribute(host, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         String type = switch (fileMode & 0170000) {
             case 0020000 -> "c";

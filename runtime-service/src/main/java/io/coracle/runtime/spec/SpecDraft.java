@@ -51,6 +51,8 @@ public final class SpecDraft {
     public String apparmorProfile;
     public String selinuxLabel;
     public String mountLabel;
+    /** OCI hooks by hook name (only from CDI specs, host configuration: never from a pod spec). */
+    public Map<String, List<io.coracle.oci.Hook>> hooks = new LinkedHashMap<>();
 
     /** Whether a mount already targets {@code destination}. */
     public boolean mounts(String destination) {
@@ -72,6 +74,6 @@ public final class SpecDraft {
                 List.copyOf(maskedPaths), List.copyOf(readonlyPaths), List.copyOf(devices), rootfsPropagation, mountLabel,
                 uidMappings, gidMappings);
         return new Spec(Spec.VERSION, process, new Root(rootPath, readonlyRootfs), hostname, List.copyOf(mounts),
-                Map.copyOf(annotations), linux);
+                Map.copyOf(annotations), linux, hooks.isEmpty() ? null : Map.copyOf(hooks));
     }
 }

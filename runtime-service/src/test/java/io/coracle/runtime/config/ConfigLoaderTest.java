@@ -172,6 +172,19 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void cdiSpecDirsDefaultToEtcThenRunAndMustBeAbsolute() throws Exception {
+        assertEquals(List.of(Path.of("/etc/cdi"), Path.of("/var/run/cdi")),
+                DaemonConfig.from(Map.of(), Map.of(), "defaults").cdiSpecDirs());
+        Path file = Files.writeString(dir.resolve("cdi.toml"), "[cdi]\nspec_dirs = [\"/opt/cdi\", \"/run/cdi\"]\n");
+        assertEquals(List.of(Path.of("/opt/cdi"), Path.of("/run/cdi")),
+                DaemonConfig.from(ConfigLoader.load(file, true), Map.of(), file.toString()).cdiSpecDirs());
+        Path relative = Files.writeString(dir.resolve("cdi-rel.toml"), "[cdi]\nspec_dirs = [\"cdi\"]\n");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> DaemonConfig.from(ConfigLoader.load(relative, true), Map.of(), relative.toString()));
+        assertTrue(e.getMessage().contains("cdi.spec_dirs"), e.getMessage());
+    }
+
+    @Test
     void badMirrorEndpointNamesKey() throws Exception {
         Path file = write("[registry.mirrors.\"docker.io\"]\nendpoints = [\"ftp://x\"]\n");
         ConfigException e = assertThrows(ConfigException.class,
