@@ -63,7 +63,7 @@ class LauncherHelpTest {
             assertTrue(help.contains("./coracle bench " + bench.group(1) + " "), "help omits bench " + bench.group(1));
             benches++;
         }
-        assertEquals(4, benches, "bench commands found in the launcher (startup, containers, streaming, compare)");
+        assertEquals(5, benches, "bench commands found in the launcher (startup, containers, streaming, compare, readpath)");
     }
 
     @Test
