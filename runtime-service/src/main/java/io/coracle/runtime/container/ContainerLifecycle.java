@@ -35,9 +35,11 @@ public final class ContainerLifecycle {
     private final ContainerEvents events;
     private final PodLookup pods;
     private final Object[] exitLocks = new Object[64];
+    private final ContainerScopes scopes;
 
     public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
-                              PodLookup pods) {
+                              PodLookup pods, ContainerScopes scopes) {
+        this.scopes = scopes;
         this.store = store;
         this.pods = pods;
         this.images = images;
@@ -228,6 +230,7 @@ public final class ContainerLifecycle {
             ContainerCleanup.killAndReap(new ShimClient(r.stateDir()), KILL_WAIT);
             reportExit(r);
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+            scopes.stop(r.cgroupPath());
             cgroups.remove(r.cgroupPath());
             images.release(r.id());
             ContainerCleanup.deleteTree(r.stateDir());
