@@ -38,6 +38,7 @@ public final class SystemdUnits implements AutoCloseable {
     /** Where the system bus listens (dbus-daemon's and dbus-broker's default). */
     public static final Path DEFAULT_BUS = Path.of("/run/dbus/system_bus_socket");
     static final Duration JOB_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final String UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists";
     private static final String NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit";
     private static final UInt64 INFINITY = new UInt64(UInt64.MAX_BIG_VALUE);
@@ -73,12 +74,32 @@ public final class SystemdUnits implements AutoCloseable {
             throw new IOException("the system bus socket " + busSocket + " does not exist (is systemd running, with"
                     + " D-Bus?): the systemd cgroup driver creates pod slices and container scopes through it");
         }
+        // The library's authentication reads without a deadline: it runs on a thread of its own, which
+        // is interrupted (closing its socket) when the bus has not answered in time.
+        CompletableFuture<DBusConnection> connecting = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().daemon().name("systemd-bus-connect").start(() -> {
+            try {
+                connecting.complete(DBusConnectionBuilder.forAddress("unix:path=" + addressValue(busSocket.toString()))
+                        .withShared(false).build());
+            } catch (Throwable e) {
+                connecting.completeExceptionally(e);
+            }
+        });
         DBusConnection c;
         try {
-            c = DBusConnectionBuilder.forAddress("unix:path=" + addressValue(busSocket.toString()))
-                    .withShared(false).build();
-        } catch (DBusException | RuntimeException e) {
-            throw new IOException("cannot connect to the system bus at " + busSocket + ": " + e.getMessage(), e);
+            c = connecting.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            t.interrupt();
+            connecting.thenAccept(DBusConnection::disconnect);
+            throw new IOException("cannot connect to the system bus at " + busSocket + ": no D-Bus answer within "
+                    + CONNECT_TIMEOUT.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            t.interrupt();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted connecting to the system bus at " + busSocket, e);
+        } catch (ExecutionException e) {
+            throw new IOException("cannot connect to the system bus at " + busSocket + ": " + e.getCause().getMessage(),
+                    e.getCause());
         }
         try {
             SystemdUnits units = new SystemdUnits(busSocket, c, cgroupV2);
