@@ -47,9 +47,13 @@ class SystemdDriverIT {
                 && Files.exists(CGROUP.resolve("cgroup.controllers")), "systemd is PID 1 on cgroup v2, with its bus");
     }
 
+    /** The daemon's top-level keys: the systemd driver, its bus, and pods under coracle.slice by default. */
+    private static final String SYSTEMD = "cgroup_driver = \"systemd\"\nsystemd_bus = \"" + BUS
+            + "\"\ncgroup_parent = \"coracle.slice\"\n";
+
     @Test
     void podsAndContainersAreSystemdUnits(@TempDir Path dir) throws Exception {
-        try (CriTestbed bed = CriTestbed.start(dir, "cgroup_driver = \"systemd\"\nsystemd_bus = \"" + BUS + "\"\n", "")) {
+        try (CriTestbed bed = CriTestbed.start(dir, SYSTEMD, "")) {
             PodSandboxConfig pod = hostNetwork(bed.pod("sd")).build();
             String podId = bed.runPod(pod);
             String podSlice = "coracle-pod" + podId + ".slice";
@@ -109,7 +113,7 @@ class SystemdDriverIT {
 
     @Test
     void aRestartedDaemonStopsTheUnitsNoRecordOwns(@TempDir Path dir) throws Exception {
-        try (CriTestbed bed = CriTestbed.start(dir, "cgroup_driver = \"systemd\"\nsystemd_bus = \"" + BUS + "\"\n", "")) {
+        try (CriTestbed bed = CriTestbed.start(dir, SYSTEMD, "")) {
             // A scope of a container no record knows (what a crash between StartTransientUnit and the
             // record leaves), with a process in it.
             String orphan = "coracle-" + "0f".repeat(32) + ".scope";
