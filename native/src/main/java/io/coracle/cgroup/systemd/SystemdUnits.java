@@ -38,7 +38,7 @@ public final class SystemdUnits implements AutoCloseable {
     /** Where the system bus listens (dbus-daemon's and dbus-broker's default). */
     public static final Path DEFAULT_BUS = Path.of("/run/dbus/system_bus_socket");
     static final Duration JOB_TIMEOUT = Duration.ofSeconds(30);
-    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30); // the first connection may start dbus-daemon (socket activation)
     private static final String UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists";
     private static final String NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit";
     private static final UInt64 INFINITY = new UInt64(UInt64.MAX_BIG_VALUE);
