@@ -19,7 +19,7 @@ class SystemdDriverStartIT {
     void theDaemonRefusesToStartWithoutSystemdsBus(@TempDir Path dir) throws Exception {
         Path bus = dir.resolve("no-bus");
         try (DaemonProcess d = DaemonProcess.launchWithTopLevel(dir,
-                "cgroup_driver = \"systemd\"\nsystemd_bus = \"" + bus + "\"\n", "")) {
+                "cgroup_driver = \"systemd\"\ncgroup_parent = \"coracle.slice\"\nsystemd_bus = \"" + bus + "\"\n", "")) {
             assertTrue(d.process().waitFor(60, TimeUnit.SECONDS), "the daemon exits");
             String log = d.logText();
             assertTrue(d.process().exitValue() != 0, "a failure exit code:\n" + log);
@@ -58,7 +58,7 @@ class SystemdDriverStartIT {
             }
             assertTrue(Files.exists(bus), "dbus-daemon listens on " + bus);
             try (DaemonProcess d = DaemonProcess.launchWithTopLevel(dir,
-                    "cgroup_driver = \"systemd\"\nsystemd_bus = \"" + bus + "\"\n", "")) {
+                    "cgroup_driver = \"systemd\"\ncgroup_parent = \"coracle.slice\"\nsystemd_bus = \"" + bus + "\"\n", "")) {
                 assertTrue(d.process().waitFor(60, TimeUnit.SECONDS), "the daemon exits");
                 String log = d.logText();
                 assertTrue(d.process().exitValue() != 0, "a failure exit code:\n" + log);
