@@ -172,7 +172,7 @@ public final class SystemdUnits implements AutoCloseable {
             try {
                 manager.StopUnit(unit, "replace");
             } catch (DBusExecutionException e) {
-                if (NO_SUCH_UNIT.equals(e.getType())) {
+                if (isError(e, NO_SUCH_UNIT, " not loaded.", " not found.")) {
                     return;
                 }
                 throw new IOException("systemd StopUnit " + unit + ": " + e.getMessage(), e);
@@ -201,7 +201,7 @@ public final class SystemdUnits implements AutoCloseable {
         try {
             manager.ResetFailedUnit(unit);
         } catch (DBusExecutionException e) {
-            if (!NO_SUCH_UNIT.equals(e.getType())) {
+            if (!isError(e, NO_SUCH_UNIT, " not loaded.", " not found.")) {
                 LOG.fine(() -> "systemd ResetFailedUnit " + unit + ": " + e.getMessage());
             }
         }
@@ -215,7 +215,7 @@ public final class SystemdUnits implements AutoCloseable {
             try {
                 manager.StartTransientUnit(unit, "replace", properties, List.of());
             } catch (DBusExecutionException e) {
-                if (UNIT_EXISTS.equals(e.getType())) {
+                if (isError(e, UNIT_EXISTS, " already exists.")) {
                     return false;
                 }
                 throw new IOException("systemd StartTransientUnit " + unit + ": " + e.getMessage(), e);
@@ -230,6 +230,23 @@ public final class SystemdUnits implements AutoCloseable {
         }
         LOG.fine(() -> "systemd: " + unit + " started with " + show(properties));
         return true;
+    }
+
+    /**
+     * Whether systemd answered with the D-Bus error {@code name}; dbus-java does not always carry the
+     * name of an error it has no class for, so systemd's message for it ("Unit x not loaded.") counts too.
+     */
+    static boolean isError(DBusExecutionException e, String name, String... messageEnds) {
+        if (name.equals(e.getType()) || e.getClass().getName().equals(name)) {
+            return true;
+        }
+        String m = e.getMessage() == null ? "" : e.getMessage().strip();
+        for (String end : messageEnds) {
+            if (m.startsWith("Unit ") && m.endsWith(end)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String await(CompletableFuture<String> done, String unit, String what) throws IOException {
