@@ -62,7 +62,11 @@ public record ContainerScopes(SystemdUnits systemd) {
                     : unit.substring("coracle-pod".length(), unit.length() - ".slice".length());
             if (!live.contains(id)) {
                 LOG.info("systemd unit " + unit + " belongs to no pod or container: stopping it");
-                systemd.stop(unit);
+                try {
+                    systemd.stop(unit);
+                } catch (IOException e) {
+                    LOG.warning("systemd unit " + unit + " left running (stopped at the next start): " + e.getMessage());
+                }
             }
         }
     }
