@@ -32,7 +32,8 @@ mkdir -p "$home" "$stage/usr/local/bin" "$stage/etc/coracle" "$stage/etc/systemd
 # charsets and locale data are not either.
 modules=$("$jdk/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 21 \
   --class-path "$dist/lib/*" "$dist/lib/coracle.jar")
-modules="$modules,jdk.management,jdk.unsupported,jdk.naming.dns,jdk.crypto.ec"
+# jdk.net and jdk.security.auth: the D-Bus transport (peer credentials, SASL EXTERNAL uid) of the systemd cgroup driver.
+modules="$modules,jdk.management,jdk.unsupported,jdk.naming.dns,jdk.crypto.ec,jdk.net,jdk.security.auth,java.xml"
 # jdk.crypto.ec is empty (merged into java.base) on newer JDKs, but present: keep only modules that exist.
 available=$("$jdk/bin/java" --list-modules | sed 's/@.*//')
 modules=$(tr ',' '\n' <<<"$modules" | sort -u | grep -Fxf <(echo "$available") | paste -sd, -)

@@ -161,8 +161,8 @@ class ChartTest {
     void defaultConfigHasEverySectionAndDefault() {
         JsonNode t = defaults().toml();
         assertEquals(Set.of("socket", "root", "state", "log_level", "cgroup_driver", "shutdown_grace_seconds",
-                "cgroup_parent", "pod_shm_size", "cdi", "cni", "events", "checkpoint", "streaming", "registry", "metrics"),
-                fieldNames(t));
+                "cgroup_parent", "systemd_bus", "pod_shm_size", "cdi", "cni", "events", "checkpoint", "streaming",
+                "registry", "metrics"), fieldNames(t));
         assertEquals("/run/coracle/coracle.sock", t.get("socket").asText());
         assertEquals("/var/lib/coracle", t.get("root").asText());
         assertEquals("/run/coracle", t.get("state").asText());

@@ -4,6 +4,7 @@ import io.coracle.cgroup.CgroupCreator;
 import io.coracle.cgroup.CgroupV1;
 import io.coracle.cgroup.CgroupV2;
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cgroup.systemd.SystemdUnits;
 import io.coracle.cri.v1.HugepageLimit;
 import io.coracle.cri.v1.LinuxContainerResources;
 import io.coracle.oci.Resources;
@@ -23,7 +24,9 @@ import java.util.TreeMap;
 /**
  * Pod cgroups: the pod cgroup (the kubelet's cgroup_parent, or a Coracle default) and the pause
  * process's leaf under it, on cgroup v1 (every mounted hierarchy) or v2. With the systemd driver,
- * slice names are expanded to their cgroupfs paths, written directly (no systemd here).
+ * slice names are expanded to their cgroupfs paths, the pod cgroup is a slice and the pause leaf a
+ * scope ({@code coracle-<sandbox id>.scope}, Delegate=yes), both started through systemd's D-Bus
+ * API; the pod's shims join the pause scope, so that no stop or restart of coracle.service reaches them.
  */
 final class PodCgroup {
     /** Creation and removal of shared ancestors must not interleave between pods. */
@@ -32,11 +35,17 @@ final class PodCgroup {
     private final Cgroups cgroups;
     private final CgroupCreator creator;
     private final SandboxConfig.CgroupDriver driver;
+    private final SystemdUnits systemd; // null: cgroupfs, or systemd's names written directly (tests without systemd)
 
-    PodCgroup(Cgroups cgroups, CgroupCreator creator, SandboxConfig.CgroupDriver driver) {
+    PodCgroup(Cgroups cgroups, CgroupCreator creator, SandboxConfig.CgroupDriver driver, SystemdUnits systemd) {
         this.cgroups = cgroups;
         this.creator = creator;
         this.driver = driver;
+        this.systemd = driver == SandboxConfig.CgroupDriver.SYSTEMD ? systemd : null;
+    }
+
+    PodCgroup(Cgroups cgroups, CgroupCreator creator, SandboxConfig.CgroupDriver driver) {
+        this(cgroups, creator, driver, null);
     }
 
     /** What a pod's cgroups are called: the pod cgroup and the pause leaf, as cgroupfs paths. */
@@ -92,6 +101,9 @@ final class PodCgroup {
      * keeps its own limits) and the pause leaf. Returns the topmost cgroup created, or null.
      */
     String create(Names n, LinuxContainerResources resources, LinuxContainerResources overhead) throws IOException {
+        if (systemd != null) {
+            return createUnits(n, podResources(resources, overhead));
+        }
         synchronized (TREE_LOCK) {
             String createdFrom = null;
             for (String p = n.pod(); !p.equals("/") && !cgroups.exists(p); p = parentOf(p)) {
@@ -117,7 +129,46 @@ final class PodCgroup {
         }
     }
 
+    /**
+     * The systemd driver's pod cgroup: the pod slice, started with the pod's limits unless it exists
+     * (the kubelet's, which keeps its own), then the pause leaf's directory, which the pause scope
+     * adopts ({@link #addProcess}) and the shims join. Returns the pod slice's path if Coracle started it.
+     */
+    private String createUnits(Names n, Resources limits) throws IOException {
+        String slice = leaf(n.pod());
+        boolean started = systemd.startSlice(slice, limits);
+        try {
+            if (started && limits != null) {
+                creator.create(n.pod(), limits); // the files systemd has no property for (hugetlb, v1 cpuset)
+            }
+            creator.create(n.pause(), null);
+        } catch (IOException e) {
+            if (started) {
+                try {
+                    systemd.stop(slice);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
+        return started ? n.pod() : n.pause();
+    }
+
+    private static String leaf(String path) {
+        return path.equals("/") ? "-.slice" : path.substring(path.lastIndexOf('/') + 1);
+    }
+
     void addProcess(String path, int pid) throws IOException {
+        addToCgroup(path, pid);
+        if (systemd != null) {
+            String scope = leaf(path);
+            systemd.startScope(scope, leaf(parentOf(path)), pid, "Coracle pod sandbox "
+                    + scope.replaceFirst("^coracle-", "").replaceFirst("\\.scope$", ""), null);
+        }
+    }
+
+    private void addToCgroup(String path, int pid) throws IOException {
         byte[] line = (pid + "\n").getBytes(StandardCharsets.UTF_8);
         for (Path dir : dirs(path)) {
             if (!Files.isDirectory(dir) && cgroups instanceof CgroupV1 v1) {
@@ -154,6 +205,15 @@ final class PodCgroup {
 
     /** Removes the pause leaf, then the pod cgroup and its ancestors up to createdFrom while they are empty. */
     void remove(Names n, String createdFrom) throws IOException {
+        if (systemd != null) {
+            // The pause scope (what is left in it goes with it), then the pod slice if Coracle started it.
+            systemd.stop(leaf(n.pause()));
+            cgroups.remove(n.pause());
+            if (n.pod().equals(createdFrom)) {
+                systemd.stop(leaf(n.pod()));
+            }
+            return;
+        }
         synchronized (TREE_LOCK) {
             cgroups.remove(n.pause());
             if (createdFrom == null || createdFrom.equals(n.pause())) {

@@ -26,8 +26,8 @@ final class SandboxEnvironment {
     final PodContainersHook containers;
     final SandboxEventListener events;
 
-    SandboxEnvironment(SandboxConfig config, PodContainersHook containers, SandboxEventListener events)
-            throws IOException {
+    SandboxEnvironment(SandboxConfig config, PodContainersHook containers, SandboxEventListener events,
+                       io.coracle.cgroup.systemd.SystemdUnits systemd) throws IOException {
         this.config = config;
         this.containers = containers;
         this.events = events;
@@ -39,7 +39,7 @@ final class SandboxEnvironment {
         }
         NativePrograms programs = new NativePrograms(config.pauseBinary().getParent());
         Cgroups hierarchies = Cgroups.detect();
-        this.cgroups = new PodCgroup(hierarchies, new CgroupCreator(programs), config.cgroupDriver());
+        this.cgroups = new PodCgroup(hierarchies, new CgroupCreator(programs), config.cgroupDriver(), systemd);
         this.validator = new PodSandboxConfigValidator(config.cgroupDriver(),
                 new LinuxResourcesValidator(HostResources.read(), hierarchies.v2()));
         this.pauseLauncher = new PauseLauncher(programs);

@@ -44,8 +44,14 @@ public final class SandboxService {
      */
     public SandboxService(SandboxConfig config, PodContainersHook containers, SandboxEventListener events)
             throws IOException {
+        this(config, containers, events, null);
+    }
+
+    /** With the systemd cgroup driver: {@code systemd} starts the pods' slices and pause scopes (null: cgroupfs). */
+    public SandboxService(SandboxConfig config, PodContainersHook containers, SandboxEventListener events,
+                          io.coracle.cgroup.systemd.SystemdUnits systemd) throws IOException {
         this.env = new SandboxEnvironment(config, java.util.Objects.requireNonNull(containers, "containers"),
-                java.util.Objects.requireNonNull(events, "events"));
+                java.util.Objects.requireNonNull(events, "events"), systemd);
         this.runner = new SandboxRunner(env);
         this.stopper = new SandboxStopper(env);
         this.remover = new SandboxRemover(env, stopper);

@@ -22,6 +22,9 @@ public final class ConfigSchema {
                     "On SIGTERM/SIGINT, how long in-flight CRI calls may run before they are cancelled."),
             ConfigKey.string("cgroup_parent", "",
                     "Parent cgroup of pods whose config names none (default /coracle, or coracle.slice with systemd)."),
+            ConfigKey.string("systemd_bus", "/run/dbus/system_bus_socket",
+                    "The system bus (a unix socket) on which systemd starts pod slices and container scopes when\n"
+                            + "# cgroup_driver = \"systemd\"; the daemon refuses to start with that driver if systemd is not reachable there."),
             ConfigKey.string("pod_shm_size", "64Mi",
                     "Size of each pod's /dev/shm tmpfs (bytes, or with a Ki/Mi/Gi suffix)."),
             ConfigKey.stringList("cdi.spec_dirs", List.of("/etc/cdi", "/var/run/cdi"),

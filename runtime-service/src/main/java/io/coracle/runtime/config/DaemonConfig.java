@@ -24,6 +24,7 @@ public record DaemonConfig(
         CgroupDriver cgroupDriver,
         Duration shutdownGrace,
         String cgroupParent,
+        Path systemdBus,
         long podShmSizeBytes,
         Cni cni,
         Registry registry,
@@ -85,6 +86,12 @@ public record DaemonConfig(
             default -> throw new ConfigException(origin + ": key 'cgroup_driver' must be cgroupfs or systemd; got '"
                     + driver + "'");
         };
+        String parent = (String) v.get("cgroup_parent");
+        if (cgroupDriver == CgroupDriver.SYSTEMD && !parent.isEmpty()
+                && (!parent.matches("[A-Za-z0-9:_.\\\\-]+\\.slice") || parent.contains("--") || parent.startsWith("-"))) {
+            throw new ConfigException(origin + ": key 'cgroup_parent' must be a systemd slice name (like coracle.slice)"
+                    + " with cgroup_driver = \"systemd\"; got '" + parent + "'");
+        }
         long grace = (Long) v.get("shutdown_grace_seconds");
         if (grace < 0 || grace > 3600) {
             throw new ConfigException(origin + ": key 'shutdown_grace_seconds' must be between 0 and 3600; got " + grace);
@@ -180,6 +187,7 @@ public record DaemonConfig(
                 cgroupDriver,
                 Duration.ofSeconds(grace),
                 (String) v.get("cgroup_parent"),
+                absolutePath(v, "systemd_bus", origin),
                 byteSize(v, "pod_shm_size", origin),
                 cni,
                 registry,

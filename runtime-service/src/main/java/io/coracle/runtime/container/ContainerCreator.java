@@ -12,6 +12,7 @@ import io.coracle.image.ImageService;
 import io.coracle.image.content.ImageConfig;
 import io.coracle.image.store.ImageRecord;
 import io.coracle.oci.OciJson;
+import io.coracle.oci.Resources;
 import io.coracle.oci.Spec;
 import io.coracle.runtime.spec.ContainerSpecBuilder;
 import io.coracle.runtime.spec.ContainerReferences;
@@ -21,6 +22,7 @@ import io.coracle.runtime.spec.SpecStep;
 import io.coracle.runtime.cdi.CdiRegistry;
 import io.coracle.runtime.cdi.CdiStep;
 import io.coracle.shim.CreateRequest;
+import io.coracle.shim.ShimClient;
 import io.coracle.shim.ShimException;
 import io.coracle.shim.ShimLauncher;
 import java.io.IOException;
@@ -54,11 +56,13 @@ public final class ContainerCreator {
     private final ContainerReferenceResolver references;
     /** The CDI spec directories (config key cdi.spec_dirs). */
     private volatile CdiRegistry cdi = new CdiRegistry(CdiRegistry.DEFAULT_DIRS);
+    private final ContainerScopes scopes;
 
     public ContainerCreator(ContainerStore store, ImageService images, PodLookup pods, ShimLauncher shims,
                             Cgroups cgroups, ContainerEvents events, Map<String, Path> runtimes, Path shimStateRoot,
-                            HostFeatures host) {
+                            HostFeatures host, ContainerScopes scopes) {
         this.host = host;
+        this.scopes = scopes;
         this.store = store;
         this.images = images;
         this.pods = pods;
@@ -137,7 +141,7 @@ public final class ContainerCreator {
         try {
             // Private (0700) around the bundle, whose config.json holds the env; the upperdir's own mode
             // is the mode of the container's "/", which every user in the container must pass: 0755.
-            String cgroupPath = pod.cgroupParent() + "/" + id;
+            String cgroupPath = pod.cgroupParent() + "/" + scopes.leaf(id);
             // Before anything exists: what a start-up after a crash must undo. Not fsync'd: all it names
             // is volatile but the image lease, which start-up releases when no container holds it.
             PrivateFiles.write(PrivateFiles.directory(dir).resolve(ContainerIntent.FILE), OciJson.MAPPER
@@ -174,6 +178,14 @@ public final class ContainerCreator {
             tLease = System.nanoTime();
             created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
                     pod.shimCgroup()), CREATE_TIMEOUT);
+            Resources limits = spec.linux().resources();
+            scopes.start(cgroupPath, id, created.pid(), limits);
+            if (scopes.systemd() != null && limits != null) {
+                // Starting the scope wrote systemd's defaults over files it owns (memory.high, swap):
+                // the shim writes the container's limits again, as runc writes its own after systemd.
+                new ShimClient(stateDir).update(new Resources(limits.memory(), limits.cpu(), limits.pids(),
+                        limits.hugepageLimits(), null, limits.unified()));
+            }
             tShim = System.nanoTime();
             ContainerReferenceResolver.checkJoined(refs, created.pid());
             OciHooks.run(hooks, id, created.pid(), bundle, "created", "prestart", "createRuntime", "createContainer");
@@ -193,7 +205,7 @@ public final class ContainerCreator {
             events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
         } catch (Exception e) {
-            undo(id, reserved, dir, new ContainerIntent(id, pod.podId(), stateDir, pod.cgroupParent() + "/" + id));
+            undo(id, reserved, dir, new ContainerIntent(id, pod.podId(), stateDir, pod.cgroupParent() + "/" + scopes.leaf(id)));
             throw failure(id, name, e);
         }
     }
@@ -224,6 +236,7 @@ public final class ContainerCreator {
     private void undo(String id, String reserved, Path dir, ContainerIntent intent) {
         try {
             // Through the state dir, not the launcher's answer: a shim whose create timed out may still live.
+            scopes.stop(intent.cgroupPath());
             ContainerCleanup.undoCreate(intent, dir, cgroups, images);
         } catch (IOException | RuntimeException e) {
             LOG.warning("container " + id + ": cleanup after failed create incomplete (finished at the next start): " + e);

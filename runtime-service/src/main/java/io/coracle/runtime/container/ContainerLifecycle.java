@@ -36,9 +36,11 @@ public final class ContainerLifecycle {
     private final ContainerEvents events;
     private final PodLookup pods;
     private final Object[] exitLocks = new Object[64];
+    private final ContainerScopes scopes;
 
     public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
-                              PodLookup pods) {
+                              PodLookup pods, ContainerScopes scopes) {
+        this.scopes = scopes;
         this.store = store;
         this.pods = pods;
         this.images = images;
@@ -239,6 +241,7 @@ public final class ContainerLifecycle {
                     store.containerDir(r.id()).resolve("bundle"), "stopped", "poststop");
             t[1] = System.nanoTime();
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+            scopes.stop(r.cgroupPath());
             cgroups.remove(r.cgroupPath());
             t[2] = System.nanoTime();
             images.release(r.id());

@@ -19,10 +19,12 @@ public final class ContainerUpdater {
 
     private final ContainerStore store;
     private final Cgroups cgroups;
+    private final ContainerScopes scopes;
 
-    public ContainerUpdater(ContainerStore store, Cgroups cgroups) {
+    public ContainerUpdater(ContainerStore store, Cgroups cgroups, ContainerScopes scopes) {
         this.store = store;
         this.cgroups = cgroups;
+        this.scopes = scopes;
     }
 
     public void updateResources(UpdateContainerResourcesRequest request) {
@@ -35,10 +37,13 @@ public final class ContainerUpdater {
             throw new CriError(CriError.Kind.INVALID, e.getMessage());
         }
         try {
-            // The shim writes the cgroup files, with the same code as at create.
-            new ShimClient(r.stateDir()).update(new Resources(draft.memory, draft.cpu, null,
+            Resources limits = new Resources(draft.memory, draft.cpu, null,
                     draft.hugepageLimits.isEmpty() ? null : draft.hugepageLimits, null,
-                    draft.unified.isEmpty() ? null : draft.unified));
+                    draft.unified.isEmpty() ? null : draft.unified);
+            // systemd's properties first (a scope's), then the shim writes the cgroup files, with the
+            // same code as at create: systemd's and those it has no property for.
+            scopes.update(r.cgroupPath(), limits);
+            new ShimClient(r.stateDir()).update(limits);
             store.put(r.withResources(linux));
         } catch (IOException e) {
             throw new CriError(CriError.Kind.INTERNAL, "update resources of container " + r.id() + ": " + e.getMessage());

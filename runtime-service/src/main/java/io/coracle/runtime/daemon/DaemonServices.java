@@ -2,6 +2,7 @@ package io.coracle.runtime.daemon;
 
 import io.coracle.cri.CriError;
 import io.coracle.cgroup.Cgroups;
+import io.coracle.cgroup.systemd.SystemdUnits;
 import io.coracle.cri.v1.ContainerStatus;
 import io.coracle.cri.v1.PodSandboxStatus;
 import io.coracle.cri.v1.PodSandboxStatusRequest;
@@ -15,6 +16,7 @@ import io.coracle.runtime.container.ContainerCreator;
 import io.coracle.runtime.container.ContainerEvents;
 import io.coracle.runtime.container.ContainerLifecycle;
 import io.coracle.runtime.container.ContainerRecovery;
+import io.coracle.runtime.container.ContainerScopes;
 import io.coracle.runtime.container.ContainerStatsReader;
 import io.coracle.runtime.container.ContainerStatusReader;
 import io.coracle.runtime.container.ContainerStore;
@@ -34,8 +36,10 @@ import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PrivateFiles;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Every service of the daemon, built from its configuration and recovered from disk: images,
@@ -57,6 +61,7 @@ final class DaemonServices implements AutoCloseable {
     final PodMetricsReader podMetrics;
     final HostFeatures host;
     final ContainerCheckpointer checkpointer;
+    private SystemdUnits systemd; // with cgroup_driver = "systemd"
 
     DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -78,6 +83,15 @@ final class DaemonServices implements AutoCloseable {
             containerStore = new ContainerStore(config.root());
             events = new ContainerEvents(config.eventSubscriberQueue());
             Cgroups cgroups = Cgroups.detect();
+            // The systemd driver talks to systemd or the daemon does not start: no silent fallback to cgroupfs.
+            if (config.cgroupDriver() == SandboxConfig.CgroupDriver.SYSTEMD) {
+                try {
+                    systemd = SystemdUnits.connect(config.systemdBus(), cgroups.v2());
+                } catch (IOException e) {
+                    throw new DaemonStartException("cgroup_driver = \"systemd\": " + e.getMessage(), e);
+                }
+            }
+            ContainerScopes scopes = new ContainerScopes(systemd);
 
             DaemonConfig.Cni cni = config.cni();
             SandboxConfig sandboxConfig = SandboxConfig.defaults(config.state().resolve("pods"),
@@ -106,7 +120,7 @@ final class DaemonServices implements AutoCloseable {
                         throw new IOException(e.getMessage(), e);
                     }
                 }
-            }, events::publishSandbox);
+            }, events::publishSandbox, systemd);
             sandboxes.setCniPluginTimeout(cni.pluginTimeout());
 
             // The containers' shim state dirs (sockets, exit records, exec process files): private, also after an older install.
@@ -114,14 +128,14 @@ final class DaemonServices implements AutoCloseable {
             PrivateFiles.directory(shimStateRoot);
             host = HostFeatures.probe(programs, config.runtimes(), config.state(), config.root());
             SandboxPods pods = new SandboxPods(sandboxes.store());
-            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods);
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes);
             creator = new ContainerCreator(containerStore, images, pods,
-                    new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host);
+                    new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host, scopes);
             creator.useCdiSpecDirs(config.cdiSpecDirs());
             containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
             stats = new ContainerStatsReader(containerStore, cgroups);
-            updater = new ContainerUpdater(containerStore, cgroups);
+            updater = new ContainerUpdater(containerStore, cgroups, scopes);
             podStats = new PodStatsReader(sandboxes.store(), cgroups, stats);
             podMetrics = new PodMetricsReader(podStats);
             checkpointer = new ContainerCheckpointer(containerStore, pods, cgroups, containerStatus, images,
@@ -148,7 +162,15 @@ final class DaemonServices implements AutoCloseable {
             sandboxes.recover();
             new ContainerRecovery(containerStore, lifecycle, pods, cgroups, images, shimStateRoot).recover();
             sandboxes.finishInterruptedRemovals();
+            // Units a crash left behind (their pod or container has no record any more).
+            Set<String> live = new HashSet<>();
+            sandboxes.store().all().forEach(s -> live.add(s.id()));
+            containerStore.list().forEach(r -> live.add(r.id()));
+            scopes.removeOrphans(live);
         } catch (IOException | RuntimeException e) {
+            if (systemd != null) {
+                systemd.close();
+            }
             throw new DaemonStartException("cannot open Coracle's state under " + config.root() + " and "
                     + config.state() + ": " + e.getMessage(), e);
         }
@@ -157,5 +179,8 @@ final class DaemonServices implements AutoCloseable {
     @Override
     public void close() {
         images.close();
+        if (systemd != null) {
+            systemd.close();
+        }
     }
 }

@@ -107,6 +107,8 @@ class ConfigLoaderTest {
     void badValuesNameTheKey() throws Exception {
         assertMessage(Map.of("log_level", "loud"), "key 'log_level' must be one of debug, info, warn, error; got 'loud'");
         assertMessage(Map.of("cgroup_driver", "cgroupv3"), "key 'cgroup_driver' must be cgroupfs or systemd; got 'cgroupv3'");
+        assertMessage(Map.of("cgroup_driver", "systemd", "cgroup_parent", "/coracle"),
+                "key 'cgroup_parent' must be a systemd slice name (like coracle.slice) with cgroup_driver = \"systemd\"; got '/coracle'");
         assertMessage(Map.of("root", "relative/root"), "key 'root' must be an absolute path; got 'relative/root'");
         assertMessage(Map.of("shutdown_grace_seconds", -1L), "key 'shutdown_grace_seconds' must be between 0 and 3600; got -1");
         assertMessage(Map.of("cni.default_bridge", "a-bridge-name-too-long"), "key 'cni.default_bridge' must be an "
