@@ -120,6 +120,8 @@ class ChartTest {
         expected.put("/sys/fs/cgroup", List.of("None", false));
         expected.put("/dev", List.of("HostToContainer", false));
         expected.put("/lib/modules", List.of("None", true));
+        expected.put("/etc/cdi", List.of("None", true));
+        expected.put("/var/run/cdi", List.of("None", true));
         expected.forEach((path, want) -> {
             VolumeMount m = mounts.get(path);
             assertNotNull(m, "no mount at " + path + " in " + mounts.keySet());
@@ -154,7 +156,17 @@ class ChartTest {
         assertNotNull(mounts.get("/etc/cni/custom"));
         assertNull(mounts.get("/var/lib/coracle"));
         assertNull(mounts.get("/var/lib/kubelet"));
+        assertNotNull(mounts.get("/var/lib/kubelet/checkpoints"), "checkpoint dir outside any kubelet mount");
+        assertNull(mounts.get("/run/dbus"), "no system bus with the cgroupfs driver");
         assertEquals("/data/coracle", volumesByName(ds).get(mounts.get("/data/coracle").getName()).getHostPath().getPath());
+    }
+
+    @Test
+    void theSystemdDriverGetsTheHostsSystemBus() {
+        DaemonSet ds = Chart.render("config: {cgroupDriver: systemd, cgroupParent: coracle.slice}", tmp).daemonSet();
+        VolumeMount bus = mountsByPath(daemon(ds)).get("/run/dbus");
+        assertNotNull(bus, "the daemon refuses to start with the systemd driver when the bus is not reachable");
+        assertEquals("Directory", volumesByName(ds).get(bus.getName()).getHostPath().getType());
     }
 
     @Test
