@@ -125,10 +125,14 @@ kubelet_uses_coracle() {
     [ -r "$cmdline" ] || continue
     args=$(tr '\0' '\n' <"$cmdline" 2>/dev/null | head -c 65536) || continue
     case $(echo "$args" | head -n 1) in */kubelet | kubelet) ;; *) continue ;; esac
+    # Only the host's kubelet: a process of a pod (another root) may call itself kubelet.
+    pid_dir=$(dirname "$cmdline")
+    root_id=$(stat -L -c %d:%i "$pid_dir/root" 2>/dev/null) || continue
+    [ "$root_id" = "$(stat -L -c %d:%i "$proc/1/root" 2>/dev/null)" ] || continue
     echo "$args" | grep -q -- "--container-runtime-endpoint=unix://$socket\$" && return 0
     cfg=$(echo "$args" | sed -n 's/^--config=//p' | head -n 1)
-    if [ -n "$cfg" ]; then
-      pid_dir=$(dirname "$cmdline")
+    # A regular file only: a FIFO there would hang the uninstall.
+    if [ -n "$cfg" ] && [ -f "$pid_dir/root$cfg" ]; then
       head -c 1048576 "$pid_dir/root$cfg" 2>/dev/null | grep -q "containerRuntimeEndpoint:.*unix://$socket" && return 0
     fi
   done

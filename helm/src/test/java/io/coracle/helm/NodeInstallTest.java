@@ -358,6 +358,9 @@ class NodeInstallTest {
         // Uninstall is refused while the kubelet uses Coracle's socket, by flag or by its config file.
         Path proc = emptyProc();
         Path kubelet = Files.createDirectories(proc.resolve("4242"));
+        Files.createDirectories(kubelet.resolve("root"));
+        Files.createDirectories(proc.resolve("1"));
+        Files.createSymbolicLink(proc.resolve("1/root"), kubelet.resolve("root")); // the host's kubelet: PID 1's root
         Files.writeString(kubelet.resolve("cmdline"), String.join("\0", "/usr/bin/kubelet", "--v=2",
                 "--container-runtime-endpoint=unix:///run/coracle/coracle.sock") + "\0");
         run = script(newer, host, config, proc, "uninstall");
@@ -378,6 +381,10 @@ class NodeInstallTest {
         // Back on containerd: uninstall stops and disables the unit and removes what install wrote.
         Files.writeString(kubelet.resolve("root/var/lib/kubelet/config.yaml"),
                 "kind: KubeletConfiguration\ncontainerRuntimeEndpoint: unix:///run/containerd/containerd.sock\n");
+        // A pod's process that calls itself kubelet (another root) does not hold the uninstall back.
+        Path impostor = Files.createDirectories(proc.resolve("777/root"));
+        Files.writeString(impostor.resolveSibling("cmdline"), String.join("\0", "/usr/bin/kubelet",
+                "--container-runtime-endpoint=unix:///run/coracle/coracle.sock") + "\0");
         run = script(newer, host, config, proc, "uninstall");
         assertEquals(0, run.exit(), run.output());
         assertEquals(List.of("disable --now coracle.service", "daemon-reload"), calls());

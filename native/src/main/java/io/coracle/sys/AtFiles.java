@@ -60,6 +60,7 @@ public final class AtFiles {
     public static final int EISDIR = Errno.EISDIR.intValue();
     public static final int ENOTDIR = Errno.ENOTDIR.intValue();
     public static final int ELOOP = Errno.ELOOP.intValue();
+    public static final int EINVAL = Errno.EINVAL.intValue();
     public static final int EPERM = Errno.EPERM.intValue();
     private static final int EINTR = Errno.EINTR.intValue();
 
@@ -161,6 +162,24 @@ public final class AtFiles {
             f |= O_EXCL;
         }
         return check(LIBC.openat(dirfd, c(name), f, mode), "openat", name);
+    }
+
+    /**
+     * Opens {@code name} for reading only if it is a regular file: an {@code O_PATH} descriptor first, its
+     * type checked, then reopened through its {@code /proc/self/fd} link. A FIFO or device node that a
+     * running container swaps in is never opened (no blocking open, no device's open side effects).
+     * ENOENT when it is gone; EINVAL when it is not a regular file (a symlink included: never followed).
+     */
+    public static int openRegularForReading(int dirfd, String name) throws ErrnoException {
+        int path = open(dirfd, name, O_PATH, 0);
+        try {
+            if (!stat(path, "").isRegular()) {
+                throw new ErrnoException("open", name + " (not a regular file)", EINVAL);
+            }
+            return check(LIBC.openat(AT_FDCWD, c("/proc/self/fd/" + path), O_RDONLY | O_CLOEXEC, 0), "open", name);
+        } finally {
+            close(path);
+        }
     }
 
     /** Creates a regular file {@code name} for writing, failing with EEXIST when anything has that name. */

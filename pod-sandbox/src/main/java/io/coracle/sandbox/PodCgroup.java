@@ -298,14 +298,20 @@ final class PodCgroup {
 
     /**
      * Rewrites the limits of an existing pod cgroup (UpdatePodSandboxResources) with the shim's cgroup
-     * code. All or nothing: when the kernel refuses a file half-way, the values read before the update
-     * are written back, and the kernel's refusal is thrown.
+     * code, and with the systemd driver the slice's unit properties too. All or nothing: when the kernel
+     * refuses a file half-way (or systemd the properties), the values read before the update are written
+     * back, and the refusal is thrown.
      */
     void update(String pod, Resources want) throws IOException {
         synchronized (TREE_LOCK) {
             Resources before = current(pod, want);
             try {
                 creator.create(pod, want);
+                if (systemd != null) {
+                    // The slice is systemd's: its properties follow, else systemd writes the old limits
+                    // back at its next reload.
+                    systemd.update(leaf(pod), want);
+                }
             } catch (IOException e) {
                 try {
                     creator.create(pod, before);

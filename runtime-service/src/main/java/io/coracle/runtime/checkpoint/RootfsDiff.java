@@ -100,9 +100,10 @@ public final class RootfsDiff {
     private void regular(int dirFd, String name, String path, AtFiles.Stat st) throws IOException {
         int fd;
         try {
-            fd = AtFiles.open(dirFd, name, AtFiles.O_RDONLY, 0);
+            // The container runs: what was a regular file at the lstat may now be a FIFO or a device.
+            fd = AtFiles.openRegularForReading(dirFd, name);
         } catch (AtFiles.ErrnoException e) {
-            if (e.errno() == AtFiles.ENOENT || e.errno() == AtFiles.ELOOP) {
+            if (e.errno() == AtFiles.ENOENT || e.errno() == AtFiles.ELOOP || e.errno() == AtFiles.EINVAL) {
                 return; // replaced meanwhile
             }
             throw e;

@@ -236,7 +236,12 @@ public final class ContainerCreator {
     private void undo(String id, String reserved, Path dir, ContainerIntent intent) {
         try {
             // Through the state dir, not the launcher's answer: a shim whose create timed out may still live.
-            scopes.stop(intent.cgroupPath());
+            try {
+                scopes.stop(intent.cgroupPath());
+            } catch (IOException | RuntimeException e) {
+                // A unit left behind is stopped at the next start (orphaned units); the rest goes now.
+                LOG.warning("container " + id + ": stopping its scope after a failed create: " + e);
+            }
             ContainerCleanup.undoCreate(intent, dir, cgroups, images);
         } catch (IOException | RuntimeException e) {
             LOG.warning("container " + id + ": cleanup after failed create incomplete (finished at the next start): " + e);

@@ -105,8 +105,10 @@ final class OciHooks {
             if (pid <= 0) {
                 throw new IOException("hook " + name + " " + h.path() + ": the container has no process");
             }
-            // Into the container's mount namespace: its root becomes "/", where the path resolves.
-            cmd.addAll(List.of("nsenter", "--target", Integer.toString(pid), "--mount", "--"));
+            // Into every namespace of the container, as runc runs it: its root becomes "/", where the
+            // path resolves, and a binary the image put there runs as the container's root (its user
+            // namespace, PID and network namespaces), never as the host's.
+            cmd.addAll(List.of("nsenter", "--target", Integer.toString(pid), "--all", "--"));
         }
         cmd.add(h.path());
         // args[0] is the hook's argv[0]; a ProcessBuilder runs the path as argv[0].
@@ -139,11 +141,15 @@ final class OciHooks {
                 // the hook closed its output
             }
         });
-        try (OutputStream in = p.getOutputStream()) {
-            in.write(state);
-        } catch (IOException ignored) {
-            // a hook that does not read its stdin
-        }
+        // Written beside the wait: a state larger than the pipe's buffer, to a hook that never reads its
+        // stdin, must not block past the hook's timeout.
+        Thread.ofVirtual().start(() -> {
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(state);
+            } catch (IOException ignored) {
+                // a hook that does not read its stdin
+            }
+        });
         try {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);

@@ -49,6 +49,12 @@ public final class MountStep implements SpecStep {
         for (Mount cri : in.config().getMountsList()) {
             String dest = cri.getContainerPath(); // absolute, without '..': checked at the CRI edge
             if (cri.hasImage() && !cri.getImage().getImage().isEmpty()) {
+                if (in.pod().usernsMaps() != null) {
+                    // Its layers would need idmapped copies made before the shim enters the namespace, as
+                    // the rootfs's are; until then, refused rather than mounted unreadable.
+                    throw new InvalidContainerConfigException("ImageVolumeMountFailed: mounts: image volume at " + dest
+                            + " in a pod with a user namespace (hostUsers: false) is not supported yet");
+                }
                 m.removeIf(existing -> existing.destination().equals(dest));
                 m.add(imageVolume(in.refs(), dest));
                 continue;

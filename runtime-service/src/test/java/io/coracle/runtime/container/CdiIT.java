@@ -80,7 +80,7 @@ class CdiIT {
                     - {hostPath: %1$s/share, containerPath: /cdi-share, options: [rbind, ro]}
                     hooks:
                     - {hookName: createRuntime, path: %1$s/hook.sh, args: [hook.sh, %2$s, createRuntime], env: [HOOK_WORD=hi], timeout: 10}
-                    - {hookName: startContainer, path: /bin/sh, args: [sh, -c, 'echo in-container > /tmp/startContainer']}
+                    - {hookName: startContainer, path: /bin/sh, args: [sh, -c, 'echo in-container > /tmp/startContainer; (readlink /proc/self/ns/pid; readlink /proc/self/ns/net) > /tmp/startContainer.ns']}
                     - {hookName: poststop, path: %1$s/hook.sh, args: [hook.sh, %2$s, poststop]}
                     additionalGIDs: [4242]
                 - name: slow
@@ -163,6 +163,10 @@ class CdiIT {
             // startContainer: inside the container's mount namespace (its /bin/sh, its /tmp).
             assertEquals("in-container\n", exec(id, "cat /tmp/startContainer"));
             assertFalse(Files.exists(Path.of("/tmp/startContainer")), "nothing written on the host's /tmp");
+            // ...and in its PID and network namespaces too: a binary of the image's never runs in the host's.
+            assertEquals(exec(id, "readlink /proc/self/ns/pid; readlink /proc/self/ns/net"), exec(id, "cat /tmp/startContainer.ns"));
+            assertFalse(exec(id, "cat /tmp/startContainer.ns").contains(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString()),
+                    "not the host's PID namespace");
         } finally {
             bed.removePod(podId);
         }
