@@ -317,18 +317,22 @@ static int move_in(int pre, int target)
 	return (int)syscall(NR_move_mount, pre, "", target, "", MOVE_F_EMPTY_PATH | MOVE_T_EMPTY_PATH);
 }
 
-/* The kernel's own reason for a failed fsconfig (the fs context log), appended to e. */
+/* The kernel's own reason for a failed fsconfig (the fs context log), or "" when it gave none. */
+static const char *fs_log(int fs, char *log, size_t size)
+{
+	ssize_t n = read(fs, log, size - 1);
+	while (n > 0 && (log[n - 1] == '\n'))
+		n--;
+	log[n > 0 ? n : 0] = '\0';
+	return log;
+}
+
+/* A failed fsconfig, with the kernel's reason appended. */
 static int fs_fail(struct cerr *e, int fs, int err, const char *what)
 {
 	char log[256];
-	ssize_t n = read(fs, log, sizeof log - 1);
-	while (n > 0 && (log[n - 1] == '\n'))
-		n--;
-	if (n > 0) {
-		log[n] = '\0';
-		return fail(e, err, "%s (%s)", what, log);
-	}
-	return fail(e, err, "%s", what);
+	const char *why = fs_log(fs, log, sizeof log);
+	return why[0] ? fail(e, err, "%s (%s)", what, why) : fail(e, err, "%s", what);
 }
 
 int mount_readonly_recursive(int dirfd, const char *path)
@@ -361,13 +365,17 @@ static int make_detached_fs(const char *type, const struct parsed_opts *po, size
 			*eq = '\0';
 		if (syscall(NR_fsconfig, fs, eq ? CONFIG_SET_STRING : CONFIG_SET_FLAG, o, eq ? eq + 1 : NULL, 0) < 0) {
 			int err = errno;
-			fs_fail(e, fs, err, "fsconfig");
+			char log[256];
+			const char *why = fs_log(fs, log, sizeof log);
 			close(fs);
-			return refuse(e, err, "config.json: mounts[%zu]: %s option '%s'", index, type, o);
+			return refuse(e, err, "config.json: mounts[%zu]: fsconfig %s option '%s'%s%s%s", index, type, o,
+				      why[0] ? " (" : "", why, why[0] ? ")" : "");
 		}
 	}
 	if (syscall(NR_fsconfig, fs, CONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		fs_fail(e, fs, errno, type);
+		char what[64];
+		snprintf(what, sizeof what, "config.json: mounts[%zu]: fsconfig CMD_CREATE %s", index, type);
+		fs_fail(e, fs, errno, what);
 		close(fs);
 		return -1;
 	}
