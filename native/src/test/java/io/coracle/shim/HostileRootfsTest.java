@@ -320,14 +320,15 @@ class HostileRootfsTest extends BusyboxRootfsTests {
         c.user = new Process.User(11111, 22222, null, List.of(33333L));
         OciJson.writeConfig(c.bundle, c.spec());
         Path config = c.bundle.resolve("config.json");
+        // The key with its value: a bare number may also occur in a temp dir's random name.
         String placeholder = switch (field) {
-            case "uid" -> "11111";
-            case "gid" -> "22222";
-            default -> "33333";
+            case "uid" -> "\"uid\":11111";
+            case "gid" -> "\"gid\":22222";
+            default -> "\"additionalGids\":[33333";
         };
         String json = Files.readString(config);
-        assertEquals(1, json.split(placeholder, -1).length - 1, json);
-        Files.writeString(config, json.replace(placeholder, text));
+        assertEquals(1, json.split(java.util.regex.Pattern.quote(placeholder), -1).length - 1, json);
+        Files.writeString(config, json.replace(placeholder, placeholder.replaceFirst("\\d+$", java.util.regex.Matcher.quoteReplacement(text))));
         return assertThrows(ShimException.class, () -> new ShimLauncher(TestContainer.PROGRAMS)
                 .create(new CreateRequest(c.bundle, c.state, c.log, false), Duration.ofSeconds(10)));
     }
