@@ -121,7 +121,7 @@ public final class ContainerLifecycle {
      * reports; its stopped event goes out. Whether it was such a container.
      */
     boolean reclaimAfterShimDeath(ContainerRecord r) {
-        synchronized (exitLocks[Math.floorMod(r.id().hashCode(), exitLocks.length)]) {
+        synchronized (exitLock(r.id())) {
             ContainerStates s = ContainerStates.of(r);
             if (s.state() != ContainerState.CONTAINER_UNKNOWN || s.shim().isEmpty() || !Files.isDirectory(r.stateDir())) {
                 return false;
@@ -153,7 +153,7 @@ public final class ContainerLifecycle {
      * Nothing for a container that never started or is not exited.
      */
     void reportExit(ContainerRecord r) {
-        synchronized (exitLocks[Math.floorMod(r.id().hashCode(), exitLocks.length)]) {
+        synchronized (exitLock(r.id())) {
             ContainerStates s = ContainerStates.of(r);
             if (s.state() != ContainerState.CONTAINER_EXITED || s.exit().map(e -> e.startedAt() <= 0).orElse(true)) {
                 return;
@@ -169,6 +169,10 @@ public final class ContainerLifecycle {
             }
             events.publish(r.id(), r.podId(), ContainerEventType.CONTAINER_STOPPED_EVENT);
         }
+    }
+
+    private Object exitLock(String containerId) {
+        return exitLocks[Math.floorMod(containerId.hashCode(), exitLocks.length)];
     }
 
     /**
@@ -246,8 +250,11 @@ public final class ContainerLifecycle {
             t[2] = System.nanoTime();
             images.release(r.id());
             t[3] = System.nanoTime();
-            ContainerCleanup.deleteTree(r.stateDir());
-            store.delete(r);
+            // Under the exit lock: a watcher reporting the exit now would create its marker in a half-deleted dir.
+            synchronized (exitLock(r.id())) {
+                ContainerCleanup.deleteTree(r.stateDir());
+                store.delete(r);
+            }
             t[4] = System.nanoTime();
             ContainerCleanup.deleteTree(store.containerDir(r.id()));
             t[5] = System.nanoTime();
