@@ -404,33 +404,18 @@ static int clone_bind_source(const char *source, bool recursive, int userns_fd, 
 	return fd;
 }
 
-/* The rootfs: an overlay over idmapped copies of the layers (no chown of any layer: the image's
- * root shows as the namespace's root), or root.path idmapped. Made by the host's root, detached. */
-static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int userns_fd, struct cerr *e)
+/* A detached overlay over idmapped copies of the layers in lower (':'-separated, top first), with
+ * upper/work or without (then read-only by construction); attrs are its MOUNT_ATTR_* flags. */
+static int make_idmapped_overlay(const char *lower, const char *upper, const char *work, int userns_fd,
+				 unsigned attrs, struct cerr *e)
 {
-	const char *lower = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.lowerdirs");
-	const char *upper = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.upperdir");
-	const char *work = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.workdir");
-	if (!lower) {
-		int fd = clone_tree(rootfs, true);
-		if (fd < 0)
-			return fail(e, errno, "open_tree %s", rootfs);
-		if (idmap_tree(fd, userns_fd, true) < 0) {
-			int err = errno;
-			close(fd);
-			return fail(e, err, "idmap the rootfs %s (mount_setattr MOUNT_ATTR_IDMAP)", rootfs);
-		}
-		return fd;
-	}
-	if (!upper != !work)
-		return refuse(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
 	int fs = (int)syscall(NR_fsopen, "overlay", 1);
 	if (fs < 0)
 		return fail(e, errno, "fsopen overlay");
 	char dirs[PATH_MAX * 4];
 	if (strlen(lower) >= sizeof dirs) {
 		close(fs);
-		return refuse(e, E2BIG, "config.json: annotations: io.coracle.overlay.lowerdirs");
+		return refuse(e, E2BIG, "config.json: overlay lowerdirs: %zu bytes", strlen(lower));
 	}
 	strcpy(dirs, lower);
 	int rc = 0;
@@ -468,11 +453,47 @@ static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int
 	for (size_t i = 0; i < opened; i++)
 		close(layers[i]);
 	free(layers);
-	int m = rc == 0 ? (int)syscall(NR_fsmount, fs, 1, 0) : -1;
+	int m = rc == 0 ? (int)syscall(NR_fsmount, fs, 1, attrs) : -1;
 	if (rc == 0 && m < 0)
 		rc = fail(e, errno, "fsmount overlay");
 	close(fs);
 	return rc == 0 ? m : -1;
+}
+
+/* The rootfs: an overlay over idmapped copies of the layers (no chown of any layer: the image's
+ * root shows as the namespace's root), or root.path idmapped. Made by the host's root, detached. */
+static int make_idmapped_rootfs(const struct json *spec, const char *rootfs, int userns_fd, struct cerr *e)
+{
+	const char *lower = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.lowerdirs");
+	const char *upper = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.upperdir");
+	const char *work = json_get_str(json_get(spec, "annotations"), "io.coracle.overlay.workdir");
+	if (!lower) {
+		int fd = clone_tree(rootfs, true);
+		if (fd < 0)
+			return fail(e, errno, "open_tree %s", rootfs);
+		if (idmap_tree(fd, userns_fd, true) < 0) {
+			int err = errno;
+			close(fd);
+			return fail(e, err, "idmap the rootfs %s (mount_setattr MOUNT_ATTR_IDMAP)", rootfs);
+		}
+		return fd;
+	}
+	if (!upper != !work)
+		return refuse(e, 0, "config.json: annotations: io.coracle.overlay.upperdir and workdir go together");
+	return make_idmapped_overlay(lower, upper, work, userns_fd, 0, e);
+}
+
+/* An image volume (an overlay mount whose only data is lowerdir=): its layers idmapped like the
+ * rootfs's, read-only and nodev, made before the namespace is joined. Any other overlay is refused:
+ * an upperdir would write the shared layers' copy-ups as the host's root. */
+static int make_idmapped_image_volume(const struct parsed_opts *po, size_t index, int userns_fd, struct cerr *e)
+{
+	const char *lower = po->data;
+	if (strncmp(lower, "lowerdir=", 9) != 0 || strchr(lower, ',') || !lower[9])
+		return refuse(e, 0, "config.json: mounts[%zu]: an overlay in a user namespace takes only lowerdir=", index);
+	if (!(po->flags & MS_RDONLY))
+		return refuse(e, 0, "config.json: mounts[%zu]: an overlay in a user namespace must be read-only", index);
+	return make_idmapped_overlay(lower + 9, NULL, NULL, userns_fd, ATTR_RDONLY | ATTR_NODEV, e);
 }
 
 int rootfs_prepare_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
@@ -509,6 +530,9 @@ int rootfs_prepare_userns(const struct json *spec, const char *bundle, const cha
 		} else if (type && (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0 || strcmp(type, "mqueue") == 0 ||
 				    strcmp(type, "cgroup2") == 0)) {
 			if ((pm->fd[i] = make_detached_fs(type, &po, i, e)) < 0)
+				return -1;
+		} else if (type && strcmp(type, "overlay") == 0) {
+			if ((pm->fd[i] = make_idmapped_image_volume(&po, i, userns_fd, e)) < 0)
 				return -1;
 		} /* tmpfs, devpts...: mounted inside the user namespace, which then owns them */
 	}

@@ -79,6 +79,56 @@ class ShimUserNamespaceTest extends BusyboxRootfsTests {
         }
     }
 
+    /** Two lower layers of an image volume, owned by the host's root, one file each (one 0600). */
+    private static String imageVolumeLayers(Path dir) throws Exception {
+        Path top = Files.createDirectories(dir.resolve("vol-top")), bottom = Files.createDirectories(dir.resolve("vol-bottom"));
+        Files.writeString(top.resolve("top.txt"), "from the top layer\n");
+        Files.writeString(bottom.resolve("secret"), "root only\n");
+        Files.setPosixFilePermissions(bottom.resolve("secret"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        return top + ":" + bottom;
+    }
+
+    @Test
+    void anImageVolumeIsItsIdmappedLayersReadOnlyAndTheLayersAreUnchanged() throws Exception {
+        try (TestContainer c = inPod(map(0, HOST, 65536), map(0, HOST, 65536))) {
+            String lowers = imageVolumeLayers(c.dir);
+            c.extraMounts.add(new io.coracle.oci.Mount("/vol", "overlay", "overlay", List.of("ro", "nodev", "lowerdir=" + lowers)));
+            c.args = List.of("sh", "-c", "stat -c %u:%g /vol/secret; cat /vol/top.txt /vol/secret;"
+                    + " touch /vol/new 2>/dev/null && echo WROTE; echo done");
+            ShimClient client = c.create();
+            client.start();
+            client.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+            // root in the pod is the layers' owner through the idmap: it reads the 0600 file; nothing is written.
+            assertEquals("0:0\nfrom the top layer\nroot only\ndone\n", c.output("stdout"));
+            assertFalse(Files.exists(c.dir.resolve("vol-top/new")));
+            assertEquals(0, Files.getAttribute(c.dir.resolve("vol-bottom/secret"), "unix:uid", LinkOption.NOFOLLOW_LINKS));
+        }
+    }
+
+    @Test
+    void anOverlayInAUserNamespaceWithAnUpperDirOrWritableIsRefused() throws Exception {
+        for (List<String> options : List.of(
+                List.of("ro", "nodev", "lowerdir=LOWERS,upperdir=UP,workdir=WORK"), // copy-ups as the host's root
+                List.of("rw", "nodev", "lowerdir=LOWERS"),
+                List.of("ro", "nodev", "lowerdir="),
+                List.of("ro", "nodev", "upperdir=UP"))) {
+            try (TestContainer c = inPod(map(0, HOST, 65536), map(0, HOST, 65536))) {
+                String lowers = imageVolumeLayers(c.dir);
+                Path up = Files.createDirectories(c.dir.resolve("vol-up")), work = Files.createDirectories(c.dir.resolve("vol-work"));
+                c.extraMounts.add(new io.coracle.oci.Mount("/vol", "overlay", "overlay", options.stream()
+                        .map(o -> o.replace("LOWERS", lowers).replace("UP", up.toString()).replace("WORK", work.toString())).toList()));
+                c.args = List.of("true");
+                ShimException e = assertThrows(ShimException.class, c::create, options.toString());
+                assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), e.getMessage());
+                assertTrue(e.getMessage().contains("an overlay in a user namespace"), e.getMessage());
+                assertFalse(Files.exists(c.state.resolve("state.json")), "state left behind");
+                try (var left = Files.list(up)) {
+                    assertEquals(0, left.count(), "the upper dir was written");
+                }
+            }
+        }
+    }
+
     private void refused(List<Linux.IdMapping> uids, List<Linux.IdMapping> gids, String why) throws Exception {
         try (TestContainer c = inPod(uids, gids)) {
             c.args = List.of("true");

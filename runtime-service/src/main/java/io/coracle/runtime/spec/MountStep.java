@@ -19,7 +19,8 @@ import java.util.List;
  * ({@code Status} says which do).
  *
  * <p>Image volumes (a mount with {@code image} set) are the image's layers, resolved by the creator
- * ({@link ImageVolume}), overlaid read-only.
+ * ({@link ImageVolume}), overlaid read-only. In a user-namespaced pod the shim overlays idmapped copies of
+ * those layers, as it does for the rootfs, so the image's root-owned files are root's in the pod.
  */
 public final class MountStep implements SpecStep {
 
@@ -49,12 +50,6 @@ public final class MountStep implements SpecStep {
         for (Mount cri : in.config().getMountsList()) {
             String dest = cri.getContainerPath(); // absolute, without '..': checked at the CRI edge
             if (cri.hasImage() && !cri.getImage().getImage().isEmpty()) {
-                if (in.pod().usernsMaps() != null) {
-                    // Its layers would need idmapped copies made before the shim enters the namespace, as
-                    // the rootfs's are; until then, refused rather than mounted unreadable.
-                    throw new InvalidContainerConfigException("ImageVolumeMountFailed: mounts: image volume at " + dest
-                            + " in a pod with a user namespace (hostUsers: false) is not supported yet");
-                }
                 m.removeIf(existing -> existing.destination().equals(dest));
                 m.add(imageVolume(in.refs(), dest));
                 continue;

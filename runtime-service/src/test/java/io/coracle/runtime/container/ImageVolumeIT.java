@@ -53,7 +53,7 @@ class ImageVolumeIT {
         // Two layers: the upper one adds b.txt, whites out gone.txt and carries the hostile links.
         ImageBuilder lower = new ImageBuilder().text("data/a.txt", 0644, "from the lower layer\n")
                 .text("data/gone.txt", 0644, "whited out\n").text("data/sub/inner.txt", 0644, "inner\n")
-                .text("file.txt", 0644, "a file\n");
+                .text("file.txt", 0644, "a file\n").text("secret.txt", 0600, "root only\n");
         ImageBuilder upper = new ImageBuilder().text("data/b.txt", 0644, "from the upper layer\n")
                 .text("data/.wh.gone.txt", 0644, "")
                 .symlink("inlink", "data/sub")          // stays inside: allowed
@@ -119,6 +119,33 @@ class ImageVolumeIT {
 
     private static void remove(String id) {
         bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(id).build());
+    }
+
+    @Test
+    void aUserNamespacedPodSeesTheImagesRootAsItsRootAndCannotWrite() throws Exception {
+        long host = (1L << 30) + 65536L * (1500 + System.nanoTime() % 500);
+        io.coracle.cri.v1.IDMapping map = io.coracle.cri.v1.IDMapping.newBuilder().setHostId((int) host).setLength(65536).build();
+        io.coracle.cri.v1.NamespaceOption userns = io.coracle.cri.v1.NamespaceOption.newBuilder().setUsernsOptions(
+                io.coracle.cri.v1.UserNamespace.newBuilder().setMode(io.coracle.cri.v1.NamespaceMode.POD).addUids(map).addGids(map))
+                .build();
+        PodSandboxConfig usernsPod = bed.pod("image-volume-userns").setLinux(io.coracle.cri.v1.LinuxPodSandboxConfig.newBuilder()
+                .setSecurityContext(io.coracle.cri.v1.LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(userns))).build();
+        String usernsPodId = bed.runPod(usernsPod);
+        try {
+            String id = bed.createAndStart(usernsPodId, usernsPod, withVolume("userns", volume(VOL, "/vol", ""))
+                    .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(
+                            io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNamespaceOptions(userns))));
+            // The layers are idmapped: the image's root-owned 0600 file is the pod root's, never chowned.
+            assertEquals("0:0\nroot only\n", out(id, "sh", "-c", "stat -c %u:%g /vol/secret.txt; cat /vol/secret.txt"));
+            assertEquals("from the upper layer\n", out(id, "cat", "/vol/data/b.txt"));
+            assertEquals(String.valueOf(host), out(id, "sh", "-c", "awk '{print $2}' /proc/self/uid_map").strip());
+            ExecSyncResponse write = exec(id, "touch", "/vol/data/new");
+            assertNotEquals(0, write.getExitCode());
+            assertTrue(write.getStderr().toStringUtf8().contains("Read-only file system"), write.getStderr().toStringUtf8());
+            remove(id);
+        } finally {
+            bed.removePod(usernsPodId);
+        }
     }
 
     @Test

@@ -220,26 +220,6 @@ class UserStepTest {
         }
     }
 
-    @Test
-    void anImageVolumeInAUserNamespacedPodIsRefusedNotMountedUnreadable() throws Exception {
-        io.coracle.cri.v1.IDMapping map = io.coracle.cri.v1.IDMapping.newBuilder().setHostId(65536 * 3).setLength(65536).build();
-        UserNamespace podUserns = UserNamespace.newBuilder().setMode(NamespaceMode.POD).addUids(map).addGids(map).build();
-        PodContext withUserns = new PodContext("pod", "pod", null, null, null, null, false, "/p", null, null, null, null, "",
-                "", null, java.nio.file.Path.of("/proc/42/ns/user"),
-                io.coracle.sandbox.PodUserNamespace.of("userns_options", podUserns));
-        ContainerConfig config = ContainerConfig.newBuilder()
-                .setMetadata(ContainerMetadata.newBuilder().setName("c")).setImage(ImageSpec.newBuilder().setImage("img"))
-                .addMounts(io.coracle.cri.v1.Mount.newBuilder().setContainerPath("/data").setReadonly(true)
-                        .setImage(ImageSpec.newBuilder().setImage("vol")))
-                .build();
-        ContainerSpecInput in = new ContainerSpecInput("cid", config, new ImageConfig.Settings(null, null, null,
-                List.of("x"), null, null, null, null, null), withUserns, List.of(layer), dir, dir, "/p/cid", false);
-        InvalidContainerConfigException e = assertThrows(InvalidContainerConfigException.class,
-                () -> new MountStep().apply(in, new SpecDraft()));
-        assertTrue(e.getMessage().startsWith("ImageVolumeMountFailed: ") && e.getMessage().contains("user namespace"),
-                e.getMessage());
-    }
-
     private ContainerSpecInput nsInput(PodContext pod, UserNamespace userns) {
         LinuxContainerSecurityContext.Builder sc = LinuxContainerSecurityContext.newBuilder();
         if (userns != null) {
