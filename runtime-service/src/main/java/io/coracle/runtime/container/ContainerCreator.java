@@ -219,13 +219,6 @@ public final class ContainerCreator {
             return id;
         } catch (Exception e) {
             undo(id, reserved, dir, new ContainerIntent(id, pod.podId(), stateDir, pod.cgroupParent() + "/" + scopes.leaf(id)));
-            try {
-                if (runtimeRootfs != null) {
-                    Files.deleteIfExists(runtimeRootfs); // empty on the host, never deleted through
-                }
-            } catch (IOException ignored) {
-                // not empty (then not ours to delete)
-            }
             throw failure(id, name, e);
         }
     }
