@@ -382,7 +382,7 @@ int userns_probe_runtime(const char *dir, const char *runtime, struct cerr *e)
 			rc = fail(e, errno, "run %s", runtime);
 		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strncmp(out, "coracle-shim", 12) != 0) {
 			rc = fail(e, 0, "%s run of a container in a user namespace exited %d: %s", runtime,
-				  WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
+				  WIFEXITED(st) ? WEXITSTATUS(st) : -1, out[0] ? out : "(it printed nothing)");
 			char ignored[64];
 			const char *const del[] = {"delete", "--force", NULL};
 			probe_run(runtime, dir, del, ignored, sizeof ignored);
