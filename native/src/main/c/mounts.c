@@ -598,15 +598,16 @@ int runtime_premount_userns(const struct json *spec, const char *bundle, const c
 	}
 	if (rc == 0 && (root = make_idmapped_rootfs(spec, rootfs, userns_fd, e)) < 0)
 		rc = -1;
+	/* Each idmapped copy goes over its own source, in this private mount namespace only: the
+	 * runtime, which copies this namespace, binds the copy where the spec binds the source. The
+	 * rootfs goes last, so that a source above its mount point (a hostPath of /run) never hides it. */
+	for (i = 0; i < n && rc == 0; i++)
+		if (copy[i] >= 0 && move_in(copy[i], src[i]) < 0)
+			rc = fail(e, errno, "config.json: mounts[%zu]: move_mount the idmapped copy over its source", i);
 	if (rc == 0 && (rootdir = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		rc = fail(e, errno, "open %s", rootfs);
 	if (rc == 0 && move_in(root, rootdir) < 0)
 		rc = fail(e, errno, "move_mount the idmapped rootfs on %s", rootfs);
-	/* Each idmapped copy goes over its own source, in this private mount namespace only: the
-	 * runtime, which copies this namespace, binds the copy where the spec binds the source. */
-	for (i = 0; i < n && rc == 0; i++)
-		if (copy[i] >= 0 && move_in(copy[i], src[i]) < 0)
-			rc = fail(e, errno, "config.json: mounts[%zu]: move_mount the idmapped copy over its source", i);
 	for (i = 0; i < n; i++) {
 		if (src[i] >= 0)
 			close(src[i]);

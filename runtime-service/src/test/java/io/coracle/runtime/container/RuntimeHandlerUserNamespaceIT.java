@@ -190,7 +190,12 @@ class RuntimeHandlerUserNamespaceIT {
         String podId = runPod(pod, name);
         try {
             Mount vol = Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data").build();
-            String a = bed.createAndStart(podId, pod, inUserns(container("a", "sleep", "300"), userns).addMounts(vol));
+            // The same source twice (each copy is made from the host's view) and a single file.
+            Mount again = Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data2").setReadonly(true).build();
+            Mount file = Mount.newBuilder().setHostPath(volume.resolve("from-host").toString())
+                    .setContainerPath("/etc/from-host").build();
+            String a = bed.createAndStart(podId, pod, inUserns(container("a", "sleep", "300"), userns)
+                    .addMounts(vol).addMounts(again).addMounts(file));
             String b = bed.createAndStart(podId, pod, container("b", "sleep", "300"));
             noMountPointsLeft();
             assertEquals("uid=0(root) gid=0(root) groups=0(root)", exec(a, "id").strip());
@@ -229,6 +234,9 @@ class RuntimeHandlerUserNamespaceIT {
             // ids on disk are the ids inside, so the host's files are root's in there and a file root
             // makes is uid 0 on disk, a file chowned to 1000 is 1000.
             assertEquals("0:0 host file", exec(a, "sh", "-c", "echo $(stat -c %u:%g /data/from-host) $(cat /data/from-host)").strip());
+            assertEquals("0:0 host file", exec(a, "sh", "-c", "echo $(stat -c %u:%g /data2/from-host) $(cat /data2/from-host)").strip());
+            assertEquals("0:0 host file", exec(a, "sh", "-c", "echo $(stat -c %u:%g /etc/from-host) $(cat /etc/from-host)").strip());
+            assertTrue(run(a, "sh", "-c", "echo x > /data2/denied").getExitCode() != 0, "/data2 is read-only");
             exec(a, "sh", "-c", "echo r > /data/by-root-" + name + " && echo u > /data/by-app-" + name
                     + " && chown 1000:1000 /data/by-app-" + name);
             assertEquals(0, Files.getAttribute(volume.resolve("by-root-" + name), "unix:uid", LinkOption.NOFOLLOW_LINKS));
