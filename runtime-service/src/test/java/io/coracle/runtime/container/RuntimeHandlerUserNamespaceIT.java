@@ -172,7 +172,12 @@ class RuntimeHandlerUserNamespaceIT {
             // runc 1.1.5 joins a user namespace by path: its probe passes on this kernel.
             assertTrue(h.getFeatures().getUserNamespaces(), h.toString());
         }
+        // The verbose Status says the same per handler, with the probe's reason when it failed.
+        String security = bed.runtime().status(StatusRequest.newBuilder().setVerbose(true).build()).getInfoMap().get("security");
+        String said = new ObjectMapper().readTree(security).path("userNamespaces").path(name).asText();
+        assertEquals(h.getFeatures().getUserNamespaces(), said.equals("yes"), said);
         if (!h.getFeatures().getUserNamespaces()) {
+            assertTrue(said.contains(name + " run of a container in a user namespace exited"), said);
             // As crun 1.8.1 on this hybrid cgroup layout: refused with what the probe saw, nothing made.
             int before = pods();
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
