@@ -389,11 +389,14 @@ static int make_detached_fs(const char *type, const struct parsed_opts *po, size
 	return m;
 }
 
-/* A detached, idmapped copy of a bind source. A file system that cannot be idmapped (procfs,
- * devtmpfs...) keeps its ids: inside they then show as the overflow id, which grants nothing. */
-static int clone_bind_source(const char *source, bool recursive, int userns_fd, size_t index, struct cerr *e)
+/* A detached, idmapped copy of a bind source, at path relative to dirfd ("" for dirfd itself). A
+ * file system that cannot be idmapped (procfs, devtmpfs...) keeps its ids: inside they then show as
+ * the overflow id, which grants nothing. */
+static int clone_bind_source(int dirfd, const char *path, const char *source, bool recursive, int userns_fd,
+			     size_t index, struct cerr *e)
 {
-	int fd = clone_tree(source, recursive);
+	int fd = (int)syscall(NR_open_tree, dirfd, path, TREE_CLONE | TREE_CLOEXEC | (path[0] ? 0 : AT_EMPTY_PATH) |
+								   (recursive ? AT_RECURSIVE : 0));
 	if (fd < 0)
 		return refuse(e, errno, "config.json: mounts[%zu]: open_tree %s", index, source);
 	if (idmap_tree(fd, userns_fd, recursive) < 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
@@ -504,7 +507,7 @@ int rootfs_prepare_userns(const struct json *spec, const char *bundle, const cha
 					return refuse(e, ENAMETOOLONG, "config.json: mounts[%zu].source", i);
 				source = abs_source;
 			}
-			if ((pm->fd[i] = clone_bind_source(source, po.flags & MS_REC, userns_fd, i, e)) < 0)
+			if ((pm->fd[i] = clone_bind_source(AT_FDCWD, source, source, po.flags & MS_REC, userns_fd, i, e)) < 0)
 				return -1;
 		} else if (type && (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0 || strcmp(type, "mqueue") == 0 ||
 				    strcmp(type, "cgroup2") == 0)) {
@@ -529,20 +532,6 @@ void premounts_close(struct premounts *pm)
 }
 
 static int root_propagation(const struct json *spec, unsigned long *flags, struct cerr *e);
-
-/* An idmapped copy of the bind source at the O_PATH descriptor src (see clone_bind_source). */
-static int clone_bind_fd(int src, const char *source, bool recursive, int userns_fd, size_t index, struct cerr *e)
-{
-	int fd = (int)syscall(NR_open_tree, src, "", TREE_CLONE | TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
-	if (fd < 0)
-		return refuse(e, errno, "config.json: mounts[%zu]: open_tree %s", index, source);
-	if (idmap_tree(fd, userns_fd, recursive) < 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
-		int err = errno;
-		close(fd);
-		return fail(e, err, "config.json: mounts[%zu]: idmap the bind mount of %s", index, source);
-	}
-	return fd;
-}
 
 int runtime_premount_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
 			    struct cerr *e)
@@ -593,7 +582,7 @@ int runtime_premount_userns(const struct json *spec, const char *bundle, const c
 		/* The runtime opens the source by its path as well (as it does without a user namespace). */
 		if ((src[i] = open(source, O_PATH | O_CLOEXEC)) < 0)
 			rc = refuse(e, errno, "config.json: mounts[%zu]: open %s", i, source);
-		else if ((copy[i] = clone_bind_fd(src[i], source, po.flags & MS_REC, userns_fd, i, e)) < 0)
+		else if ((copy[i] = clone_bind_source(src[i], "", source, po.flags & MS_REC, userns_fd, i, e)) < 0)
 			rc = -1;
 	}
 	if (rc == 0 && (root = make_idmapped_rootfs(spec, rootfs, userns_fd, e)) < 0)
