@@ -250,6 +250,11 @@ class RuntimeHandlerUserNamespaceIT {
             ExecSyncResponse r = run(a, "sh", "-c", "echo 1 > /proc/sys/kernel/panic");
             assertTrue(r.getExitCode() != 0, r.toString());
             assertTrue(exec(a, "ls", "/sys/class/net").contains("eth0"));
+            // A restarted daemon (SIGKILL) finds the container still in the pod's namespace, and execs there.
+            bed.crashAndRestartDaemon();
+            assertEquals(nsInode(pa), exec(a, "readlink", "/proc/self/ns/user").strip());
+            assertEquals("0", exec(a, "id", "-u").strip());
+            noMountPointsLeft();
             // A container asking for other mappings than its pod's is refused.
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> bed.create(podId, pod, inUserns(container("other", "sleep", "300"), podUserns(host + LENGTH))));
