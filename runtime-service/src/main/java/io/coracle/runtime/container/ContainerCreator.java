@@ -168,7 +168,8 @@ public final class ContainerCreator {
                 // runc and crun mount the rootfs by its path from inside the pod's user namespace: its
                 // mount point is on a path the pod's root may pass (the bundle's is private to root).
                 PrivateFiles.directory(runtimeRootfs.getParent(), PrivateFiles.TRAVERSABLE);
-                Files.createDirectory(runtimeRootfs);
+                Files.createDirectory(runtimeRootfs, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        PrivateFiles.DIRECTORY)); // empty on the host: the rootfs is mounted on it in the shim's namespace
                 spec = new Spec(spec.ociVersion(), spec.process(), new io.coracle.oci.Root(runtimeRootfs.toString(),
                         spec.root().readonly()), spec.hostname(), spec.mounts(), spec.annotations(), spec.linux(), spec.hooks());
             }
