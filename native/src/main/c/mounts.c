@@ -389,11 +389,14 @@ static int make_detached_fs(const char *type, const struct parsed_opts *po, size
 	return m;
 }
 
-/* A detached, idmapped copy of a bind source. A file system that cannot be idmapped (procfs,
- * devtmpfs...) keeps its ids: inside they then show as the overflow id, which grants nothing. */
-static int clone_bind_source(const char *source, bool recursive, int userns_fd, size_t index, struct cerr *e)
+/* A detached, idmapped copy of a bind source, at path relative to dirfd ("" for dirfd itself). A
+ * file system that cannot be idmapped (procfs, devtmpfs...) keeps its ids: inside they then show as
+ * the overflow id, which grants nothing. */
+static int clone_bind_source(int dirfd, const char *path, const char *source, bool recursive, int userns_fd,
+			     size_t index, struct cerr *e)
 {
-	int fd = clone_tree(source, recursive);
+	int fd = (int)syscall(NR_open_tree, dirfd, path, TREE_CLONE | TREE_CLOEXEC | (path[0] ? 0 : AT_EMPTY_PATH) |
+								   (recursive ? AT_RECURSIVE : 0));
 	if (fd < 0)
 		return refuse(e, errno, "config.json: mounts[%zu]: open_tree %s", index, source);
 	if (idmap_tree(fd, userns_fd, recursive) < 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
@@ -525,7 +528,7 @@ int rootfs_prepare_userns(const struct json *spec, const char *bundle, const cha
 					return refuse(e, ENAMETOOLONG, "config.json: mounts[%zu].source", i);
 				source = abs_source;
 			}
-			if ((pm->fd[i] = clone_bind_source(source, po.flags & MS_REC, userns_fd, i, e)) < 0)
+			if ((pm->fd[i] = clone_bind_source(AT_FDCWD, source, source, po.flags & MS_REC, userns_fd, i, e)) < 0)
 				return -1;
 		} else if (type && (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0 || strcmp(type, "mqueue") == 0 ||
 				    strcmp(type, "cgroup2") == 0)) {
@@ -550,6 +553,87 @@ void premounts_close(struct premounts *pm)
 	if (pm->root >= 0)
 		close(pm->root);
 	pm->root = -1;
+}
+
+static int root_propagation(const struct json *spec, unsigned long *flags, struct cerr *e);
+
+int runtime_premount_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
+			    struct cerr *e)
+{
+	unsigned long propagation;
+	if (root_propagation(spec, &propagation, e) < 0)
+		return -1;
+	if (propagation & MS_SHARED)
+		return refuse(e, 0, "config.json: linux.rootfsPropagation: shared propagation with a user namespace and an"
+				    " OCI runtime (the idmapped copies would reach the host)");
+	const struct json *mounts = json_get(spec, "mounts");
+	if (mounts && mounts->type != JSON_ARRAY)
+		return refuse(e, 0, "config.json: mounts: not an array");
+	size_t n = mounts ? json_len(mounts) : 0;
+	int *src = n ? malloc(n * sizeof *src) : NULL, *copy = n ? malloc(n * sizeof *copy) : NULL;
+	if (n && (!src || !copy)) {
+		free(src);
+		free(copy);
+		return fail(e, ENOMEM, "premounts");
+	}
+	for (size_t i = 0; i < n; i++)
+		src[i] = copy[i] = -1;
+	int rc = 0, root = -1, rootdir = -1;
+	size_t i = 0;
+	/* Every copy is cloned from the host's view first: a source given twice, or inside another,
+	 * is never cloned from a copy already idmapped (which the kernel refuses to map again). */
+	for (const struct json *m = mounts ? mounts->child : NULL; m && rc == 0; m = m->next, i++) {
+		const char *type = json_get_str(m, "type"), *source = json_get_str(m, "source");
+		struct parsed_opts po;
+		if (parse_options(json_get(m, "options"), i, &po, e) < 0) {
+			rc = -1;
+			break;
+		}
+		if (!(po.flags & MS_BIND) && !(type && strcmp(type, "bind") == 0))
+			continue; /* proc, sysfs, tmpfs...: the runtime mounts them inside the user namespace */
+		if (!source) {
+			rc = refuse(e, 0, "config.json: mounts[%zu]: a bind mount without a source", i);
+			break;
+		}
+		char abs_source[PATH_MAX];
+		if (source[0] != '/') {
+			if (snprintf(abs_source, sizeof abs_source, "%s/%s", bundle, source) >= (int)sizeof abs_source) {
+				rc = refuse(e, ENAMETOOLONG, "config.json: mounts[%zu].source", i);
+				break;
+			}
+			source = abs_source;
+		}
+		/* The runtime opens the source by its path as well (as it does without a user namespace). */
+		if ((src[i] = open(source, O_PATH | O_CLOEXEC)) < 0)
+			rc = refuse(e, errno, "config.json: mounts[%zu]: open %s", i, source);
+		else if ((copy[i] = clone_bind_source(src[i], "", source, po.flags & MS_REC, userns_fd, i, e)) < 0)
+			rc = -1;
+	}
+	if (rc == 0 && (root = make_idmapped_rootfs(spec, rootfs, userns_fd, e)) < 0)
+		rc = -1;
+	/* Each idmapped copy goes over its own source, in this private mount namespace only: the
+	 * runtime, which copies this namespace, binds the copy where the spec binds the source. The
+	 * rootfs goes last, so that a source above its mount point (a hostPath of /run) never hides it. */
+	for (i = 0; i < n && rc == 0; i++)
+		if (copy[i] >= 0 && move_in(copy[i], src[i]) < 0)
+			rc = fail(e, errno, "config.json: mounts[%zu]: move_mount the idmapped copy over its source", i);
+	if (rc == 0 && (rootdir = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = fail(e, errno, "open %s", rootfs);
+	if (rc == 0 && move_in(root, rootdir) < 0)
+		rc = fail(e, errno, "move_mount the idmapped rootfs on %s", rootfs);
+	for (i = 0; i < n; i++) {
+		if (src[i] >= 0)
+			close(src[i]);
+		if (copy[i] >= 0)
+			close(copy[i]);
+	}
+	free(src);
+	free(copy);
+	if (root >= 0)
+		close(root);
+	if (rootdir >= 0)
+		close(rootdir);
+	return rc;
 }
 
 /* The file systems that take an SELinux context= option (linux.mountLabel), as runc labels them. */

@@ -45,6 +45,13 @@ int rootfs_propagate(const struct json *spec, const char *rootfs, struct cerr *e
 /* Only the rootfs mount (the overlay of the annotations, or root.path bound onto itself), for an
  * OCI runtime that builds the rest: call it in a private mount namespace of the caller's own. */
 int rootfs_mount(const struct json *spec, const char *rootfs, struct cerr *e);
+/* With a user namespace and an OCI runtime that builds the rest (runc, crun), in a private mount
+ * namespace of the caller's own: mounts the rootfs as rootfs_prepare_userns makes it (an overlay over
+ * idmapped layers) on rootfs, and an idmapped copy of every bind source over that source, so that the
+ * runtime's binds of the sources are idmapped without the runtime knowing idmapped mounts. Refuses a
+ * shared linux.rootfsPropagation (the copies would show on the host). */
+int runtime_premount_userns(const struct json *spec, const char *bundle, const char *rootfs, int userns_fd,
+			    struct cerr *e);
 /* mount_setattr(2): the mount at path (relative to dirfd; "" for dirfd itself) and every mount
  * below it read-only. -1 with errno on failure (ENOSYS before Linux 5.12). */
 int mount_readonly_recursive(int dirfd, const char *path);

@@ -39,6 +39,10 @@
  *       Whether pods with user namespaces run here (userns.h): a user namespace, an idmapped copy
  *       of DIR (on the file system of the layers) and an overlay over it, made and thrown away.
  *       Prints "ok" and exits 0, or prints the failing step and exits 1.
+ *   coracle-shim userns-probe DIR --runtime PATH
+ *       Whether the OCI runtime at PATH runs a pod's container in a user namespace: in DIR (new and
+ *       empty; the caller removes it) a tiny container joining a user namespace by path, with the
+ *       idmapped rootfs and binds Coracle makes for it, is run; "ok", or the runtime's reason, exit 1.
  *   coracle-shim probe
  *       Prints what this host can enforce as one JSON object: recursiveReadOnly (mount_setattr
  *       with AT_RECURSIVE works), lsms (the active LSMs, from securityfs or lsm_list_modules),
@@ -789,7 +793,13 @@ static int runtime_create(struct monitor *m, const int child_stdio[3], struct ce
 	if (unshare(CLONE_NEWNS) < 0)
 		return fail(e, errno, "unshare(CLONE_NEWNS) for %s", m->runtime);
 	/* The runtime copies this namespace: its propagation is what volumes can get (rslave, rshared). */
-	if (rootfs_propagate(m->c.spec, m->c.rootfs, e) < 0 || rootfs_mount(m->c.spec, m->c.rootfs, e) < 0)
+	if (rootfs_propagate(m->c.spec, m->c.rootfs, e) < 0)
+		return -1;
+	/* In the pod's user namespace (joined by the runtime, by path): the rootfs over idmapped layers
+	 * and idmapped copies of the bind sources are made here, as the host's root, for the runtime. */
+	if (m->c.ns.user_fd >= 0 ? userns_check_joined(m->c.spec, m->c.ns.user_fd, e) < 0 ||
+					   runtime_premount_userns(m->c.spec, m->c.bundle, m->c.rootfs, m->c.ns.user_fd, e) < 0
+				 : rootfs_mount(m->c.spec, m->c.rootfs, e) < 0)
 		return -1;
 	char pidfile[PATH_MAX];
 	state_path(m, "runtime.pid", pidfile, sizeof pidfile);
@@ -864,11 +874,6 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		_exit(1);
 	}
 	if (cgroup_setup(m->c.spec, &m->cg, &e) < 0) {
-		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
-		_exit(1);
-	}
-	if (m->runtime && m->c.ns.user_fd >= 0) {
-		refuse(&e, 0, "config.json: a user namespace with --runtime %s is not supported", m->runtime);
 		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
 	}
@@ -1197,8 +1202,9 @@ int main(int argc, char **argv)
 		return lsm_probe_print();
 	if (argc >= 2 && strcmp(argv[1], "lsm-plan") == 0)
 		return cmd_lsm_plan(argc - 2, argv + 2);
-	if (argc == 3 && strcmp(argv[1], "userns-probe") == 0) {
-		if (userns_probe(argv[2], &e) < 0) {
+	if ((argc == 3 || (argc == 5 && strcmp(argv[3], "--runtime") == 0 && argv[4][0] == '/')) &&
+	    strcmp(argv[1], "userns-probe") == 0) {
+		if ((argc == 3 ? userns_probe(argv[2], &e) : userns_probe_runtime(argv[2], argv[4], &e)) < 0) {
 			printf("%s\n", e.msg);
 			return 1;
 		}

@@ -31,7 +31,10 @@ public final class CritestRunner {
                     + "go test -c ./cmd/critest)");
             return;
         }
-        Path work = Files.createTempDirectory("coracle-critest-");
+        // Passable by others (0711, never listable): runc and crun mount a user-namespaced pod's rootfs
+        // from inside its user namespace, under the daemon's state dir, as under /run/coracle.
+        Path work = Files.createTempDirectory("coracle-critest-", java.nio.file.attribute.PosixFilePermissions
+                .asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x")));
         int code;
         try (LocalRegistry registry = LocalRegistry.start()) {
             System.out.println("critest: building and pushing test images to " + registry.host());

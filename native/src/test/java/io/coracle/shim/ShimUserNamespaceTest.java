@@ -130,8 +130,14 @@ class ShimUserNamespaceTest extends BusyboxRootfsTests {
     }
 
     private void refused(List<Linux.IdMapping> uids, List<Linux.IdMapping> gids, String why) throws Exception {
+        refused(uids, gids, why, null);
+    }
+
+    private void refused(List<Linux.IdMapping> uids, List<Linux.IdMapping> gids, String why, Path runtime)
+            throws Exception {
         try (TestContainer c = inPod(uids, gids)) {
             c.args = List.of("true");
+            c.runtime = runtime;
             ShimException e = assertThrows(ShimException.class, c::create);
             assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), e.getMessage());
             assertTrue(e.getMessage().contains(why), e.getMessage());
@@ -150,6 +156,43 @@ class ShimUserNamespaceTest extends BusyboxRootfsTests {
         refused(List.of(new Linux.IdMapping(0, HOST, 65536), new Linux.IdMapping(10, HOST + 70000, 5)), map(0, HOST, 65536),
                 "overlap");
         refused(map(0, -1, 1), map(0, HOST, 65536), "not a number");
+    }
+
+    @Test
+    void anOciRuntimeIsHandedOnlyTheNamespacesOwnMaps() throws Exception {
+        Path runc = Path.of("/usr/sbin/runc");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(runc), "runc is installed");
+        // runc would take the spec's maps as they are (it joins by path): the shim checks them first.
+        refused(map(0, HOST + 65536, 65536), map(0, HOST, 65536), "uidMappings: not the mapping of the user namespace joined", runc);
+        refused(map(0, HOST, 65536), map(0, 0, 65536), "gidMappings: not the mapping of the user namespace joined", runc);
+        refused(map(0, HOST, 0), map(0, HOST, 65536), "length 0", runc);
+        refused(map(0, 4294967295L - 10, 65536), map(0, HOST, 65536), "ids past 4294967294", runc);
+        refused(map(0, HOST, 65536), null, "uidMappings and gidMappings are required", runc);
+    }
+
+    /** coracle-shim userns-probe DIR --runtime PATH in a new passable dir: its exit status and output; DIR removed. */
+    private static String probe(Path runtime) throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "coracle-userns-probe-",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x")));
+        try {
+            Process p = new ProcessBuilder(TestContainer.PROGRAMS.shim().toString(), "userns-probe", dir.toString(),
+                    "--runtime", runtime.toString()).redirectErrorStream(true).start();
+            assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+            return p.exitValue() + " " + new String(p.getInputStream().readAllBytes()).strip();
+        } finally {
+            io.coracle.sys.FileTrees.delete(dir);
+        }
+    }
+
+    @Test
+    void theRuntimeProbeRunsAContainerOfTheRuntimeInAUserNamespace() throws Exception {
+        Path runc = Path.of("/usr/sbin/runc");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(runc), "runc is installed");
+        assertEquals("0 ok", probe(runc));
+        // A runtime that runs nothing fails the probe, with its status.
+        assertEquals("1 /bin/false run of a container in a user namespace exited 1: (it printed nothing)", probe(Path.of("/bin/false")));
+        assertFalse(Files.readString(Path.of("/proc/self/mountinfo")).contains("coracle-userns-probe-"));
     }
 
     @Test

@@ -81,6 +81,12 @@ final class ContainerCleanup {
             cgroups.remove(in.cgroupPath());
         }
         deleteTree(in.stateDir());
+        // A runtime handler's rootfs mount point (user namespaces): empty on the host, never deleted through.
+        try {
+            java.nio.file.Files.deleteIfExists(ContainerCreator.runtimeRootfs(in.stateDir()));
+        } catch (java.nio.file.DirectoryNotEmptyException notOurs) {
+            LOG.warning("container " + in.id() + ": " + notOurs.getFile() + " is not empty: left as it is");
+        }
         images.release(in.id());
         deleteTree(containerDir);
     }

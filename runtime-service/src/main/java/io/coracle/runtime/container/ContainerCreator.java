@@ -134,6 +134,7 @@ public final class ContainerCreator {
         Path dir = store.containerDir(id);
         Path stateDir = shimStateRoot.resolve(id.substring(0, 16));
         ShimLauncher.Created created = null;
+        Path runtimeRootfs = runtime != null && pod.usernsMaps() != null ? runtimeRootfs(stateDir) : null;
         long t0 = System.nanoTime();
         long tSpec = 0;
         long tLease = 0;
@@ -163,6 +164,15 @@ public final class ContainerCreator {
             List<SpecStep> cdiStep = cdiDevices.isEmpty() ? List.of() : List.of(new CdiStep(cdi.resolve(cdiDevices)));
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
                     work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler()), refs), cdiStep);
+            if (runtimeRootfs != null) {
+                // runc and crun mount the rootfs by its path from inside the pod's user namespace: its
+                // mount point is on a path the pod's root may pass (the bundle's is private to root).
+                PrivateFiles.directory(runtimeRootfs.getParent(), PrivateFiles.TRAVERSABLE);
+                Files.createDirectory(runtimeRootfs, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        PrivateFiles.DIRECTORY)); // empty on the host: the rootfs is mounted on it in the shim's namespace
+                spec = new Spec(spec.ociVersion(), spec.process(), new io.coracle.oci.Root(runtimeRootfs.toString(),
+                        spec.root().readonly()), spec.hostname(), spec.mounts(), spec.annotations(), spec.linux(), spec.hooks());
+            }
             // An OCI runtime handler runs config.json's hooks itself; for Coracle's shim the daemon does.
             OciHooks.Plan hooks = runtime == null ? OciHooks.save(dir, spec) : new OciHooks.Plan(Map.of(), Map.of());
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
@@ -187,6 +197,10 @@ public final class ContainerCreator {
                         limits.hugepageLimits(), null, limits.unified()));
             }
             tShim = System.nanoTime();
+            if (runtimeRootfs != null) {
+                // Empty on the host: the runtime pivoted into its own copy of the mount, the shim's goes with it.
+                Files.deleteIfExists(runtimeRootfs);
+            }
             ContainerReferenceResolver.checkJoined(refs, created.pid());
             OciHooks.run(hooks, id, created.pid(), bundle, "created", "prestart", "createRuntime", "createContainer");
 
@@ -248,6 +262,11 @@ public final class ContainerCreator {
         } finally {
             store.unreserve(reserved, id);
         }
+    }
+
+    /** Where a runtime handler's container in a user namespace has its rootfs mounted: {@code <state>/rootfs/<id>}. */
+    static Path runtimeRootfs(Path stateDir) {
+        return stateDir.getParent().resolveSibling("rootfs").resolve(stateDir.getFileName());
     }
 
     static String stopSignal(ContainerConfig config, ImageConfig.Settings image) {

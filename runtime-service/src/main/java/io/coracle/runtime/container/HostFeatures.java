@@ -22,6 +22,8 @@ public final class HostFeatures {
     private final Map<String, Boolean> recursiveReadOnly;
     private final AppArmorProfiles apparmor;
     private final String userNamespacesMissing;
+    /** Per OCI runtime handler probed: why its pods cannot have user namespaces, or "" when they can. */
+    private final Map<String, String> runtimeUserNamespacesMissing;
 
     public HostFeatures(HostSecurity security, Map<String, Boolean> recursiveReadOnly, AppArmorProfiles apparmor) {
         this(security, recursiveReadOnly, apparmor, "not probed");
@@ -30,10 +32,17 @@ public final class HostFeatures {
     /** userNamespacesMissing: null when pods with user namespaces run on Coracle's own shim, else why not. */
     public HostFeatures(HostSecurity security, Map<String, Boolean> recursiveReadOnly, AppArmorProfiles apparmor,
                         String userNamespacesMissing) {
+        this(security, recursiveReadOnly, apparmor, userNamespacesMissing, Map.of());
+    }
+
+    /** runtimeUserNamespacesMissing: per runtime handler probed, why not, or "" when it can (unprobed ones cannot). */
+    public HostFeatures(HostSecurity security, Map<String, Boolean> recursiveReadOnly, AppArmorProfiles apparmor,
+                        String userNamespacesMissing, Map<String, String> runtimeUserNamespacesMissing) {
         this.security = security;
         this.recursiveReadOnly = Map.copyOf(recursiveReadOnly);
         this.apparmor = apparmor;
         this.userNamespacesMissing = userNamespacesMissing;
+        this.runtimeUserNamespacesMissing = Map.copyOf(runtimeUserNamespacesMissing);
     }
 
     /** Probes the host and the handlers; logs one line saying what the host has. */
@@ -55,25 +64,36 @@ public final class HostFeatures {
             apparmor = new AppArmorProfiles(parser.orElse(AppArmorProfiles.PARSERS.getFirst()), stateDir.resolve("apparmor"));
         }
         String userns = layerDir == null ? "not probed" : UserNamespaceProbe.run(programs, layerDir);
+        // Each OCI runtime runs a tiny container in a user namespace, as a pod's would be run.
+        Map<String, String> runtimeUserns = new LinkedHashMap<>();
+        runtimes.forEach((name, path) -> {
+            String why = userns != null ? "this host does not run pods with user namespaces: " + userns
+                    : UserNamespaceProbe.runtime(programs, stateDir.resolve("rootfs"), path);
+            runtimeUserns.put(name, why == null ? "" : why);
+        });
         LOG.info("host security: " + security.describe() + "; recursive read-only mounts by handler: " + rro
-                + "; user namespaces: " + (userns == null ? "yes (Coracle's shim)" : "no: " + userns));
-        return new HostFeatures(security, rro, apparmor, userns);
+                + "; user namespaces: " + (userns == null ? "yes (Coracle's shim)" : "no: " + userns)
+                + runtimeUserns.entrySet().stream().map(h -> "; " + h.getKey() + ": " + (h.getValue().isEmpty()
+                        ? "yes" : "no: " + h.getValue())).collect(java.util.stream.Collectors.joining()));
+        return new HostFeatures(security, rro, apparmor, userns, runtimeUserns);
     }
 
     /**
      * Whether pods with user namespaces run on the handler: on Coracle's own shim when the kernel probe
-     * passed; never on runc or crun handlers, which would need the pod's idmapped layers passed to them.
+     * passed; on a runc or crun handler when its own probe (a container run in a user namespace) passed.
      */
     public boolean userNamespaces(String handler) {
-        return handler.isEmpty() && userNamespacesMissing == null;
+        return userNamespacesMissing(handler) == null;
     }
 
     /** Why a pod with a user namespace cannot run on the handler, or null when it can. */
     public String userNamespacesMissing(String handler) {
-        if (!handler.isEmpty()) {
-            return "the runtime handler '" + handler + "' does not run pods with user namespaces here (Coracle's own does)";
+        if (userNamespacesMissing != null) {
+            return "this host does not run pods with user namespaces: " + userNamespacesMissing;
         }
-        return userNamespacesMissing == null ? null : "this host does not run pods with user namespaces: " + userNamespacesMissing;
+        String why = handler.isEmpty() ? "" : runtimeUserNamespacesMissing.getOrDefault(handler, "not probed");
+        return why.isEmpty() ? null
+                : "the runtime handler '" + handler + "' does not run pods with user namespaces here: " + why;
     }
 
     public HostSecurity security() {

@@ -210,6 +210,11 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
                         .filter(h -> !h.isEmpty()).toList()) + ")");
             }
             var userns = request.getConfig().getLinux().getSecurityContext().getNamespaceOptions();
+            if (userns.hasUsernsOptions()) {
+                // A malformed request is INVALID_ARGUMENT on every handler, before what the handler can do.
+                io.coracle.sandbox.PodUserNamespace.of("config.linux.security_context.namespace_options.userns_options",
+                        userns.getUsernsOptions());
+            }
             if (userns.hasUsernsOptions() && userns.getUsernsOptions().getMode() == io.coracle.cri.v1.NamespaceMode.POD
                     && status.userNamespacesMissing(handler) != null) {
                 // Status reports user_namespaces false for it: refused, never run in the host's user namespace.

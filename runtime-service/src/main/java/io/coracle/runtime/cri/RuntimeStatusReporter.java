@@ -159,6 +159,11 @@ public final class RuntimeStatusReporter {
         Map<String, Boolean> rro = new LinkedHashMap<>();
         runtimeHandlers().forEach(h -> rro.put(h, host.recursiveReadOnly(h)));
         m.put("recursiveReadOnlyMounts", rro);
+        // Per handler: "yes", or why pods with user namespaces do not run on it (its probe's answer).
+        Map<String, String> userns = new LinkedHashMap<>();
+        runtimeHandlers().forEach(h -> userns.put(h, host.userNamespacesMissing(h) == null ? "yes"
+                : host.userNamespacesMissing(h)));
+        m.put("userNamespaces", userns);
         m.put("summary", s.describe());
         try {
             return JSON.writeValueAsString(m);

@@ -91,7 +91,10 @@ public final class Daemon {
         DaemonLock socketLock = DaemonLock.acquire(config.socket().resolveSibling(config.socket().getFileName()
                 + ".lock"), "socket " + config.socket());
         started.push(() -> closeQuietly(socketLock));
-        createDirectory(config.state(), socketInState ? PrivateFiles.TRAVERSABLE : PrivateFiles.DIRECTORY);
+        // With OCI runtime handlers, their containers in user namespaces have their rootfs mount points in
+        // <state>/rootfs, which the pod's root must reach: the state dir lets others pass then too.
+        createDirectory(config.state(), socketInState || !config.runtimes().isEmpty() ? PrivateFiles.TRAVERSABLE
+                : PrivateFiles.DIRECTORY);
 
         NativePrograms programs = NativePrograms.locate();
         try {

@@ -60,7 +60,7 @@ public final class NamespaceStep implements SpecStep {
 
     /**
      * A pod with a user namespace: every container joins it (its maps go in the spec; the shim checks
-     * them against the namespace joined). A container's userns_options must be its pod's when given,
+     * them against the namespace joined; runc needs them even when it joins one by path). A container's userns_options must be its pod's when given,
      * as containerd 2.x requires; one without them still joins the pod's (it can never leave it).
      */
     private static void userNamespace(ContainerSpecInput in, PodContext pod, NamespaceOption ns, SpecDraft spec)
@@ -81,10 +81,6 @@ public final class NamespaceStep implements SpecStep {
         }
         if (in.config().getLinux().getSecurityContext().getPrivileged()) {
             throw new InvalidContainerConfigException("security_context.privileged: not with a pod user namespace");
-        }
-        if (pod.runtimeHandler() != null && !pod.runtimeHandler().isEmpty()) {
-            throw new InvalidContainerConfigException("namespace_options.userns_options: the runtime handler '"
-                    + pod.runtimeHandler() + "' does not run user namespaces here");
         }
         spec.namespaces.add(new Linux.Namespace("user", pod.userns().toString()));
         spec.uidMappings = List.of(new Linux.IdMapping(userns.uid().container(), userns.uid().host(), userns.uid().length()));

@@ -207,6 +207,14 @@ class UserStepTest {
         assertTrue(spec.namespaces.contains(new io.coracle.oci.Linux.Namespace("user", "/proc/42/ns/user")));
         assertEquals(List.of(new io.coracle.oci.Linux.IdMapping(0, 65536 * 3, 65536)), spec.uidMappings);
         assertEquals(spec.uidMappings, spec.gidMappings);
+        // On the runc handler the same: runc joins by path and needs the maps even then.
+        PodContext onRunc = new PodContext("pod", "pod", null, null, null, null, false, "/p", null, null, null, null, "",
+                "runc", null, java.nio.file.Path.of("/proc/42/ns/user"), maps);
+        SpecDraft runc = new SpecDraft();
+        new NamespaceStep().apply(nsInput(onRunc, podUserns), runc);
+        assertEquals(spec.namespaces, runc.namespaces);
+        assertEquals(spec.uidMappings, runc.uidMappings);
+        assertEquals(spec.gidMappings, runc.gidMappings);
         SpecDraft none = new SpecDraft();
         new NamespaceStep().apply(nsInput(withUserns, null), none); // no userns_options: still the pod's
         assertEquals(spec.uidMappings, none.uidMappings);
