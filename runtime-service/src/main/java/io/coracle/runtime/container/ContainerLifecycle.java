@@ -81,7 +81,8 @@ public final class ContainerLifecycle {
             OciHooks.run(hooks, r.id(), pid, bundle, "created", "startContainer");
             new ShimClient(r.stateDir()).start();
         } catch (IOException e) {
-            throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage());
+            throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage()
+                    + ContainerCheckpointer.restoreFailure(store.containerDir(r.id())));
         }
         OciHooks.runLogged(hooks, r.id(), pid, bundle, "running", "poststart");
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");
