@@ -58,7 +58,10 @@ static void exec_criu(struct restore *r, const struct cgroup *cg, const char *pi
 	struct cerr e;
 	sigset_t none;
 	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || cgroup_enter_self(cg, &e) < 0) {
+	/* The monitor ignores these; criu must not inherit that (it stops its helpers with SIGTERM). */
+	static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, 0};
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || set_signals(ignored, SIG_DFL, &e) < 0 ||
+	    cgroup_enter_self(cg, &e) < 0) {
 		fprintf(stderr, "coracle-shim: restore: %s\n", e.msg);
 		return;
 	}

@@ -486,6 +486,15 @@ static bool handle_request(struct monitor *m, int idx)
 		long sig = a1 ? strtol(a1, NULL, 10) : SIGTERM;
 		if (sig <= 0 || sig >= 65) {
 			control_reply(client, "error kill: bad signal '%s'", a1 ? a1 : "");
+		} else if (m->pid <= 0) {
+			/* A restore not started: no process, so the kill ends the container (exit 128+sig). */
+			if (!m->exited) {
+				m->exited = true;
+				m->wstatus = (int)sig;
+				m->finished_ns = now_ns();
+				restore_free(&m->restore);
+			}
+			control_reply(client, "ok");
 		} else if (a2 && strcmp(a2, "all") == 0) {
 			kill_all(m, (int)sig);
 			control_reply(client, "ok");

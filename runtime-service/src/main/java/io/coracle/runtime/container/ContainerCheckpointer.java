@@ -153,6 +153,9 @@ public final class ContainerCheckpointer {
         }
     }
 
+    /** How long StartContainer of a restored container waits for criu restore (the shim's own bound is 5 minutes). */
+    static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5).plusSeconds(10);
+
     /** Where a restored container's CRIU images, plan and CRIU's restore.log are, in its directory. */
     public static final String RESTORE_DIR = "restore";
 
