@@ -131,6 +131,7 @@ class CheckpointIT {
             JsonNode spec = JSON.readTree(members.get("spec.dump"));
             assertEquals("sh", spec.at("/process/args/0").asText());
             assertEquals(0600, Files.getPosixFilePermissions(location).stream().mapToInt(p -> 1 << (8 - p.ordinal())).sum());
+            Files.delete(location); // the other tests expect an empty checkpoint directory
         } else {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> bed.runtime().checkpointContainer(request(id, location.toString())));
