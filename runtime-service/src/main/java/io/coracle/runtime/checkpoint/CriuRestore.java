@@ -62,7 +62,7 @@ public final class CriuRestore {
                 "--tcp-established", "--ext-unix-sk", "--file-locks"));
         for (int fd = 0; fd < r.descriptors().size(); fd++) {
             String d = r.descriptors().get(fd);
-            if (d.startsWith("pipe:[") && d.endsWith("]") && d.length() < 40) {
+            if (d.matches("pipe:\\[[0-9]{1,20}\\]")) { // anything else (/dev/null) is reopened by path
                 args.add("--inherit-fd");
                 args.add("fd[" + (3 + fd) + "]:" + d);
             }

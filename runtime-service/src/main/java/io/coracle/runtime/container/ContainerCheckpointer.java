@@ -104,6 +104,10 @@ public final class ContainerCheckpointer {
                         + archive.rootfsImageName() + "\", which is not present: pull it first");
             }
         }
+        if (creator.systemdScopes()) {
+            throw CriError.precondition("restore of checkpoint archive " + archive.archive() + ": not built for the"
+                    + " systemd cgroup driver (the restored process would be outside its container's scope)");
+        }
         if (!pod.runtimeHandler().isEmpty() || pod.usernsMaps() != null) {
             throw CriError.precondition("restore of checkpoint archive " + archive.archive() + ": only into pods of the"
                     + " default handler without a user namespace (this pod: handler \"" + pod.runtimeHandler()

@@ -74,6 +74,11 @@ public final class ContainerCreator {
         this.references = new ContainerReferenceResolver(images, store);
     }
 
+    /** Whether containers are systemd scopes (the systemd cgroup driver). */
+    public boolean systemdScopes() {
+        return scopes.systemd() != null;
+    }
+
     /** Where CDI spec files are read from (later directories override earlier ones). */
     public void useCdiSpecDirs(List<Path> dirs) {
         this.cdi = new CdiRegistry(dirs);
