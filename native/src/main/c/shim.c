@@ -926,7 +926,8 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		m->created_ns = now_ns();
 		if (restore_load(m->restore_plan, &m->restore, &e) < 0 || open_stdio(m, want_stdin, child_stdio, &e) < 0 ||
 		    (unshare(CLONE_NEWNS) < 0 && fail(&e, errno, "unshare(CLONE_NEWNS) for criu restore")) ||
-		    rootfs_propagate(m->c.spec, m->c.rootfs, &e) < 0 || rootfs_mount(m->c.spec, m->c.rootfs, &e) < 0)
+		    rootfs_propagate(m->c.spec, m->c.rootfs, &e) < 0 || rootfs_mount(m->c.spec, m->c.rootfs, &e) < 0 ||
+		    cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0) /* before criu: its restore runs confined */
 			abandon(m, status, &e);
 		for (int i = 0; i < 3; i++)
 			m->restore.stdio[i] = child_stdio[i];

@@ -162,6 +162,9 @@ class RestoreIT {
                 "a file written before the checkpoint is in the restored rootfs");
         assertNotEquals(0, exec(restored, "cat", "/etc/group").getExitCode(), "a deleted file stays deleted");
         assertEquals(0, exec(restored, "cat", "/etc/passwd").getExitCode(), "the image's other files are there");
+        assertEquals("refused", exec(restored, "sh", "-c", "mknod /tmp/mem c 1 1 2>/dev/null; head -c 1 /tmp/mem"
+                + " >/dev/null 2>&1 || echo refused").getStdout().toStringUtf8().trim(),
+                "the container's device rules hold for the restored process");
 
         // Its output goes on into the new container's log, counting on from the checkpoint.
         Path log = Path.of(podB.getLogDirectory(), "restored.log");
