@@ -115,6 +115,23 @@ class RestoreIT {
 
     @Test
     void aRestoredCounterGoesOnFromWhereItWasCheckpointed() throws Exception {
+        restoreCounter(io.coracle.cri.v1.NamespaceMode.POD);
+    }
+
+    /** As the kubelet makes containers: each its own PID namespace, restored as a new one. */
+    @Test
+    void aRestoredCounterWithItsOwnPidNamespaceGoesOn() throws Exception {
+        restoreCounter(io.coracle.cri.v1.NamespaceMode.CONTAINER);
+    }
+
+    private static io.coracle.cri.v1.ContainerConfig.Builder inPidMode(io.coracle.cri.v1.ContainerConfig.Builder c,
+                                                                       io.coracle.cri.v1.NamespaceMode pid) {
+        return c.setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(
+                io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNamespaceOptions(
+                        io.coracle.cri.v1.NamespaceOption.newBuilder().setPid(pid))));
+    }
+
+    private void restoreCounter(io.coracle.cri.v1.NamespaceMode pid) throws Exception {
         if (!criu.usable()) {
             System.out.println("RestoreIT: SKIPPED the end-to-end restore: no CRIU that works on this kernel ("
                     + criu.describe() + "); set CORACLE_TEST_CRIU to a CRIU >= 4.1");
@@ -122,11 +139,11 @@ class RestoreIT {
         Assumptions.assumeTrue(criu.usable(), "no working CRIU here (" + criu.describe() + "): set CORACLE_TEST_CRIU");
         PodSandboxConfig podA = bed.pod("ckpt-src").build();
         String a = bed.runPod(podA);
-        String source = bed.createAndStart(a, podA, container("counter", "sh", "-c",
+        String source = bed.createAndStart(a, podA, inPidMode(container("counter", "sh", "-c",
                 "echo kept > /kept.txt; rm /etc/group; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new;"
-                        + " mv /tmp/counter.new /tmp/counter; echo count $i; sleep 0.1; done"));
+                        + " mv /tmp/counter.new /tmp/counter; echo count $i; sleep 0.1; done"), pid));
         awaitCounterAbove(source, 5);
-        Path archive = checkpoints.resolve("counter.tar");
+        Path archive = checkpoints.resolve("counter-" + pid + ".tar");
         // Read before the dump: the dumped counter is at least this (the source goes on counting after it).
         int atCheckpoint = counter(source);
         bed.runtime().checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId(source)
@@ -136,8 +153,8 @@ class RestoreIT {
 
         PodSandboxConfig podB = bed.pod("ckpt-dst").build();
         String b = bed.runPod(podB);
-        String restored = bed.create(b, podB, container("restored", "sh", "-c", "echo never run; exit 3")
-                .setImage(ImageSpec.newBuilder().setImage(archive.toString())));
+        String restored = bed.create(b, podB, inPidMode(container("restored", "sh", "-c", "echo never run; exit 3")
+                .setImage(ImageSpec.newBuilder().setImage(archive.toString())), pid));
         assertEquals(ContainerState.CONTAINER_CREATED, bed.status(restored).getState());
         try {
             bed.runtime().startContainer(StartContainerRequest.newBuilder().setContainerId(restored).build());
@@ -177,7 +194,7 @@ class RestoreIT {
         assertTrue(logged.get(0) > atCheckpoint, "the new log starts at " + logged.get(0) + ", after the checkpoint's "
                 + atCheckpoint);
         assertFalse(Files.readString(log).contains("never run"), "the new config's command never ran");
-        System.out.println("RestoreIT: checkpointed at " + atCheckpoint + ", restored counter read " + first
+        System.out.println("RestoreIT (pid namespace " + pid + "): checkpointed at " + atCheckpoint + ", restored counter read " + first
                 + " then " + later + "; new log begins with count " + logged.get(0));
 
         bed.runtime().stopContainer(StopContainerRequest.newBuilder().setContainerId(restored).setTimeout(5).build());
