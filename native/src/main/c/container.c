@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "devices.h"
 #include "mounts.h"
@@ -141,6 +143,32 @@ static int apply_sysctls(const struct json *spec, struct cerr *e)
 	return 0;
 }
 
+/* An fd 0..2 on the host's /dev/null is reopened on the container's (as runc does): a file of a
+ * mount outside the container's mount namespace is one CRIU cannot checkpoint. Only the real device
+ * (char 1:3, no symlink followed) replaces it; anything else at /dev/null keeps the host's. */
+static int reopen_dev_null(struct cerr *e)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		int flags = fcntl(fd, F_GETFL);
+		if (flags < 0 || fstat(fd, &st) < 0)
+			return fail(e, errno, "stat stdio %d", fd);
+		if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+			continue;
+		int own = open("/dev/null", (flags & O_ACCMODE) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat ost;
+		if (own < 0)
+			continue;
+		if (fstat(own, &ost) == 0 && S_ISCHR(ost.st_mode) && ost.st_rdev == makedev(1, 3) &&
+		    (fcntl(own, F_SETFL, 0) < 0 || dup2(own, fd) < 0)) {
+			close(own);
+			return fail(e, errno, "dup2 /dev/null");
+		}
+		close(own);
+	}
+	return 0;
+}
+
 static int setup(struct container *c, const struct cgroup *cg, int sync, const int stdio_in[3], struct cerr *e)
 {
 	int stdio[3] = {stdio_in[0], stdio_in[1], stdio_in[2]};
@@ -195,6 +223,8 @@ static int setup(struct container *c, const struct cgroup *cg, int sync, const i
 	for (int i = 0; i < 3; i++)
 		if (dup2(stdio[i], i) < 0)
 			return fail(e, errno, "dup2 stdio");
+	if (reopen_dev_null(e) < 0)
+		return -1;
 	if (c->proc.terminal && ioctl(0, TIOCSCTTY, 0) < 0)
 		return fail(e, errno, "ioctl(TIOCSCTTY)");
 	return process_switch_user(&c->proc, c->seccomp, e);

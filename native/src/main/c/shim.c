@@ -17,6 +17,9 @@
  *       Files in the state dir: state.json {"pid","shimPid","status","bundle","createdAt","startedAt"},
  *       cgroups (one directory per line), exit.json, shim.log, ctl.sock, attach.sock.
  *       How the bundle expresses the overlay rootfs: see mounts.h.
+ *       With --restore PLAN, the container's process is not built: at start, CRIU restores it from
+ *       a checkpoint as the monitor's child (restore.h; the rootfs is mounted as for --runtime), and
+ *       the launcher prints 0 (no process yet).
  *       With --cgroup PATH (the pod's pause leaf) the monitor first leaves the daemon's cgroup
  *       for PATH (shimcgroup.h): killing the daemon's whole cgroup spares it and its container.
  *   coracle-shim exec --state DIR --process FILE [--exit-file FILE] [--tty [--resize-fifo FIFO]]
@@ -91,12 +94,14 @@
 #include "log.h"
 #include "lsm.h"
 #include "mounts.h"
+#include "restore.h"
 #include "selfexe.h"
 #include "terminal.h"
 #include "userns.h"
 
 #define MAX_CLIENTS 32
 #define CREATE_TIMEOUT_MS 60000
+#define RESTORE_TIMEOUT_MS 300000
 
 enum status { CREATED, RUNNING, STOPPED };
 static const char *const status_names[] = {"created", "running", "stopped"};
@@ -105,6 +110,8 @@ struct monitor {
 	const char *state_dir;
 	const char *runtime; /* an OCI runtime (runc, crun) that runs the bundle; NULL: the shim itself */
 	const char *own_cgroup; /* where the monitor goes from the daemon's cgroup; NULL: it stays */
+	const char *restore_plan; /* --restore: CRIU restores the process at start (restore.h) */
+	struct restore restore;
 	struct container c;
 	struct cgroup cg;
 	pid_t pid;
@@ -272,6 +279,38 @@ static void do_start(struct monitor *m, int client)
 {
 	if (m->status != CREATED || m->exited) {
 		control_reply(client, "error the container is %s", m->exited ? "stopped" : status_names[m->status]);
+		return;
+	}
+	if (m->restore_plan) {
+		struct cerr e;
+		pid_t pid = restore_run(&m->restore, &m->cg, m->state_dir, RESTORE_TIMEOUT_MS, &e);
+		restore_free(&m->restore);
+		int st;
+		if (pid > 0) {
+			pid_t w = waitpid(pid, &st, WNOHANG);
+			if (w == 0 || w == pid) {
+				m->pid = pid;
+				m->status = RUNNING;
+				m->started_ns = now_ns();
+				if (w == pid) { /* it exited already: its status is recorded now */
+					m->exited = true;
+					m->wstatus = st;
+					m->finished_ns = now_ns();
+				}
+				write_state(m);
+				control_reply(client, "ok");
+				return;
+			}
+			kill_logged(pid, SIGKILL);
+			fail(&e, errno, "the restored process %d is not the shim's child (criu without --restore-sibling?)",
+			     (int)pid);
+		}
+		/* Nothing runs: the container stays created and can only be removed. */
+		m->exited = true;
+		m->finished_ns = now_ns();
+		m->wstatus = 255 << 8;
+		fprintf(stderr, "coracle-shim: start: %s\n", e.msg);
+		control_reply(client, "error start: %s (see %s/shim.log)", e.msg, m->state_dir);
 		return;
 	}
 	if (m->runtime) {
@@ -451,6 +490,15 @@ static bool handle_request(struct monitor *m, int idx)
 		long sig = a1 ? strtol(a1, NULL, 10) : SIGTERM;
 		if (sig <= 0 || sig >= 65) {
 			control_reply(client, "error kill: bad signal '%s'", a1 ? a1 : "");
+		} else if (m->pid <= 0) {
+			/* A restore not started: no process, so the kill ends the container (exit 128+sig). */
+			if (!m->exited) {
+				m->exited = true;
+				m->wstatus = (int)sig;
+				m->finished_ns = now_ns();
+				restore_free(&m->restore);
+			}
+			control_reply(client, "ok");
 		} else if (a2 && strcmp(a2, "all") == 0) {
 			kill_all(m, (int)sig);
 			control_reply(client, "ok");
@@ -877,6 +925,20 @@ static _Noreturn void monitor_run(struct monitor *m, const char *log_path, bool 
 		report(status, "error %s %s", cerr_class_name(e.cls), e.msg);
 		_exit(1);
 	}
+	if (m->restore_plan) {
+		/* As for a runtime: the rootfs in a private mount namespace of the monitor, which criu's
+		 * --root names; criu builds the container's own mount namespace from its images. */
+		m->created_ns = now_ns();
+		if (restore_load(m->restore_plan, &m->restore, &e) < 0 || open_stdio(m, want_stdin, child_stdio, &e) < 0 ||
+		    (unshare(CLONE_NEWNS) < 0 && fail(&e, errno, "unshare(CLONE_NEWNS) for criu restore")) ||
+		    rootfs_propagate(m->c.spec, m->c.rootfs, &e) < 0 || rootfs_mount(m->c.spec, m->c.rootfs, &e) < 0 ||
+		    cgroup_apply_devices(m->c.spec, &m->cg, &e) < 0) /* before criu: its restore runs confined */
+			abandon(m, status, &e);
+		for (int i = 0; i < 3; i++)
+			m->restore.stdio[i] = child_stdio[i];
+		trace("restore prepared");
+		goto created;
+	}
 	if (m->runtime) {
 		if (open_stdio(m, want_stdin, child_stdio, &e) < 0)
 			abandon(m, status, &e);
@@ -948,7 +1010,7 @@ created:
 
 static int cmd_create(int argc, char **argv)
 {
-	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL, *own_cgroup = NULL;
+	const char *bundle = NULL, *state = NULL, *log = NULL, *runtime = NULL, *own_cgroup = NULL, *restore = NULL;
 	bool want_stdin = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
@@ -963,6 +1025,8 @@ static int cmd_create(int argc, char **argv)
 			runtime = argv[++i];
 		else if (strcmp(argv[i], "--cgroup") == 0 && i + 1 < argc)
 			own_cgroup = argv[++i];
+		else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc)
+			restore = argv[++i];
 		else {
 			fprintf(stderr, "coracle-shim: create: unknown or incomplete argument '%s'\n", argv[i]);
 			return 2;
@@ -970,6 +1034,10 @@ static int cmd_create(int argc, char **argv)
 	}
 	if (!bundle || !state) {
 		fprintf(stderr, "coracle-shim: create: --bundle and --state are required\n");
+		return 2;
+	}
+	if (restore && (restore[0] != '/' || runtime)) {
+		fprintf(stderr, "coracle-shim: create: --restore %s: not an absolute path, or with --runtime\n", restore);
 		return 2;
 	}
 	if (runtime && runtime[0] != '/') {
@@ -993,6 +1061,7 @@ static int cmd_create(int argc, char **argv)
 	m->state_dir = state_abs;
 	m->runtime = runtime;
 	m->own_cgroup = own_cgroup;
+	m->restore_plan = restore;
 	trace("launcher started");
 	if (container_load(bundle, &m->c, &e) < 0) {
 		fprintf(stderr, "coracle-shim: %s\n", e.msg);

@@ -10,12 +10,18 @@ import java.nio.file.Path;
  * the shim moves into out of the daemon's, so that killing the daemon's cgroup spares it (the pod's
  * pause leaf, a cgroupfs path; null: it stays).
  */
-public record CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin, Path runtime, String shimCgroup) {
+public record CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin, Path runtime, String shimCgroup,
+                            Path restorePlan) {
+    /** restorePlan: CRIU restores the process at start from this plan (restore.h); null: the shim builds it. */
+    public CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin, Path runtime, String shimCgroup) {
+        this(bundle, stateDir, logFile, stdin, runtime, shimCgroup, null);
+    }
+
     public CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin, Path runtime) {
-        this(bundle, stateDir, logFile, stdin, runtime, null);
+        this(bundle, stateDir, logFile, stdin, runtime, null, null);
     }
 
     public CreateRequest(Path bundle, Path stateDir, Path logFile, boolean stdin) {
-        this(bundle, stateDir, logFile, stdin, null, null);
+        this(bundle, stateDir, logFile, stdin, null, null, null);
     }
 }

@@ -63,6 +63,10 @@ public record ShimLauncher(NativePrograms programs) {
             cmd.add("--runtime");
             cmd.add(req.runtime().toString());
         }
+        if (req.restorePlan() != null) {
+            cmd.add("--restore");
+            cmd.add(req.restorePlan().toString());
+        }
         if (req.shimCgroup() != null && !req.shimCgroup().isEmpty()) {
             cmd.add("--cgroup");
             cmd.add(req.shimCgroup());

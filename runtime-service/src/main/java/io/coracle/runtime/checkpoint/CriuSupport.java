@@ -32,9 +32,23 @@ public record CriuSupport(Path binary, String version, boolean usable, String re
         return PLACES.stream().filter(Files::isExecutable).findFirst();
     }
 
-    /** Runs {@code criu --version} and {@code criu check}; logs one line saying what it found. */
+    /** {@link #probe(Path)} of the first criu in the usual places. */
     public static CriuSupport probe() {
-        Optional<Path> binary = find();
+        return probe(null);
+    }
+
+    /**
+     * Runs {@code criu --version} and {@code criu check} of {@code configured} (config key
+     * checkpoint.criu; null: the first in the usual places); logs one line saying what it found.
+     */
+    public static CriuSupport probe(Path configured) {
+        Optional<Path> binary = configured == null ? find() : Optional.of(configured).filter(Files::isExecutable);
+        if (binary.isEmpty() && configured != null) {
+            CriuSupport none = new CriuSupport(null, "", false, "criu is not executable at " + configured
+                    + " (checkpoint.criu)");
+            LOG.info("checkpoint/restore: " + none.describe());
+            return none;
+        }
         if (binary.isEmpty()) {
             CriuSupport none = new CriuSupport(null, "", false, "criu is not installed (looked in " + PLACES + ")");
             LOG.info("checkpoint/restore: " + none.describe());

@@ -56,6 +56,9 @@ public final class ConfigSchema {
             ConfigKey.string("checkpoint.dir", "/var/lib/kubelet/checkpoints",
                     "CheckpointContainer writes its archives here only (the kubelet's checkpoint directory): a\n"
                             + "# location elsewhere, with \"..\" or through a symlink is refused."),
+            ConfigKey.string("checkpoint.criu", "",
+                    "The criu executable (absolute) for checkpoints and restores; empty: the first of /usr/sbin/criu,\n"
+                            + "# /usr/bin/criu, /sbin/criu, /usr/local/sbin/criu, /usr/local/bin/criu."),
 
             ConfigKey.bool("metrics.enabled", true,
                     "Serve Prometheus metrics over HTTP at http://<address>:<port>/metrics."),

@@ -33,6 +33,7 @@ public record DaemonConfig(
         Streaming streaming,
         int eventSubscriberQueue,
         Path checkpointDir,
+        Path criu,
         List<Path> cdiSpecDirs,
         String source) {
 
@@ -196,6 +197,7 @@ public record DaemonConfig(
                 streaming,
                 (int) positive(v, "events.subscriber_queue", 16, 1_000_000, origin),
                 absolutePath(v, "checkpoint.dir", origin),
+                optionalPath(v, "checkpoint.criu", origin),
                 List.copyOf(cdiSpecDirs),
                 source);
     }

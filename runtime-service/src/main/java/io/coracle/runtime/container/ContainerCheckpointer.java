@@ -14,6 +14,9 @@ import io.coracle.runtime.checkpoint.CheckpointArchive;
 import io.coracle.runtime.checkpoint.CheckpointLocation;
 import io.coracle.runtime.checkpoint.CriuDump;
 import io.coracle.runtime.checkpoint.CriuSupport;
+import io.coracle.runtime.checkpoint.CheckpointContents;
+import io.coracle.runtime.checkpoint.CriuRestore;
+import io.coracle.runtime.checkpoint.RootfsRestore;
 import io.coracle.runtime.checkpoint.RootfsDiff;
 import io.coracle.sys.AtFiles;
 import io.coracle.sys.PrivateFiles;
@@ -81,28 +84,84 @@ public final class ContainerCheckpointer {
 
     /**
      * CreateContainer from a checkpoint archive, as CRI-O takes it: the archive (inside the checkpoint
-     * directory) is read and checked, and the image it was checkpointed from must be present. The
-     * restore itself (the rootfs diff into the new container's upperdir, then {@code criu restore}
-     * into the pod's namespaces at StartContainer) needs a CRIU that works on this kernel: without
-     * one the request is refused with CRIU's reason, before anything is made.
+     * directory) is read and checked, and the image it was checkpointed from must be present. The new
+     * container is made from that image with the new request's metadata, mounts, labels and log path;
+     * its upperdir gets the archive's rootfs diff and deletions, and its shim restores the process
+     * with {@code criu restore} at StartContainer ({@link CriuRestore}). Without a CRIU that works on
+     * this kernel the request is refused with CRIU's reason once the archive is checked (the container
+     * begun is undone).
      */
-    public String restore(CreateContainerRequest request) {
+    public String restore(CreateContainerRequest request, ContainerCreator creator) {
         String podId = request.getPodSandboxId();
-        pods.find(podId).orElseThrow(() -> CriError.notFound("pod sandbox " + podId + " not found"));
-        CheckpointImage archive = CheckpointImage.read(checkpointDir, request.getConfig().getImage().getImage());
+        var pod = pods.find(podId).orElseThrow(() -> CriError.notFound("pod sandbox " + podId + " not found"));
+        String archivePath = request.getConfig().getImage().getImage();
+        CheckpointImage archive = CheckpointImage.read(checkpointDir, archivePath);
         String base = archive.rootfsImageRef().isEmpty() ? archive.rootfsImageName() : archive.rootfsImageRef();
-        if (images.find(base).isEmpty() && images.find(archive.rootfsImageName()).isEmpty()) {
-            throw CriError.notFound("checkpoint archive " + archive.archive() + " was taken from image \""
-                    + archive.rootfsImageName() + "\", which is not present: pull it first");
+        if (images.find(base).isEmpty()) {
+            base = archive.rootfsImageName();
+            if (images.find(base).isEmpty()) {
+                throw CriError.notFound("checkpoint archive " + archive.archive() + " was taken from image \""
+                        + archive.rootfsImageName() + "\", which is not present: pull it first");
+            }
         }
-        if (!criu.usable()) {
-            throw CriError.precondition("restore of checkpoint archive " + archive.archive() + " (container \""
-                    + archive.containerName() + "\", image " + archive.rootfsImageName() + "): " + criu.describe()
-                    + " (criu check, at start-up)");
+        if (creator.systemdScopes()) {
+            throw CriError.precondition("restore of checkpoint archive " + archive.archive() + ": not built for the"
+                    + " systemd cgroup driver (the restored process would be outside its container's scope)");
         }
-        throw new CriError(CriError.Kind.UNIMPLEMENTED, "restore of checkpoint archive " + archive.archive()
-                + ": restoring into a new container is not built yet (criu restore under coracle-shim)");
+        if (!pod.runtimeHandler().isEmpty() || pod.usernsMaps() != null) {
+            throw CriError.precondition("restore of checkpoint archive " + archive.archive() + ": only into pods of the"
+                    + " default handler without a user namespace (this pod: handler \"" + pod.runtimeHandler()
+                    + "\"" + (pod.usernsMaps() != null ? ", user namespace" : "") + ")");
+        }
+        var config = request.getConfig().toBuilder();
+        config.getImageBuilder().setImage(base);
+        CreateContainerRequest create = request.toBuilder().setConfig(config).build();
+        String id = creator.create(create, (containerDir, upper, bundle, spec) -> {
+            Path work = PrivateFiles.directory(containerDir.resolve(RESTORE_DIR));
+            CheckpointContents contents = CheckpointContents.unpack(checkpointDir, archivePath, work);
+            RootfsRestore.apply(contents.rootfsDiff(), contents.deleted(), upper, archivePath);
+            if (contents.rootfsDiff() != null) {
+                Files.delete(contents.rootfsDiff());
+            }
+            // After the archive's content is checked (hostile content is INVALID_ARGUMENT on any host).
+            if (!criu.usable()) {
+                throw CriError.precondition("restore of checkpoint archive " + archive.archive() + " (container \""
+                        + archive.containerName() + "\", image " + archive.rootfsImageName() + "): " + criu.describe()
+                        + " (criu check, at start-up)");
+            }
+            Path empty = PrivateFiles.directory(work.resolve("empty"),
+                    java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+            String plan = CriuRestore.plan(new CriuRestore.Request(criu.binary(), contents.imagesDir(), work,
+                    bundle.resolve(spec.root().path()), contents.spec(), contents.descriptors(), spec, empty));
+            Path file = work.resolve("restore.plan");
+            PrivateFiles.write(file, plan.getBytes(java.nio.charset.StandardCharsets.UTF_8), false);
+            return file;
+        });
+        LOG.info("container " + id + " created from checkpoint archive " + archivePath + " (container \""
+                + archive.containerName() + "\"): criu restore runs at start");
+        return id;
     }
+
+    /** For a failed start of a restored container: CRIU's error lines and its log, "" for any other container. */
+    static String restoreFailure(Path containerDir) {
+        Path log = containerDir.resolve(RESTORE_DIR).resolve(CriuRestore.LOG);
+        if (!Files.isRegularFile(log, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return "";
+        }
+        try {
+            List<String> errors = CriuSupport.errorLines(CriuSupport.readBounded(log));
+            return "; criu restore: " + (errors.isEmpty() ? "no error lines" : String.join("; ", errors))
+                    + "; CRIU's log: " + log;
+        } catch (IOException e) {
+            return "; CRIU's log: " + log;
+        }
+    }
+
+    /** How long StartContainer of a restored container waits for criu restore (the shim's own bound is 5 minutes). */
+    static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5).plusSeconds(10);
+
+    /** Where a restored container's CRIU images, plan and CRIU's restore.log are, in its directory. */
+    public static final String RESTORE_DIR = "restore";
 
     public void checkpoint(CheckpointContainerRequest request) {
         String id = request.getContainerId();

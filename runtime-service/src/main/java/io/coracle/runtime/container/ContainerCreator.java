@@ -74,6 +74,11 @@ public final class ContainerCreator {
         this.references = new ContainerReferenceResolver(images, store);
     }
 
+    /** Whether containers are systemd scopes (the systemd cgroup driver). */
+    public boolean systemdScopes() {
+        return scopes.systemd() != null;
+    }
+
     /** Where CDI spec files are read from (later directories override earlier ones). */
     public void useCdiSpecDirs(List<Path> dirs) {
         this.cdi = new CdiRegistry(dirs);
@@ -84,18 +89,31 @@ public final class ContainerCreator {
      * removed refuses it (NOT_FOUND once gone), and its removal never misses it.
      */
     public String create(CreateContainerRequest request) {
+        return create(request, null);
+    }
+
+    /**
+     * What a restore adds to a create (ContainerCheckpointer): given the new container's directory, its
+     * still empty upperdir and its spec, it fills the upperdir and returns the shim's restore plan.
+     */
+    public interface Restore {
+        Path prepare(Path containerDir, Path upper, Path bundle, Spec spec) throws IOException;
+    }
+
+    /** CreateContainer; with {@code restore}, the process comes from a checkpoint at StartContainer. */
+    public String create(CreateContainerRequest request, Restore restore) {
         String podId = pods.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
                 "pod sandbox " + request.getPodSandboxId() + " not found")).podId();
         java.util.concurrent.locks.Lock podLock = pods.sharedLock(podId);
         podLock.lock();
         try {
-            return createLocked(request, podId);
+            return createLocked(request, podId, restore);
         } finally {
             podLock.unlock();
         }
     }
 
-    private String createLocked(CreateContainerRequest request, String podId) {
+    private String createLocked(CreateContainerRequest request, String podId, Restore restore) {
         ContainerConfig config = request.getConfig(); // its shape is checked by the CRI edge's CriRequestValidator
         PodContext pod = pods.find(podId).filter(p -> p.podId().equals(podId)).orElseThrow(() -> new CriError(
                 CriError.Kind.NOT_FOUND, "pod sandbox " + podId + " not found (removed)"));
@@ -177,6 +195,7 @@ public final class ContainerCreator {
             OciHooks.Plan hooks = runtime == null ? OciHooks.save(dir, spec) : new OciHooks.Plan(Map.of(), Map.of());
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
+            Path restorePlan = restore == null ? null : restore.prepare(dir, upper, bundle, spec);
             tSpec = System.nanoTime();
 
             Path logPath = null;
@@ -187,8 +206,15 @@ public final class ContainerCreator {
             images.hold(id, image.id());
             tLease = System.nanoTime();
             created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
-                    pod.shimCgroup()), CREATE_TIMEOUT);
+                    pod.shimCgroup(), restorePlan), CREATE_TIMEOUT);
             Resources limits = spec.linux().resources();
+            if (restorePlan != null) {
+                // No process until StartContainer's criu restore: nothing joined or hooked yet.
+                finishCreate(id, pod.podId(), name, attempt, image, logPath, stateDir, cgroupPath, config,
+                        settings, dir, created.pid());
+                events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
+                return id;
+            }
             scopes.start(cgroupPath, id, created.pid(), limits);
             if (scopes.systemd() != null && limits != null) {
                 // Starting the scope wrote systemd's defaults over files it owns (memory.high, swap):
@@ -204,15 +230,8 @@ public final class ContainerCreator {
             ContainerReferenceResolver.checkJoined(refs, created.pid());
             OciHooks.run(hooks, id, created.pid(), bundle, "created", "prestart", "createRuntime", "createContainer");
 
-            ContainerRecord record = new ContainerRecord(id, pod.podId(), name, attempt, image.id(),
-                    image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),
-                    System.currentTimeMillis() * 1_000_000L, logPath == null ? "" : logPath.toString(), stateDir,
-                    cgroupPath, stopSignal(config, settings), config.toByteArray(),
-                    config.getLinux().getResources().toByteArray());
-            store.put(record);
-            Files.deleteIfExists(dir.resolve(ContainerIntent.FILE));
-            LOG.info("container " + id + " created: name=" + name + " pod=" + pod.podId() + " image=" + image.id()
-                    + " pid=" + created.pid());
+            finishCreate(id, pod.podId(), name, attempt, image, logPath, stateDir, cgroupPath, config, settings, dir,
+                    created.pid());
             LOG.fine(String.format("container %s create took %.1fms: spec+bundle %.1f, image lease %.1f, shim %.1f,"
                             + " record %.1f", id, (System.nanoTime() - t0) / 1e6, (tSpec - t0) / 1e6,
                     (tLease - tSpec) / 1e6, (tShim - tLease) / 1e6, (System.nanoTime() - tShim) / 1e6));
@@ -222,6 +241,21 @@ public final class ContainerCreator {
             undo(id, reserved, dir, new ContainerIntent(id, pod.podId(), stateDir, pod.cgroupParent() + "/" + scopes.leaf(id)));
             throw failure(id, name, e);
         }
+    }
+
+    private String finishCreate(String id, String podId, String name, int attempt, ImageRecord image, Path logPath,
+                                Path stateDir, String cgroupPath, ContainerConfig config, ImageConfig.Settings settings,
+                                Path dir, int pid) throws IOException {
+        ContainerRecord record = new ContainerRecord(id, podId, name, attempt, image.id(),
+                image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),
+                System.currentTimeMillis() * 1_000_000L, logPath == null ? "" : logPath.toString(), stateDir,
+                cgroupPath, stopSignal(config, settings), config.toByteArray(),
+                config.getLinux().getResources().toByteArray());
+        store.put(record);
+        Files.deleteIfExists(dir.resolve(ContainerIntent.FILE));
+        LOG.info("container " + id + " created: name=" + name + " pod=" + podId + " image=" + image.id()
+                + (pid > 0 ? " pid=" + pid : " (restored from a checkpoint at start)"));
+        return id;
     }
 
     /** The error a failed create answers with; the shim's own class says whether the request is at fault. */

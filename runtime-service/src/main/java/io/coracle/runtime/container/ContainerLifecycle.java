@@ -79,9 +79,14 @@ public final class ContainerLifecycle {
         int pid = s.shim().map(ShimStateFile::pid).orElse(0);
         try {
             OciHooks.run(hooks, r.id(), pid, bundle, "created", "startContainer");
-            new ShimClient(r.stateDir()).start();
+            if (Files.exists(store.containerDir(r.id()).resolve(ContainerCheckpointer.RESTORE_DIR))) {
+                new ShimClient(r.stateDir()).start(ContainerCheckpointer.RESTORE_TIMEOUT); // criu restore runs now
+            } else {
+                new ShimClient(r.stateDir()).start();
+            }
         } catch (IOException e) {
-            throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage());
+            throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage()
+                    + ContainerCheckpointer.restoreFailure(store.containerDir(r.id())));
         }
         OciHooks.runLogged(hooks, r.id(), pid, bundle, "running", "poststart");
         LOG.info("container " + r.id() + " started (pod " + r.podId() + ")");

@@ -275,7 +275,7 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
     public void createContainer(CreateContainerRequest request, StreamObserver<CreateContainerResponse> response) {
         answer(response, () -> {
             validate.createContainer(request);
-            String id = ContainerCheckpointer.restores(request) ? checkpointer.restore(request) : creator.create(request);
+            String id = ContainerCheckpointer.restores(request) ? checkpointer.restore(request, creator) : creator.create(request);
             return CreateContainerResponse.newBuilder().setContainerId(id).build();
         });
     }

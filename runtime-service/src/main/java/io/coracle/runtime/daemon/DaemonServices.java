@@ -139,7 +139,7 @@ final class DaemonServices implements AutoCloseable {
             podStats = new PodStatsReader(sandboxes.store(), cgroups, stats);
             podMetrics = new PodMetricsReader(podStats);
             checkpointer = new ContainerCheckpointer(containerStore, pods, cgroups, containerStatus, images,
-                    CriuSupport.probe(),
+                    CriuSupport.probe(config.criu()),
                     config.checkpointDir());
 
             // Set, not passed: the events carry the pods' statuses, and the pods publish their own events.

@@ -56,10 +56,14 @@ class CheckpointIT {
         dir = Files.createTempDirectory("coracle-ckpt-it-");
         checkpoints = Files.createDirectories(dir.resolve("checkpoints"));
         outside = Files.createDirectories(dir.resolve("outside"));
-        bed = CriTestbed.start(dir.resolve("bed"), "[checkpoint]\ndir = \"" + checkpoints + "\"\n");
+        // CORACLE_TEST_CRIU: a CRIU other than the installed one (>= 4.1 works on kernels >= 6.13).
+        String wanted = System.getenv("CORACLE_TEST_CRIU");
+        Path criuPath = wanted == null || wanted.isEmpty() ? null : Path.of(wanted);
+        bed = CriTestbed.start(dir.resolve("bed"), "[checkpoint]\ndir = \"" + checkpoints + "\"\n"
+                + (criuPath == null ? "" : "criu = \"" + criuPath + "\"\n"));
         pod = bed.pod("ckpt").build();
         podId = bed.runPod(pod);
-        criu = CriuSupport.probe();
+        criu = CriuSupport.probe(criuPath);
     }
 
     @AfterAll
@@ -127,6 +131,7 @@ class CheckpointIT {
             JsonNode spec = JSON.readTree(members.get("spec.dump"));
             assertEquals("sh", spec.at("/process/args/0").asText());
             assertEquals(0600, Files.getPosixFilePermissions(location).stream().mapToInt(p -> 1 << (8 - p.ordinal())).sum());
+            Files.delete(location); // the other tests expect an empty checkpoint directory
         } else {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> bed.runtime().checkpointContainer(request(id, location.toString())));
@@ -263,15 +268,13 @@ class CheckpointIT {
         String config = "{\"id\":\"abc\",\"name\":\"counter\",\"rootfsImageName\":\"" + CriTestbed.BUSYBOX
                 + "\",\"rootfsImageRef\":\"\",\"runtime\":\"coracle-shim\"}";
         Path good = archive(checkpoints.resolve("restore-good.tar"), Map.of("config.dump", config,
-                "spec.dump", "{\"ociVersion\":\"1.0.2\"}"));
-        StatusRuntimeException e = restoreFails(good.toString());
+                "spec.dump", "{\"ociVersion\":\"1.0.2\"}", "checkpoint/inventory.img", "x"));
         if (!criu.usable()) {
+            StatusRuntimeException e = restoreFails(good.toString());
             assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
             assertTrue(e.getStatus().getDescription().contains(criu.reason().split("; ")[0]), e.getStatus().getDescription());
             System.out.println("CreateContainer from a checkpoint archive answered: " + e.getStatus());
-        } else {
-            assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e.getStatus().toString());
-        }
+        } // with a working CRIU, RestoreIT restores real checkpoints
         // Archives elsewhere, through symlinks, missing, or not checkpoint archives.
         Path elsewhere = archive(outside.resolve("elsewhere.tar"), Map.of("config.dump", config, "spec.dump", "{}"));
         assertEquals(Status.Code.INVALID_ARGUMENT, restoreFails(elsewhere.toString()).getStatus().getCode());
