@@ -1,8 +1,8 @@
 package io.coracle.image;
 
+import io.coracle.sys.NativeSha256;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.regex.Pattern;
 
@@ -48,12 +48,9 @@ public record Digest(String hex) {
         return new Digest(HexFormat.of().formatHex(finished.digest()));
     }
 
+    /** A SHA-256 digester: libcrypto's when it loads (the daemon's C1-only JIT hashes ~10x slower), else the JDK's. */
     public static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return NativeSha256.create();
     }
 
     @Override

@@ -54,7 +54,8 @@ import java.util.zip.GZIPOutputStream;
  * Prints per-operation p50/p90 and the Coracle/containerd ratio, memory (daemon alone, and daemon +
  * shims + pause) at 0, 10 and P running pods, the CPU of a kubelet-like polling load at P pods, and a
  * cold pull of a multi-layer image. Run: {@code ./coracle bench compare [N] [P] [PULLS] [POLL_SECONDS]}
- * (defaults 30 rounds, 100 pods, 3 cold pulls per runtime, 20 s of polling).
+ * (defaults 30 rounds, 100 pods, 3 cold pulls per runtime, 20 s of polling). {@code ./coracle bench
+ * compare pull [PULLS] [SHAPE...]} runs the cold pulls alone, of each shape (default: small, large, mixed).
  */
 public final class CompareBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -80,22 +81,26 @@ public final class CompareBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 30;
-        int many = args.length > 1 ? Integer.parseInt(args[1]) : 100;
-        int pulls = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-        int pollSeconds = args.length > 3 ? Integer.parseInt(args[3]) : 20;
+        boolean pullOnly = args.length > 0 && args[0].equals("pull");
+        List<String> shapes = pullOnly && args.length > 2 ? List.of(args).subList(2, args.length) : List.of("small", "large", "mixed");
+        int n = !pullOnly && args.length > 0 ? Integer.parseInt(args[0]) : 30;
+        int many = !pullOnly && args.length > 1 ? Integer.parseInt(args[1]) : 100;
+        int pulls = pullOnly ? (args.length > 1 ? Integer.parseInt(args[1]) : 3) : args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        int pollSeconds = !pullOnly && args.length > 3 ? Integer.parseInt(args[3]) : 20;
         Path work = Files.createTempDirectory("coracle-bench-");
         int net = ThreadLocalRandom.current().nextInt(0x100, 0x1000);
         try (LocalRegistry registry = LocalRegistry.start()) {
             String reg = registry.host();
             String busybox = reg + "/bench/busybox:1";
             String pause = reg + "/bench/pause:1";
-            String big = reg + "/bench/big:1";
             ImageBuilder.busybox().push(registry, "bench/busybox", "1");
             Path pauseBinary = Path.of(System.getProperty("coracle.dist"), "libexec", "coracle-pause");
             new ImageBuilder().hostProgram(pauseBinary.toString(), "pause").entrypoint("/pause")
                     .push(registry, "bench/pause", "1");
-            String bigInfo = pushBigImage(registry, "bench/big", "1");
+            Map<String, String> bigImages = new LinkedHashMap<>();
+            for (String shape : pullOnly ? shapes : List.of("mixed")) {
+                bigImages.put(reg + "/bench/" + shape + ":1", pushBigImage(registry, "bench/" + shape, "1", shape));
+            }
 
             Path cdir = Files.createDirectories(work.resolve("containerd"));
             writeNetwork(cdir.resolve("cni"), "bench-ctrd", "cbc" + Integer.toHexString(net), cdir.resolve("ipam"),
@@ -122,7 +127,13 @@ public final class CompareBenchmark {
                         new LinkedHashMap<>(), new LinkedHashMap<>(), new ArrayList<>());
                 List<Side> both = List.of(o, c);
                 try {
-                    run(both, n, many, pulls, pollSeconds, busybox, pause, big, bigInfo);
+                    if (pullOnly) {
+                        for (Map.Entry<String, String> b : bigImages.entrySet()) {
+                            coldPulls(both, pulls, b.getKey(), b.getValue());
+                        }
+                    } else {
+                        run(both, n, many, pulls, pollSeconds, busybox, pause, bigImages);
+                    }
                 } finally {
                     for (Side s : both) {
                         removeAll(s);
@@ -140,7 +151,7 @@ public final class CompareBenchmark {
     }
 
     private static void run(List<Side> both, int n, int many, int pulls, int pollSeconds, String busybox, String pause,
-                            String big, String bigInfo) throws Exception {
+                            Map<String, String> bigImages) throws Exception {
         Side o = both.get(0);
         Side c = both.get(1);
         for (Side s : both) {
@@ -180,25 +191,40 @@ public final class CompareBenchmark {
         System.out.println();
         memory(both, "daemon alone, idle after removing all pods", true);
 
+        for (Map.Entry<String, String> b : bigImages.entrySet()) {
+            coldPulls(both, pulls, b.getKey(), b.getValue());
+        }
+        System.out.println();
+        memory(both, "daemon alone, idle after the pulls", true);
+    }
+
+    /** Cold pulls of {@code big}, interleaved, the order alternating; prints every run and the medians. */
+    private static void coldPulls(List<Side> both, int pulls, String big, String bigInfo) {
+        Side o = both.get(0);
         System.out.printf("%n== Cold pull of %s (pull + unpack; image removed and garbage-collected before each) ==%n",
                 bigInfo);
-        Map<String, List<Double>> po = new LinkedHashMap<>(Map.of("PullImage", new ArrayList<>()));
-        Map<String, List<Double>> pc = new LinkedHashMap<>(Map.of("PullImage", new ArrayList<>()));
+        Map<String, List<Double>> po = new LinkedHashMap<>();
+        Map<String, List<Double>> pc = new LinkedHashMap<>();
+        for (Map<String, List<Double>> m : List.of(po, pc)) {
+            m.put("PullImage", new ArrayList<>());
+            m.put("daemon CPU (ms)", new ArrayList<>()); // user + system, with waited-for children (unpigz)
+        }
         for (int r = 0; r < pulls; r++) {
             for (Side s : r % 2 == 0 ? both : both.reversed()) {
                 removeImage(s, big);
+                double cpu = ProcessTree.cpuSeconds(List.of(s.pid()));
                 long t = System.nanoTime();
                 s.img().get().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(big)).build());
                 (s == o ? po : pc).get("PullImage").add((System.nanoTime() - t) / 1e6);
+                (s == o ? po : pc).get("daemon CPU (ms)").add((ProcessTree.cpuSeconds(List.of(s.pid())) - cpu) * 1e3);
             }
         }
         for (Side s : both) {
             removeImage(s, big);
         }
-        System.out.printf("runs: Coracle %s ms; containerd %s ms%n", po.get("PullImage"), pc.get("PullImage"));
+        System.out.printf("runs: Coracle %s ms (daemon CPU %s ms); containerd %s ms (CPU %s ms)%n", po.get("PullImage"),
+                po.get("daemon CPU (ms)"), pc.get("PullImage"), pc.get("daemon CPU (ms)"));
         table(po, pc);
-        System.out.println();
-        memory(both, "daemon alone, idle after the pulls", true);
     }
 
     /** One pod's life with every call timed. */
@@ -426,10 +452,12 @@ public final class CompareBenchmark {
     }
 
     /**
-     * A 5-layer image: one of ~4,000 small files (1–48 KiB), four of a few large files; half of each file
-     * random, half text, so it compresses about 2:1 as real images do. Returns a description.
+     * A 5-layer image of one shape: "mixed", one layer of ~4,000 small files (1–48 KiB) and four of a
+     * few large files (12–20 MiB); "small", 4,096 files of 48 KiB over the five; "large", only the large
+     * files. Half of each file random, half text, so it compresses about 2:1 as real images do. Returns
+     * a description.
      */
-    private static String pushBigImage(LocalRegistry registry, String repo, String tag) throws Exception {
+    private static String pushBigImage(LocalRegistry registry, String repo, String tag, String shape) throws Exception {
         Random rnd = new Random(16);
         List<Map<String, Object>> layers = new ArrayList<>();
         List<String> diffIds = new ArrayList<>();
@@ -439,7 +467,16 @@ public final class CompareBenchmark {
         for (int l = 0; l < 5; l++) {
             TarWriter tar = new TarWriter();
             tar.dir("l" + l, 0755);
-            if (l == 0) {
+            if (shape.equals("small")) {
+                // 4,096 files of 48 KiB in all, spread over the layers and 16 dirs per layer.
+                for (int d = 0; d < 16; d++) {
+                    tar.dir("l" + l + "/d" + d, 0755);
+                }
+                for (int f = l; f < 4096; f += 5) {
+                    tar.file("l" + l + "/d" + (f % 16) + "/f" + f, 0644, content(rnd, 48 * 1024));
+                    files++;
+                }
+            } else if (l == 0 && shape.equals("mixed")) {
                 for (int d = 0; d < 64; d++) {
                     tar.dir("l0/d" + d, 0755);
                 }
@@ -469,7 +506,7 @@ public final class CompareBenchmark {
                         "digest", registry.pushBlob(repo, config), "size", config.length),
                 "layers", layers));
         registry.pushManifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", manifest);
-        return "a 5-layer image: %d files, %.0f MB, %.0f MB gzipped".formatted(files, raw / 1e6, compressed / 1e6);
+        return "%s, a %s 5-layer image: %d files, %.0f MB, %.0f MB gzipped".formatted(repo, shape, files, raw / 1e6, compressed / 1e6);
     }
 
     private static byte[] content(Random rnd, int len) {
