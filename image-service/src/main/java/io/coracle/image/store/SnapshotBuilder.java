@@ -18,12 +18,13 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.logging.Logger;
 
 /**
  * Makes sure every layer of an image has its snapshot: for each missing chain ID, fetch the blob
- * and unpack it. Layers fetch and unpack in parallel (each snapshot is its own directory); concurrent
- * requests for one chain ID share one unpack.
+ * and unpack it. Layers fetch (on the executor) and unpack (on platform threads) in parallel (each
+ * snapshot is its own directory); concurrent requests for one chain ID share one unpack.
  */
 public final class SnapshotBuilder {
     private static final Logger LOG = Logger.getLogger(SnapshotBuilder.class.getName());
@@ -33,6 +34,14 @@ public final class SnapshotBuilder {
     public interface BlobSource {
         void ensure(Descriptor layer, BlobProgress progress);
     }
+
+    /**
+     * Unpacks run on platform threads: their file system calls go through JNR, which pins a virtual
+     * thread to its carrier with no compensation (unlike the JDK's own file I/O), so a few unpacks
+     * busy in inflate or blocked in write(2) could hold every carrier while the downloads they
+     * follow, on virtual threads, wait. The OS schedules these against the rest fairly.
+     */
+    private static final ThreadFactory UNPACKERS = Thread.ofPlatform().name("coracle-unpack-", 0).daemon().factory();
 
     private final ContentStore content;
     private final SnapshotStore snapshots;
@@ -72,7 +81,7 @@ public final class SnapshotBuilder {
             }
             futures.add(mine);
             String layerWhat = what + " layer " + i + " " + layer.digest();
-            executor.execute(() -> {
+            UNPACKERS.newThread(() -> {
                 try {
                     mine.complete(buildOne(layer, diffId, chain, below, source, layerWhat));
                 } catch (Throwable t) {
@@ -80,7 +89,7 @@ public final class SnapshotBuilder {
                 } finally {
                     inFlight.remove(chain, mine);
                 }
-            });
+            }).start();
         }
         ImageException first = null;
         for (CompletableFuture<Path> f : futures) {
