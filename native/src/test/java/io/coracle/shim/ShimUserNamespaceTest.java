@@ -64,8 +64,9 @@ class ShimUserNamespaceTest extends BusyboxRootfsTests {
             ShimClient client = c.create();
             client.start();
             long deadline = System.nanoTime() + 10_000_000_000L;
-            while (!c.output("stdout").contains("touch") && !Files.exists(c.upper.resolve("made"))
-                    && System.nanoTime() < deadline) {
+            // Until the file exists and the three lines before it reached the log (the shim pumps it apart).
+            while (!c.output("stdout").contains("touch") && (!Files.exists(c.upper.resolve("made"))
+                    || c.output("stdout").lines().count() < 3) && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
             String out = c.output("stdout");
