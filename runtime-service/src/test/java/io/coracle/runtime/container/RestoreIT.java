@@ -207,6 +207,47 @@ class RestoreIT {
         assertNothingLeftOf(leaf);
     }
 
+    /**
+     * CRIU gives the restored tasks the capabilities and no_new_privs of the checkpoint's images, not of
+     * the new spec: an archive of a process holding more than the new container allows is refused at
+     * start, before any of its tasks runs (criu leaves them stopped; the shim checks every one, then
+     * kills them all), and nothing of it is left.
+     */
+    @Test
+    void aRestoredProcessNeverHoldsMoreThanTheNewSpecAllows() throws Exception {
+        Assumptions.assumeTrue(criu.usable(), "no working CRIU here (" + criu.describe() + "): set CORACLE_TEST_CRIU");
+        PodSandboxConfig podA = bed.pod("ckpt-caps-src").build();
+        String a = bed.runPod(podA);
+        String source = bed.createAndStart(a, podA, container("default-caps", "sh", "-c",
+                "while true; do sleep 0.1; done"));
+        Path archive = checkpoints.resolve("caps.tar");
+        bed.runtime().checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId(source)
+                .setLocation(archive.toString()).setTimeout(60).build());
+        bed.removePod(a);
+
+        PodSandboxConfig podB = bed.pod("ckpt-caps-dst").build();
+        String b = bed.runPod(podB);
+        Map<String, io.coracle.cri.v1.LinuxContainerSecurityContext.Builder> variants = new LinkedHashMap<>();
+        variants.put("bounding set", io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder()
+                .setCapabilities(io.coracle.cri.v1.Capability.newBuilder().addDropCapabilities("ALL")));
+        variants.put("no_new_privs", io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNoNewPrivs(true));
+        for (var v : variants.entrySet()) {
+            String restored = bed.create(b, podB, container("restored-" + v.getKey().replace(' ', '-'), "sh")
+                    .setImage(ImageSpec.newBuilder().setImage(archive.toString()))
+                    .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(v.getValue())));
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.runtime().startContainer(
+                    StartContainerRequest.newBuilder().setContainerId(restored).build()), v.getKey());
+            assertTrue(e.getStatus().getDescription().contains(v.getKey()), e.getStatus().toString());
+            System.out.println("RestoreIT: restore beyond the new spec's " + v.getKey() + " -> " + e.getStatus());
+            var status = bed.status(restored);
+            assertNotEquals(ContainerState.CONTAINER_RUNNING, status.getState(), status.toString());
+            bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(restored).build());
+            assertNothingLeftOf(restored); // its cgroup removed: no restored task is left
+        }
+        bed.removePod(b);
+        Files.delete(archive);
+    }
+
     private static void assertNothingLeftOf(String id) throws Exception {
         assertFalse(Files.readString(Path.of("/proc/self/mounts")).contains(id.substring(0, 16)), "no mount left");
         try (var s = Files.walk(Path.of("/sys/fs/cgroup"), 6)) {
