@@ -294,6 +294,15 @@ static int restore_check(struct monitor *m, struct cerr *e)
 	return restore_verify(&m->restore, &m->cg, &lim, &mnt_self, e);
 }
 
+/* Every task in the container's cgroup (stopped ones too) killed; never by m->pid, not set yet. */
+static void restore_kill_tasks(struct monitor *m)
+{
+	if (m->cg.ndirs > 0) {
+		kill_all(m, SIGKILL);
+		kill_all(m, SIGCONT);
+	}
+}
+
 static void do_start(struct monitor *m, int client)
 {
 	if (m->status != CREATED || m->exited) {
@@ -305,8 +314,7 @@ static void do_start(struct monitor *m, int client)
 		pid_t pid = restore_run(&m->restore, &m->cg, m->state_dir, RESTORE_TIMEOUT_MS, &e);
 		/* criu left the tasks stopped (--leave-stopped): none runs before all are checked. */
 		if (pid > 0 && restore_check(m, &e) < 0) {
-			kill_all(m, SIGKILL);
-			kill_all(m, SIGCONT);
+			restore_kill_tasks(m);
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
 			pid = -1;
@@ -334,7 +342,9 @@ static void do_start(struct monitor *m, int client)
 			fail(&e, errno, "the restored process %d is not the shim's child (criu without --restore-sibling?)",
 			     (int)pid);
 		}
-		/* Nothing runs: the container stays created and can only be removed. */
+		/* Nothing runs: what a failed or timed-out criu left in the cgroup is killed; the container
+		 * stays created and can only be removed. */
+		restore_kill_tasks(m);
 		m->exited = true;
 		m->finished_ns = now_ns();
 		m->wstatus = 255 << 8;

@@ -250,6 +250,8 @@ public final class ContainerLifecycle {
                     store.containerDir(r.id()).resolve("bundle"), "stopped", "poststop");
             t[1] = System.nanoTime();
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+            // A shim that was busy (a criu restore, killed just now with the cgroup) finishes before its dir goes.
+            new ShimClient(r.stateDir()).awaitFinished(KILL_WAIT);
             scopes.stop(r.cgroupPath());
             cgroups.remove(r.cgroupPath());
             t[2] = System.nanoTime();

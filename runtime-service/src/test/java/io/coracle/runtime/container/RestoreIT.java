@@ -248,6 +248,44 @@ class RestoreIT {
         Files.delete(archive);
     }
 
+    /**
+     * RemoveContainer while StartContainer's criu restore runs: the remove succeeds, the start answers
+     * OK, NOT_FOUND or FAILED_PRECONDITION (never INTERNAL), and nothing of criu or the restored tasks is left.
+     */
+    @Test
+    void aRemoveRacingTheRestoreLeavesNothing() throws Exception {
+        Assumptions.assumeTrue(criu.usable(), "no working CRIU here (" + criu.describe() + "): set CORACLE_TEST_CRIU");
+        PodSandboxConfig podA = bed.pod("ckpt-race-src").build();
+        String a = bed.runPod(podA);
+        String source = bed.createAndStart(a, podA, container("sleeper", "sh", "-c", "while true; do sleep 0.1; done"));
+        Path archive = checkpoints.resolve("race.tar");
+        bed.runtime().checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId(source)
+                .setLocation(archive.toString()).setTimeout(60).build());
+        bed.removePod(a);
+        PodSandboxConfig podB = bed.pod("ckpt-race-dst").build();
+        String b = bed.runPod(podB);
+        for (int delayMs : new int[] {0, 2, 5, 10, 15, 20, 30, 40, 50, 80, 0, 5, 10, 20, 30}) {
+            String restored = bed.create(b, podB, container("raced-" + delayMs, "sh")
+                    .setImage(ImageSpec.newBuilder().setImage(archive.toString())));
+            var start = java.util.concurrent.CompletableFuture.runAsync(() -> bed.runtime().startContainer(
+                    StartContainerRequest.newBuilder().setContainerId(restored).build()));
+            Thread.sleep(delayMs);
+            bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(restored).build());
+            try {
+                start.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                StatusRuntimeException s = (StatusRuntimeException) e.getCause();
+                System.out.println("RestoreIT: start raced by remove after " + delayMs + " ms -> " + s.getStatus());
+                // Removed before (NOT_FOUND), or killed by the remove before criu ran (FAILED_PRECONDITION).
+                assertTrue(s.getStatus().getCode() == Status.Code.NOT_FOUND
+                        || s.getStatus().getCode() == Status.Code.FAILED_PRECONDITION, delayMs + " ms: " + s.getStatus());
+            }
+            assertNothingLeftOf(restored);
+        }
+        bed.removePod(b);
+        Files.delete(archive);
+    }
+
     private static void assertNothingLeftOf(String id) throws Exception {
         assertFalse(Files.readString(Path.of("/proc/self/mounts")).contains(id.substring(0, 16)), "no mount left");
         try (var s = Files.walk(Path.of("/sys/fs/cgroup"), 6)) {
