@@ -21,6 +21,73 @@ static const struct {
 	{"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},  {"cgroup", CLONE_NEWCGROUP},
 };
 
+static bool all_digits(const char *s, size_t n)
+{
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* The value of an option criu turns into a host path or a key: the shapes the daemon writes, and
+ * nothing else (a plan is the daemon's, but what it carries came from the archive). */
+static bool value_ok(const char *opt, const char *v)
+{
+	if (strcmp(opt, "--images-dir") == 0 || strcmp(opt, "--work-dir") == 0 || strcmp(opt, "--root") == 0)
+		return v[0] == '/';
+	if (strcmp(opt, "--log-file") == 0)
+		return v[0] && !strchr(v, '/');
+	if (strcmp(opt, "--join-ns") == 0)
+		return (strncmp(v, "ipc:/", 5) == 0 || strncmp(v, "uts:/", 5) == 0);
+	if (strcmp(opt, "--inherit-fd") == 0) {
+		const char *close = strstr(v, "]:");
+		if (strncmp(v, "fd[", 3) != 0 || !close || !all_digits(v + 3, (size_t)(close - v - 3)))
+			return false;
+		long fd = strtol(v + 3, NULL, 10);
+		const char *key = close + 2;
+		size_t klen = strlen(key);
+		return fd >= 3 && fd <= 31 &&
+		       (strcmp(key, "extern-net") == 0 || strcmp(key, "extern-pid") == 0 ||
+			(strncmp(key, "pipe:[", 6) == 0 && klen > 7 && key[klen - 1] == ']' && all_digits(key + 6, klen - 7)));
+	}
+	if (strcmp(opt, "--external") == 0) {
+		const char *close = strstr(v, "]:");
+		return strncmp(v, "mnt[/", 5) == 0 && close && !memchr(v + 4, ']', (size_t)(close - v - 4)) &&
+		       close[2] == '/';
+	}
+	return false;
+}
+
+static int check_args(const char *file, const struct restore *r, struct cerr *e)
+{
+	static const char *const flags[] = {"--restore-detached", "--restore-sibling", "--leave-stopped",
+					    "--manage-cgroups=ignore", "--tcp-established", "--ext-unix-sk",
+					    "--file-locks", "-v4", NULL};
+	static const char *const valued[] = {"--images-dir", "--work-dir", "--root", "--log-file",
+					     "--join-ns", "--inherit-fd", "--external", NULL};
+	if (r->nargs < 2 || strcmp(r->argv[1], "restore") != 0)
+		return refuse(e, 0, "restore plan %s: the first argument is not restore", file);
+	for (int i = 2; i < r->nargs; i++) {
+		bool known = false;
+		for (int f = 0; flags[f] && !known; f++)
+			known = strcmp(r->argv[i], flags[f]) == 0;
+		for (int v = 0; valued[v] && !known; v++) {
+			if (strcmp(r->argv[i], valued[v]) != 0)
+				continue;
+			if (i + 1 >= r->nargs || !value_ok(valued[v], r->argv[i + 1]))
+				return refuse(e, 0, "restore plan %s: %s '%.80s': not a value of the expected shape", file,
+					      valued[v], i + 1 < r->nargs ? r->argv[i + 1] : "");
+			known = true;
+			i++;
+		}
+		if (!known)
+			return refuse(e, 0, "restore plan %s: criu argument '%.80s' is not one a restore takes", file, r->argv[i]);
+	}
+	return 0;
+}
+
 int restore_load(const char *file, struct restore *r, struct cerr *e)
 {
 	memset(r, 0, sizeof *r);
@@ -65,7 +132,7 @@ int restore_load(const char *file, struct restore *r, struct cerr *e)
 	if (!r->criu)
 		return refuse(e, 0, "restore plan %s: no criu line", file);
 	r->argv[0] = r->criu;
-	return 0;
+	return check_args(file, r, e);
 }
 
 /* In the child: fds 3..5 the container's stdio, the plan's files at their numbers, nothing else

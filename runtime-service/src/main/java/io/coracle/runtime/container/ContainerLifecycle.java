@@ -85,6 +85,15 @@ public final class ContainerLifecycle {
                 new ShimClient(r.stateDir()).start();
             }
         } catch (IOException e) {
+            // A RemoveContainer (or a kill) that got to the shim first: the container is gone or exited.
+            if (store.find(r.id()).isEmpty()) {
+                throw new CriError(CriError.Kind.NOT_FOUND, "container " + r.id() + " not found (removed)");
+            }
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("the container has exited") || m.contains("the container is stopped")) {
+                throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is exited (killed or removed"
+                        + " meanwhile), not created: it cannot be started");
+            }
             throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage()
                     + ContainerCheckpointer.restoreFailure(store.containerDir(r.id())));
         }
