@@ -172,6 +172,13 @@ static void exec_criu(struct restore *r, const struct cgroup *cg, const char *pi
 			fprintf(stderr, "coracle-shim: restore: dup2 %d: %s\n", dst[i], strerror(errno));
 			return;
 		}
+	/* criu itself in the pod's network namespace (the plan's netns fd): whatever its images leave in
+	 * "criu's own" namespace (sockets, the network lock's rules) is the pod's, never the host's. */
+	for (int i = 0; i < r->nopens; i++)
+		if (setns(r->open_fd[i], CLONE_NEWNET) < 0 && errno != EINVAL) {
+			fprintf(stderr, "coracle-shim: restore: setns fd %d: %s\n", r->open_fd[i], strerror(errno));
+			return;
+		}
 	r->argv[r->nargs] = "--pidfile";
 	r->argv[r->nargs + 1] = pidfile;
 	r->argv[r->nargs + 2] = NULL;

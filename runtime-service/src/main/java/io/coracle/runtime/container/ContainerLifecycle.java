@@ -90,7 +90,9 @@ public final class ContainerLifecycle {
                 throw new CriError(CriError.Kind.NOT_FOUND, "container " + r.id() + " not found (removed)");
             }
             String m = String.valueOf(e.getMessage());
-            if (m.contains("the container has exited") || m.contains("the container is stopped")) {
+            boolean shimGone = e instanceof io.coracle.shim.ShimGoneException
+                    && ContainerStates.of(r).state() != ContainerState.CONTAINER_CREATED;
+            if (shimGone || m.contains("the container has exited") || m.contains("the container is stopped")) {
                 throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is exited (killed or removed"
                         + " meanwhile), not created: it cannot be started");
             }

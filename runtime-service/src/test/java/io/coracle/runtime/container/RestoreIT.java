@@ -179,6 +179,11 @@ class RestoreIT {
                 "a file written before the checkpoint is in the restored rootfs");
         assertNotEquals(0, exec(restored, "cat", "/etc/group").getExitCode(), "a deleted file stays deleted");
         assertEquals(0, exec(restored, "cat", "/etc/passwd").getExitCode(), "the image's other files are there");
+        // The restored process is in the new pod's network namespace (as a container made there is), not the host's.
+        String sibling = bed.createAndStart(b, podB, container("sibling", "sleep", "300"));
+        String netns = exec(restored, "readlink", "/proc/self/ns/net").getStdout().toStringUtf8().trim();
+        assertEquals(exec(sibling, "readlink", "/proc/self/ns/net").getStdout().toStringUtf8().trim(), netns);
+        assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString(), netns);
         assertEquals("refused", exec(restored, "sh", "-c", "mknod /tmp/mem c 1 1 2>/dev/null; head -c 1 /tmp/mem"
                 + " >/dev/null 2>&1 || echo refused").getStdout().toStringUtf8().trim(),
                 "the container's device rules hold for the restored process");
