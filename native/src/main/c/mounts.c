@@ -563,9 +563,11 @@ int runtime_premount_userns(const struct json *spec, const char *bundle, const c
 	unsigned long propagation;
 	if (root_propagation(spec, &propagation, e) < 0)
 		return -1;
-	if (propagation & MS_SHARED)
-		return refuse(e, 0, "config.json: linux.rootfsPropagation: shared propagation with a user namespace and an"
-				    " OCI runtime (the idmapped copies would reach the host)");
+	/* Only a whole tree cut off from the host's (rprivate, rslave): a shared mount, or a submount
+	 * left shared by a non-recursive "slave" or "private", would carry the copies to the host. */
+	if (propagation != (MS_PRIVATE | MS_REC) && propagation != (MS_SLAVE | MS_REC))
+		return refuse(e, 0, "config.json: linux.rootfsPropagation: only rprivate or rslave with a user namespace and"
+				    " an OCI runtime (the idmapped copies would reach the host)");
 	const struct json *mounts = json_get(spec, "mounts");
 	if (mounts && mounts->type != JSON_ARRAY)
 		return refuse(e, 0, "config.json: mounts: not an array");

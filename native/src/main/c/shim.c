@@ -275,6 +275,34 @@ static int run_runtime(const struct monitor *m, const char *const args[], const 
 	return st;
 }
 
+/* What the spec promises every restored task: its own namespaces, no capability outside the
+ * bounding set, no_new_privs and a seccomp filter when the spec sets them. */
+static int restore_check(struct monitor *m, struct cerr *e)
+{
+	struct restore_limits lim = {
+		.own_ns = m->c.ns.clone_flags | CLONE_NEWNS | (m->c.ns.pid_fd >= 0 ? CLONE_NEWPID : 0),
+		.cap_bound = m->c.proc.caps.bounding,
+		.no_new_privs = m->c.proc.no_new_privs,
+		.seccomp = json_get(json_get(m->c.spec, "linux"), "seccomp") != NULL, /* built only in a child */
+	};
+	for (int i = 0; i < NS_KINDS; i++)
+		if (m->c.ns.join_fd[i] >= 0)
+			lim.own_ns |= m->c.ns.join_type[i];
+	struct stat mnt_self;
+	if (stat("/proc/self/ns/mnt", &mnt_self) < 0)
+		return fail(e, errno, "stat /proc/self/ns/mnt");
+	return restore_verify(&m->restore, &m->cg, &lim, &mnt_self, e);
+}
+
+/* Every task in the container's cgroup (stopped ones too) killed; never by m->pid, not set yet. */
+static void restore_kill_tasks(struct monitor *m)
+{
+	if (m->cg.ndirs > 0) {
+		kill_all(m, SIGKILL);
+		kill_all(m, SIGCONT);
+	}
+}
+
 static void do_start(struct monitor *m, int client)
 {
 	if (m->status != CREATED || m->exited) {
@@ -284,6 +312,15 @@ static void do_start(struct monitor *m, int client)
 	if (m->restore_plan) {
 		struct cerr e;
 		pid_t pid = restore_run(&m->restore, &m->cg, m->state_dir, RESTORE_TIMEOUT_MS, &e);
+		/* criu left the tasks stopped (--leave-stopped): none runs before all are checked. */
+		if (pid > 0 && restore_check(m, &e) < 0) {
+			restore_kill_tasks(m);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			pid = -1;
+		} else if (pid > 0) {
+			kill_all(m, SIGCONT);
+		}
 		restore_free(&m->restore);
 		int st;
 		if (pid > 0) {
@@ -305,7 +342,9 @@ static void do_start(struct monitor *m, int client)
 			fail(&e, errno, "the restored process %d is not the shim's child (criu without --restore-sibling?)",
 			     (int)pid);
 		}
-		/* Nothing runs: the container stays created and can only be removed. */
+		/* Nothing runs: what a failed or timed-out criu left in the cgroup is killed; the container
+		 * stays created and can only be removed. */
+		restore_kill_tasks(m);
 		m->exited = true;
 		m->finished_ns = now_ns();
 		m->wstatus = 255 << 8;

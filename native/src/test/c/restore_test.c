@@ -76,10 +76,31 @@ int main(void)
 	/* A second criu line is not a new binary: it is an unknown line. */
 	CHECK(LOAD("criu /c\ncriu /evil\n") < 0, "%s", e.msg);
 
+	/* criu's arguments: only the options a restore takes, their values of the shapes the daemon writes. */
+	CHECK(LOAD("criu /c\narg restore\narg --inherit-fd\narg fd[4]:pipe:[123]\narg --inherit-fd\narg fd[6]:extern-net\n"
+		   "arg --external\narg mnt[/etc/hosts]:/run/p/hosts\narg --join-ns\narg ipc:/proc/2/ns/ipc\narg --leave-stopped\n") == 0,
+	      "%s", e.msg);
+	CHECK(LOAD("criu /c\narg dump\n") < 0 && strstr(e.msg, "not restore"), "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --action-script\narg /tmp/evil\n") < 0 && strstr(e.msg, "not one"), "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --action-script=/tmp/evil\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --exec-cmd\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --root\narg rel\n") < 0 && strstr(e.msg, "shape"), "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --root\n") < 0 && strstr(e.msg, "shape"), "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --log-file\narg ../../etc/x\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --inherit-fd\narg fd[1]:pipe:[1]\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --inherit-fd\narg fd[4]:pipe:[1]x\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --inherit-fd\narg fd[4]:/etc/shadow\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --inherit-fd\narg fd[4x]:extern-net\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --external\narg mnt[/a]b]:/x\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --external\narg dev[x]:/dev/sda\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --external\narg mnt[/a]:rel\n") < 0, "%s", e.msg);
+	CHECK(LOAD("criu /c\narg restore\narg --join-ns\narg net:/proc/1/ns/net\n") < 0, "%s", e.msg);
+
 	static char many[RESTORE_PLAN_MAX];
 	size_t n = (size_t)snprintf(many, sizeof many, "criu /c\n");
-	for (int i = 0; i <= RESTORE_MAX_ARGS; i++)
-		n += (size_t)snprintf(many + n, sizeof many - n, "arg x\n");
+	n += (size_t)snprintf(many + n, sizeof many - n, "arg restore\n");
+	for (int i = 0; i < RESTORE_MAX_ARGS; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, "arg --file-locks\n");
 	CHECK(load(many, n) < 0 && strstr(e.msg, "arguments"), "%s", e.msg);
 	static char big[RESTORE_PLAN_MAX + 2];
 	memset(big, 'a', sizeof big);

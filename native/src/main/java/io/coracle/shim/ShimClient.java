@@ -101,6 +101,23 @@ public record ShimClient(Path stateDir) {
         }
     }
 
+    /**
+     * Waits up to {@code timeout} for a shim that wrote its exit record to finish: its last changes to
+     * the state dir (state.json, unlinking its sockets) come after exit.json, so the dir is only stable
+     * for deletion once the control socket is gone or the shim is.
+     */
+    public void awaitFinished(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (Files.exists(controlSocket()) && shimAlive() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     private boolean shimAlive() {
         try {
             int pid = stateFile().shimPid();

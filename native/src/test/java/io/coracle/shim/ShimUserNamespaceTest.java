@@ -171,6 +171,36 @@ class ShimUserNamespaceTest extends BusyboxRootfsTests {
         refused(map(0, HOST, 65536), null, "uidMappings and gidMappings are required", runc);
     }
 
+    /**
+     * The idmapped copies go over their sources in the shim's own mount namespace: a propagation that
+     * leaves any mount shared with the host's (rshared, shared, or a non-recursive slave/private that
+     * keeps the submounts shared) is refused before anything is mounted, and the host sees no new mount.
+     */
+    @Test
+    void aPropagationThatCouldCarryTheIdmappedCopiesToTheHostIsRefused() throws Exception {
+        Path runc = Path.of("/usr/sbin/runc");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(runc), "runc is installed");
+        Path source = Files.createTempDirectory(Path.of("/tmp"), "coracle-userns-src-");
+        try {
+            for (String propagation : List.of("rshared", "shared", "slave", "private", "unbindable", "runbindable")) {
+                try (TestContainer c = inPod(map(0, HOST, 65536), map(0, HOST, 65536))) {
+                    c.args = List.of("true");
+                    c.runtime = runc;
+                    c.rootfsPropagation = propagation;
+                    c.extraMounts.add(new io.coracle.oci.Mount("/data", "bind", source.toString(), List.of("rbind")));
+                    ShimException e = assertThrows(ShimException.class, c::create, propagation);
+                    assertEquals(ShimException.ErrorClass.INVALID, e.errorClass(), e.getMessage());
+                    assertTrue(e.getMessage().contains("only rprivate or rslave"), propagation + ": " + e.getMessage());
+                    assertFalse(Files.exists(c.state.resolve("state.json")), "state left behind");
+                    assertEquals(List.of(), TestContainer.mountsMentioning(c.bundle.toString()), "no rootfs on the host");
+                }
+            }
+            assertEquals(List.of(), TestContainer.mountsMentioning(source.toString()), "no copy reached the host");
+        } finally {
+            Files.delete(source);
+        }
+    }
+
     /** coracle-shim userns-probe DIR --runtime PATH in a new passable dir: its exit status and output; DIR removed. */
     private static String probe(Path runtime) throws Exception {
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "coracle-userns-probe-",

@@ -55,6 +55,7 @@ final class TestContainer implements AutoCloseable {
     List<String> readonly = List.of("/proc/sys", "/proc/sysrq-trigger");
     List<Mount> extraMounts = new ArrayList<>();
     Map<String, String> annotations = new HashMap<>();
+    String rootfsPropagation; // linux.rootfsPropagation; null: the shim's default (rprivate)
     io.coracle.oci.Seccomp seccomp;
     Map<String, String> sysctl;
     List<Process.Rlimit> rlimits;
@@ -107,7 +108,7 @@ final class TestContainer implements AutoCloseable {
         Process process = new Process(terminal, null, user, args, env, cwd, caps, rlimits, noNewPrivileges, oomScoreAdj,
                 apparmorProfile, selinuxLabel);
         Linux linux = new Linux(namespaces, useCgroup ? "/" + cgroup + cgroupSuffix : null, resources, sysctl, seccomp, masked,
-                readonly, devices, null, mountLabel, uidMappings, gidMappings);
+                readonly, devices, rootfsPropagation, mountLabel, uidMappings, gidMappings);
         return new Spec(Spec.VERSION, process, new Root("rootfs", readonlyRoot), hostname, mounts, ann, linux);
     }
 

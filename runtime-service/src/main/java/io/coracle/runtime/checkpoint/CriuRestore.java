@@ -58,6 +58,7 @@ public final class CriuRestore {
                 "-v4",
                 "--root", r.rootfs().toString(),
                 "--restore-detached", "--restore-sibling",
+                "--leave-stopped", // the shim checks every restored task against the spec before any runs
                 "--manage-cgroups=ignore",
                 "--tcp-established", "--ext-unix-sk", "--file-locks"));
         for (int fd = 0; fd < r.descriptors().size(); fd++) {
@@ -69,6 +70,14 @@ public final class CriuRestore {
         }
         Map<String, String> dumpedNs = namespaces(r.dumped());
         Map<String, String> newNs = namespaces(r.spec());
+        List<String> dumpedTypes = types(r.dumped());
+        for (String type : types(r.spec())) {
+            if (!type.equals("user") && !type.equals("cgroup") && !dumpedTypes.contains(type)) {
+                // criu would put the process back in its own (the host's) namespace of that type
+                throw CriError.invalid("the checkpointed container ran in the host's " + type + " namespace; the new"
+                        + " container has its own: refused");
+            }
+        }
         if (dumpedNs.containsKey("network")) {
             lines.add("fd " + NET_FD + " " + required(newNs, "network"));
             args.add("--inherit-fd");
@@ -122,6 +131,18 @@ public final class CriuRestore {
                 || dest.contains("]")) {
             throw CriError.invalid("spec.dump: mount destination \"" + dest + "\" is not a plain absolute path");
         }
+    }
+
+    private static List<String> types(Spec spec) {
+        List<String> out = new ArrayList<>();
+        if (spec.linux() != null && spec.linux().namespaces() != null) {
+            for (var n : spec.linux().namespaces()) {
+                if (n.type() != null) {
+                    out.add(n.type());
+                }
+            }
+        }
+        return out;
     }
 
     private static Map<String, String> namespaces(Spec spec) {

@@ -24,17 +24,22 @@ final class ContainerCleanup {
      * A shim that is gone (killed) cannot answer: what it left in the cgroup is the caller's to kill.
      */
     static void killAndReap(ShimClient shim, Duration timeout) throws IOException {
-        if (shim.exitRecord().isPresent() || !Files.exists(shim.controlSocket())) {
+        if (!Files.exists(shim.controlSocket())) {
             return;
         }
         try {
-            shim.kill(Signals.SIGKILL, true);
-            shim.awaitExit(timeout);
+            if (shim.exitRecord().isEmpty()) {
+                shim.kill(Signals.SIGKILL, true);
+                shim.awaitExit(timeout);
+            }
         } catch (ShimException e) {
             // The shim is gone or did not answer in time; the exit record may still have appeared.
         } catch (IOException e) {
             // No connection to the shim: it exited or was killed.
         }
+        // A shim that just wrote exit.json still writes state.json and unlinks its sockets: a state dir
+        // deleted meanwhile failed the removal (NoSuchFile, DirectoryNotEmpty: RemoveContainer racing a start).
+        shim.awaitFinished(timeout);
     }
 
     /**

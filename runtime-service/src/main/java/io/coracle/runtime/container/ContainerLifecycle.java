@@ -85,6 +85,17 @@ public final class ContainerLifecycle {
                 new ShimClient(r.stateDir()).start();
             }
         } catch (IOException e) {
+            // A RemoveContainer (or a kill) that got to the shim first: the container is gone or exited.
+            if (store.find(r.id()).isEmpty()) {
+                throw new CriError(CriError.Kind.NOT_FOUND, "container " + r.id() + " not found (removed)");
+            }
+            String m = String.valueOf(e.getMessage());
+            boolean shimGone = e instanceof io.coracle.shim.ShimGoneException
+                    && ContainerStates.of(r).state() != ContainerState.CONTAINER_CREATED;
+            if (shimGone || m.contains("the container has exited") || m.contains("the container is stopped")) {
+                throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is exited (killed or removed"
+                        + " meanwhile), not created: it cannot be started");
+            }
             throw new CriError(CriError.Kind.INTERNAL, "start container " + r.id() + ": " + e.getMessage()
                     + ContainerCheckpointer.restoreFailure(store.containerDir(r.id())));
         }
@@ -250,6 +261,8 @@ public final class ContainerLifecycle {
                     store.containerDir(r.id()).resolve("bundle"), "stopped", "poststop");
             t[1] = System.nanoTime();
             ContainerCleanup.killLeftovers(cgroups, r.cgroupPath(), r.id());
+            // A shim that was busy (a criu restore, killed just now with the cgroup) finishes before its dir goes.
+            new ShimClient(r.stateDir()).awaitFinished(KILL_WAIT);
             scopes.stop(r.cgroupPath());
             cgroups.remove(r.cgroupPath());
             t[2] = System.nanoTime();

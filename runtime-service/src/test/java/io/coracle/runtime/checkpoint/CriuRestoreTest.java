@@ -42,7 +42,8 @@ class CriuRestoreTest {
         assertEquals("criu /opt/criu/criu", lines.get(0));
         assertTrue(lines.contains("fd 6 /run/p2/netns"), plan);
         assertFalse(plan.contains("fd 7"), "the PID namespace is the container's own: restored, not joined");
-        for (String arg : List.of("restore", "--restore-detached", "--restore-sibling", "--manage-cgroups=ignore",
+        for (String arg : List.of("restore", "--restore-detached", "--restore-sibling", "--leave-stopped",
+                "--manage-cgroups=ignore",
                 "--root", "/c/bundle/rootfs", "fd[4]:pipe:[111]", "fd[5]:pipe:[222]", "fd[6]:extern-net",
                 "ipc:/proc/20/ns/ipc", "uts:/proc/20/ns/uts", "mnt[/etc/hosts]:/run/p2/hosts", "mnt[/proc/kcore]:/dev/null",
                 "mnt[/proc/acpi]:/c/restore/empty")) {
@@ -73,5 +74,16 @@ class CriuRestoreTest {
         assertFalse(plan.contains("action-script"), plan);
         assertTrue(plan.contains("arg fd[5]:pipe:[12]\n"), plan);
         assertEquals(2, plan.split("--inherit-fd").length - 1, "only the pipe and the netns: " + plan);
+    }
+
+    @Test
+    void aCheckpointOfTheHostsNamespacesIsNeverRestoredIntoAPodThatHasItsOwn() {
+        for (String type : List.of("network", "pid", "ipc", "uts", "mount")) {
+            List<Linux.Namespace> hostOne = POD_OLD.stream().filter(n -> !n.type().equals(type)).toList();
+            CriError e = assertThrows(CriError.class, () -> CriuRestore.plan(request(spec(List.of(), hostOne, List.of()),
+                    spec(List.of(), POD_NEW, List.of()), List.of())), type);
+            assertEquals(CriError.Kind.INVALID, e.kind());
+            assertTrue(e.getMessage().contains("host's " + type + " namespace"), e.getMessage());
+        }
     }
 }

@@ -179,6 +179,11 @@ class RestoreIT {
                 "a file written before the checkpoint is in the restored rootfs");
         assertNotEquals(0, exec(restored, "cat", "/etc/group").getExitCode(), "a deleted file stays deleted");
         assertEquals(0, exec(restored, "cat", "/etc/passwd").getExitCode(), "the image's other files are there");
+        // The restored process is in the new pod's network namespace (as a container made there is), not the host's.
+        String sibling = bed.createAndStart(b, podB, container("sibling", "sleep", "300"));
+        String netns = exec(restored, "readlink", "/proc/self/ns/net").getStdout().toStringUtf8().trim();
+        assertEquals(exec(sibling, "readlink", "/proc/self/ns/net").getStdout().toStringUtf8().trim(), netns);
+        assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString(), netns);
         assertEquals("refused", exec(restored, "sh", "-c", "mknod /tmp/mem c 1 1 2>/dev/null; head -c 1 /tmp/mem"
                 + " >/dev/null 2>&1 || echo refused").getStdout().toStringUtf8().trim(),
                 "the container's device rules hold for the restored process");
@@ -205,6 +210,85 @@ class RestoreIT {
         bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(restored).build());
         bed.removePod(b);
         assertNothingLeftOf(leaf);
+    }
+
+    /**
+     * CRIU gives the restored tasks the capabilities and no_new_privs of the checkpoint's images, not of
+     * the new spec: an archive of a process holding more than the new container allows is refused at
+     * start, before any of its tasks runs (criu leaves them stopped; the shim checks every one, then
+     * kills them all), and nothing of it is left.
+     */
+    @Test
+    void aRestoredProcessNeverHoldsMoreThanTheNewSpecAllows() throws Exception {
+        Assumptions.assumeTrue(criu.usable(), "no working CRIU here (" + criu.describe() + "): set CORACLE_TEST_CRIU");
+        PodSandboxConfig podA = bed.pod("ckpt-caps-src").build();
+        String a = bed.runPod(podA);
+        String source = bed.createAndStart(a, podA, container("default-caps", "sh", "-c",
+                "while true; do sleep 0.1; done"));
+        Path archive = checkpoints.resolve("caps.tar");
+        bed.runtime().checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId(source)
+                .setLocation(archive.toString()).setTimeout(60).build());
+        bed.removePod(a);
+
+        PodSandboxConfig podB = bed.pod("ckpt-caps-dst").build();
+        String b = bed.runPod(podB);
+        Map<String, io.coracle.cri.v1.LinuxContainerSecurityContext.Builder> variants = new LinkedHashMap<>();
+        variants.put("bounding set", io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder()
+                .setCapabilities(io.coracle.cri.v1.Capability.newBuilder().addDropCapabilities("ALL")));
+        variants.put("no_new_privs", io.coracle.cri.v1.LinuxContainerSecurityContext.newBuilder().setNoNewPrivs(true));
+        for (var v : variants.entrySet()) {
+            String restored = bed.create(b, podB, container("restored-" + v.getKey().replace(' ', '-'), "sh")
+                    .setImage(ImageSpec.newBuilder().setImage(archive.toString()))
+                    .setLinux(io.coracle.cri.v1.LinuxContainerConfig.newBuilder().setSecurityContext(v.getValue())));
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.runtime().startContainer(
+                    StartContainerRequest.newBuilder().setContainerId(restored).build()), v.getKey());
+            assertTrue(e.getStatus().getDescription().contains(v.getKey()), e.getStatus().toString());
+            System.out.println("RestoreIT: restore beyond the new spec's " + v.getKey() + " -> " + e.getStatus());
+            var status = bed.status(restored);
+            assertNotEquals(ContainerState.CONTAINER_RUNNING, status.getState(), status.toString());
+            bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(restored).build());
+            assertNothingLeftOf(restored); // its cgroup removed: no restored task is left
+        }
+        bed.removePod(b);
+        Files.delete(archive);
+    }
+
+    /**
+     * RemoveContainer while StartContainer's criu restore runs: the remove succeeds, the start answers
+     * OK, NOT_FOUND or FAILED_PRECONDITION (never INTERNAL), and nothing of criu or the restored tasks is left.
+     */
+    @Test
+    void aRemoveRacingTheRestoreLeavesNothing() throws Exception {
+        Assumptions.assumeTrue(criu.usable(), "no working CRIU here (" + criu.describe() + "): set CORACLE_TEST_CRIU");
+        PodSandboxConfig podA = bed.pod("ckpt-race-src").build();
+        String a = bed.runPod(podA);
+        String source = bed.createAndStart(a, podA, container("sleeper", "sh", "-c", "while true; do sleep 0.1; done"));
+        Path archive = checkpoints.resolve("race.tar");
+        bed.runtime().checkpointContainer(CheckpointContainerRequest.newBuilder().setContainerId(source)
+                .setLocation(archive.toString()).setTimeout(60).build());
+        bed.removePod(a);
+        PodSandboxConfig podB = bed.pod("ckpt-race-dst").build();
+        String b = bed.runPod(podB);
+        for (int delayMs : new int[] {0, 2, 5, 10, 15, 20, 30, 40, 50, 80, 0, 5, 10, 20, 30}) {
+            String restored = bed.create(b, podB, container("raced-" + delayMs, "sh")
+                    .setImage(ImageSpec.newBuilder().setImage(archive.toString())));
+            var start = java.util.concurrent.CompletableFuture.runAsync(() -> bed.runtime().startContainer(
+                    StartContainerRequest.newBuilder().setContainerId(restored).build()));
+            Thread.sleep(delayMs);
+            bed.runtime().removeContainer(RemoveContainerRequest.newBuilder().setContainerId(restored).build());
+            try {
+                start.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                StatusRuntimeException s = (StatusRuntimeException) e.getCause();
+                System.out.println("RestoreIT: start raced by remove after " + delayMs + " ms -> " + s.getStatus());
+                // Removed before (NOT_FOUND), or killed by the remove before criu ran (FAILED_PRECONDITION).
+                assertTrue(s.getStatus().getCode() == Status.Code.NOT_FOUND
+                        || s.getStatus().getCode() == Status.Code.FAILED_PRECONDITION, delayMs + " ms: " + s.getStatus());
+            }
+            assertNothingLeftOf(restored);
+        }
+        bed.removePod(b);
+        Files.delete(archive);
     }
 
     private static void assertNothingLeftOf(String id) throws Exception {

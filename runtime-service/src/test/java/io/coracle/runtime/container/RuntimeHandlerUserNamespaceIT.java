@@ -297,4 +297,52 @@ class RuntimeHandlerUserNamespaceIT {
         assertEquals(List.of(), processesInRange(host, host + LENGTH));
         noMountPointsLeft();
     }
+
+    /**
+     * The idmapped copies lie over their sources in the shim's own mount namespace only: a
+     * Bidirectional volume (rshared, which would carry them to the host) is refused and leaves nothing;
+     * a HostToContainer one (rslave) and a hostPath that is a symlink to the volume run, and the host's
+     * mount table never shows the volume or the link.
+     */
+    @org.junit.jupiter.api.Test
+    void theIdmappedCopiesNeverReachTheHostsMountTable() throws Exception {
+        assumeTrue(installed("runc"), "runc is not installed");
+        assumeTrue(handler("runc").getFeatures().getUserNamespaces(), "runc runs no user-namespaced pod here");
+        long host = HOST + 6 * LENGTH;
+        UserNamespace userns = podUserns(host);
+        Path links = Files.createTempDirectory("coracle-userns-rt-link-");
+        Path link = Files.createSymbolicLink(links.resolve("link"), volume);
+        PodSandboxConfig pod = pod("userns-propagation", userns);
+        String podId = runPod(pod, "runc");
+        try {
+            Mount bidirectional = Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data")
+                    .setPropagation(io.coracle.cri.v1.MountPropagation.PROPAGATION_BIDIRECTIONAL).build();
+            int before = bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
+                    .getContainersCount();
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.create(podId, pod,
+                    inUserns(container("bidi", "sleep", "300"), userns).addMounts(bidirectional)));
+            System.out.println("RuntimeHandlerUserNamespaceIT: Bidirectional volume -> " + e.getStatus());
+            assertEquals(before, bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
+                    .getContainersCount(), "the refused container is undone");
+            noMountPointsLeft();
+            assertFalse(Files.readString(Path.of("/proc/self/mountinfo")).contains(volume.toString()), "no copy on the host");
+
+            Mount slave = Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data")
+                    .setPropagation(io.coracle.cri.v1.MountPropagation.PROPAGATION_HOST_TO_CONTAINER).build();
+            Mount viaLink = Mount.newBuilder().setHostPath(link.toString()).setContainerPath("/linked").build();
+            String id = bed.createAndStart(podId, pod, inUserns(container("rslave", "sleep", "300"), userns)
+                    .addMounts(slave).addMounts(viaLink));
+            assertEquals("host file", run(id, "cat", "/data/from-host").getStdout().toStringUtf8().trim());
+            assertEquals("host file", run(id, "cat", "/linked/from-host").getStdout().toStringUtf8().trim());
+            String mountinfo = Files.readString(Path.of("/proc/self/mountinfo"));
+            assertFalse(mountinfo.contains(volume.toString()) || mountinfo.contains(links.toString()), mountinfo);
+            assertTrue(Files.isSymbolicLink(link), "the link is left as it was");
+        } finally {
+            bed.removePod(podId);
+            Files.delete(link);
+            Files.delete(links);
+        }
+        assertEquals(List.of(), processesInRange(host, host + LENGTH));
+        noMountPointsLeft();
+    }
 }
