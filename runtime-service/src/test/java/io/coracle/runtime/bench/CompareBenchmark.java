@@ -80,6 +80,10 @@ public final class CompareBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("memory")) { // ./coracle bench compare memory [CHURN] [P] [SETTLE]
+            MemoryBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         int many = args.length > 1 ? Integer.parseInt(args[1]) : 100;
         int pulls = args.length > 2 ? Integer.parseInt(args[2]) : 3;
