@@ -191,10 +191,11 @@ final class MemoryBenchmark {
     }
 
     /**
-     * With {@code -Dbench.detail=FILE}, where Coracle's memory goes at each row, appended to FILE: smaps_rollup,
-     * the largest mappings, and (when CORACLE_JAVA_OPTS has -XX:NativeMemoryTracking=summary) the JVM's view.
+     * With CORACLE_BENCH_DETAIL=FILE, where Coracle's memory goes at each row, appended to FILE: smaps_rollup, the
+     * largest mappings, heap, class histogram, threads, the JVM's own view (when CORACLE_JAVA_OPTS has
+     * -XX:NativeMemoryTracking=summary); and the classes loaded, to FILE.&lt;row&gt;.classes.
      */
-    private static final String DETAIL = System.getProperty("bench.detail");
+    private static final String DETAIL = System.getenv("CORACLE_BENCH_DETAIL");
 
     private static void detail(long pid, String what) throws Exception {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
