@@ -44,6 +44,12 @@ public final class ImageLeases {
                     leases.put(l.holder(), l);
                 }
             }
+            // A daemon killed between a lease's temp file and its rename leaves ".<holder>.json.tmp": never a lease.
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, ".*.json.tmp")) {
+                for (Path p : ds) {
+                    Files.deleteIfExists(p);
+                }
+            }
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot load leases from " + dir + ": " + e.getMessage(), e);
         }

@@ -81,6 +81,10 @@ public final class CompareBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("memory")) { // ./coracle bench compare memory [CHURN] [P] [SETTLE]
+            MemoryBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         boolean pullOnly = args.length > 0 && args[0].equals("pull");
         List<String> shapes = pullOnly && args.length > 2 ? List.of(args).subList(2, args.length) : List.of("small", "large", "mixed");
         int n = !pullOnly && args.length > 0 ? Integer.parseInt(args[0]) : 30;
