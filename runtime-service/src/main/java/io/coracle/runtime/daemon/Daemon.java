@@ -140,8 +140,6 @@ public final class Daemon {
                 new CriImageService(services.images)), interceptors);
         server.start();
         started.push(() -> server.stop(config.shutdownGrace()));
-        HeapTrimmer trimmer = HeapTrimmer.start();
-        started.push(trimmer::close);
         // Event streams never end by themselves: end them first, or the server waits out the grace for them.
         started.push(services.events::close);
         try {
