@@ -8,18 +8,8 @@
 
 #include "idmap.h"
 
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		checks++;                                                     \
-		if (!(cond)) {                                                \
-			failures++;                                           \
-			fprintf(stderr, "idmap_test:%d: FAILED %s: ", __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-		}                                                             \
-	} while (0)
+#define TEST_NAME "idmap_test"
+#include "check.h"
 
 static struct idmap m[IDMAP_MAX + 1];
 static char why[256];

@@ -8,18 +8,8 @@
 
 #include "json.h"
 
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "json_test:%d: FAILED %s: ", __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
+#define TEST_NAME "json_test"
+#include "check.h"
 
 static char err[256];
 

@@ -8,18 +8,8 @@
 
 #include "restore.h"
 
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		checks++;                                                       \
-		if (!(cond)) {                                                  \
-			failures++;                                             \
-			fprintf(stderr, "restore_test:%d: FAILED %s: ", __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-		}                                                               \
-	} while (0)
+#define TEST_NAME "restore_test"
+#include "check.h"
 
 /* restore_run is not exercised here (it needs a kernel and criu): its cgroup call is a stub. */
 int cgroup_enter_self(const struct cgroup *cg, struct cerr *e)
