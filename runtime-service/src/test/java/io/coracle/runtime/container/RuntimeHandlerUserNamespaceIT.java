@@ -89,9 +89,7 @@ class RuntimeHandlerUserNamespaceIT {
             }
         } finally {
             if (volume != null) {
-                try (Stream<Path> s = Files.walk(volume)) {
-                    s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                io.coracle.testing.DaemonProcess.deleteTree(volume);
             }
         }
         assertEquals(List.of(), processesInRange(HOST, HOST + 8 * LENGTH));

@@ -70,9 +70,7 @@ class UserNamespaceIT {
             }
         } finally {
             if (volume != null) {
-                try (Stream<Path> s = Files.walk(volume)) {
-                    s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                io.coracle.testing.DaemonProcess.deleteTree(volume);
             }
         }
         // Nothing of the pods is left: no process runs as one of their host ids, no mount under the daemon's dir.
