@@ -27,10 +27,14 @@ public final class FileTrees {
         try (Stream<Path> s = Files.walk(root)) {
             all = s.sorted(Comparator.reverseOrder()).toList();
         }
+        // Every path checked before any is deleted: children sort before their directory, and the
+        // contents of a mount (a host directory) would be gone by the time its mount point came up.
         for (Path p : all) {
-            if (!p.equals(root) && mounts.contains(p.toAbsolutePath())) {
+            if (mounts.contains(p.toAbsolutePath())) {
                 throw new IOException("refusing to delete " + root + ": " + p + " is still mounted");
             }
+        }
+        for (Path p : all) {
             Files.deleteIfExists(p);
         }
     }
