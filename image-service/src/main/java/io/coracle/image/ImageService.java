@@ -144,7 +144,15 @@ public final class ImageService implements AutoCloseable {
 
     /** Keeps an image's layers and blobs alive for {@code holder} (a container ID) until {@link #release}; persisted. */
     public void hold(String holder, String imageId) {
-        leases.hold(holder, require(imageId));
+        leases.hold(holder, require(imageId), true);
+    }
+
+    /**
+     * As {@link #hold}, but not fsync'd: for a holder whose lease start-up takes again from its own durable
+     * record when a crash of the node lost it (a container's lease on its image).
+     */
+    public void holdVolatile(String holder, String imageId) {
+        leases.hold(holder, require(imageId), false);
     }
 
     /** Who holds images through {@link #hold} (container IDs), as persisted. */

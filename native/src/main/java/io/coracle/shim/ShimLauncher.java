@@ -40,10 +40,8 @@ public record ShimLauncher(NativePrograms programs) {
     }
 
     private static void removeTree(Path dir) {
-        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            io.coracle.sys.FileTrees.delete(dir);
         } catch (IOException e) {
             // best effort: the error that matters is the create failure
         }

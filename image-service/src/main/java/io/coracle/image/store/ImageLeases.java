@@ -55,14 +55,17 @@ public final class ImageLeases {
         }
     }
 
-    /** Persists a lease for {@code holder} (e.g. a container ID) on everything {@code image} needs. Idempotent. */
-    public void hold(String holder, ImageRecord image) {
+    /**
+     * Persists a lease for {@code holder} (e.g. a container ID) on everything {@code image} needs. Idempotent.
+     * Not {@code durable}: written (a daemon's crash keeps it) but not fsync'd (a node's crash may lose it).
+     */
+    public void hold(String holder, ImageRecord image, boolean durable) {
         if (!HOLDER.matcher(holder).matches()) {
             throw new ImageException(ImageException.Reason.INVALID_ARGUMENT, "invalid lease holder \"" + holder + "\"");
         }
         Lease l = new Lease(holder, image.id(), image.chainIds(), image.blobs());
         try {
-            PrivateFiles.write(dir.resolve(holder + ".json"), ManifestDocument.JSON.writeValueAsBytes(l), true);
+            PrivateFiles.write(dir.resolve(holder + ".json"), ManifestDocument.JSON.writeValueAsBytes(l), durable);
         } catch (IOException e) {
             throw new ImageException(ImageException.Reason.IO, "cannot write lease " + holder + ": " + e.getMessage(), e);
         }

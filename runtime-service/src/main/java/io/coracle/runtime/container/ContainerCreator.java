@@ -203,7 +203,7 @@ public final class ContainerCreator {
                 logPath = Path.of(pod.logDirectory()).resolve(config.getLogPath()); // relative, without '..'
                 Files.createDirectories(logPath.getParent());
             }
-            images.hold(id, image.id());
+            images.holdVolatile(id, image.id()); // start-up takes it again if a node's crash lost it
             tLease = System.nanoTime();
             created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
                     pod.shimCgroup(), restorePlan), CREATE_TIMEOUT);

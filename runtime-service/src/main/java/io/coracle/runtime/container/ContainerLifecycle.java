@@ -37,10 +37,12 @@ public final class ContainerLifecycle {
     private final PodLookup pods;
     private final Object[] exitLocks = new Object[64];
     private final ContainerScopes scopes;
+    private final io.coracle.sys.TreeDiscarder discarder;
 
     public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
-                              PodLookup pods, ContainerScopes scopes) {
+                              PodLookup pods, ContainerScopes scopes, io.coracle.sys.TreeDiscarder discarder) {
         this.scopes = scopes;
+        this.discarder = discarder;
         this.store = store;
         this.pods = pods;
         this.images = images;
@@ -268,13 +270,14 @@ public final class ContainerLifecycle {
             t[2] = System.nanoTime();
             images.release(r.id());
             t[3] = System.nanoTime();
-            // Under the exit lock: a watcher reporting the exit now would create its marker in a half-deleted dir.
+            // Under the exit lock: a watcher reporting the exit now finds no state dir for its marker. Both
+            // dirs are renamed away at once and deleted in the background (the upperdir can be large).
             synchronized (exitLock(r.id())) {
-                ContainerCleanup.deleteTree(r.stateDir());
+                discarder.discard(r.stateDir());
                 store.delete(r);
             }
             t[4] = System.nanoTime();
-            ContainerCleanup.deleteTree(store.containerDir(r.id()));
+            discarder.discard(store.containerDir(r.id()));
             t[5] = System.nanoTime();
         } catch (IOException | RuntimeException e) {
             throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());

@@ -72,6 +72,7 @@ public final class ContainerRecovery {
         }
         removeStrayShims();
         releaseStrayLeases();
+        retakeLostLeases();
         LOG.info("containers recovered: " + store.list().size() + " (" + running + " running)");
     }
 
@@ -115,6 +116,24 @@ public final class ContainerRecovery {
                 LOG.warning("shim state " + d + ": no container owns it; its shim killed and the dir removed");
             } catch (IOException | RuntimeException e) {
                 LOG.warning("shim state " + d + ": no container owns it; cannot remove it: " + e.getMessage());
+            }
+        }
+    }
+
+    /** A container's lease on its image is not fsync'd: one a crash of the node lost is taken again from its record. */
+    private void retakeLostLeases() {
+        Set<String> held = images.holders();
+        for (ContainerRecord r : store.list()) {
+            if (held.contains(r.id())) {
+                continue;
+            }
+            try {
+                images.holdVolatile(r.id(), r.imageId());
+                LOG.warning("container " + r.id() + ": its image lease was lost (a crash of the node); taken again on"
+                        + " image " + r.imageId());
+            } catch (RuntimeException e) {
+                LOG.warning("container " + r.id() + ": its image lease was lost, and its image " + r.imageId()
+                        + " cannot be held: " + e.getMessage());
             }
         }
     }

@@ -69,8 +69,12 @@ public final class ContainerStore {
         names.remove(reservedName, id);
     }
 
+    /**
+     * Not fsync'd: a daemon's crash keeps it (the page cache), and after a node's crash, whose containers are
+     * all dead, a record lost with it leaves a directory start-up removes as a create never finished.
+     */
     public void put(ContainerRecord r) throws IOException {
-        OciJson.write(containerDir(r.id()).resolve("meta.json"), r);
+        PrivateFiles.write(containerDir(r.id()).resolve("meta.json"), OciJson.MAPPER.writeValueAsBytes(r), false);
         byId.put(r.id(), r);
     }
 

@@ -34,6 +34,7 @@ import io.coracle.shim.ExecRunner;
 import io.coracle.shim.ShimLauncher;
 import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PrivateFiles;
+import io.coracle.sys.TreeDiscarder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -62,6 +63,7 @@ final class DaemonServices implements AutoCloseable {
     final HostFeatures host;
     final ContainerCheckpointer checkpointer;
     private SystemdUnits systemd; // with cgroup_driver = "systemd"
+    private TreeDiscarder discarder; // removed containers' dirs, deleted in the background
 
     DaemonServices(DaemonConfig config, NativePrograms programs) throws DaemonStartException {
         try {
@@ -128,7 +130,8 @@ final class DaemonServices implements AutoCloseable {
             PrivateFiles.directory(shimStateRoot);
             host = HostFeatures.probe(programs, config.runtimes(), config.state(), config.root());
             SandboxPods pods = new SandboxPods(sandboxes.store());
-            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes);
+            discarder = new TreeDiscarder(List.of(config.root().resolve("trash"), config.state().resolve("trash")));
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes, discarder);
             creator = new ContainerCreator(containerStore, images, pods,
                     new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host, scopes);
             creator.useCdiSpecDirs(config.cdiSpecDirs());
@@ -168,6 +171,9 @@ final class DaemonServices implements AutoCloseable {
             containerStore.list().forEach(r -> live.add(r.id()));
             scopes.removeOrphans(live);
         } catch (IOException | RuntimeException e) {
+            if (discarder != null) {
+                discarder.close();
+            }
             if (systemd != null) {
                 systemd.close();
             }
@@ -178,6 +184,9 @@ final class DaemonServices implements AutoCloseable {
 
     @Override
     public void close() {
+        if (discarder != null) {
+            discarder.close();
+        }
         images.close();
         if (systemd != null) {
             systemd.close();
