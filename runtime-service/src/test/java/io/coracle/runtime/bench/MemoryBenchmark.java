@@ -41,12 +41,18 @@ import java.util.function.Supplier;
 final class MemoryBenchmark {
     private MemoryBenchmark() {}
 
+    /** Daemons start through the {@code ./coracle} launcher: its JVM line, malloc arenas and class-data archive. */
+    static void useLauncher() {
+        Path dist = Path.of(System.getProperty("coracle.dist"));
+        System.setProperty("coracle.launcher", dist.resolve("../../../coracle").normalize().toString());
+    }
+
     static void run(String[] args) throws Exception {
         int churn = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         int many = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         int settle = args.length > 2 ? Integer.parseInt(args[2]) : 15;
         Path dist = Path.of(System.getProperty("coracle.dist"));
-        System.setProperty("coracle.launcher", dist.resolve("../../../coracle").normalize().toString());
+        useLauncher();
         Path work = Files.createTempDirectory("coracle-bench-");
         int net = ThreadLocalRandom.current().nextInt(0x100, 0x1000);
         try (LocalRegistry registry = LocalRegistry.start()) {
@@ -195,9 +201,9 @@ final class MemoryBenchmark {
      * largest mappings, heap, class histogram, threads, the JVM's own view (when CORACLE_JAVA_OPTS has
      * -XX:NativeMemoryTracking=summary); and the classes loaded, to FILE.&lt;row&gt;.classes.
      */
-    private static final String DETAIL = System.getenv("CORACLE_BENCH_DETAIL");
+    static final String DETAIL = System.getenv("CORACLE_BENCH_DETAIL");
 
-    private static void detail(long pid, String what) throws Exception {
+    static void detail(long pid, String what) throws Exception {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
         List<List<String>> commands = List.of(List.of("cat", "/proc/" + pid + "/smaps_rollup"),
                 List.of("sh", "-c", "pmap -x " + pid + " | sort -k3 -n -r | head -16"),
