@@ -96,29 +96,31 @@ public final class ImageImporter {
             int b0 = raw.read();
             int b1 = raw.read();
             raw.reset();
-            InputStream in = b0 == 0x1f && b1 == 0x8b ? new GZIPInputStream(raw, 1 << 16) : raw;
-            TarArchiveInputStream tar = new TarArchiveInputStream(in);
-            TarArchiveEntry e;
-            int n = 0;
-            long total = 0;
-            while ((e = tar.getNextEntry()) != null) {
-                if (n + links.size() >= limits.maxEntries()) {
-                    throw new ImageException(ImageException.Reason.TOO_LARGE, "archive " + archive + " has more than "
-                            + limits.maxEntries() + " entries");
-                }
-                String name = clean(e.getName());
-                if (name == null) {
-                    throw new ImageException(ImageException.Reason.HOSTILE_LAYER, "archive " + archive + " has an unsafe entry \"" + e.getName() + "\"");
-                }
-                if (e.isSymbolicLink()) {
-                    String parent = name.contains("/") ? name.substring(0, name.lastIndexOf('/') + 1) : "";
-                    links.put(name, parent + e.getLinkName());
-                } else if (e.isFile()) {
-                    Path p = work.resolve("f" + n++);
-                    try (OutputStream out = Files.newOutputStream(p)) {
-                        total += copyBounded(tar, out, limits.maxBytes() - total, limits.maxBytes(), archive);
+            // Closing the tar stream ends the GZIPInputStream's Inflater now (its zlib memory is native), not at a GC.
+            try (TarArchiveInputStream tar = new TarArchiveInputStream(
+                    b0 == 0x1f && b1 == 0x8b ? new GZIPInputStream(raw, 1 << 16) : raw)) {
+                TarArchiveEntry e;
+                int n = 0;
+                long total = 0;
+                while ((e = tar.getNextEntry()) != null) {
+                    if (n + links.size() >= limits.maxEntries()) {
+                        throw new ImageException(ImageException.Reason.TOO_LARGE, "archive " + archive + " has more than "
+                                + limits.maxEntries() + " entries");
                     }
-                    files.put(name, p);
+                    String name = clean(e.getName());
+                    if (name == null) {
+                        throw new ImageException(ImageException.Reason.HOSTILE_LAYER, "archive " + archive + " has an unsafe entry \"" + e.getName() + "\"");
+                    }
+                    if (e.isSymbolicLink()) {
+                        String parent = name.contains("/") ? name.substring(0, name.lastIndexOf('/') + 1) : "";
+                        links.put(name, parent + e.getLinkName());
+                    } else if (e.isFile()) {
+                        Path p = work.resolve("f" + n++);
+                        try (OutputStream out = Files.newOutputStream(p)) {
+                            total += copyBounded(tar, out, limits.maxBytes() - total, limits.maxBytes(), archive);
+                        }
+                        files.put(name, p);
+                    }
                 }
             }
         }

@@ -43,6 +43,7 @@ public final class ImageService implements AutoCloseable {
     private final ImageImporter importer;
     private final FilesystemUsage usage;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final PullHeapRelease heapRelease = PullHeapRelease.forDaemon();
 
     public ImageService(ImageServiceConfig config) {
         this.config = config;
@@ -82,12 +83,22 @@ public final class ImageService implements AutoCloseable {
 
     /** Pulls {@code reference} (normalized like the kubelet does) and returns its record. */
     public ImageRecord pull(String reference, Credentials credentials) {
-        return puller.pull(reference, credentials);
+        heapRelease.started();
+        try {
+            return puller.pull(reference, credentials);
+        } finally {
+            heapRelease.ended();
+        }
     }
 
     /** Loads an OCI image layout archive or a {@code docker save} archive; returns the imported images. */
     public List<ImageRecord> importArchive(Path archive) {
-        return importer.importArchive(archive);
+        heapRelease.started();
+        try {
+            return importer.importArchive(archive);
+        } finally {
+            heapRelease.ended();
+        }
     }
 
     /** By ID, unique ID prefix, tag or repo digest. */

@@ -167,6 +167,42 @@ class ImagePullTest {
         assertEquals(ImageException.Reason.NOT_FOUND, e.reason());
     }
 
+    /**
+     * Concurrent layer downloads from one registry share one HttpClient: one selector thread (and over TLS one
+     * pool of direct read buffers) per registry, not one per download; closing the service ends it.
+     */
+    @Test
+    void concurrentDownloadsFromOneRegistryShareOneHttpClient() throws Exception {
+        TestImage img = new TestImage();
+        java.util.Random random = new java.util.Random(7);
+        for (int i = 0; i < 4; i++) {
+            byte[] noise = new byte[2 << 20]; // incompressible: the downloads overlap
+            random.nextBytes(noise);
+            img.layer(new TestLayer().file("layer" + i, noise, 0644, 0, 0).tar(), TestImage.Compression.GZIP);
+        }
+        img.build(false).push(pusher, "test/lanes", "1");
+        long before = httpClientSelectors();
+        ImageService s = open(config());
+        assertTrue(config().maxConcurrentDownloads() > 1, "downloads run concurrently");
+        s.pull(registry.host() + "/test/lanes:1", Credentials.ANONYMOUS);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(2 << 20, Files.size(s.lowerDirs(registry.host() + "/test/lanes:1").get(3 - i).resolve("layer" + i)));
+        }
+        assertEquals(before + 1, httpClientSelectors(), "one HttpClient (selector thread) for the registry");
+        s.close();
+        service = null;
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (httpClientSelectors() > before && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(before, httpClientSelectors(), "closing the service ends its HttpClient's thread");
+    }
+
+    private static long httpClientSelectors() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().matches("HttpClient-\\d+-SelectorManager")).count();
+    }
+
     @Test
     void multiArchIndexSelectsNodePlatform() throws Exception {
         TestImage amd = new TestImage().layer(new TestLayer().file("arch", "amd64\n").tar(), TestImage.Compression.GZIP).arch("amd64", null).build(false);

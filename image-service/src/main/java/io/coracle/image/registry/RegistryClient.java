@@ -283,22 +283,18 @@ public final class RegistryClient implements AutoCloseable {
             if (e.tls().skipVerify()) {
                 LOG.warning("registry host " + e.host() + ": skip_verify is set, its certificate is not checked");
             }
-            List<HttpClient> lanes = new ArrayList<>();
-            for (int i = 0; i < config.maxConcurrentDownloads(); i++) {
-                HttpClient.Builder b = HttpClient.newBuilder()
-                        .version(HttpClient.Version.HTTP_1_1)
-                        .connectTimeout(connect)
-                        .followRedirects(HttpClient.Redirect.NEVER)
-                        .executor(Executors.newVirtualThreadPerTaskExecutor());
-                if (ssl != null) {
-                    b.sslContext(ssl);
-                }
-                if (proxies.active()) {
-                    b.proxy(proxies);
-                }
-                lanes.add(b.build());
+            HttpClient.Builder b = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(connect)
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .executor(Executors.newVirtualThreadPerTaskExecutor());
+            if (ssl != null) {
+                b.sslContext(ssl);
             }
-            return new RegistryTransport(lanes, config.requestTimeout(), config.maxRetries(), backoff, proxies);
+            if (proxies.active()) {
+                b.proxy(proxies);
+            }
+            return new RegistryTransport(b.build(), config.requestTimeout(), config.maxRetries(), backoff, proxies);
         });
     }
 

@@ -8,9 +8,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
@@ -25,9 +23,13 @@ final class RegistryTransport {
     private static final Logger LOG = Logger.getLogger(RegistryTransport.class.getName());
     private static final int MAX_REDIRECTS = 5;
 
-    /** One HttpClient per concurrent download: each client reads all its connections on one selector thread. */
-    private final List<HttpClient> lanes;
-    private final AtomicInteger nextLane = new AtomicInteger();
+    /**
+     * One HttpClient for all of this endpoint's requests, concurrent downloads included: a client keeps a
+     * selector thread and, over TLS, up to three direct read buffers of jdk.httpclient.bufsize (256 KiB) for
+     * its whole life. Its one selector thread reads every connection; at 256 KiB a read that is a few
+     * hundred reads a second for a pull, and inflating, hashing and writing run on the pull's own threads.
+     */
+    private final HttpClient http;
     private final RegistryAuthenticator authenticator;
     private final Duration timeout;
     private final int maxRetries;
@@ -37,13 +39,13 @@ final class RegistryTransport {
 
     private final ProxyEnvironment proxies;
 
-    RegistryTransport(List<HttpClient> lanes, Duration timeout, int maxRetries, Duration backoff, ProxyEnvironment proxies) {
-        this.lanes = List.copyOf(lanes);
+    RegistryTransport(HttpClient http, Duration timeout, int maxRetries, Duration backoff, ProxyEnvironment proxies) {
+        this.http = http;
         this.timeout = timeout;
         this.maxRetries = maxRetries;
         this.backoff = backoff;
         this.proxies = proxies;
-        this.authenticator = new RegistryAuthenticator(lanes.getFirst(), timeout, proxies);
+        this.authenticator = new RegistryAuthenticator(http, timeout, proxies);
     }
 
     /** Proxy credentials go on requests the proxy carries, and only those (Java sends them on the CONNECT only). */
@@ -55,7 +57,7 @@ final class RegistryTransport {
     }
 
     void close() {
-        lanes.forEach(HttpClient::shutdownNow);
+        http.shutdownNow();
     }
 
     Duration timeout() {
@@ -112,7 +114,6 @@ final class RegistryTransport {
         URI uri = endpoint.route(path);
         boolean challenged = false;
         int redirects = 0;
-        HttpClient http = lanes.get(Math.floorMod(nextLane.getAndIncrement(), lanes.size()));
         String authorization = authCache.get(cacheKey);
         while (true) {
             HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout).GET();

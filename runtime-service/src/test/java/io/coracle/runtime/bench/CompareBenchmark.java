@@ -85,6 +85,7 @@ public final class CompareBenchmark {
             MemoryBenchmark.run(java.util.Arrays.copyOfRange(args, 1, args.length));
             return;
         }
+        MemoryBenchmark.useLauncher(); // Coracle as users run it, not a bare java -jar
         boolean pullOnly = args.length > 0 && args[0].equals("pull");
         List<String> shapes = pullOnly && args.length > 2 ? List.of(args).subList(2, args.length) : List.of("small", "large", "mixed");
         int n = !pullOnly && args.length > 0 ? Integer.parseInt(args[0]) : 30;
@@ -106,6 +107,7 @@ public final class CompareBenchmark {
                 bigImages.put(reg + "/bench/" + shape + ":1", pushBigImage(registry, "bench/" + shape, "1", shape));
             }
 
+            MemoryBenchmark.writeClassArchive(reg, busybox);
             Path cdir = Files.createDirectories(work.resolve("containerd"));
             writeNetwork(cdir.resolve("cni"), "bench-ctrd", "cbc" + Integer.toHexString(net), cdir.resolve("ipam"),
                     "10.%d.%d.0/24".formatted(230 + net % 8, net % 250));
@@ -132,9 +134,23 @@ public final class CompareBenchmark {
                 List<Side> both = List.of(o, c);
                 try {
                     if (pullOnly) {
+                        Thread.sleep(2000);
+                        System.out.printf("%n== Memory (RSS; PSS in brackets: shared pages counted once) ==%n");
+                        System.out.printf("%-44s %22s %22s %7s%n", "", o.name(), c.name(), "ratio");
+                        memory(both, "daemon alone, idle after start-up", true);
+                        // A first small pull loads what any pull needs (gRPC, HTTP client, TLS classes): the
+                        // figures after the cold pulls compare with this one.
+                        for (Side s : both) {
+                            s.img().get().pullImage(PullImageRequest.newBuilder()
+                                    .setImage(ImageSpec.newBuilder().setImage(busybox)).build());
+                        }
+                        Thread.sleep(3000);
+                        memory(both, "daemon alone, idle after pulling busybox", true);
                         for (Map.Entry<String, String> b : bigImages.entrySet()) {
                             coldPulls(both, pulls, b.getKey(), b.getValue());
                         }
+                        System.out.println();
+                        idleAfterPulls(both);
                     } else {
                         run(both, n, many, pulls, pollSeconds, busybox, pause, bigImages);
                     }
@@ -199,7 +215,15 @@ public final class CompareBenchmark {
             coldPulls(both, pulls, b.getKey(), b.getValue());
         }
         System.out.println();
-        memory(both, "daemon alone, idle after the pulls", true);
+        idleAfterPulls(both);
+    }
+
+    /** Both daemons 2 s after the last pull, and 15 s after it (the JVM trims its malloc heap every 10 s). */
+    private static void idleAfterPulls(List<Side> both) throws Exception {
+        Thread.sleep(2000);
+        memory(both, "daemon alone, 2 s after the pulls", true);
+        Thread.sleep(13000);
+        memory(both, "daemon alone, 15 s after the pulls", true);
     }
 
     /** Cold pulls of {@code big}, interleaved, the order alternating; prints every run and the medians. */
@@ -339,6 +363,9 @@ public final class CompareBenchmark {
         System.out.printf("%-44s %9.1f (%5.1f) MiB %9.1f (%5.1f) MiB %7.2f%s%n", what, rss[0] / 1024.0, pss[0] / 1024.0,
                 rss[1] / 1024.0, pss[1] / 1024.0, rss[0] / (double) rss[1],
                 daemonOnly ? "" : "   [%d / %d processes]".formatted(procs[0], procs[1]));
+        if (MemoryBenchmark.DETAIL != null && daemonOnly) {
+            MemoryBenchmark.detail(both.get(0).pid(), what);
+        }
     }
 
     /** The kubelet's once-a-second relist, on both sides in turn each second; prints each daemon's CPU per second. */

@@ -41,12 +41,18 @@ import java.util.function.Supplier;
 final class MemoryBenchmark {
     private MemoryBenchmark() {}
 
+    /** Daemons start through the {@code ./coracle} launcher: its JVM line, malloc arenas and class-data archive. */
+    static void useLauncher() {
+        Path dist = Path.of(System.getProperty("coracle.dist"));
+        System.setProperty("coracle.launcher", dist.resolve("../../../coracle").normalize().toString());
+    }
+
     static void run(String[] args) throws Exception {
         int churn = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         int many = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         int settle = args.length > 2 ? Integer.parseInt(args[2]) : 15;
         Path dist = Path.of(System.getProperty("coracle.dist"));
-        System.setProperty("coracle.launcher", dist.resolve("../../../coracle").normalize().toString());
+        useLauncher();
         Path work = Files.createTempDirectory("coracle-bench-");
         int net = ThreadLocalRandom.current().nextInt(0x100, 0x1000);
         try (LocalRegistry registry = LocalRegistry.start()) {
@@ -56,6 +62,7 @@ final class MemoryBenchmark {
             ImageBuilder.busybox().push(registry, "bench/busybox", "1");
             new ImageBuilder().hostProgram(dist.resolve("libexec/coracle-pause").toString(), "pause")
                     .entrypoint("/pause").push(registry, "bench/pause", "1");
+            writeClassArchive(reg, busybox);
             Path cdir = Files.createDirectories(work.resolve("containerd"));
             CompareBenchmark.writeNetwork(cdir.resolve("cni"), "bench-ctrd", "cbc" + Integer.toHexString(net),
                     cdir.resolve("ipam"), "10.%d.%d.0/24".formatted(230 + net % 8, net % 250));
@@ -195,9 +202,29 @@ final class MemoryBenchmark {
      * largest mappings, heap, class histogram, threads, the JVM's own view (when CORACLE_JAVA_OPTS has
      * -XX:NativeMemoryTracking=summary); and the classes loaded, to FILE.&lt;row&gt;.classes.
      */
-    private static final String DETAIL = System.getenv("CORACLE_BENCH_DETAIL");
+    /**
+     * The launcher's class-data archive, as a user's daemon has it from its first run: when the build removed
+     * it, a daemon started, pulled {@code image} and stopped writes it (the classes of start-up, CRI calls and
+     * a pull); without it, every class the measured daemon loads would count in its metaspace.
+     */
+    static void writeClassArchive(String registry, String image) throws Exception {
+        if (Files.exists(Path.of(System.getProperty("coracle.dist"), "coracle.jsa"))) {
+            return;
+        }
+        Path dir = Files.createTempDirectory("coracle-it-");
+        try (DaemonProcess d = DaemonProcess.launchWith(dir, """
+                [registry.mirrors."%1$s"]
+                endpoints = ["http://%1$s"]
+                """.formatted(registry), "--log-level", "info")) {
+            d.awaitServing(Duration.ofSeconds(60));
+            ImageServiceGrpc.newBlockingStub(d.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
+                    .pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(image)).build());
+        }
+    }
 
-    private static void detail(long pid, String what) throws Exception {
+    static final String DETAIL = System.getenv("CORACLE_BENCH_DETAIL");
+
+    static void detail(long pid, String what) throws Exception {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
         List<List<String>> commands = List.of(List.of("cat", "/proc/" + pid + "/smaps_rollup"),
                 List.of("sh", "-c", "pmap -x " + pid + " | sort -k3 -n -r | head -16"),

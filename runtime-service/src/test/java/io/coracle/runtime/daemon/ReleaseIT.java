@@ -109,6 +109,8 @@ class ReleaseIT {
                 Path exe = Files.readSymbolicLink(Path.of("/proc", Long.toString(daemon.pid()), "exe"));
                 assertEquals(root.resolve("opt/coracle/jre/bin/java"), exe, "the daemon runs the packaged Java runtime");
                 assertFalse(Files.readString(Path.of("/proc", Long.toString(daemon.pid()), "maps")).contains("/usr/lib/jvm"));
+                assertTrue(List.of(Files.readString(Path.of("/proc", Long.toString(daemon.pid()), "environ")).split("\0"))
+                        .contains("MALLOC_ARENA_MAX=2"), "the launcher caps glibc's malloc arenas, as ./coracle does");
                 Thread.sleep(30_000); // idle
                 System.out.printf("daemon from the package: start-up %d ms (launch to crictl version answering), "
                         + "idle RSS %d KiB after 30 s%n", startMs, rssKb(daemon.pid()));
@@ -194,6 +196,7 @@ class ReleaseIT {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(work.resolve(logName).toFile());
         pb.environment().put("CORACLE_CACHE_DIR", work.resolve("cache").toString());
+        pb.environment().remove("MALLOC_ARENA_MAX"); // as systemd starts it: the launcher sets it
         Process daemon = pb.start();
         cgroup.enter(daemon.pid());
         return daemon;
