@@ -128,9 +128,9 @@ final class DaemonServices implements AutoCloseable {
             PrivateFiles.directory(shimStateRoot);
             host = HostFeatures.probe(programs, config.runtimes(), config.state(), config.root());
             SandboxPods pods = new SandboxPods(sandboxes.store());
-            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes);
             creator = new ContainerCreator(containerStore, images, pods,
                     new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host, scopes);
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes, creator);
             creator.useCdiSpecDirs(config.cdiSpecDirs());
             containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));
