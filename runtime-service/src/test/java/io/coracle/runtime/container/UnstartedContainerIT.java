@@ -125,6 +125,7 @@ class UnstartedContainerIT {
     void removingANeverStartedContainerLeavesNothingAndACrashKeepsItCreated() throws Exception {
         PodSandboxConfig pod = bed.pod("unstarted-remove").build();
         String podId = bed.runPod(pod);
+        boolean podRemoved = false;
         try {
             String gone = bed.create(podId, pod, container("gone", "sleep", "300"));
             Path goneDir = Path.of(info(gone).get("bundle").asText()).getParent();
@@ -139,8 +140,19 @@ class UnstartedContainerIT {
             assertEquals(ContainerState.CONTAINER_CREATED, bed.status(kept).getState(), "created across a crash");
             startIt(kept);
             assertEquals(ContainerState.CONTAINER_RUNNING, bed.status(kept).getState());
-        } finally {
+
+            // StopPodSandbox and RemovePodSandbox take a never-started container with them.
+            String left = bed.create(podId, pod, container("left", "sleep", "300"));
+            Path leftDir = Path.of(info(left).get("bundle").asText()).getParent();
             bed.removePod(podId);
+            podRemoved = true;
+            assertFalse(Files.exists(leftDir));
+            StatusRuntimeException gone2 = assertThrows(StatusRuntimeException.class, () -> bed.status(left));
+            assertEquals(Status.Code.NOT_FOUND, gone2.getStatus().getCode());
+        } finally {
+            if (!podRemoved) {
+                bed.removePod(podId);
+            }
         }
     }
 
@@ -162,8 +174,8 @@ class UnstartedContainerIT {
             Files.writeString(dir.resolve(ContainerStartPlan.FILE), "{\"targetPidns\":null,\"restorePlan\":null}");
             bed.crashAndRestartDaemon();
             assertEquals(ContainerState.CONTAINER_CREATED, bed.status(id).getState());
-            assertFalse(Files.exists(Path.of("/proc", String.valueOf(pid))), "the half-made container's process is killed");
-            assertFalse(Files.exists(Path.of("/proc", String.valueOf(shimPid))), "and its shim");
+            assertTrue(ended(pid), "the half-made container's process is killed");
+            assertTrue(ended(shimPid), "and its shim");
             assertFalse(Files.exists(Path.of(info.get("stateDir").asText())));
             assertFalse(Files.exists(memoryCgroup(info)));
             startIt(id);
@@ -171,6 +183,22 @@ class UnstartedContainerIT {
         } finally {
             bed.removePod(podId);
         }
+    }
+
+    /** Gone, or a zombie its reaper has not collected yet (the killed shim was reparented), within 5 s. */
+    private static boolean ended(int pid) throws InterruptedException {
+        for (int i = 0; i < 250; i++) {
+            try {
+                String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
+                if (stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z")) {
+                    return true;
+                }
+            } catch (java.io.IOException gone) {
+                return true;
+            }
+            Thread.sleep(20);
+        }
+        return false;
     }
 
     /** What failed CreateContainer in the shim fails StartContainer with the same code; the kubelet sees StartError. */
