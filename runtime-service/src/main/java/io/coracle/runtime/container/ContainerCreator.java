@@ -241,7 +241,7 @@ public final class ContainerCreator {
      * with the reason (StartError); the error answers as the create's did (INVALID_ARGUMENT when the
      * request is at fault).
      */
-    int createProcess(ContainerRecord r) {
+    int createProcess(ContainerRecord r, OciHooks.Plan hooks) {
         Path dir = store.containerDir(r.id());
         Path bundle = dir.resolve("bundle");
         ContainerIntent made = new ContainerIntent(r.id(), r.podId(), r.stateDir(), r.cgroupPath());
@@ -288,7 +288,7 @@ public final class ContainerCreator {
                     Files.deleteIfExists(runtimeRootfs);
                 }
                 ContainerReferenceResolver.checkJoined(plan.targetPidns(), created.pid());
-                OciHooks.run(OciHooks.load(dir), r.id(), created.pid(), bundle, "created", "prestart", "createRuntime",
+                OciHooks.run(hooks, r.id(), created.pid(), bundle, "created", "prestart", "createRuntime",
                         "createContainer");
             }
             Files.delete(dir.resolve(ContainerStartPlan.FILE));

@@ -90,7 +90,7 @@ public final class ContainerLifecycle {
         OciHooks.Plan hooks = OciHooks.load(store.containerDir(r.id()));
         Path bundle = store.containerDir(r.id()).resolve("bundle");
         // Never started: its shim creates the process now (a failure leaves it EXITED, StartError).
-        int pid = s.shim().isEmpty() ? creator.createProcess(r) : s.shim().get().pid();
+        int pid = s.shim().isEmpty() ? creator.createProcess(r, hooks) : s.shim().get().pid();
         try {
             OciHooks.run(hooks, r.id(), pid, bundle, "created", "startContainer");
             if (Files.exists(store.containerDir(r.id()).resolve(ContainerCheckpointer.RESTORE_DIR))) {
