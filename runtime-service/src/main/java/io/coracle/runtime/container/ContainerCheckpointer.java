@@ -179,7 +179,7 @@ public final class ContainerCheckpointer {
         try {
             ContainerRecord r = store.get(found.id()).orElseThrow(() -> CriError.notFound("container " + id
                     + " not found (removed)"));
-            ContainerStates s = ContainerStates.of(r);
+            ContainerStates s = ContainerStates.of(r, store);
             if (s.state() != ContainerState.CONTAINER_RUNNING || s.shim().isEmpty()) {
                 throw CriError.precondition("container " + r.id() + " is " + ContainerLifecycle.stateName(s.state())
                         + ": only running containers can be checkpointed");

@@ -80,6 +80,17 @@ final class ContainerCleanup {
      */
     static void undoCreate(ContainerIntent in, Path containerDir, Cgroups cgroups, ImageService images)
             throws IOException {
+        undoProcess(in, cgroups);
+        images.release(in.id());
+        deleteTree(containerDir);
+    }
+
+    /**
+     * Undoes what a shim's creation of the process made (absent parts are fine): the shim and every
+     * process in the cgroup killed, the cgroup, the shim's state dir and a runtime handler's rootfs
+     * mount point removed. The container's own directory stays.
+     */
+    static void undoProcess(ContainerIntent in, Cgroups cgroups) throws IOException {
         killAndReap(new ShimClient(in.stateDir()), KILL_WAIT);
         if (in.cgroupPath() != null) {
             killLeftovers(cgroups, in.cgroupPath(), in.id());
@@ -92,8 +103,6 @@ final class ContainerCleanup {
         } catch (java.nio.file.DirectoryNotEmptyException notOurs) {
             LOG.warning("container " + in.id() + ": " + notOurs.getFile() + " is not empty: left as it is");
         }
-        images.release(in.id());
-        deleteTree(containerDir);
     }
 
     /** Deletes a tree without following links or deleting through a mount point; absent is fine. */

@@ -36,7 +36,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
 
-/** CreateContainer: resolves pod and image, reserves the name, writes the bundle, and has a shim create the process. */
+/**
+ * CreateContainer: resolves pod and image, reserves the name, writes the bundle and the record. The
+ * process is made at StartContainer ({@link #createProcess}), as containerd runs runc create there.
+ */
 public final class ContainerCreator {
     private static final Logger LOG = Logger.getLogger(ContainerCreator.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -139,7 +142,7 @@ public final class ContainerCreator {
         if (holder.isPresent()) {
             Optional<ContainerRecord> earlier = store.get(holder.get());
             if (earlier.isPresent() && sameConfig(earlier.get(), config)
-                    && ContainerStates.of(earlier.get()).state() == io.coracle.cri.v1.ContainerState.CONTAINER_CREATED) {
+                    && ContainerStates.of(earlier.get(), store).state() == io.coracle.cri.v1.ContainerState.CONTAINER_CREATED) {
                 // The kubelet's retry after its call timed out: the container that call made is the answer.
                 LOG.info("container " + holder.get() + ": a repeated CreateContainer gets the container an earlier"
                         + " call created");
@@ -151,12 +154,10 @@ public final class ContainerCreator {
         }
         Path dir = store.containerDir(id);
         Path stateDir = shimStateRoot.resolve(id.substring(0, 16));
-        ShimLauncher.Created created = null;
         Path runtimeRootfs = runtime != null && pod.usernsMaps() != null ? runtimeRootfs(stateDir) : null;
         long t0 = System.nanoTime();
         long tSpec = 0;
         long tLease = 0;
-        long tShim = 0;
         try {
             // Private (0700) around the bundle, whose config.json holds the env; the upperdir's own mode
             // is the mode of the container's "/", which every user in the container must pass: 0755.
@@ -183,16 +184,14 @@ public final class ContainerCreator {
             Spec spec = ContainerSpecBuilder.build(new ContainerSpecInput(id, config, settings, pod, lowerDirs, upper,
                     work, cgroupPath, cgroups.v2(), host.confinement(pod.runtimeHandler()), refs), cdiStep);
             if (runtimeRootfs != null) {
-                // runc and crun mount the rootfs by its path from inside the pod's user namespace: its
-                // mount point is on a path the pod's root may pass (the bundle's is private to root).
-                PrivateFiles.directory(runtimeRootfs.getParent(), PrivateFiles.TRAVERSABLE);
-                Files.createDirectory(runtimeRootfs, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        PrivateFiles.DIRECTORY)); // empty on the host: the rootfs is mounted on it in the shim's namespace
+                // runc and crun mount the rootfs by its path from inside the pod's user namespace (made at start).
                 spec = new Spec(spec.ociVersion(), spec.process(), new io.coracle.oci.Root(runtimeRootfs.toString(),
                         spec.root().readonly()), spec.hostname(), spec.mounts(), spec.annotations(), spec.linux(), spec.hooks());
             }
             // An OCI runtime handler runs config.json's hooks itself; for Coracle's shim the daemon does.
-            OciHooks.Plan hooks = runtime == null ? OciHooks.save(dir, spec) : new OciHooks.Plan(Map.of(), Map.of());
+            if (runtime == null) {
+                OciHooks.save(dir, spec);
+            }
             // No fsync: the shim reads the bundle at once, and after a crash of the node it is never read again.
             PrivateFiles.write(bundle.resolve("config.json"), OciJson.MAPPER.writeValueAsBytes(spec), false);
             Path restorePlan = restore == null ? null : restore.prepare(dir, upper, bundle, spec);
@@ -205,36 +204,11 @@ public final class ContainerCreator {
             }
             images.holdVolatile(id, image.id()); // start-up takes it again if a node's crash lost it
             tLease = System.nanoTime();
-            created = shims.create(new CreateRequest(bundle, stateDir, logPath, config.getStdin(), runtime,
-                    pod.shimCgroup(), restorePlan), CREATE_TIMEOUT);
-            Resources limits = spec.linux().resources();
-            if (restorePlan != null) {
-                // No process until StartContainer's criu restore: nothing joined or hooked yet.
-                finishCreate(id, pod.podId(), name, attempt, image, logPath, stateDir, cgroupPath, config,
-                        settings, dir, created.pid());
-                events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
-                return id;
-            }
-            scopes.start(cgroupPath, id, created.pid(), limits);
-            if (scopes.systemd() != null && limits != null) {
-                // Starting the scope wrote systemd's defaults over files it owns (memory.high, swap):
-                // the shim writes the container's limits again, as runc writes its own after systemd.
-                new ShimClient(stateDir).update(new Resources(limits.memory(), limits.cpu(), limits.pids(),
-                        limits.hugepageLimits(), null, limits.unified()));
-            }
-            tShim = System.nanoTime();
-            if (runtimeRootfs != null) {
-                // Empty on the host: the runtime pivoted into its own copy of the mount, the shim's goes with it.
-                Files.deleteIfExists(runtimeRootfs);
-            }
-            ContainerReferenceResolver.checkJoined(refs, created.pid());
-            OciHooks.run(hooks, id, created.pid(), bundle, "created", "prestart", "createRuntime", "createContainer");
-
-            finishCreate(id, pod.podId(), name, attempt, image, logPath, stateDir, cgroupPath, config, settings, dir,
-                    created.pid());
-            LOG.fine(String.format("container %s create took %.1fms: spec+bundle %.1f, image lease %.1f, shim %.1f,"
-                            + " record %.1f", id, (System.nanoTime() - t0) / 1e6, (tSpec - t0) / 1e6,
-                    (tLease - tSpec) / 1e6, (tShim - tLease) / 1e6, (System.nanoTime() - tShim) / 1e6));
+            new ContainerStartPlan(refs.targetPidnsId(), restorePlan).write(dir);
+            finishCreate(id, pod.podId(), name, attempt, image, logPath, stateDir, cgroupPath, config, settings, dir);
+            LOG.fine(String.format("container %s create took %.1fms: spec+bundle %.1f, image lease %.1f, record %.1f",
+                    id, (System.nanoTime() - t0) / 1e6, (tSpec - t0) / 1e6, (tLease - tSpec) / 1e6,
+                    (System.nanoTime() - tLease) / 1e6));
             events.publish(id, pod.podId(), ContainerEventType.CONTAINER_CREATED_EVENT);
             return id;
         } catch (Exception e) {
@@ -245,7 +219,7 @@ public final class ContainerCreator {
 
     private String finishCreate(String id, String podId, String name, int attempt, ImageRecord image, Path logPath,
                                 Path stateDir, String cgroupPath, ContainerConfig config, ImageConfig.Settings settings,
-                                Path dir, int pid) throws IOException {
+                                Path dir) throws IOException {
         ContainerRecord record = new ContainerRecord(id, podId, name, attempt, image.id(),
                 image.repoDigests().isEmpty() ? image.id() : image.repoDigests().get(0),
                 System.currentTimeMillis() * 1_000_000L, logPath == null ? "" : logPath.toString(), stateDir,
@@ -254,8 +228,94 @@ public final class ContainerCreator {
         store.put(record);
         Files.deleteIfExists(dir.resolve(ContainerIntent.FILE));
         LOG.info("container " + id + " created: name=" + name + " pod=" + podId + " image=" + image.id()
-                + (pid > 0 ? " pid=" + pid : " (restored from a checkpoint at start)"));
+                + (Files.exists(dir.resolve(ContainerCheckpointer.RESTORE_DIR)) ? " (restored from a checkpoint at start)" : ""));
         return id;
+    }
+
+    /**
+     * The second half of CreateContainer, run by StartContainer under its pod's shared lock: the shim
+     * creates the process (namespaces, rootfs, cgroup), then the container's scope, the target PID
+     * namespace check and the OCI create hooks, as at a runtime's create; the start plan goes last.
+     * For a restore, the shim waits for StartContainer's criu restore. Returns the process's host PID.
+     * A failure leaves nothing of the shim (state dir, cgroup, processes) and the container EXITED
+     * with the reason (StartError); the error answers as the create's did (INVALID_ARGUMENT when the
+     * request is at fault).
+     */
+    int createProcess(ContainerRecord r, OciHooks.Plan hooks) {
+        Path dir = store.containerDir(r.id());
+        Path bundle = dir.resolve("bundle");
+        ContainerIntent made = new ContainerIntent(r.id(), r.podId(), r.stateDir(), r.cgroupPath());
+        long t0 = System.nanoTime();
+        try {
+            if (Files.exists(r.stateDir())) {
+                undoProcess(made); // a shim whose start a crash interrupted (recovery removes these too)
+            }
+            ContainerStartPlan plan = ContainerStartPlan.read(dir);
+            PodContext pod = pods.find(r.podId()).filter(p -> p.podId().equals(r.podId())).orElseThrow(() ->
+                    CriError.notFound("pod sandbox " + r.podId() + " not found (removed)"));
+            Path runtime = null;
+            if (!pod.runtimeHandler().isEmpty()) {
+                runtime = runtimes.get(pod.runtimeHandler());
+                if (runtime == null) {
+                    throw CriError.precondition("pod sandbox " + pod.podId() + " uses runtime handler \""
+                            + pod.runtimeHandler() + "\", which is not configured");
+                }
+            }
+            Path runtimeRootfs = runtime != null && pod.usernsMaps() != null ? runtimeRootfs(r.stateDir()) : null;
+            if (runtimeRootfs != null) {
+                // runc and crun mount the rootfs by its path from inside the pod's user namespace: its
+                // mount point is on a path the pod's root may pass (the bundle's is private to root).
+                PrivateFiles.directory(runtimeRootfs.getParent(), PrivateFiles.TRAVERSABLE);
+                Files.createDirectory(runtimeRootfs, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        PrivateFiles.DIRECTORY)); // empty on the host: the rootfs is mounted on it in the shim's namespace
+            }
+            ShimLauncher.Created created = shims.create(new CreateRequest(bundle, r.stateDir(),
+                    r.logPath().isEmpty() ? null : Path.of(r.logPath()), r.containerConfig().getStdin(), runtime,
+                    pod.shimCgroup(), plan.restorePlan()), CREATE_TIMEOUT);
+            long tShim = System.nanoTime();
+            if (plan.restorePlan() == null) {
+                Resources limits = scopes.systemd() == null ? null
+                        : OciJson.read(bundle.resolve("config.json"), Spec.class).linux().resources();
+                scopes.start(r.cgroupPath(), r.id(), created.pid(), limits);
+                if (scopes.systemd() != null && limits != null) {
+                    // Starting the scope wrote systemd's defaults over files it owns (memory.high, swap):
+                    // the shim writes the container's limits again, as runc writes its own after systemd.
+                    new ShimClient(r.stateDir()).update(new Resources(limits.memory(), limits.cpu(), limits.pids(),
+                            limits.hugepageLimits(), null, limits.unified()));
+                }
+                if (runtimeRootfs != null) {
+                    // Empty on the host: the runtime pivoted into its own copy of the mount, the shim's goes with it.
+                    Files.deleteIfExists(runtimeRootfs);
+                }
+                ContainerReferenceResolver.checkJoined(plan.targetPidns(), created.pid());
+                OciHooks.run(hooks, r.id(), created.pid(), bundle, "created", "prestart", "createRuntime",
+                        "createContainer");
+            }
+            Files.delete(dir.resolve(ContainerStartPlan.FILE));
+            LOG.fine(String.format("container %s process created in %.1fms: shim %.1f, scope+hooks %.1f", r.id(),
+                    (System.nanoTime() - t0) / 1e6, (tShim - t0) / 1e6, (System.nanoTime() - tShim) / 1e6));
+            return created.pid();
+        } catch (Exception e) {
+            CriError error = failure(r.id(), r.name(), e);
+            try {
+                undoProcess(made);
+                ContainerStartPlan.failed(dir, error.getMessage());
+            } catch (IOException | RuntimeException cleanup) {
+                LOG.warning("container " + r.id() + ": cleanup after its failed start incomplete: " + cleanup);
+            }
+            LOG.info("container " + r.id() + ": start failed (StartError): " + error.getMessage());
+            throw error;
+        }
+    }
+
+    /** Kills and deletes what a shim's creation made (state dir, scope, cgroup, processes). */
+    private void undoProcess(ContainerIntent made) throws IOException {
+        try {
+            scopes.stop(made.cgroupPath());
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("container " + made.id() + ": stopping its scope after a failed start: " + e);
+        }
+        ContainerCleanup.undoProcess(made, cgroups);
     }
 
     /** The error a failed create answers with; the shim's own class says whether the request is at fault. */

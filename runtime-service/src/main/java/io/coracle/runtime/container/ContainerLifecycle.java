@@ -39,9 +39,13 @@ public final class ContainerLifecycle {
     private final ContainerScopes scopes;
     private final io.coracle.sys.TreeDiscarder discarder;
 
+    private final ContainerCreator creator;
+
     public ContainerLifecycle(ContainerStore store, ImageService images, Cgroups cgroups, ContainerEvents events,
-                              PodLookup pods, ContainerScopes scopes, io.coracle.sys.TreeDiscarder discarder) {
+                              PodLookup pods, ContainerScopes scopes, ContainerCreator creator,
+                              io.coracle.sys.TreeDiscarder discarder) {
         this.scopes = scopes;
+        this.creator = creator;
         this.discarder = discarder;
         this.store = store;
         this.pods = pods;
@@ -51,6 +55,10 @@ public final class ContainerLifecycle {
         for (int i = 0; i < exitLocks.length; i++) {
             exitLocks[i] = new Object();
         }
+    }
+
+    ContainerScopes scopes() {
+        return scopes;
     }
 
     /** Starts the container with its pod held against stop and removal, and only in a ready pod. */
@@ -63,22 +71,29 @@ public final class ContainerLifecycle {
                 throw new CriError(CriError.Kind.PRECONDITION, "pod sandbox " + r.podId() + " of container " + r.id()
                         + " is not ready (stopped or removed): the container cannot be started");
             }
-            startLocked(store.get(r.id()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
-                    "container " + containerId + " not found (removed)")));
+            java.util.concurrent.locks.Lock processLock = store.processLock(r.id());
+            processLock.lock();
+            try {
+                startLocked(store.get(r.id()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND,
+                        "container " + containerId + " not found (removed)")));
+            } finally {
+                processLock.unlock();
+            }
         } finally {
             podLock.unlock();
         }
     }
 
     private void startLocked(ContainerRecord r) {
-        ContainerStates s = ContainerStates.of(r);
+        ContainerStates s = ContainerStates.of(r, store);
         if (s.state() != ContainerState.CONTAINER_CREATED) {
             throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is "
                     + stateName(s.state()) + ", not created: it cannot be started");
         }
         OciHooks.Plan hooks = OciHooks.load(store.containerDir(r.id()));
         Path bundle = store.containerDir(r.id()).resolve("bundle");
-        int pid = s.shim().map(ShimStateFile::pid).orElse(0);
+        // Never started: its shim creates the process now (a failure leaves it EXITED, StartError).
+        int pid = s.shim().isEmpty() ? creator.createProcess(r, hooks) : s.shim().get().pid();
         try {
             OciHooks.run(hooks, r.id(), pid, bundle, "created", "startContainer");
             if (Files.exists(store.containerDir(r.id()).resolve(ContainerCheckpointer.RESTORE_DIR))) {
@@ -93,7 +108,7 @@ public final class ContainerLifecycle {
             }
             String m = String.valueOf(e.getMessage());
             boolean shimGone = e instanceof io.coracle.shim.ShimGoneException
-                    && ContainerStates.of(r).state() != ContainerState.CONTAINER_CREATED;
+                    && ContainerStates.of(r, store).state() != ContainerState.CONTAINER_CREATED;
             if (shimGone || m.contains("the container has exited") || m.contains("the container is stopped")) {
                 throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is exited (killed or removed"
                         + " meanwhile), not created: it cannot be started");
@@ -140,7 +155,7 @@ public final class ContainerLifecycle {
      */
     boolean reclaimAfterShimDeath(ContainerRecord r) {
         synchronized (exitLock(r.id())) {
-            ContainerStates s = ContainerStates.of(r);
+            ContainerStates s = ContainerStates.of(r, store);
             if (s.state() != ContainerState.CONTAINER_UNKNOWN || s.shim().isEmpty() || !Files.isDirectory(r.stateDir())) {
                 return false;
             }
@@ -172,7 +187,7 @@ public final class ContainerLifecycle {
      */
     void reportExit(ContainerRecord r) {
         synchronized (exitLock(r.id())) {
-            ContainerStates s = ContainerStates.of(r);
+            ContainerStates s = ContainerStates.of(r, store);
             if (s.state() != ContainerState.CONTAINER_EXITED || s.exit().map(e -> e.startedAt() <= 0).orElse(true)) {
                 return;
             }
@@ -217,9 +232,10 @@ public final class ContainerLifecycle {
 
     private void signalAndAwait(ContainerRecord r, long timeoutSeconds) {
         ShimClient shim = new ShimClient(r.stateDir());
-        ContainerStates s = ContainerStates.of(r);
-        if (s.state() == ContainerState.CONTAINER_EXITED || s.state() == ContainerState.CONTAINER_UNKNOWN) {
-            return;
+        ContainerStates s = ContainerStates.of(r, store);
+        if (s.state() == ContainerState.CONTAINER_EXITED || s.state() == ContainerState.CONTAINER_UNKNOWN
+                || s.shim().isEmpty()) {
+            return; // exited, gone, or never started (no process: it stays created, as in containerd)
         }
         try {
             if (s.state() == ContainerState.CONTAINER_RUNNING && timeoutSeconds > 0) {
@@ -239,7 +255,7 @@ public final class ContainerLifecycle {
             }
             LOG.info("container " + r.id() + " killed");
         } catch (IOException e) {
-            if (ContainerStates.of(r).state() == ContainerState.CONTAINER_EXITED) {
+            if (ContainerStates.of(r, store).state() == ContainerState.CONTAINER_EXITED) {
                 return; // it exited while we were signalling
             }
             throw new CriError(CriError.Kind.INTERNAL, "stop container " + r.id() + ": " + e.getMessage());
@@ -254,6 +270,8 @@ public final class ContainerLifecycle {
         }
         ContainerRecord r = found.get();
         long[] t = new long[6];
+        java.util.concurrent.locks.Lock processLock = store.processLock(r.id());
+        processLock.lock(); // a StartContainer making the process finishes first
         try {
             // The record goes last: a crash before leaves the container listed, and a repeated remove finishes.
             t[0] = System.nanoTime();
@@ -281,6 +299,8 @@ public final class ContainerLifecycle {
             t[5] = System.nanoTime();
         } catch (IOException | RuntimeException e) {
             throw new CriError(CriError.Kind.INTERNAL, "remove container " + r.id() + ": " + e.getMessage());
+        } finally {
+            processLock.unlock();
         }
         LOG.info("container " + r.id() + " removed");
         LOG.fine(String.format("container %s remove took %.1fms: shim %.1f, cgroups %.1f, image lease %.1f,"

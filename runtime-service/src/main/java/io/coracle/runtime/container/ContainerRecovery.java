@@ -60,7 +60,10 @@ public final class ContainerRecovery {
         }
         int running = 0;
         for (ContainerRecord r : store.list()) {
-            ContainerState state = ContainerStates.of(r).state();
+            undoInterruptedStart(r);
+        }
+        for (ContainerRecord r : store.list()) {
+            ContainerState state = ContainerStates.of(r, store).state();
             if (state == ContainerState.CONTAINER_RUNNING) {
                 lifecycle.watchExit(r);
                 running++;
@@ -74,6 +77,24 @@ public final class ContainerRecovery {
         releaseStrayLeases();
         retakeLostLeases();
         LOG.info("containers recovered: " + store.list().size() + " (" + running + " running)");
+    }
+
+    /**
+     * A StartContainer a crash interrupted while the shim made the process (the start plan is still
+     * there): what the shim made is killed and removed; the container stays CREATED, startable again.
+     */
+    private void undoInterruptedStart(ContainerRecord r) {
+        if (!ContainerStartPlan.pending(store.containerDir(r.id())) || !Files.exists(r.stateDir())) {
+            return;
+        }
+        try {
+            lifecycle.scopes().stop(r.cgroupPath());
+            ContainerCleanup.undoProcess(new ContainerIntent(r.id(), r.podId(), r.stateDir(), r.cgroupPath()), cgroups);
+            LOG.warning("container " + r.id() + ": undid a StartContainer a crash interrupted (shim, processes, cgroup"
+                    + " and state dir removed); it stays created");
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("container " + r.id() + ": cannot undo its interrupted start: " + e.getMessage());
+        }
     }
 
     /** A container dir without a readable record: undo what its create made, by its intent if it has one. */

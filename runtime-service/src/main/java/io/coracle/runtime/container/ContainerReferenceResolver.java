@@ -64,17 +64,18 @@ final class ContainerReferenceResolver {
     }
 
     /**
-     * After the shim made the process: it is in the namespace the target had when it was resolved (a
+     * After the shim made the process (at start): it is in the namespace the target had when it was resolved (at create) (a
      * target that exited in between, its pid taken by another process, is caught here).
      */
-    static void checkJoined(ContainerReferences refs, int pid) throws IOException {
-        if (refs.targetPidns() == null) {
+    static void checkJoined(String targetPidnsId, int pid) throws IOException {
+        if (targetPidnsId == null) {
             return;
         }
         String joined = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "ns", "pid")).toString();
-        if (!joined.equals(refs.targetPidnsId())) {
-            throw CriError.precondition("namespace_options.target_id: the target container exited while the"
-                    + " container was created (its PID namespace " + refs.targetPidnsId() + " is gone; joined " + joined + ")");
+        if (!joined.equals(targetPidnsId)) {
+            throw CriError.precondition("namespace_options.target_id: the target container exited between the"
+                    + " container's create and its start (its PID namespace " + targetPidnsId + " is gone; joined "
+                    + joined + ")");
         }
     }
 
@@ -120,7 +121,7 @@ final class ContainerReferenceResolver {
             throw CriError.invalid("invalid target container: container \"" + targetId + "\" (sandbox "
                     + target.podId() + ") does not belong to sandbox " + podId);
         }
-        ContainerStates s = ContainerStates.of(target);
+        ContainerStates s = ContainerStates.of(target, store);
         Optional<Integer> pid = s.shim().map(x -> x.pid()).filter(p -> p > 0);
         if (s.state() != ContainerState.CONTAINER_RUNNING || pid.isEmpty()) {
             throw CriError.precondition("invalid target container: container \"" + targetId

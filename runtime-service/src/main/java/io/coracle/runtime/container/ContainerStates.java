@@ -29,13 +29,25 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
     private static final Map<Path, Parsed> STATES = new ConcurrentHashMap<>();
     private static final Map<Path, ExitRecord> EXITS = new ConcurrentHashMap<>();
 
-    static ContainerStates of(ContainerRecord r) {
+    /**
+     * The container's state: its shim's files; without a live shim, a container whose start is still
+     * pending ({@link ContainerStartPlan}) is CREATED (no shim), one whose start failed EXITED (128).
+     */
+    static ContainerStates of(ContainerRecord r, ContainerStore store) {
         Optional<ExitRecord> exit = exitRecord(r.stateDir());
         Optional<ShimStateFile> shim = stateFile(r.stateDir());
         if (exit.isPresent()) {
             return new ContainerStates(ContainerState.CONTAINER_EXITED, shim, exit);
         }
         if (shim.isEmpty() || !alive(shim.get())) {
+            Path dir = store.containerDir(r.id());
+            if (ContainerStartPlan.pending(dir)) {
+                return new ContainerStates(ContainerState.CONTAINER_CREATED, Optional.empty(), exit);
+            }
+            Optional<ExitRecord> failed = startFailure(r, dir);
+            if (failed.isPresent()) {
+                return new ContainerStates(ContainerState.CONTAINER_EXITED, Optional.empty(), failed);
+            }
             // No exit record and no shim: it died without a word (or the node rebooted).
             return new ContainerStates(ContainerState.CONTAINER_UNKNOWN, shim, exit);
         }
@@ -72,6 +84,20 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
             Optional<ExitRecord> read = new ShimClient(stateDir).exitRecord();
             read.ifPresent(e -> EXITS.put(stateDir, e));
             return read;
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The exit of a container whose start failed: 128, never started, finished when the failure was recorded. */
+    private static Optional<ExitRecord> startFailure(ContainerRecord r, Path containerDir) {
+        try {
+            long finished = Files.getLastModifiedTime(containerDir.resolve(ContainerStartPlan.START_ERROR),
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+            ExitRecord e = new ExitRecord(0, ContainerStartPlan.START_ERROR_EXIT_CODE, 0, false, r.createdAtNanos(), 0,
+                    finished);
+            EXITS.put(r.stateDir(), e);
+            return Optional.of(e);
         } catch (IOException e) {
             return Optional.empty();
         }

@@ -54,7 +54,7 @@ public final class ContainerStatsReader {
                     || !r.containerConfig().getLabelsMap().entrySet().containsAll(filter.getLabelSelectorMap().entrySet())) {
                 continue;
             }
-            if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
+            if (ContainerStates.of(r, store).state() != ContainerState.CONTAINER_RUNNING) {
                 continue; // the kubelet asks stats of running containers
             }
             out.add(stats(r));
@@ -66,7 +66,7 @@ public final class ContainerStatsReader {
     List<ContainerStats> ofPod(String podId) {
         List<ContainerStats> out = new ArrayList<>();
         for (ContainerRecord r : store.list()) {
-            if (r.podId().equals(podId) && ContainerStates.of(r).state() == ContainerState.CONTAINER_RUNNING) {
+            if (r.podId().equals(podId) && ContainerStates.of(r, store).state() == ContainerState.CONTAINER_RUNNING) {
                 out.add(stats(r));
             }
         }

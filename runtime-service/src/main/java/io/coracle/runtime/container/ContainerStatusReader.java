@@ -67,7 +67,7 @@ public final class ContainerStatusReader {
             throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
         ContainerRecord r = store.find(containerId).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + containerId + " not found"));
-        ContainerStates s = ContainerStates.of(r);
+        ContainerStates s = ContainerStates.of(r, store);
         ContainerConfig c = r.containerConfig();
         ContainerStatus.Builder b = ContainerStatus.newBuilder()
                 .setId(r.id())
@@ -94,6 +94,8 @@ public final class ContainerStatusReader {
             } else if (java.nio.file.Files.exists(r.stateDir().resolve(ContainerLifecycle.SHIM_DIED))) {
                 b.setReason("ShimDied").setMessage("the container's shim died without recording its exit;"
                         + " Coracle killed what was left of the container");
+            } else if (e.startedAt() <= 0 && ContainerStartPlan.startError(store.containerDir(r.id())).isPresent()) {
+                b.setReason("StartError").setMessage(ContainerStartPlan.startError(store.containerDir(r.id())).get());
             } else if (e.exitCode() == 0) {
                 b.setReason("Completed");
             } else {
@@ -171,7 +173,7 @@ public final class ContainerStatusReader {
             if (!c.getLabelsMap().entrySet().containsAll(filter.getLabelSelectorMap().entrySet())) {
                 continue;
             }
-            ContainerState state = ContainerStates.of(r).state();
+            ContainerState state = ContainerStates.of(r, store).state();
             if (filter.hasState() && filter.getState().getState() != state) {
                 continue;
             }

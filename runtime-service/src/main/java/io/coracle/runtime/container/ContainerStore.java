@@ -26,9 +26,22 @@ public final class ContainerStore {
     private final Map<String, ContainerRecord> byId = new ConcurrentHashMap<>();
     private final Map<String, String> names = new ConcurrentHashMap<>();
 
+    private final java.util.concurrent.locks.ReentrantLock[] processLocks = new java.util.concurrent.locks.ReentrantLock[64];
+
     public ContainerStore(Path root) throws IOException {
+        for (int i = 0; i < processLocks.length; i++) {
+            processLocks[i] = new java.util.concurrent.locks.ReentrantLock();
+        }
         this.dir = root.resolve("containers");
         PrivateFiles.directory(dir);
+    }
+
+    /**
+     * Held while a container's process is made, started, given new resources before it exists, or
+     * removed: StartContainer's shim creation never races a second start, an update or a removal.
+     */
+    java.util.concurrent.locks.Lock processLock(String id) {
+        return processLocks[Math.floorMod(id.hashCode(), processLocks.length)];
     }
 
     public Path containerDir(String id) {

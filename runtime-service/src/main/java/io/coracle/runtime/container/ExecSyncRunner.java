@@ -71,7 +71,7 @@ public final class ExecSyncRunner {
             throw new CriError(CriError.Kind.INVALID, "container_id is empty");
         }
         ContainerRecord r = store.find(id).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + id + " not found"));
-        if (ContainerStates.of(r).state() != ContainerState.CONTAINER_RUNNING) {
+        if (ContainerStates.of(r, store).state() != ContainerState.CONTAINER_RUNNING) {
             throw new CriError(CriError.Kind.PRECONDITION, "container " + r.id() + " is not running");
         }
         return r;

@@ -131,9 +131,9 @@ final class DaemonServices implements AutoCloseable {
             host = HostFeatures.probe(programs, config.runtimes(), config.state(), config.root());
             SandboxPods pods = new SandboxPods(sandboxes.store());
             discarder = new TreeDiscarder(List.of(config.root().resolve("trash"), config.state().resolve("trash")));
-            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes, discarder);
             creator = new ContainerCreator(containerStore, images, pods,
                     new ShimLauncher(programs), cgroups, events, config.runtimes(), shimStateRoot, host, scopes);
+            lifecycle = new ContainerLifecycle(containerStore, images, cgroups, events, pods, scopes, creator, discarder);
             creator.useCdiSpecDirs(config.cdiSpecDirs());
             containerStatus = new ContainerStatusReader(containerStore, host.security().selinuxEnforcing());
             execSync = new ExecSyncRunner(containerStore, new ExecRunner(programs));

@@ -14,6 +14,14 @@ import org.junit.jupiter.api.io.TempDir;
 class ContainerStatesTest {
     @TempDir
     Path dir;
+    @TempDir
+    Path root;
+    private ContainerStore store;
+
+    @org.junit.jupiter.api.BeforeEach
+    void store() throws Exception {
+        store = new ContainerStore(root);
+    }
 
     private final long self = ProcessHandle.current().pid(); // a live "shim"
 
@@ -21,18 +29,18 @@ class ContainerStatesTest {
     void eachReplacementOfStateJsonIsSeenAndExitJsonIsFinal() throws Exception {
         ContainerRecord r = record(dir);
         writeState("created", 0);
-        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r).state());
-        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r).state(), "from memory, unchanged");
+        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r, store).state());
+        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r, store).state(), "from memory, unchanged");
 
         writeState("running", 7);
-        ContainerStates running = ContainerStates.of(r);
+        ContainerStates running = ContainerStates.of(r, store);
         assertEquals(ContainerState.CONTAINER_RUNNING, running.state());
         assertEquals(7, running.shim().orElseThrow().startedAt());
 
         Files.writeString(dir.resolve("exit.json"), """
                 {"pid":1,"exitCode":3,"signal":0,"oomKilled":false,"createdAt":1,"startedAt":7,"finishedAt":9}
                 """);
-        ContainerStates exited = ContainerStates.of(r);
+        ContainerStates exited = ContainerStates.of(r, store);
         assertEquals(ContainerState.CONTAINER_EXITED, exited.state(), "exit.json wins even before state.json says stopped");
         assertEquals(3, exited.exit().orElseThrow().exitCode());
     }
@@ -41,12 +49,31 @@ class ContainerStatesTest {
     void aShimGoneWithoutAnExitRecordIsUnknownAndForgettingDropsTheCopy() throws Exception {
         ContainerRecord r = record(dir);
         writeState("running", 1);
-        assertEquals(ContainerState.CONTAINER_RUNNING, ContainerStates.of(r).state());
+        assertEquals(ContainerState.CONTAINER_RUNNING, ContainerStates.of(r, store).state());
         Files.delete(dir.resolve("state.json"));
-        assertEquals(ContainerState.CONTAINER_UNKNOWN, ContainerStates.of(r).state());
+        assertEquals(ContainerState.CONTAINER_UNKNOWN, ContainerStates.of(r, store).state());
         ContainerStates.retain(Set.of());
         writeState("created", 0);
-        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r).state());
+        assertEquals(ContainerState.CONTAINER_CREATED, ContainerStates.of(r, store).state());
+    }
+
+    @Test
+    void withoutAShimAPendingStartIsCreatedAFailedStartExitedAndNothingUnknown() throws Exception {
+        ContainerRecord r = record(dir);
+        Path containerDir = Files.createDirectories(store.containerDir(r.id()));
+        assertEquals(ContainerState.CONTAINER_UNKNOWN, ContainerStates.of(r, store).state());
+        new ContainerStartPlan(null, null).write(containerDir);
+        ContainerStates created = ContainerStates.of(r, store);
+        assertEquals(ContainerState.CONTAINER_CREATED, created.state());
+        assertEquals(java.util.Optional.empty(), created.shim());
+
+        ContainerStartPlan.failed(containerDir, "create container c: mount /x: ENOENT");
+        ContainerStates failed = ContainerStates.of(r, store);
+        assertEquals(ContainerState.CONTAINER_EXITED, failed.state());
+        assertEquals(128, failed.exit().orElseThrow().exitCode());
+        assertEquals(0, failed.exit().orElseThrow().startedAt());
+        assertEquals("create container c: mount /x: ENOENT", ContainerStartPlan.startError(containerDir).orElseThrow());
+        ContainerStates.retain(Set.of());
     }
 
     /** As the shim writes it: a new file renamed over the old one. */

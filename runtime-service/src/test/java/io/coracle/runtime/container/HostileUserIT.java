@@ -113,8 +113,25 @@ class HostileUserIT {
     @Test
     void aCommandTheImageLacksIsTheRequestsFaultNotTheNodes() {
         // The shim decides the class where the lookup fails (its exit status), the daemon reads no prose.
-        refused(container("c", "no-such-command"), "'no-such-command' not found in the image");
-        refused(container("c", "/etc/passwd"), "'/etc/passwd' is not an executable file in the image");
+        refusedAtStart(container("c1", "no-such-command"), "'no-such-command' not found in the image");
+        refusedAtStart(container("c2", "/etc/passwd"), "'/etc/passwd' is not an executable file in the image");
+    }
+
+    /**
+     * What the shim finds (it makes the process at StartContainer): the start is refused with
+     * INVALID_ARGUMENT and {@code why}; the container is exited with reason StartError, and removable.
+     */
+    private static void refusedAtStart(ContainerConfig.Builder config, String why) {
+        String id = bed.create(podId, pod, config);
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.runtime().startContainer(
+                io.coracle.cri.v1.StartContainerRequest.newBuilder().setContainerId(id).build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getMessage());
+        assertTrue(e.getStatus().getDescription().contains(why), e.getStatus().getDescription());
+        ContainerStatus s = bed.status(id);
+        assertEquals(ContainerState.CONTAINER_EXITED, s.getState());
+        assertEquals("StartError", s.getReason());
+        assertTrue(s.getMessage().contains(why), s.getMessage());
+        bed.runtime().removeContainer(io.coracle.cri.v1.RemoveContainerRequest.newBuilder().setContainerId(id).build());
     }
 
     @Test

@@ -317,13 +317,17 @@ class RuntimeHandlerUserNamespaceIT {
                     .setPropagation(io.coracle.cri.v1.MountPropagation.PROPAGATION_BIDIRECTIONAL).build();
             int before = bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
                     .getContainersCount();
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.create(podId, pod,
-                    inUserns(container("bidi", "sleep", "300"), userns).addMounts(bidirectional)));
+            // runc refuses it when it creates the container: at StartContainer, which leaves it exited (StartError).
+            String bidi = bed.create(podId, pod, inUserns(container("bidi", "sleep", "300"), userns).addMounts(bidirectional));
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> bed.runtime().startContainer(
+                    io.coracle.cri.v1.StartContainerRequest.newBuilder().setContainerId(bidi).build()));
             System.out.println("RuntimeHandlerUserNamespaceIT: Bidirectional volume -> " + e.getStatus());
-            assertEquals(before, bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
-                    .getContainersCount(), "the refused container is undone");
+            assertEquals("StartError", bed.status(bidi).getReason());
             noMountPointsLeft();
             assertFalse(Files.readString(Path.of("/proc/self/mountinfo")).contains(volume.toString()), "no copy on the host");
+            bed.runtime().removeContainer(io.coracle.cri.v1.RemoveContainerRequest.newBuilder().setContainerId(bidi).build());
+            assertEquals(before, bed.runtime().listContainers(io.coracle.cri.v1.ListContainersRequest.getDefaultInstance())
+                    .getContainersCount(), "the refused container is removed");
 
             Mount slave = Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data")
                     .setPropagation(io.coracle.cri.v1.MountPropagation.PROPAGATION_HOST_TO_CONTAINER).build();
