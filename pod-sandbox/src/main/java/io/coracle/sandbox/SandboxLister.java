@@ -5,6 +5,7 @@ import io.coracle.cri.v1.ListPodSandboxResponse;
 import io.coracle.cri.v1.PodSandbox;
 import io.coracle.cri.v1.PodSandboxConfig;
 import io.coracle.cri.v1.PodSandboxFilter;
+import io.coracle.cri.v1.PodSandboxState;
 import io.coracle.cri.v1.StreamPodSandboxesRequest;
 import io.coracle.cri.v1.StreamPodSandboxesResponse;
 import io.grpc.stub.StreamObserver;
@@ -37,11 +38,37 @@ public final class SandboxLister {
     }
 
     List<PodSandbox> matching(PodSandboxFilter f, boolean hasFilter) {
-        return env.store.all().stream()
+        java.util.Collection<Sandbox> all = env.store.all();
+        if (entries.size() > all.size()) {
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            all.forEach(s -> ids.add(s.id()));
+            entries.keySet().retainAll(ids);
+        }
+        return all.stream()
                 .sorted(Comparator.comparingLong(Sandbox::createdAtNanos))
-                .map(this::toProto)
+                .map(this::entry)
                 .filter(p -> !hasFilter || matches(f, p))
                 .toList();
+    }
+
+    /** A pod's list entry, with the record it was built from (records are replaced, never changed). */
+    private record Entry(Sandbox sandbox, PodSandbox proto) {}
+
+    /**
+     * Each pod's list entry, kept until its record or state changes: the list rebuilds nothing and
+     * protobuf's memoized sizes stay (at 100 pods, building and sizing the entries was most of the call).
+     */
+    private final Map<String, Entry> entries = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private PodSandbox entry(Sandbox s) {
+        PodSandboxState state = SandboxStatusReader.state(s);
+        Entry e = entries.get(s.id());
+        if (e != null && e.sandbox() == s && e.proto().getState() == state) {
+            return e.proto();
+        }
+        PodSandbox p = toProto(s, state);
+        entries.put(s.id(), new Entry(s, p));
+        return p;
     }
 
     private static boolean matches(PodSandboxFilter f, PodSandbox p) {
@@ -59,12 +86,12 @@ public final class SandboxLister {
         return true;
     }
 
-    private PodSandbox toProto(Sandbox s) {
+    private static PodSandbox toProto(Sandbox s, PodSandboxState state) {
         PodSandboxConfig cfg = s.podConfig();
         return PodSandbox.newBuilder()
                 .setId(s.id())
                 .setMetadata(SandboxStatusReader.metadata(s))
-                .setState(SandboxStatusReader.state(s))
+                .setState(state)
                 .setCreatedAt(s.createdAtNanos())
                 .putAllLabels(cfg.getLabelsMap())
                 .putAllAnnotations(cfg.getAnnotationsMap())

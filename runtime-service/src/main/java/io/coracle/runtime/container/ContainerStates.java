@@ -60,6 +60,11 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
         return new ContainerStates(state, shim, exit);
     }
 
+    /** How many containers' files are remembered (at most one entry of each kind per container). */
+    static int remembered() {
+        return Math.max(STATES.size(), EXITS.size());
+    }
+
     /** Drops what is remembered of containers whose state dirs are not in {@code live}. */
     static void retain(Set<Path> live) {
         STATES.entrySet().removeIf(e -> {

@@ -148,14 +148,47 @@ public final class ContainerStatusReader {
 
     /** Drops what is remembered of removed containers (the kubelet lists every second). */
     private void forgetRemoved(List<ContainerRecord> all) {
-        if (users.size() > all.size()) {
+        if (users.size() > all.size() || entries.size() > all.size()) {
             Set<String> ids = new HashSet<>();
             all.forEach(r -> ids.add(r.id()));
             users.keySet().retainAll(ids);
+            entries.keySet().retainAll(ids);
         }
-        Set<Path> dirs = new HashSet<>();
-        all.forEach(r -> dirs.add(r.stateDir()));
-        ContainerStates.retain(dirs);
+        if (ContainerStates.remembered() > all.size()) {
+            Set<Path> dirs = new HashSet<>();
+            all.forEach(r -> dirs.add(r.stateDir()));
+            ContainerStates.retain(dirs);
+        }
+    }
+
+    /** A container's ListContainers entry, with the record and state it was built from. */
+    private record ListEntry(ContainerRecord record, ContainerState state, Container proto) {}
+
+    /**
+     * Each container's list entry, kept until its record or state changes: the list rebuilds nothing and
+     * protobuf's memoized sizes stay (at 100 containers, building and sizing the entries was most of the call).
+     */
+    private final Map<String, ListEntry> entries = new ConcurrentHashMap<>();
+
+    private Container listEntry(ContainerRecord r, ContainerConfig c, ContainerState state) {
+        ListEntry e = entries.get(r.id());
+        if (e != null && e.record() == r && e.state() == state) {
+            return e.proto();
+        }
+        Container p = Container.newBuilder()
+                .setId(r.id())
+                .setPodSandboxId(r.podId())
+                .setMetadata(c.getMetadata())
+                .setImage(c.getImage())
+                .setImageRef(r.imageRef())
+                .setImageId(r.imageId())
+                .setState(state)
+                .setCreatedAt(r.createdAtNanos())
+                .putAllLabels(c.getLabelsMap())
+                .putAllAnnotations(c.getAnnotationsMap())
+                .build();
+        entries.put(r.id(), new ListEntry(r, state, p));
+        return p;
     }
 
     public List<Container> list(ContainerFilter filter) {
@@ -177,18 +210,7 @@ public final class ContainerStatusReader {
             if (filter.hasState() && filter.getState().getState() != state) {
                 continue;
             }
-            out.add(Container.newBuilder()
-                    .setId(r.id())
-                    .setPodSandboxId(r.podId())
-                    .setMetadata(c.getMetadata())
-                    .setImage(c.getImage())
-                    .setImageRef(r.imageRef())
-                    .setImageId(r.imageId())
-                    .setState(state)
-                    .setCreatedAt(r.createdAtNanos())
-                    .putAllLabels(c.getLabelsMap())
-                    .putAllAnnotations(c.getAnnotationsMap())
-                    .build());
+            out.add(listEntry(r, c, state));
         }
         return out;
     }
