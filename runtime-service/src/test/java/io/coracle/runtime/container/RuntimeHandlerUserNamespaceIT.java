@@ -218,7 +218,7 @@ class RuntimeHandlerUserNamespaceIT {
             assertEquals("0:0", exec(a, "stat", "-c", "%u:%g", "/bin/busybox", "/etc/passwd").lines().distinct()
                     .reduce((x, y) -> x + "," + y).orElseThrow());
             // ... and still root's on disk: no layer was chowned.
-            try (Stream<Path> s = Files.walk(bed.daemon.dir())) {
+            try (Stream<Path> s = io.coracle.testing.DaemonProcess.filesOf(bed.daemon.dir()).stream()) {
                 List<Path> layerBusybox = s.filter(p -> p.getFileName().toString().equals("busybox")
                         && p.getParent().getFileName().toString().equals("bin") && !p.toString().contains("/upper/")).toList();
                 assertFalse(layerBusybox.isEmpty());
@@ -229,7 +229,7 @@ class RuntimeHandlerUserNamespaceIT {
             // What root writes in its rootfs lands in the writable layer as the mapped uid.
             exec(a, "sh", "-c", "echo x > /made-by-root-" + name);
             Path made;
-            try (Stream<Path> s = Files.walk(bed.daemon.dir())) {
+            try (Stream<Path> s = io.coracle.testing.DaemonProcess.filesOf(bed.daemon.dir()).stream()) {
                 made = s.filter(p -> p.getFileName().toString().equals("made-by-root-" + name)).findFirst().orElseThrow();
             }
             assertEquals((int) host, Files.getAttribute(made, "unix:uid", LinkOption.NOFOLLOW_LINKS));

@@ -188,7 +188,7 @@ class UserNamespaceIT {
             assertEquals("0:0", exec(a, "stat", "-c", "%u:%g", "/bin/busybox", "/etc/passwd").lines().distinct()
                     .reduce((x, y) -> x + "," + y).orElseThrow());
             // ... and are still root's on the host: no layer was chowned.
-            try (Stream<Path> s = Files.walk(bed.daemon.dir())) {
+            try (Stream<Path> s = io.coracle.testing.DaemonProcess.filesOf(bed.daemon.dir()).stream()) {
                 List<Path> layerBusybox = s.filter(p -> p.getFileName().toString().equals("busybox")
                         && p.getParent().getFileName().toString().equals("bin") && !p.toString().contains("/upper/")).toList();
                 assertFalse(layerBusybox.isEmpty());
@@ -199,7 +199,7 @@ class UserNamespaceIT {
             // What root writes in its rootfs lands in the writable layer as HOST's.
             exec(a, "sh", "-c", "echo x > /made-by-root && mkdir /dir-by-root");
             Path made;
-            try (Stream<Path> s = Files.walk(bed.daemon.dir())) {
+            try (Stream<Path> s = io.coracle.testing.DaemonProcess.filesOf(bed.daemon.dir()).stream()) {
                 made = s.filter(p -> p.getFileName().toString().equals("made-by-root")).findFirst().orElseThrow();
             }
             assertEquals((int) HOST, Files.getAttribute(made, "unix:uid", LinkOption.NOFOLLOW_LINKS));

@@ -155,7 +155,7 @@ class NodeFaultIT {
 
     /** Temp files of atomic writes, and container dirs with neither record nor intent. */
     private static List<String> halfWritten(Path root) throws Exception {
-        try (Stream<Path> w = Files.walk(root.resolve("containers"), 2)) {
+        try (Stream<Path> w = io.coracle.testing.DaemonProcess.filesOf(root.resolve("containers")).stream()) {
             return w.filter(p -> p.getFileName().toString().endsWith(".tmp")
                     || (p.getParent().equals(root.resolve("containers")) && Files.isDirectory(p)
                     && !Files.exists(p.resolve("meta.json")))).map(Path::toString).toList();

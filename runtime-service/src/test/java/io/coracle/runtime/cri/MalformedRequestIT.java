@@ -92,7 +92,7 @@ class MalformedRequestIT {
             }
         }
         for (String sub : List.of("root", "state")) {
-            try (Stream<Path> s = Files.walk(bed.daemon.dir().resolve(sub))) {
+            try (Stream<Path> s = io.coracle.testing.DaemonProcess.filesOf(bed.daemon.dir().resolve(sub)).stream()) {
                 s.filter(p -> !p.toString().contains("/content/") && !p.toString().contains("/snapshots/"))
                         .forEach(p -> seen.add("file " + p));
             }
