@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
@@ -69,6 +71,18 @@ class HpackEncoderTest {
         out.write(0x42);
         HpackEncoder.encode(List.of(new HeaderField(":status", "200")), out);
         assertEquals("4288", hex(out.toByteArray()));
+    }
+
+    @Test
+    void staticTableIsNettys() throws Exception {
+        // Netty indexes a field equal to a static entry as that entry: so entry i must be Netty's entry i.
+        for (int i = 1; i <= HpackStaticTable.LENGTH; i++) {
+            HeaderField f = HpackStaticTable.get(i);
+            byte[] netty = HpackDecoderTest.nettyEncode(
+                    new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE), List.of(f));
+            assertEquals(hex(new byte[] {(byte) (0x80 | i)}), hex(netty), f.toString());
+            assertEquals(hex(netty), hex(encode(f)), f.toString());
+        }
     }
 
     @Test
