@@ -26,21 +26,31 @@ public final class HpackEncoder {
         byte[] buf = new byte[capacity];
         int p = 0;
         for (HeaderField f : fields) {
-            int index = HpackStaticTable.indexOf(f);
-            if (index != 0) {
-                p = writeInteger(buf, p, 0x80, 7, index);
-                continue;
-            }
-            int nameIndex = HpackStaticTable.indexOfName(f.name());
-            if (nameIndex != 0) {
-                p = writeInteger(buf, p, 0x00, 4, nameIndex);
-            } else {
+            int[] indices = HpackStaticTable.indicesOfName(f.name());
+            if (indices == null) {
                 buf[p++] = 0x00;
                 p = writeString(buf, p, f.name());
+            } else {
+                int index = fullMatch(indices, f.value());
+                if (index != 0) {
+                    p = writeInteger(buf, p, 0x80, 7, index);
+                    continue;
+                }
+                p = writeInteger(buf, p, 0x00, 4, indices[0]);
             }
             p = writeString(buf, p, f.value());
         }
         out.write(buf, 0, p);
+    }
+
+    /** The index among indices whose static entry has this value, or 0. */
+    private static int fullMatch(int[] indices, String value) {
+        for (int index : indices) {
+            if (HpackStaticTable.get(index).value().equals(value)) {
+                return index;
+            }
+        }
+        return 0;
     }
 
     /** Writes value with an N-bit prefix, the first byte's other bits being flags (RFC 7541 5.1). */

@@ -75,16 +75,17 @@ final class HpackStaticTable {
 
     static final int LENGTH = 61;
 
-    /** Index of an entry whose name and value both match (fields with an empty value only where listed so). */
-    private static final Map<HeaderField, Integer> BY_FIELD = new HashMap<>();
-    /** Lowest index of an entry with that name. */
-    private static final Map<String, Integer> BY_NAME = new HashMap<>();
+    /** The indices of the entries with each name, lowest first. */
+    private static final Map<String, int[]> BY_NAME = new HashMap<>();
 
     static {
         for (int i = 0; i < ENTRIES.size(); i++) {
-            HeaderField f = ENTRIES.get(i);
-            BY_FIELD.putIfAbsent(f, i + 1);
-            BY_NAME.putIfAbsent(f.name(), i + 1);
+            int index = i + 1;
+            BY_NAME.merge(ENTRIES.get(i).name(), new int[] {index}, (a, b) -> {
+                int[] both = java.util.Arrays.copyOf(a, a.length + 1);
+                both[a.length] = index;
+                return both;
+            });
         }
     }
 
@@ -92,15 +93,8 @@ final class HpackStaticTable {
         return ENTRIES.get(index - 1);
     }
 
-    /** The index of the entry equal to f, or 0. */
-    static int indexOf(HeaderField f) {
-        Integer i = BY_FIELD.get(f);
-        return i == null ? 0 : i;
-    }
-
-    /** The lowest index of an entry named name, or 0. */
-    static int indexOfName(String name) {
-        Integer i = BY_NAME.get(name);
-        return i == null ? 0 : i;
+    /** The indices of the entries named name, lowest first, or null; the caller must not change the array. */
+    static int[] indicesOfName(String name) {
+        return BY_NAME.get(name);
     }
 }
