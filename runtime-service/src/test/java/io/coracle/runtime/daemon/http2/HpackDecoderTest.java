@@ -316,6 +316,86 @@ class HpackDecoderTest {
     }
 
     @Test
+    void huffmanOfOnlyShortestCodesFillsTheBoundExactly() throws Exception {
+        // '0' has a 5-bit code: 800 of them are exactly 500 bytes, the most a 500-byte string can decode to.
+        for (String value : List.of("0".repeat(800), "0".repeat(7), "0")) {
+            byte[] coded = huffman(value);
+            java.io.ByteArrayOutputStream block = new java.io.ByteArrayOutputStream();
+            block.write(0x01);
+            writeLength(block, 0x80, coded.length);
+            block.writeBytes(coded);
+            byte[] b = block.toByteArray();
+            assertEquals(fields(":authority", value), new HpackDecoder(4096, 1 << 16).decode(b, 0, b.length).fields());
+        }
+    }
+
+    private static void writeLength(java.io.ByteArrayOutputStream out, int flags, int length) {
+        if (length < 127) {
+            out.write(flags | length);
+            return;
+        }
+        out.write(flags | 127);
+        int rest = length - 127;
+        while (rest >= 0x80) {
+            out.write(rest & 0x7f | 0x80);
+            rest >>>= 7;
+        }
+        out.write(rest);
+    }
+
+    @Test
+    void manyReferencesToALargeEntryStopAtTheListLimit() throws Exception {
+        // One 4000-byte entry, then 100000 one-byte references to it: 400 MB of header list from 100 KB.
+        java.io.ByteArrayOutputStream block = new java.io.ByteArrayOutputStream();
+        block.write(0x40);
+        writeLength(block, 0, 5);
+        block.writeBytes("x-big".getBytes());
+        writeLength(block, 0, 4000);
+        block.writeBytes("v".repeat(4000).getBytes());
+        for (int i = 0; i < 100_000; i++) {
+            block.write(0xbe);
+        }
+        byte[] b = block.toByteArray();
+        HpackDecoder d = new HpackDecoder(4096, 16384);
+        DecodedHeaders h = d.decode(b, 0, b.length);
+        assertTrue(h.overLimit());
+        // Each field counts 5 + 4000 + 32 = 4037: four fit in 16384.
+        assertEquals(4, h.fields().size());
+        assertEquals(fields("x-big", "v".repeat(4000)), d.decode(hex("be"), 0, 1).fields());
+    }
+
+    @Test
+    void mutatedNettyBlocksOnlyEverThrowHpackException() throws Exception {
+        Random r = new Random(9);
+        DefaultHttp2HeadersEncoder netty = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, true, 16, 0);
+        HpackDecoder d = new HpackDecoder(4096, 1 << 16);
+        int rejected = 0;
+        for (int i = 0; i < 5_000; i++) {
+            List<HeaderField> list = new ArrayList<>();
+            for (int k = r.nextInt(6); k >= 0; k--) {
+                list.add(new HeaderField(r.nextBoolean() ? "x-" + r.nextInt(50) : ":path", randomValue(r)));
+            }
+            byte[] b = nettyEncode(netty, list);
+            switch (r.nextInt(3)) {
+                case 0 -> b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8));
+                case 1 -> b = java.util.Arrays.copyOf(b, r.nextInt(b.length));
+                default -> b[r.nextInt(b.length)] = (byte) r.nextInt(256);
+            }
+            try {
+                d.decode(b, 0, b.length);
+            } catch (HpackException expected) {
+                rejected++;
+                // Netty's encoder and our table are out of step now: start both afresh.
+                netty = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, true, 16, 0);
+                d = new HpackDecoder(4096, 1 << 16);
+            } catch (RuntimeException e) {
+                throw new AssertionError("block " + HexFormat.of().formatHex(b), e);
+            }
+        }
+        assertTrue(rejected > 100, "rejected " + rejected);
+    }
+
+    @Test
     void overLimitListIsFlaggedAndTheTableStaysInSync() throws Exception {
         // Each field counts 3 + 150 + 32 = 185: three are over 400, two are not.
         HpackDecoder d = new HpackDecoder(4096, 400);
