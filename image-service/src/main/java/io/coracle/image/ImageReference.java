@@ -22,8 +22,28 @@ public record ImageReference(String registry, String repository, String tag, Dig
     private static final Pattern TAG = Pattern.compile("[\\w][\\w.-]{0,127}");
     private static final Pattern ID = Pattern.compile("[a-f0-9]{64}");
 
+    /**
+     * References parsed lately: the kubelet asks ImageStatus of the same few images every few seconds,
+     * and the regular expressions were most of that call. Valid ones only; emptied when full.
+     */
+    private static final java.util.Map<String, ImageReference> PARSED = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int PARSED_MAX = 512;
+
     /** Parses and normalizes; any malformed reference is INVALID_ARGUMENT naming it. */
     public static ImageReference parse(String ref) {
+        ImageReference known = ref == null ? null : PARSED.get(ref);
+        if (known != null) {
+            return known;
+        }
+        ImageReference parsed = parseNew(ref);
+        if (PARSED.size() >= PARSED_MAX) {
+            PARSED.clear();
+        }
+        PARSED.put(ref, parsed);
+        return parsed;
+    }
+
+    private static ImageReference parseNew(String ref) {
         if (ref == null || ref.isEmpty()) {
             throw invalid(ref, "empty reference");
         }

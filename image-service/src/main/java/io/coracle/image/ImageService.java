@@ -1,5 +1,6 @@
 package io.coracle.image;
 
+import io.coracle.sys.HeapRelease;
 import io.coracle.sys.PrivateFiles;
 import io.coracle.image.content.ContentStore;
 import io.coracle.image.content.ImageConfig;
@@ -43,7 +44,7 @@ public final class ImageService implements AutoCloseable {
     private final ImageImporter importer;
     private final FilesystemUsage usage;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
-    private final PullHeapRelease heapRelease = PullHeapRelease.forDaemon();
+    private final HeapRelease heapRelease = HeapRelease.daemon();
 
     public ImageService(ImageServiceConfig config) {
         this.config = config;

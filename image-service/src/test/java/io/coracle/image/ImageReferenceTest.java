@@ -9,6 +9,20 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class ImageReferenceTest {
+    @org.junit.jupiter.api.Test
+    void aRepeatedReferenceIsParsedOnceAndABadOneIsRefusedEveryTime() {
+        ImageReference first = ImageReference.parse("registry.example:5000/team/app:v1");
+        org.junit.jupiter.api.Assertions.assertSame(first, ImageReference.parse("registry.example:5000/team/app:v1"));
+        assertEquals("registry.example:5000", first.registry());
+        for (int i = 0; i < 2; i++) {
+            ImageException e = assertThrows(ImageException.class, () -> ImageReference.parse("Team/App"));
+            assertTrue(e.getMessage().contains("Team/App"), e.getMessage());
+        }
+        for (int i = 0; i < 600; i++) { // past the memo's bound: still parsed right
+            assertEquals("x" + i, ImageReference.parse("x" + i + ":t").repository().substring("library/".length()));
+        }
+    }
+
     static final String D = "sha256:" + "ab".repeat(32);
 
     @ParameterizedTest

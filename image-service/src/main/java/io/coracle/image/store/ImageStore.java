@@ -118,7 +118,7 @@ public final class ImageStore {
         if (Digest.isDigest(s) && images.containsKey(s)) {
             return Optional.of(images.get(s));
         }
-        if (s.matches("[a-f0-9]{64}")) {
+        if (lowerHex(s, 64, 64)) {
             return Optional.ofNullable(images.get("sha256:" + s));
         }
         try {
@@ -142,7 +142,7 @@ public final class ImageStore {
             // fall through to the ID prefix
         }
         String prefix = s.startsWith("sha256:") ? s.substring(7) : s;
-        if (prefix.matches("[a-f0-9]{1,63}")) {
+        if (lowerHex(prefix, 1, 63)) {
             List<ImageRecord> hits = images.values().stream().filter(r -> r.id().startsWith("sha256:" + prefix)).toList();
             if (hits.size() == 1) {
                 return Optional.of(hits.getFirst());
@@ -191,5 +191,19 @@ public final class ImageStore {
 
     public static Comparator<ImageRecord> byFirstName() {
         return Comparator.comparing(r -> r.repoTags().isEmpty() ? r.id() : r.repoTags().getFirst());
+    }
+
+    /** Whether {@code s} is {@code min} to {@code max} lowercase hex digits (no regex: ImageStatus runs this per call). */
+    private static boolean lowerHex(String s, int min, int max) {
+        if (s.length() < min || s.length() > max) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+                return false;
+            }
+        }
+        return true;
     }
 }

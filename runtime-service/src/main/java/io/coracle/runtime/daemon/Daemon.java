@@ -103,6 +103,7 @@ public final class Daemon {
             throw new DaemonStartException("seccomp/runtime-default.json: " + e, e);
         }
         DaemonServices services = new DaemonServices(config, programs);
+        io.coracle.sys.HeapRelease.daemon().startChecking();
         started.push(services::close);
         // The streaming server binds while the metrics and CRI servers start (Exec, Attach and
         // PortForward wait for it); a failure to bind still stops the daemon before it says it serves.
