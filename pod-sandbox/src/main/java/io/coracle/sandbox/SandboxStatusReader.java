@@ -30,9 +30,27 @@ public final class SandboxStatusReader {
         this.env = env;
     }
 
+    /** A pod's status with the record and state it was built from. */
+    private record Built(Sandbox sandbox, PodSandboxState state, PodSandboxStatus status) {}
+
+    /**
+     * Each pod's status, kept until its record or state changes: the kubelet asks every second. At most
+     * one per pod asked about lately; emptied when it outgrows any node's pod count.
+     */
+    private final java.util.Map<String, Built> built = new java.util.concurrent.ConcurrentHashMap<>();
+
     public PodSandboxStatusResponse status(PodSandboxStatusRequest request) {
         Sandbox s = env.store.find(request.getPodSandboxId()).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "sandbox " + request.getPodSandboxId() + " not found"));
-        PodSandboxStatus status = statusOf(s);
+        PodSandboxState state = state(s);
+        Built b = built.get(s.id());
+        if (b == null || b.sandbox() != s || b.state() != state) {
+            if (built.size() >= 4096) {
+                built.clear();
+            }
+            b = new Built(s, state, statusOf(s, state));
+            built.put(s.id(), b);
+        }
+        PodSandboxStatus status = b.status();
         Instant t = Instant.now();
         long now = t.getEpochSecond() * 1_000_000_000L + t.getNano();
         PodSandboxStatusResponse.Builder r = PodSandboxStatusResponse.newBuilder().setStatus(status).setTimestamp(now);
@@ -44,7 +62,10 @@ public final class SandboxStatusReader {
 
     /** The non-verbose status of a sandbox as it is now (also what its events carry). */
     static PodSandboxStatus statusOf(Sandbox s) {
-        PodSandboxState state = state(s);
+        return statusOf(s, state(s));
+    }
+
+    private static PodSandboxStatus statusOf(Sandbox s, PodSandboxState state) {
         PodSandboxConfig cfg = s.podConfig();
         PodSandboxStatus.Builder b = PodSandboxStatus.newBuilder()
                 .setId(s.id())

@@ -14,6 +14,7 @@ import io.coracle.cri.v1.LinuxContainerUser;
 import io.coracle.cri.v1.Signal;
 import io.coracle.oci.OciJson;
 import io.coracle.oci.Spec;
+import io.coracle.shim.ShimStateFile;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -68,6 +69,18 @@ public final class ContainerStatusReader {
         }
         ContainerRecord r = store.find(containerId).orElseThrow(() -> new CriError(CriError.Kind.NOT_FOUND, "container " + containerId + " not found"));
         ContainerStates s = ContainerStates.of(r, store);
+        // A created or running container's status changes only with its record or its shim's state file:
+        // the kubelet asks for it every second, so it is built once per change. (An exited one's reason
+        // also depends on files beside the exit record: built each time.)
+        boolean keep = !verbose && s.exit().isEmpty()
+                && (s.state() == ContainerState.CONTAINER_RUNNING || s.state() == ContainerState.CONTAINER_CREATED);
+        ShimStateFile shimFile = s.shim().orElse(null);
+        if (keep) {
+            StatusEntry e = statuses.get(r.id());
+            if (e != null && e.record() == r && e.state() == s.state() && e.shim() == shimFile) {
+                return e.response();
+            }
+        }
         ContainerConfig c = r.containerConfig();
         ContainerStatus.Builder b = ContainerStatus.newBuilder()
                 .setId(r.id())
@@ -128,8 +141,21 @@ public final class ContainerStatusReader {
                 throw new IllegalStateException(e);
             }
         }
-        return response.build();
+        ContainerStatusResponse built = response.build();
+        if (keep && user != null) {
+            if (statuses.size() >= 10_000) { // the lists prune removed containers; this bounds a daemon never listed
+                statuses.clear();
+            }
+            statuses.put(r.id(), new StatusEntry(r, s.state(), shimFile, built));
+        }
+        return built;
     }
+
+    /** A created or running container's status response, with the record and shim state it was built from. */
+    private record StatusEntry(ContainerRecord record, ContainerState state, ShimStateFile shim,
+                               ContainerStatusResponse response) {}
+
+    private final Map<String, StatusEntry> statuses = new ConcurrentHashMap<>();
 
     /** The statuses of every container of a pod (what its events carry); one removed meanwhile is left out. */
     public List<ContainerStatus> podStatuses(String podId) {
@@ -148,11 +174,12 @@ public final class ContainerStatusReader {
 
     /** Drops what is remembered of removed containers (the kubelet lists every second). */
     private void forgetRemoved(List<ContainerRecord> all) {
-        if (users.size() > all.size() || entries.size() > all.size()) {
+        if (users.size() > all.size() || entries.size() > all.size() || statuses.size() > all.size()) {
             Set<String> ids = new HashSet<>();
             all.forEach(r -> ids.add(r.id()));
             users.keySet().retainAll(ids);
             entries.keySet().retainAll(ids);
+            statuses.keySet().retainAll(ids);
         }
         if (ContainerStates.remembered() > all.size()) {
             Set<Path> dirs = new HashSet<>();
