@@ -23,8 +23,11 @@ public final class SandboxLister {
         this.env = env;
     }
 
+    private final io.coracle.cri.RepeatedAnswers<ListPodSandboxRequest, PodSandbox, ListPodSandboxResponse> answers =
+            new io.coracle.cri.RepeatedAnswers<>(items -> ListPodSandboxResponse.newBuilder().addAllItems(items).build());
+
     public ListPodSandboxResponse list(ListPodSandboxRequest request) {
-        return ListPodSandboxResponse.newBuilder().addAllItems(matching(request.getFilter(), request.hasFilter())).build();
+        return answers.answer(request, matching(request.getFilter(), request.hasFilter()));
     }
 
     /** Sends the matching pods in chunks, then completes the stream. */

@@ -307,10 +307,13 @@ public final class CriRuntimeService extends RuntimeServiceGrpc.RuntimeServiceIm
         });
     }
 
+    private final io.coracle.cri.RepeatedAnswers<io.coracle.cri.v1.ContainerFilter, io.coracle.cri.v1.Container,
+            ListContainersResponse> listedContainers = new io.coracle.cri.RepeatedAnswers<>(
+                    entries -> ListContainersResponse.newBuilder().addAllContainers(entries).build());
+
     @Override
     public void listContainers(ListContainersRequest request, StreamObserver<ListContainersResponse> response) {
-        answer(response, () -> ListContainersResponse.newBuilder()
-                .addAllContainers(containerStatus.list(request.getFilter())).build());
+        answer(response, () -> listedContainers.answer(request.getFilter(), containerStatus.list(request.getFilter())));
     }
 
     @Override

@@ -13,6 +13,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
@@ -141,8 +145,37 @@ final class GrpcStreamCall<Q, R> extends ServerCall<Q, R> {
         return method.parseRequest(new ByteArrayInputStream(bytes));
     }
 
-    /** The message with gRPC's 5-byte prefix (uncompressed, length). */
+    /** A response as encoded, kept to send again if the same object is answered again. */
+    private record Encoded(Object message, byte[] framed) {}
+
+    /**
+     * Per method, the last few responses encoded: an answer built once and returned again while nothing
+     * changed (the lists, a running container's status) is sent without encoding it again. By identity;
+     * only responses up to {@link #ENCODED_MAX} bytes.
+     */
+    private static final Map<String, Slots> ENCODED = new ConcurrentHashMap<>();
+    private static final int ENCODED_MAX = 256 << 10;
+
+    private record Slots(AtomicReferenceArray<Encoded> slots, AtomicInteger next) {}
+
     private byte[] framed(R message) {
+        Slots s = ENCODED.computeIfAbsent(method.getFullMethodName(),
+                k -> new Slots(new AtomicReferenceArray<>(4), new AtomicInteger()));
+        for (int i = 0; i < s.slots().length(); i++) {
+            Encoded e = s.slots().get(i);
+            if (e != null && e.message() == message) {
+                return e.framed();
+            }
+        }
+        byte[] framed = encode(message);
+        if (framed.length <= ENCODED_MAX) {
+            s.slots().set(Math.floorMod(s.next().getAndIncrement(), s.slots().length()), new Encoded(message, framed));
+        }
+        return framed;
+    }
+
+    /** The message with gRPC's 5-byte prefix (uncompressed, length). */
+    private byte[] encode(R message) {
         try {
             if (message instanceof MessageLite m) {
                 int size = m.getSerializedSize();

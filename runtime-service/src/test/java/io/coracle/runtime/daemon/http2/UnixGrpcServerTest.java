@@ -516,6 +516,61 @@ class UnixGrpcServerTest {
     }
 
     @Test
+    void requestHeadersOverTheLimitAreRefusedAndTheConnectionGoesOn() throws Exception {
+        try (RawClient c = new RawClient(true)) {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            HpackEncoder.encode(List.of(new HeaderField(":method", "POST"), new HeaderField(":scheme", "http"),
+                    new HeaderField(":path", "/runtime.v1.RuntimeService/Version"),
+                    new HeaderField("content-type", "application/grpc"), new HeaderField("x-big", "b".repeat(9000))), b);
+            byte[] block = b.toByteArray();
+            c.frame(Http2Codes.HEADERS, 0, 1, java.util.Arrays.copyOfRange(block, 0, 8000));
+            c.frame(Http2Codes.CONTINUATION, Http2Codes.FLAG_END_HEADERS, 1,
+                    java.util.Arrays.copyOfRange(block, 8000, block.length));
+            List<HeaderField> h = c.headers(1);
+            assertEquals(String.valueOf(Status.Code.RESOURCE_EXHAUSTED.value()), field(h, "grpc-status"), h.toString());
+            RawClient.Frame rst = c.next(Http2Codes.RST_STREAM); // the rest of that request is not wanted
+            assertEquals(1, rst.stream());
+            assertEquals(Http2Codes.NO_ERROR, rst.int32(0));
+            c.frame(Http2Codes.HEADERS, Http2Codes.FLAG_END_HEADERS, 3, c.requestHeaders("/runtime.v1.RuntimeService/Version"));
+            c.frame(Http2Codes.DATA, Http2Codes.FLAG_END_STREAM, 3,
+                    grpcMessage(VersionRequest.newBuilder().setVersion("next").build().toByteArray()));
+            assertEquals("200", field(c.headers(3), ":status"));
+        }
+    }
+
+    @Test
+    void theServerSendsNoMoreThanTheClientsWindowAndGoesOnWhenItOpens() throws Exception {
+        try (RawClient c = new RawClient(false)) {
+            c.write(Http2Codes.PREFACE);
+            // A stream window of 100 bytes: the 2,000-byte answer leaves in pieces the client lets through.
+            c.frame(Http2Codes.SETTINGS, 0, 0, new byte[] {0, Http2Codes.SETTINGS_INITIAL_WINDOW_SIZE, 0, 0, 0, 100});
+            c.frame(Http2Codes.HEADERS, Http2Codes.FLAG_END_HEADERS, 1, c.requestHeaders("/runtime.v1.RuntimeService/Version"));
+            c.frame(Http2Codes.DATA, Http2Codes.FLAG_END_STREAM, 1,
+                    grpcMessage(VersionRequest.newBuilder().setVersion("w".repeat(2000)).build().toByteArray()));
+            c.headers(1);
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            RawClient.Frame first = c.next(Http2Codes.DATA);
+            assertEquals(100, first.payload().length, "the first DATA fills the window exactly");
+            got.write(first.payload());
+            while (true) {
+                c.frame(Http2Codes.WINDOW_UPDATE, 0, 1, ByteBuffer.allocate(4).putInt(700).array());
+                RawClient.Frame f = c.read();
+                while (f.type() != Http2Codes.DATA && f.type() != Http2Codes.HEADERS) {
+                    f = c.read();
+                }
+                if (f.type() == Http2Codes.HEADERS) {
+                    assertEquals("0", field(c.hpack.decode(f.payload(), 0, f.payload().length).fields(), "grpc-status"));
+                    break;
+                }
+                assertTrue(f.payload().length <= 700, "a DATA frame over the window: " + f.payload().length);
+                got.write(f.payload());
+            }
+            byte[] all = got.toByteArray();
+            assertEquals("w".repeat(2000), VersionResponse.parseFrom(java.util.Arrays.copyOfRange(all, 5, all.length)).getVersion());
+        }
+    }
+
+    @Test
     void streamsBeyondTheConcurrencyLimitAreRefused() throws Exception {
         try (RawClient c = new RawClient(true)) {
             byte[] h = c.requestHeaders("/runtime.v1.RuntimeService/Version");
