@@ -47,12 +47,21 @@ public final class SandboxLister {
             all.forEach(s -> ids.add(s.id()));
             entries.keySet().retainAll(ids);
         }
-        return all.stream()
-                .sorted(Comparator.comparingLong(Sandbox::createdAtNanos))
+        Sorted known = sorted;
+        if (known == null || known.from() != all) { // the store lists the same object until a pod changes
+            known = new Sorted(all, all.stream().sorted(Comparator.comparingLong(Sandbox::createdAtNanos)).toList());
+            sorted = known;
+        }
+        return known.pods().stream()
                 .map(this::entry)
                 .filter(p -> !hasFilter || matches(f, p))
                 .toList();
     }
+
+    /** The store's listing, oldest pod first. */
+    private record Sorted(java.util.Collection<Sandbox> from, List<Sandbox> pods) {}
+
+    private volatile Sorted sorted;
 
     /** A pod's list entry, with the record it was built from (records are replaced, never changed). */
     private record Entry(Sandbox sandbox, PodSandbox proto) {}

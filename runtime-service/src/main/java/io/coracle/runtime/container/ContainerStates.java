@@ -35,6 +35,14 @@ record ContainerStates(ContainerState state, Optional<ShimStateFile> shim, Optio
      */
     static ContainerStates of(ContainerRecord r, ContainerStore store) {
         Optional<ExitRecord> exit = exitRecord(r.stateDir());
+        if (exit.isEmpty()) {
+            // A running container's state.json changes only as it exits, and its exit.json is written then:
+            // while there is none and the shim lives, the running state last read holds (no stat of state.json).
+            Parsed known = STATES.get(r.stateDir());
+            if (known != null && known.state().status().equals("running") && alive(known.state())) {
+                return new ContainerStates(ContainerState.CONTAINER_RUNNING, Optional.of(known.state()), exit);
+            }
+        }
         Optional<ShimStateFile> shim = stateFile(r.stateDir());
         if (exit.isPresent()) {
             return new ContainerStates(ContainerState.CONTAINER_EXITED, shim, exit);

@@ -48,8 +48,15 @@ class ContainerStatesTest {
     @Test
     void aShimGoneWithoutAnExitRecordIsUnknownAndForgettingDropsTheCopy() throws Exception {
         ContainerRecord r = record(dir);
-        writeState("running", 1);
-        assertEquals(ContainerState.CONTAINER_RUNNING, ContainerStates.of(r, store).state());
+        Process shim = new ProcessBuilder("sleep", "60").start();
+        try {
+            writeState("running", 1, shim.pid());
+            assertEquals(ContainerState.CONTAINER_RUNNING, ContainerStates.of(r, store).state());
+            assertEquals(ContainerState.CONTAINER_RUNNING, ContainerStates.of(r, store).state(), "from memory");
+        } finally {
+            shim.destroyForcibly().waitFor();
+        }
+        assertEquals(ContainerState.CONTAINER_UNKNOWN, ContainerStates.of(r, store).state(), "the shim died, no exit.json");
         Files.delete(dir.resolve("state.json"));
         assertEquals(ContainerState.CONTAINER_UNKNOWN, ContainerStates.of(r, store).state());
         ContainerStates.retain(Set.of());
@@ -78,9 +85,13 @@ class ContainerStatesTest {
 
     /** As the shim writes it: a new file renamed over the old one. */
     private void writeState(String status, long startedAt) throws Exception {
+        writeState(status, startedAt, self);
+    }
+
+    private void writeState(String status, long startedAt, long shimPid) throws Exception {
         Path tmp = dir.resolve(".state.json.tmp");
         Files.writeString(tmp, "{\"pid\":1,\"shimPid\":%d,\"status\":\"%s\",\"bundle\":\"/b\",\"createdAt\":1,\"startedAt\":%d}\n"
-                .formatted(self, status, startedAt));
+                .formatted(shimPid, status, startedAt));
         Files.move(tmp, dir.resolve("state.json"), StandardCopyOption.ATOMIC_MOVE);
     }
 
