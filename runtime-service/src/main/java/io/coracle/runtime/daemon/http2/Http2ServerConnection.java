@@ -815,9 +815,11 @@ final class Http2ServerConnection {
             }
             if (trailers != null) {
                 out.headers(s.id, trailers, true, peerMaxFrame);
-                streams.remove(s.id);
             }
             write(out);
+            if (trailers != null) {
+                streams.remove(s.id); // in flight until its last byte is written
+            }
             return true;
         } catch (IOException e) {
             return false;
@@ -919,7 +921,16 @@ final class Http2ServerConnection {
 
     /** Asks the client to open no more streams (server shutdown); the calls in flight go on. */
     void goAway() {
-        writeLock.lock();
+        try {
+            // A write blocked on a client that does not read holds the lock: that client gets no GOAWAY,
+            // and the shutdown closes its connection after the grace.
+            if (!writeLock.tryLock(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
         try {
             if (!goAwaySent && !closed) {
                 goAwaySent = true;
@@ -944,17 +955,17 @@ final class Http2ServerConnection {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
+        closed = true;
+        try {
+            channel.close(); // first, without the write lock: it also ends a write blocked on a client that does not read
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "closing CRI connection " + number, e);
+        }
         writeLock.lock();
         try {
-            closed = true;
             windowOpened.signalAll();
         } finally {
             writeLock.unlock();
-        }
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.log(Level.FINE, "closing CRI connection " + number, e);
         }
         for (Http2Stream s : streams.values()) {
             streams.remove(s.id);

@@ -571,6 +571,28 @@ class UnixGrpcServerTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aClientThatNeverReadsDoesNotHoldUpTheShutdown() throws Exception {
+        try (RawClient c = new RawClient(false)) {
+            c.write(Http2Codes.PREFACE);
+            // Windows wide open: the server writes a 20 MB answer until the socket is full, then blocks.
+            c.frame(Http2Codes.SETTINGS, 0, 0, new byte[] {0, Http2Codes.SETTINGS_INITIAL_WINDOW_SIZE, 0x7f, -1, -1, -1});
+            c.frame(Http2Codes.WINDOW_UPDATE, 0, 0, ByteBuffer.allocate(4).putInt(0x7fff0000).array());
+            c.frame(Http2Codes.HEADERS, Http2Codes.FLAG_END_HEADERS, 1,
+                    c.requestHeaders("/runtime.v1.RuntimeService/ListContainers"));
+            c.frame(Http2Codes.DATA, Http2Codes.FLAG_END_STREAM, 1, grpcMessage(ListContainersRequest.newBuilder()
+                    .setFilter(io.coracle.cri.v1.ContainerFilter.newBuilder().setId("20000")).build().toByteArray()));
+            Thread.sleep(1000);
+            long start = System.nanoTime();
+            server.shutdown();
+            assertFalse(server.awaitTermination(300), "the stuck call cannot have finished");
+            server.shutdownNow();
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(ms < 5_000, "the shutdown took " + ms + " ms");
+        }
+    }
+
+    @Test
     void streamsBeyondTheConcurrencyLimitAreRefused() throws Exception {
         try (RawClient c = new RawClient(true)) {
             byte[] h = c.requestHeaders("/runtime.v1.RuntimeService/Version");
