@@ -12,6 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import io.coracle.cri.ListedMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,12 +33,7 @@ public final class SandboxStore {
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private final Path rootDir;
-    private final Map<String, Sandbox> byId = new ConcurrentHashMap<>();
-    /** The values as last listed, with the map's version then: listing copies only after a change. */
-    private record Listed<T>(long version, List<T> values) {}
-
-    private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
-    private volatile Listed<Sandbox> listed;
+    private final ListedMap<Sandbox> byId = new ListedMap<>();
     private final Map<String, String> names = new ConcurrentHashMap<>();
     private final Map<String, ReentrantReadWriteLock> locks = new ConcurrentHashMap<>();
 
@@ -64,13 +60,7 @@ public final class SandboxStore {
     }
 
     public Collection<Sandbox> all() {
-        long v = version.get();
-        Listed<Sandbox> l = listed;
-        if (l == null || l.version() != v) {
-            l = new Listed<>(v, List.copyOf(byId.values()));
-            listed = l; // a change during the copy bumped the version: the next call copies again
-        }
-        return l.values();
+        return byId.list();
     }
 
     /** Reserves a pod name for id; returns the id already holding it, if any. */
@@ -160,7 +150,6 @@ public final class SandboxStore {
         PrivateFiles.directory(dir);
         PrivateFiles.write(dir.resolve(FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s), durable);
         byId.put(s.id(), s);
-        version.incrementAndGet();
     }
 
     /** Forgets the sandbox and deletes its record. */
@@ -172,7 +161,6 @@ public final class SandboxStore {
         Files.deleteIfExists(dir.resolve(INTENT));
         Files.deleteIfExists(dir);
         byId.remove(s.id());
-        version.incrementAndGet();
         names.remove(s.reservedName(), s.id());
         locks.remove(s.id());
     }
@@ -194,7 +182,6 @@ public final class SandboxStore {
                 try {
                     Sandbox s = JSON.readValue(f.toFile(), Sandbox.class);
                     byId.put(s.id(), s);
-                    version.incrementAndGet();
                     names.put(s.reservedName(), s.id());
                     out.add(s);
                 } catch (IOException e) {

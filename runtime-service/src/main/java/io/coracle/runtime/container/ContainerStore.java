@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.coracle.cri.ListedMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,12 +24,7 @@ public final class ContainerStore {
     private static final Logger LOG = Logger.getLogger(ContainerStore.class.getName());
 
     private final Path dir;
-    private final Map<String, ContainerRecord> byId = new ConcurrentHashMap<>();
-    /** The values as last listed, with the map's version then: listing copies only after a change. */
-    private record Listed<T>(long version, List<T> values) {}
-
-    private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
-    private volatile Listed<ContainerRecord> listed;
+    private final ListedMap<ContainerRecord> byId = new ListedMap<>();
     private final Map<String, String> names = new ConcurrentHashMap<>();
 
     private final java.util.concurrent.locks.ReentrantLock[] processLocks = new java.util.concurrent.locks.ReentrantLock[64];
@@ -65,7 +61,6 @@ public final class ContainerStore {
                 try {
                     ContainerRecord r = OciJson.read(entry.resolve("meta.json"), ContainerRecord.class);
                     byId.put(r.id(), r);
-                    version.incrementAndGet();
                     names.put(r.reservedName(), r.id());
                 } catch (NoSuchFileException e) {
                     orphans.add(entry);
@@ -95,7 +90,6 @@ public final class ContainerStore {
     public void put(ContainerRecord r) throws IOException {
         PrivateFiles.write(containerDir(r.id()).resolve("meta.json"), OciJson.MAPPER.writeValueAsBytes(r), false);
         byId.put(r.id(), r);
-        version.incrementAndGet();
     }
 
     public Optional<ContainerRecord> get(String id) {
@@ -113,19 +107,12 @@ public final class ContainerStore {
     }
 
     public List<ContainerRecord> list() {
-        long v = version.get();
-        Listed<ContainerRecord> l = listed;
-        if (l == null || l.version() != v) {
-            l = new Listed<>(v, List.copyOf(byId.values()));
-            listed = l; // a change during the copy bumped the version: the next call copies again
-        }
-        return l.values();
+        return byId.list();
     }
 
     public void delete(ContainerRecord r) throws IOException {
         Files.deleteIfExists(containerDir(r.id()).resolve("meta.json"));
         byId.remove(r.id());
-        version.incrementAndGet();
         names.remove(r.reservedName(), r.id());
     }
 }
