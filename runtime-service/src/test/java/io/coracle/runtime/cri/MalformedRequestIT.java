@@ -66,8 +66,20 @@ class MalformedRequestIT {
         }
     }
 
+    /** A huge page size this host does not have (hosts differ: some have 1GB pages, some not). */
+    private static String absentHugepageSize() {
+        for (String size : List.of("1GB", "32MB", "16GB")) {
+            long kib = size.endsWith("GB") ? Long.parseLong(size.replace("GB", "")) << 20
+                    : Long.parseLong(size.replace("MB", "")) << 10;
+            if (!Files.isDirectory(Path.of("/sys/kernel/mm/hugepages/hugepages-" + kib + "kB"))) {
+                return size;
+            }
+        }
+        throw new AssertionError("this host has 1GB, 32MB and 16GB huge pages");
+    }
+
     private static void invalid(String field, Runnable call) {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run, field);
         assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
         assertTrue(e.getStatus().getDescription().startsWith(field + ": "), e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().length() < 1000, "the answer does not echo a huge value");
@@ -189,7 +201,7 @@ class MalformedRequestIT {
                             .setCpuPeriod(5))},
                     new Object[] {"config.linux.resources.hugepage_limits[0].page_size", withResources(
                             LinuxContainerResources.newBuilder().addHugepageLimits(HugepageLimit.newBuilder()
-                                    .setPageSize("1GB").setLimit(1L << 30)))});
+                                    .setPageSize(absentHugepageSize()).setLimit(1L << 30)))});
             for (Object[] c : cases) {
                 invalid((String) c[0], () -> bed.create(podId, pod, (ContainerConfig.Builder) c[1]));
             }
