@@ -7,6 +7,7 @@ import io.coracle.runtime.cri.CriRuntimeService;
 import io.coracle.runtime.cri.RuntimeStatusReporter;
 import io.coracle.runtime.metrics.MetricsServer;
 import io.coracle.runtime.spec.RuntimeDefaultSeccomp;
+import io.coracle.runtime.streaming.OnDemandStreamingServer;
 import io.coracle.runtime.streaming.StreamingServer;
 import io.coracle.sys.NativePrograms;
 import io.coracle.sys.PrivateFiles;
@@ -22,8 +23,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
@@ -105,18 +104,13 @@ public final class Daemon {
         DaemonServices services = new DaemonServices(config, programs);
         io.coracle.sys.HeapRelease.daemon().startChecking();
         started.push(services::close);
-        // The streaming server binds while the metrics and CRI servers start (Exec, Attach and
-        // PortForward wait for it); a failure to bind still stops the daemon before it says it serves.
-        CompletableFuture<StreamingServer> streamingStart = new CompletableFuture<>();
-        Thread.ofPlatform().name("streaming-start").start(() -> {
-            try {
-                streamingStart.complete(StreamingServer.start(config.streaming(), config.state(), programs,
-                        services.sandboxes.store(), services.execSync));
-            } catch (IOException | RuntimeException e) {
-                streamingStart.completeExceptionally(e);
-            }
-        });
-        started.push(() -> streamingStart.thenAccept(StreamingServer::close).exceptionally(e -> null).join());
+        // The streaming server starts at the first Exec, Attach or PortForward; with a configured port or TLS
+        // it binds while the metrics and CRI servers start, and a failure stops the daemon before it serves.
+        OnDemandStreamingServer streaming = new OnDemandStreamingServer(config.streaming(),
+                () -> StreamingServer.start(config.streaming(), config.state(), programs, services.sandboxes.store(),
+                        services.execSync));
+        streaming.startIfConfigured();
+        started.push(streaming::close);
         List<ServerInterceptor> interceptors = new ArrayList<>(List.of(new CallLogInterceptor()));
         if (config.metrics().enabled()) {
             MetricsServer metrics;
@@ -137,16 +131,16 @@ public final class Daemon {
                 new CriRuntimeService(status, services.sandboxes, services.creator, services.lifecycle,
                         services.containerStatus, services.execSync, services.stats, services.updater,
                         services.podStats, services.podMetrics, services.events,
-                        () -> streamingStart.join().issuer(), services.checkpointer),
+                        streaming::issuer, services.checkpointer),
                 new CriImageService(services.images)), interceptors);
         server.start();
         started.push(() -> server.stop(config.shutdownGrace()));
         // Event streams never end by themselves: end them first, or the server waits out the grace for them.
         started.push(services.events::close);
         try {
-            streamingStart.join();
-        } catch (CompletionException e) {
-            throw new DaemonStartException("cannot start the streaming server: " + e.getCause().getMessage(), e.getCause());
+            streaming.awaitStarted();
+        } catch (IOException e) {
+            throw new DaemonStartException("cannot start the streaming server: " + e.getMessage(), e);
         }
     }
 
