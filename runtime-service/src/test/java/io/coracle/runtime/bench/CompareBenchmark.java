@@ -32,6 +32,7 @@ import io.coracle.testing.ImageBuilder;
 import io.coracle.testing.LocalRegistry;
 import io.coracle.testing.TarWriter;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,12 +148,12 @@ public final class CompareBenchmark {
                         Thread.sleep(3000);
                         memory(both, "daemon alone, idle after pulling busybox", true);
                         for (Map.Entry<String, String> b : bigImages.entrySet()) {
-                            coldPulls(both, pulls, b.getKey(), b.getValue());
+                            coldPulls(both, pulls, b.getKey(), b.getValue(), coracle);
                         }
                         System.out.println();
                         idleAfterPulls(both);
                     } else {
-                        run(both, n, many, pulls, pollSeconds, busybox, pause, bigImages);
+                        run(both, n, many, pulls, pollSeconds, busybox, pause, bigImages, coracle);
                     }
                 } finally {
                     for (Side s : both) {
@@ -171,7 +172,7 @@ public final class CompareBenchmark {
     }
 
     private static void run(List<Side> both, int n, int many, int pulls, int pollSeconds, String busybox, String pause,
-                            Map<String, String> bigImages) throws Exception {
+                            Map<String, String> bigImages, DaemonProcess coracle) throws Exception {
         Side o = both.get(0);
         Side c = both.get(1);
         for (Side s : both) {
@@ -212,7 +213,7 @@ public final class CompareBenchmark {
         memory(both, "daemon alone, idle after removing all pods", true);
 
         for (Map.Entry<String, String> b : bigImages.entrySet()) {
-            coldPulls(both, pulls, b.getKey(), b.getValue());
+            coldPulls(both, pulls, b.getKey(), b.getValue(), coracle);
         }
         System.out.println();
         idleAfterPulls(both);
@@ -226,13 +227,18 @@ public final class CompareBenchmark {
         memory(both, "daemon alone, 15 s after the pulls", true);
     }
 
-    /** Cold pulls of {@code big}, interleaved, the order alternating; prints every run and the medians. */
-    private static void coldPulls(List<Side> both, int pulls, String big, String bigInfo) {
+    /**
+     * Cold pulls of {@code big}, interleaved, the order alternating; prints every run and the medians, and
+     * where each of Coracle's pulls spent its time, from its own log.
+     */
+    private static void coldPulls(List<Side> both, int pulls, String big, String bigInfo, DaemonProcess coracle)
+            throws IOException {
         Side o = both.get(0);
         System.out.printf("%n== Cold pull of %s (pull + unpack; image removed and garbage-collected before each) ==%n",
                 bigInfo);
         Map<String, List<Double>> po = new LinkedHashMap<>();
         Map<String, List<Double>> pc = new LinkedHashMap<>();
+        List<String> steps = new ArrayList<>();
         for (Map<String, List<Double>> m : List.of(po, pc)) {
             m.put("PullImage", new ArrayList<>());
             m.put("daemon CPU (ms)", new ArrayList<>()); // user + system, with waited-for children (unpigz)
@@ -242,17 +248,46 @@ public final class CompareBenchmark {
                 removeImage(s, big);
                 double cpu = ProcessTree.cpuSeconds(List.of(s.pid()));
                 long t = System.nanoTime();
+                int logged = s == o ? coracle.logText().length() : 0;
                 s.img().get().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(big)).build());
                 (s == o ? po : pc).get("PullImage").add((System.nanoTime() - t) / 1e6);
                 (s == o ? po : pc).get("daemon CPU (ms)").add((ProcessTree.cpuSeconds(List.of(s.pid())) - cpu) * 1e3);
+                if (s == o) {
+                    steps.add(pullSteps(coracle.logText().substring(logged)));
+                }
             }
         }
+        System.out.println("Coracle's steps, from its log (layers download and unpack at once, several at a time):");
+        steps.forEach(l -> System.out.println("  " + l));
         for (Side s : both) {
             removeImage(s, big);
         }
         System.out.printf("runs: Coracle %s ms (daemon CPU %s ms); containerd %s ms (CPU %s ms)%n", po.get("PullImage"),
                 po.get("daemon CPU (ms)"), pc.get("PullImage"), pc.get("daemon CPU (ms)"));
         table(po, pc);
+    }
+
+    private static final java.util.regex.Pattern STEP_MS = java.util.regex.Pattern.compile(
+            "(blob pulled|layer unpacked|pull done) .* ms=(\\d+)");
+
+    /** One pull's downloads, unpacks and total, in ms, from the daemon's log lines of that pull. */
+    static String pullSteps(String log) {
+        List<Long> blobs = new ArrayList<>();
+        List<Long> unpacks = new ArrayList<>();
+        long total = -1;
+        for (String line : log.split("\n")) {
+            java.util.regex.Matcher m = STEP_MS.matcher(line);
+            if (m.find()) {
+                long ms = Long.parseLong(m.group(2));
+                switch (m.group(1)) {
+                    case "blob pulled" -> blobs.add(ms);
+                    case "layer unpacked" -> unpacks.add(ms);
+                    default -> total = ms;
+                }
+            }
+        }
+        return "downloads " + blobs + " ms, unpacks " + unpacks + " ms (sum " + unpacks.stream().mapToLong(x -> x).sum()
+                + "), pull done at " + total + " ms";
     }
 
     /** One pod's life with every call timed. */

@@ -75,7 +75,7 @@ public final class ReadPathBenchmark {
                 List<CompareBenchmark.Side> both = List.of(o, c);
                 System.out.println("Coracle pid " + o.pid() + ", containerd pid " + c.pid());
                 try {
-                    run(both, calls, pods, busybox);
+                    run(both, calls, pods, busybox, coracle);
                     if (Boolean.getBoolean("bench.debug")) { // -Dbench.debug=true: Coracle's own timings of its steps
                         coracle.logText().lines().filter(l -> l.contains(" took ")).forEach(System.out::println);
                     }
@@ -95,7 +95,8 @@ public final class ReadPathBenchmark {
         }
     }
 
-    private static void run(List<CompareBenchmark.Side> both, int calls, int pods, String busybox) throws Exception {
+    private static void run(List<CompareBenchmark.Side> both, int calls, int pods, String busybox, DaemonProcess coracle)
+            throws Exception {
         List<List<String>> containers = new ArrayList<>();
         for (CompareBenchmark.Side s : both) {
             s.img().get().pullImage(PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(busybox)).build());
@@ -178,9 +179,15 @@ public final class ReadPathBenchmark {
             a.put(name, new ArrayList<>());
             b.put(name, new ArrayList<>());
         }
+        java.util.regex.Matcher url = java.util.regex.Pattern.compile("metrics on (http://\\S+)").matcher(coracle.logText());
+        String metrics = url.find() ? url.group(1) : null;
+        Map<String, double[]> handlerBefore = Map.of();
         // Warm-up (both JITs), then measure.
         for (int round = 0; round < 2; round++) {
             int n = round == 0 ? Math.max(50, calls / 2) : calls;
+            if (round == 1 && metrics != null) {
+                handlerBefore = handlerTimes(metrics);
+            }
             for (int i = 0; i < n; i++) {
                 for (String name : names) {
                     if (name.equals("Version")) {
@@ -207,6 +214,20 @@ public final class ReadPathBenchmark {
         CompareBenchmark.table(a, b);
         System.out.printf("Version from a bare grpc-java server in the client's JVM: p50 %.2f ms, p90 %.2f ms%n",
                 CompareBenchmark.pct(floorTimes, 50), CompareBenchmark.pct(floorTimes, 90));
+        if (metrics != null) {
+            // What the handlers themselves took (the call interceptor's clock: from the call's start to its close),
+            // so the rest of each figure is transport and client. Verbose and plain calls of a method together.
+            Map<String, double[]> after = handlerTimes(metrics);
+            StringBuilder line = new StringBuilder("Coracle's mean time inside the call, from its metrics:");
+            for (Map.Entry<String, double[]> e : after.entrySet()) {
+                double[] was = handlerBefore.getOrDefault(e.getKey(), new double[2]);
+                double n = e.getValue()[1] - was[1];
+                if (n > 0) {
+                    line.append(String.format(" %s %.3f ms;", e.getKey(), (e.getValue()[0] - was[0]) * 1e3 / n));
+                }
+            }
+            System.out.println(line);
+        }
         floorChannel.shutdownNow();
         floor.shutdownNow();
         floorLoop.shutdownGracefully();
@@ -222,5 +243,25 @@ public final class ReadPathBenchmark {
                 ops.get("0:" + name).accept(i);
             }
         }
+    }
+
+    private static final java.util.regex.Pattern DURATION = java.util.regex.Pattern.compile(
+            "^coracle_cri_request_duration_seconds_(sum|count)\\{[^}]*method=\"(\\w+)\"[^}]*} (\\S+)$");
+
+    /** Per read method: the seconds summed and the calls counted in Coracle's request-duration metric (all codes). */
+    static Map<String, double[]> handlerTimes(String metricsUrl) throws java.io.IOException, InterruptedException {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        String text = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        for (String line : text.split("\n")) {
+            java.util.regex.Matcher m = DURATION.matcher(line);
+            if (m.find() && List.of("Version", "ListPodSandbox", "ListContainers", "PodSandboxStatus", "ContainerStatus",
+                    "ImageStatus", "ListImages").contains(m.group(2))) {
+                out.computeIfAbsent(m.group(2), k -> new double[2])[m.group(1).equals("sum") ? 0 : 1]
+                        += Double.parseDouble(m.group(3));
+            }
+        }
+        return out;
     }
 }
