@@ -188,6 +188,16 @@ public final class CompareBenchmark {
         System.out.printf("%n== CRI operations: %d rounds (after %d warm-up), one pod with one busybox container each,"
                 + " interleaved ==%n", n, warmup);
         table(o.times(), c.times());
+        java.util.regex.Matcher url = java.util.regex.Pattern.compile("metrics on (http://\\S+)").matcher(coracle.logText());
+        if (url.find()) { // where Coracle's share of those calls went, from its own metrics
+            StringBuilder line = new StringBuilder("Coracle's mean time inside each call (its metrics, warm-up included):");
+            timerSums(url.group(1), "coracle_cri_request_duration_seconds", "method").forEach((m, v) ->
+                    line.append(String.format(" %s %.2f ms;", m, v[0] * 1e3 / v[1])));
+            line.append(" of which the CNI plugins:");
+            timerSums(url.group(1), "coracle_cni_operation_duration_seconds", "op").forEach((op, v) ->
+                    line.append(String.format(" %s %.2f ms;", op.toUpperCase(java.util.Locale.ROOT), v[0] * 1e3 / v[1])));
+            System.out.println(line);
+        }
 
         Thread.sleep(2000);
         System.out.printf("%n== Memory (RSS; PSS in brackets: shared pages counted once) ==%n");
@@ -265,6 +275,28 @@ public final class CompareBenchmark {
         System.out.printf("runs: Coracle %s ms (daemon CPU %s ms); containerd %s ms (CPU %s ms)%n", po.get("PullImage"),
                 po.get("daemon CPU (ms)"), pc.get("PullImage"), pc.get("daemon CPU (ms)"));
         table(po, pc);
+    }
+
+    /**
+     * Per value of {@code label}: the seconds summed and the events counted by a timer of Coracle's
+     * metrics endpoint (every other label summed over).
+     */
+    static Map<String, double[]> timerSums(String metricsUrl, String metric, String label)
+            throws IOException, InterruptedException {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        String text = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile("^" + metric + "_(sum|count)\\{[^}]*\\b" + label
+                + "=\"([^\"]+)\"[^}]*} (\\S+)$");
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        for (String line : text.split("\n")) {
+            java.util.regex.Matcher m = p.matcher(line);
+            if (m.find()) {
+                out.computeIfAbsent(m.group(2), k -> new double[2])[m.group(1).equals("sum") ? 0 : 1]
+                        += Double.parseDouble(m.group(3));
+            }
+        }
+        return out;
     }
 
     private static final java.util.regex.Pattern STEP_MS = java.util.regex.Pattern.compile(

@@ -77,7 +77,7 @@ public final class ReadPathBenchmark {
                 try {
                     run(both, calls, pods, busybox, coracle);
                     if (Boolean.getBoolean("bench.debug")) { // -Dbench.debug=true: Coracle's own timings of its steps
-                        coracle.logText().lines().filter(l -> l.contains(" took ")).forEach(System.out::println);
+                        coracle.logText().lines().filter(l -> l.contains(" took ") || l.contains(", steps ")).forEach(System.out::println);
                     }
                 } finally {
                     for (CompareBenchmark.Side s : both) {
@@ -245,23 +245,11 @@ public final class ReadPathBenchmark {
         }
     }
 
-    private static final java.util.regex.Pattern DURATION = java.util.regex.Pattern.compile(
-            "^coracle_cri_request_duration_seconds_(sum|count)\\{[^}]*method=\"(\\w+)\"[^}]*} (\\S+)$");
-
     /** Per read method: the seconds summed and the calls counted in Coracle's request-duration metric (all codes). */
     static Map<String, double[]> handlerTimes(String metricsUrl) throws java.io.IOException, InterruptedException {
-        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        String text = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-        Map<String, double[]> out = new java.util.TreeMap<>();
-        for (String line : text.split("\n")) {
-            java.util.regex.Matcher m = DURATION.matcher(line);
-            if (m.find() && List.of("Version", "ListPodSandbox", "ListContainers", "PodSandboxStatus", "ContainerStatus",
-                    "ImageStatus", "ListImages").contains(m.group(2))) {
-                out.computeIfAbsent(m.group(2), k -> new double[2])[m.group(1).equals("sum") ? 0 : 1]
-                        += Double.parseDouble(m.group(3));
-            }
-        }
-        return out;
+        Map<String, double[]> all = CompareBenchmark.timerSums(metricsUrl, "coracle_cri_request_duration_seconds", "method");
+        all.keySet().retainAll(List.of("Version", "ListPodSandbox", "ListContainers", "PodSandboxStatus", "ContainerStatus",
+                "ImageStatus", "ListImages"));
+        return all;
     }
 }
