@@ -32,11 +32,6 @@ public final class OnDemandStreamingServer implements AutoCloseable {
         this.atDaemonStart = config.port() != 0 || config.tlsCertFile() != null;
     }
 
-    /** Whether the server starts with the daemon (a configured port or TLS), not at its first use. */
-    public boolean startsWithDaemon() {
-        return atDaemonStart;
-    }
-
     /** With a configured port or TLS: begins the start on its own thread ({@link #awaitStarted} waits for it). */
     public void startIfConfigured() {
         if (!atDaemonStart) {
