@@ -45,9 +45,7 @@ mkdir -p "$results/reports"
 # This UML keeps its processes' FP state in an 832-byte XSAVE buffer; on a host with a larger one
 # (AVX-512, AMX) the host refuses to restore it and init dies at boot. uml-xstate.c, preloaded, keeps
 # the rest of each area beside UML's buffer (a pass-through where UML's buffer is big enough).
-command -v gcc > /dev/null || die "gcc is not installed (Debian package gcc): cannot build uml-xstate.so"
-gcc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o "$results/uml-xstate.so" \
-	"$repo/critest/cgroup-v2/uml-xstate.c" -ldl -lpthread || die "cannot build uml-xstate.so"
+xstate=$("$repo/critest/cgroup-v2/build-uml-xstate.sh" "$results") || die "cannot build uml-xstate.so"
 
 # UML backs its memory with an unlinked file in TMPDIR: tmpfs, not the disk under /tmp.
 export TMPDIR=/dev/shm
@@ -55,7 +53,7 @@ start=$(date +%s)
 say "booting user-mode-linux ($("$linux" --version 2>/dev/null || echo '?'), mem=$mem); tests time out after ${timeout}s"
 # Its own session and process group: UML runs each of its processes as a host process, and a hung
 # kernel is ended as a whole group, by its id.
-LD_PRELOAD="$results/uml-xstate.so" setsid "$linux" mem="$mem" rootfstype=hostfs rootflags=/ rw quiet con=null con0=null,fd:2 \
+LD_PRELOAD="$xstate" setsid "$linux" mem="$mem" rootfstype=hostfs rootflags=/ rw quiet con=null con0=null,fd:2 \
 	init="$repo/critest/cgroup-v2/uml-init.sh" \
 	CORACLE_V2_RESULTS="$results" CORACLE_V2_REPO="$repo" CORACLE_V2_JAVA="$JAVA_HOME" \
 	CORACLE_V2_TIMEOUT="$timeout" < /dev/null > "$results/kernel.log" 2>&1 &

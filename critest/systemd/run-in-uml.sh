@@ -43,13 +43,11 @@ mkdir -p "$results/reports"
 } | awk 'NF && !seen[$0]++' | paste -sd: > "$results/classpath.txt"
 
 # A host XSAVE area larger than this UML's buffer (AVX-512, AMX): see critest/cgroup-v2/uml-xstate.c.
-command -v gcc > /dev/null || die "gcc is not installed (Debian package gcc): cannot build uml-xstate.so"
-gcc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o "$results/uml-xstate.so" \
-	"$repo/critest/cgroup-v2/uml-xstate.c" -ldl -lpthread || die "cannot build uml-xstate.so"
+xstate=$("$repo/critest/cgroup-v2/build-uml-xstate.sh" "$results") || die "cannot build uml-xstate.so"
 export TMPDIR=/dev/shm # UML backs its memory with a file there
 start=$(date +%s)
 say "booting user-mode-linux with systemd as PID 1 (mem=$mem); tests time out after ${timeout}s"
-LD_PRELOAD="$results/uml-xstate.so" setsid "$linux" mem="$mem" rootfstype=hostfs rootflags=/ rw quiet con=null con0=null,fd:2 \
+LD_PRELOAD="$xstate" setsid "$linux" mem="$mem" rootfstype=hostfs rootflags=/ rw quiet con=null con0=null,fd:2 \
 	init="$repo/critest/systemd/uml-systemd-init.sh" \
 	CORACLE_SD_RESULTS="$results" CORACLE_SD_REPO="$repo" CORACLE_SD_JAVA="$JAVA_HOME" \
 	CORACLE_SD_TIMEOUT="$timeout" < /dev/null > "$results/kernel.log" 2>&1 &

@@ -1,5 +1,6 @@
 package io.coracle.runtime.container;
 
+import io.coracle.cri.ListedMap;
 import io.coracle.sys.PrivateFiles;
 import io.coracle.oci.OciJson;
 import java.io.IOException;
@@ -9,7 +10,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import io.coracle.cri.ListedMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
